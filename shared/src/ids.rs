@@ -1,0 +1,202 @@
+//! Identifier newtypes. Entity ids are UUIDv7 (time-ordered); API key ids are short lowercase
+//! alphanumerics because they are part of the key the user holds.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The text could not be read as an id of the expected kind.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("`{value}` is not a valid {kind} id")]
+pub struct InvalidId {
+    /// Which kind of id was expected.
+    pub kind: &'static str,
+    /// The rejected text.
+    pub value: String,
+}
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A new, time-ordered id.
+            pub fn new() -> Self {
+                Self(Uuid::now_v7())
+            }
+
+            /// The id as a UUID.
+            pub fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+
+            /// The event stream that holds this entity's history.
+            pub fn stream(&self) -> String {
+                format!("{}:{}", $kind, self.0)
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(value: Uuid) -> Self {
+                Self(value)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidId;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self).map_err(|_| InvalidId {
+                    kind: $kind,
+                    value: s.chars().take(64).collect(),
+                })
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.0)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// Identifies a workspace.
+    WorkspaceId,
+    "workspace"
+);
+uuid_id!(
+    /// Identifies a registered MCP server.
+    ServerId,
+    "server"
+);
+uuid_id!(
+    /// Identifies a data-plane registration (one token, any number of instances).
+    DataPlaneId,
+    "data_plane"
+);
+
+/// Identifies an API key: 8 to 16 lowercase letters and digits, the public part of the key.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ApiKeyId(String);
+
+impl ApiKeyId {
+    /// Length of generated ids.
+    const GENERATED_LEN: usize = 12;
+
+    /// A new random id.
+    pub fn generate() -> Self {
+        use rand::Rng;
+        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        let mut rng = rand::rng();
+        let id = (0..Self::GENERATED_LEN)
+            .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+            .collect();
+        Self(id)
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The event stream that holds this key's history.
+    pub fn stream(&self) -> String {
+        format!("api_key:{}", self.0)
+    }
+
+    fn is_valid(s: &str) -> bool {
+        (8..=16).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    }
+}
+
+impl FromStr for ApiKeyId {
+    type Err = InvalidId;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if Self::is_valid(s) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InvalidId {
+                kind: "api key",
+                value: s.chars().take(64).collect(),
+            })
+        }
+    }
+}
+
+impl TryFrom<String> for ApiKeyId {
+    type Error = InvalidId;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        value.parse()
+    }
+}
+
+impl From<ApiKeyId> for String {
+    fn from(value: ApiKeyId) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for ApiKeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ApiKeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ApiKeyId({})", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_api_key_ids_are_valid() {
+        for _ in 0..100 {
+            let id = ApiKeyId::generate();
+            assert_eq!(id.as_str().parse::<ApiKeyId>().unwrap(), id);
+        }
+    }
+
+    #[test]
+    fn api_key_ids_reject_uppercase_short_and_long() {
+        assert!("ABCDEFGH".parse::<ApiKeyId>().is_err());
+        assert!("abc".parse::<ApiKeyId>().is_err());
+        assert!("a".repeat(17).parse::<ApiKeyId>().is_err());
+        assert!("abc_defgh".parse::<ApiKeyId>().is_err());
+    }
+
+    #[test]
+    fn uuid_ids_round_trip_and_name_their_stream() {
+        let id = ServerId::new();
+        assert_eq!(id.to_string().parse::<ServerId>().unwrap(), id);
+        assert!(id.stream().starts_with("server:"));
+        assert!("nope".parse::<WorkspaceId>().is_err());
+    }
+}

@@ -1,0 +1,18 @@
+//! Common code of the MCP gateway, shared by the control plane and the data plane: ids,
+//! credentials, secret encryption, the configuration model, the wire format of change events
+//! and the generated config-sync gRPC API.
+
+pub mod bus;
+pub mod credential;
+pub mod ids;
+pub mod model;
+pub mod proto;
+pub mod secret;
+pub mod slug;
+pub mod telemetry;
+pub mod wire;
+
+pub use credential::{Credential, CredentialError, CredentialKind};
+pub use ids::{ApiKeyId, DataPlaneId, ServerId, WorkspaceId};
+pub use secret::{Redacted, SecretCipher, SecretError, SealedSecret};
+pub use slug::{Slug, SlugError};

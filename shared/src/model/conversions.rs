@@ -1,0 +1,270 @@
+//! Conversions between the model and the config-sync proto messages, in one place for both
+//! planes.
+
+use chrono::DateTime;
+
+use super::{ApiKeyRecord, KeyType, OAuthMetadata, ServerConfig, ToolFilter, UpstreamAuth};
+use crate::proto;
+use crate::secret::Redacted;
+use crate::slug::Slug;
+
+/// A proto message from the control plane does not describe a valid entity.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {field} in a config-sync message: {reason}")]
+pub struct InvalidMessage {
+    /// The field at fault.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+fn invalid(field: &'static str, reason: impl ToString) -> InvalidMessage {
+    InvalidMessage {
+        field,
+        reason: reason.to_string(),
+    }
+}
+
+impl From<&ServerConfig> for proto::Server {
+    fn from(server: &ServerConfig) -> Self {
+        Self {
+            id: server.id.to_string(),
+            workspace_id: server.workspace_id.to_string(),
+            provisioned_workspaces: server.provisioned.iter().map(ToString::to_string).collect(),
+            slug: server.slug.to_string(),
+            name: server.name.clone(),
+            description: server.description.clone(),
+            url: server.url.clone(),
+            enabled: server.enabled,
+            tools: Some(proto::ToolFilter {
+                has_allow: server.tools.allow.is_some(),
+                allow: server.tools.allow.clone().unwrap_or_default(),
+                deny: server.tools.deny.clone(),
+            }),
+            auth: Some(auth_to_proto(&server.auth)),
+            version: server.version,
+            connection_version: server.connection_version,
+        }
+    }
+}
+
+fn auth_to_proto(auth: &UpstreamAuth<Redacted<String>>) -> proto::UpstreamAuth {
+    use proto::upstream_auth::Kind;
+    let kind = match auth {
+        UpstreamAuth::None => Kind::None(proto::NoAuth {}),
+        UpstreamAuth::Headers { headers } => Kind::Headers(proto::HeaderAuth {
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.expose().clone()))
+                .collect(),
+        }),
+        UpstreamAuth::ClientCredentials {
+            token_endpoint,
+            client_id,
+            client_secret,
+            scope,
+            audience,
+        } => Kind::ClientCredentials(proto::ClientCredentials {
+            token_endpoint: token_endpoint.clone(),
+            client_id: client_id.clone(),
+            client_secret: client_secret.expose().clone(),
+            scope: scope.clone(),
+            audience: audience.clone(),
+        }),
+        UpstreamAuth::Oauth2 { oauth_metadata } => Kind::Oauth2(proto::OAuth2 {
+            metadata: oauth_metadata.as_ref().map(|m| proto::OAuthMetadata {
+                issuer: m.issuer.clone(),
+                client_id: m.client_id.clone(),
+                client_secret: m.client_secret.as_ref().map(|s| s.expose().clone()),
+                client_name: m.client_name.clone(),
+                scope: m.scope.clone(),
+                authorization_endpoint: m.authorization_endpoint.clone(),
+                token_endpoint: m.token_endpoint.clone(),
+                redirect_uri: m.redirect_uri.clone(),
+                authorization_params: m.authorization_params.clone().into_iter().collect(),
+                token_endpoint_auth_method: m.token_endpoint_auth_method.clone(),
+            }),
+        }),
+    };
+    proto::UpstreamAuth { kind: Some(kind) }
+}
+
+fn auth_from_proto(
+    auth: Option<proto::UpstreamAuth>,
+) -> Result<UpstreamAuth<Redacted<String>>, InvalidMessage> {
+    use proto::upstream_auth::Kind;
+    let kind = auth
+        .and_then(|a| a.kind)
+        .ok_or_else(|| invalid("auth", "missing"))?;
+    Ok(match kind {
+        Kind::None(_) => UpstreamAuth::None,
+        Kind::Headers(h) => UpstreamAuth::Headers {
+            headers: h
+                .headers
+                .into_iter()
+                .map(|(k, v)| (k, Redacted::new(v)))
+                .collect(),
+        },
+        Kind::ClientCredentials(c) => UpstreamAuth::ClientCredentials {
+            token_endpoint: c.token_endpoint,
+            client_id: c.client_id,
+            client_secret: Redacted::new(c.client_secret),
+            scope: c.scope,
+            audience: c.audience,
+        },
+        Kind::Oauth2(o) => UpstreamAuth::Oauth2 {
+            oauth_metadata: o.metadata.map(|m| OAuthMetadata {
+                issuer: m.issuer,
+                client_id: m.client_id,
+                client_secret: m.client_secret.map(Redacted::new),
+                client_name: m.client_name,
+                scope: m.scope,
+                authorization_endpoint: m.authorization_endpoint,
+                token_endpoint: m.token_endpoint,
+                redirect_uri: m.redirect_uri,
+                authorization_params: m.authorization_params.into_iter().collect(),
+                token_endpoint_auth_method: m.token_endpoint_auth_method,
+            }),
+        },
+    })
+}
+
+impl TryFrom<proto::Server> for ServerConfig {
+    type Error = InvalidMessage;
+
+    fn try_from(server: proto::Server) -> Result<Self, Self::Error> {
+        let tools = server.tools.unwrap_or_default();
+        Ok(Self {
+            id: server.id.parse().map_err(|e| invalid("server.id", e))?,
+            workspace_id: server
+                .workspace_id
+                .parse()
+                .map_err(|e| invalid("server.workspace_id", e))?,
+            provisioned: server
+                .provisioned_workspaces
+                .iter()
+                .map(|w| w.parse())
+                .collect::<Result<_, _>>()
+                .map_err(|e| invalid("server.provisioned_workspaces", e))?,
+            slug: Slug::parse(&server.slug).map_err(|e| invalid("server.slug", e))?,
+            name: server.name,
+            description: server.description,
+            url: server.url,
+            enabled: server.enabled,
+            tools: ToolFilter {
+                allow: tools.has_allow.then_some(tools.allow),
+                deny: tools.deny,
+            },
+            auth: auth_from_proto(server.auth)?,
+            version: server.version,
+            connection_version: server.connection_version,
+        })
+    }
+}
+
+impl From<&ApiKeyRecord> for proto::ApiKey {
+    fn from(key: &ApiKeyRecord) -> Self {
+        Self {
+            id: key.id.to_string(),
+            workspace_id: key
+                .workspace_id
+                .map(|w| w.to_string())
+                .unwrap_or_default(),
+            name: key.name.clone(),
+            key_type: key.key_type.as_str().to_owned(),
+            user_id: key.user_id.clone().unwrap_or_default(),
+            permissions: key.permissions.iter().map(|p| p.to_string()).collect(),
+            expires_at_ms: key.expires_at.map_or(0, |at| at.timestamp_millis()),
+            revoked: key.revoked,
+            secret_sha256: key.secret_hash.to_vec(),
+        }
+    }
+}
+
+impl TryFrom<proto::ApiKey> for ApiKeyRecord {
+    type Error = InvalidMessage;
+
+    fn try_from(key: proto::ApiKey) -> Result<Self, Self::Error> {
+        Ok(Self {
+            id: key.id.parse().map_err(|e| invalid("api_key.id", e))?,
+            workspace_id: match key.workspace_id.as_str() {
+                "" => None,
+                ws => Some(ws.parse().map_err(|e| invalid("api_key.workspace_id", e))?),
+            },
+            name: key.name,
+            key_type: key
+                .key_type
+                .parse::<KeyType>()
+                .map_err(|e| invalid("api_key.key_type", e))?,
+            user_id: Some(key.user_id).filter(|u| !u.is_empty()),
+            permissions: key
+                .permissions
+                .iter()
+                .map(|p| p.parse())
+                .collect::<Result<_, _>>()
+                .map_err(|e| invalid("api_key.permissions", e))?,
+            expires_at: match key.expires_at_ms {
+                0 => None,
+                ms => Some(
+                    DateTime::from_timestamp_millis(ms)
+                        .ok_or_else(|| invalid("api_key.expires_at_ms", "out of range"))?,
+                ),
+            },
+            revoked: key.revoked,
+            secret_hash: key
+                .secret_sha256
+                .try_into()
+                .map_err(|_| invalid("api_key.secret_sha256", "not 32 bytes"))?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::ids::{ApiKeyId, ServerId, WorkspaceId};
+    use crate::model::Permission;
+
+    #[test]
+    fn a_server_survives_the_round_trip_through_proto() {
+        let server = ServerConfig {
+            id: ServerId::new(),
+            workspace_id: WorkspaceId::new(),
+            provisioned: vec![WorkspaceId::new()],
+            slug: Slug::parse("demo").unwrap(),
+            name: "Demo".into(),
+            description: String::new(),
+            url: "http://127.0.0.1:1/mcp".into(),
+            enabled: true,
+            tools: ToolFilter {
+                allow: Some(vec![]),
+                deny: vec!["x".into()],
+            },
+            auth: UpstreamAuth::Headers {
+                headers: BTreeMap::from([("X-Key".into(), Redacted::new("v".into()))]),
+            },
+            version: 3,
+            connection_version: 2,
+        };
+        let back = ServerConfig::try_from(proto::Server::from(&server)).unwrap();
+        assert_eq!(back, server);
+    }
+
+    #[test]
+    fn an_api_key_survives_the_round_trip_through_proto() {
+        let key = ApiKeyRecord {
+            id: ApiKeyId::generate(),
+            workspace_id: None,
+            name: "k".into(),
+            key_type: KeyType::User,
+            user_id: Some("alice".into()),
+            permissions: vec![Permission::McpInvoke],
+            expires_at: DateTime::from_timestamp_millis(1_800_000_000_000),
+            revoked: true,
+            secret_hash: [7; 32],
+        };
+        assert_eq!(ApiKeyRecord::try_from(proto::ApiKey::from(&key)).unwrap(), key);
+    }
+}

@@ -1,0 +1,278 @@
+//! Registered MCP servers.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{ServerId, WorkspaceId};
+use crate::secret::Redacted;
+use crate::slug::Slug;
+
+/// How the gateway authenticates itself to an upstream MCP server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum UpstreamAuth<S> {
+    /// No credentials.
+    None,
+    /// Fixed headers sent with every upstream request; the values are secrets.
+    Headers {
+        /// Header name to secret value.
+        headers: BTreeMap<String, S>,
+    },
+    /// OAuth 2.0 client credentials grant.
+    ClientCredentials {
+        /// The authorization server's token endpoint.
+        token_endpoint: String,
+        /// The gateway's client id at that server.
+        client_id: String,
+        /// The gateway's client secret.
+        client_secret: S,
+        /// Requested scope.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scope: Option<String>,
+        /// Requested audience.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        audience: Option<String>,
+    },
+    /// Per-user OAuth 2.1; the client is registered dynamically unless `oauth_metadata` names one.
+    Oauth2 {
+        /// Pre-registered client and authorization-server details.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        oauth_metadata: Option<OAuthMetadata<S>>,
+    },
+}
+
+/// OAuth client metadata for a per-user upstream server. Every field is optional; what is not
+/// given is discovered (RFC 9728 / RFC 8414) or registered (RFC 7591).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthMetadata<S> {
+    /// The authorization server's issuer identifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// A pre-registered client id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The pre-registered client's secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<S>,
+    /// The client name used for dynamic registration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
+    /// Requested scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// Authorization endpoint, when not discovered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_endpoint: Option<String>,
+    /// Token endpoint, when not discovered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint: Option<String>,
+    /// Redirect URI registered for the client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_uri: Option<String>,
+    /// Extra parameters added to the authorization request.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub authorization_params: BTreeMap<String, String>,
+    /// Token endpoint client authentication method.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_method: Option<String>,
+}
+
+impl<S> UpstreamAuth<S> {
+    /// The `type` name of this auth config.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Headers { .. } => "headers",
+            Self::ClientCredentials { .. } => "client_credentials",
+            Self::Oauth2 { .. } => "oauth2",
+        }
+    }
+
+    /// Converts every secret with `f`, which also receives the secret's field path (such as
+    /// `auth.headers.X-Api-Key`), usable as the encryption context.
+    pub fn try_map_secrets<T, E>(
+        self,
+        mut f: impl FnMut(S, &str) -> Result<T, E>,
+    ) -> Result<UpstreamAuth<T>, E> {
+        Ok(match self {
+            Self::None => UpstreamAuth::None,
+            Self::Headers { headers } => UpstreamAuth::Headers {
+                headers: headers
+                    .into_iter()
+                    .map(|(name, value)| {
+                        let path = format!("auth.headers.{name}");
+                        f(value, &path).map(|value| (name, value))
+                    })
+                    .collect::<Result<_, E>>()?,
+            },
+            Self::ClientCredentials {
+                token_endpoint,
+                client_id,
+                client_secret,
+                scope,
+                audience,
+            } => UpstreamAuth::ClientCredentials {
+                token_endpoint,
+                client_id,
+                client_secret: f(client_secret, "auth.client_secret")?,
+                scope,
+                audience,
+            },
+            Self::Oauth2 { oauth_metadata } => UpstreamAuth::Oauth2 {
+                oauth_metadata: oauth_metadata
+                    .map(|m| {
+                        Ok(OAuthMetadata {
+                            client_secret: m
+                                .client_secret
+                                .map(|s| f(s, "auth.oauth_metadata.client_secret"))
+                                .transpose()?,
+                            issuer: m.issuer,
+                            client_id: m.client_id,
+                            client_name: m.client_name,
+                            scope: m.scope,
+                            authorization_endpoint: m.authorization_endpoint,
+                            token_endpoint: m.token_endpoint,
+                            redirect_uri: m.redirect_uri,
+                            authorization_params: m.authorization_params,
+                            token_endpoint_auth_method: m.token_endpoint_auth_method,
+                        })
+                    })
+                    .transpose()?,
+            },
+        })
+    }
+
+    /// Replaces every secret with a marker that says only that it is set.
+    pub fn redacted(&self) -> UpstreamAuth<SecretSet>
+    where
+        S: Clone,
+    {
+        self.clone()
+            .try_map_secrets(|_, _| Ok::<_, std::convert::Infallible>(SecretSet::default()))
+            .unwrap_or_else(|never| match never {})
+    }
+}
+
+/// Stands for a write-only secret in API responses: `{"set": true}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretSet {
+    /// Always true: the value is stored but never shown.
+    pub set: bool,
+}
+
+impl Default for SecretSet {
+    fn default() -> Self {
+        Self { set: true }
+    }
+}
+
+/// Which tools of an upstream are visible. No `allow` list: every tool not denied.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolFilter {
+    /// When present, only these tools are visible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow: Option<Vec<String>>,
+    /// These tools are never visible.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deny: Vec<String>,
+}
+
+impl ToolFilter {
+    /// Whether a tool of this name may be listed and called.
+    pub fn permits(&self, tool: &str) -> bool {
+        let allowed = self
+            .allow
+            .as_ref()
+            .is_none_or(|allow| allow.iter().any(|t| t == tool));
+        allowed && !self.deny.iter().any(|t| t == tool)
+    }
+}
+
+/// A server as a data plane holds it: complete, with secrets in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// The server's id.
+    pub id: ServerId,
+    /// The workspace that owns it.
+    pub workspace_id: WorkspaceId,
+    /// Other workspaces it is provisioned to.
+    pub provisioned: Vec<WorkspaceId>,
+    /// Its globally unique slug.
+    pub slug: Slug,
+    /// Display name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Upstream MCP endpoint.
+    pub url: String,
+    /// Whether clients may use it.
+    pub enabled: bool,
+    /// Tool visibility.
+    pub tools: ToolFilter,
+    /// How to authenticate to the upstream.
+    pub auth: UpstreamAuth<Redacted<String>>,
+    /// Bumped on every change.
+    pub version: i64,
+    /// Bumped on URL, auth or enabled changes only.
+    pub connection_version: i64,
+}
+
+impl ServerConfig {
+    /// Whether a key of `workspace` may reach this server.
+    pub fn serves(&self, workspace: &WorkspaceId) -> bool {
+        &self.workspace_id == workspace || self.provisioned.contains(workspace)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_filter_allow_and_deny() {
+        let all = ToolFilter::default();
+        assert!(all.permits("anything"));
+        let filter = ToolFilter {
+            allow: Some(vec!["a".into(), "b".into()]),
+            deny: vec!["b".into()],
+        };
+        assert!(filter.permits("a"));
+        assert!(!filter.permits("b"));
+        assert!(!filter.permits("c"));
+    }
+
+    #[test]
+    fn auth_parses_each_type_and_rejects_unknown_fields() {
+        let headers: UpstreamAuth<String> =
+            serde_json::from_str(r#"{"type":"headers","headers":{"X-Api-Key":"v"}}"#).unwrap();
+        assert_eq!(headers.type_name(), "headers");
+        let oauth: UpstreamAuth<String> = serde_json::from_str(
+            r#"{"type":"oauth2","oauth_metadata":{"issuer":"https://as","client_id":"c"}}"#,
+        )
+        .unwrap();
+        assert_eq!(oauth.type_name(), "oauth2");
+        let unknown = serde_json::from_str::<UpstreamAuth<String>>(
+            r#"{"type":"oauth2","oauth_metadata":{"issuer":"https://as","bogus":1}}"#,
+        );
+        assert!(unknown.unwrap_err().to_string().contains("bogus"));
+        let misnested = serde_json::from_str::<UpstreamAuth<String>>(
+            r#"{"type":"oauth2","client_id":"c"}"#,
+        );
+        assert!(misnested.unwrap_err().to_string().contains("client_id"));
+    }
+
+    #[test]
+    fn redaction_hides_every_secret() {
+        let auth: UpstreamAuth<String> = serde_json::from_str(
+            r#"{"type":"client_credentials","token_endpoint":"https://as/token","client_id":"c","client_secret":"hush"}"#,
+        )
+        .unwrap();
+        let shown = serde_json::to_string(&auth.redacted()).unwrap();
+        assert!(!shown.contains("hush"));
+        assert!(shown.contains(r#""client_secret":{"set":true}"#));
+    }
+}

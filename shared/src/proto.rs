@@ -1,0 +1,8 @@
+//! The config-sync gRPC API, generated from `proto/mcpgw/v1/sync.proto`.
+
+#![allow(missing_docs)]
+
+tonic::include_proto!("mcpgw.v1");
+
+/// The encoded file descriptor set, for gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("mcpgw_descriptor");

@@ -1,0 +1,123 @@
+//! What the control plane publishes on the event bus. This is a versioned wire type separate
+//! from the stored events, and it never carries a secret: a data plane that sees a change asks
+//! the sync API for the entity's current state.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The version of [`ConfigEvent`] and [`Heartbeat`] this build writes.
+pub const WIRE_VERSION: u32 = 1;
+
+/// Subject prefix of config change events: `mcpgw.config.<workspace>.<kind>`.
+pub const CONFIG_SUBJECT_PREFIX: &str = "mcpgw.config";
+
+/// Subject of the heartbeat.
+pub const HEARTBEAT_SUBJECT: &str = "mcpgw.heartbeat";
+
+/// The workspace token used for entities that belong to no workspace (global admin keys,
+/// data-plane registrations).
+pub const GLOBAL_WORKSPACE: &str = "_global";
+
+/// Header that carries the idempotency key (`<seq>.<workspace>`) of a published message.
+pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
+
+/// Which kind of entity changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntityKind {
+    /// A workspace.
+    Workspace,
+    /// An MCP server.
+    Server,
+    /// An API key.
+    ApiKey,
+    /// A data-plane registration.
+    DataPlane,
+}
+
+impl EntityKind {
+    /// The subject token of this kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Workspace => "workspace",
+            Self::Server => "server",
+            Self::ApiKey => "api_key",
+            Self::DataPlane => "data_plane",
+        }
+    }
+}
+
+/// One committed change, as published for one workspace it concerns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigEvent {
+    /// Wire version, [`WIRE_VERSION`].
+    pub v: u32,
+    /// Global sequence of the event; the idempotency key.
+    pub seq: i64,
+    /// The workspace this copy is published for, or [`GLOBAL_WORKSPACE`].
+    pub workspace: String,
+    /// The kind of entity.
+    pub kind: EntityKind,
+    /// The entity's id.
+    pub id: String,
+    /// The stored event's type, such as `ApiKeyRevoked`.
+    pub change: String,
+    /// When it was committed.
+    pub at: DateTime<Utc>,
+}
+
+impl ConfigEvent {
+    /// The subject this event is published on.
+    pub fn subject(&self) -> String {
+        config_subject(&self.workspace, self.kind)
+    }
+
+    /// The idempotency key of this copy.
+    pub fn message_id(&self) -> String {
+        format!("{}.{}", self.seq, self.workspace)
+    }
+}
+
+/// `mcpgw.config.<workspace>.<kind>`.
+pub fn config_subject(workspace: &str, kind: EntityKind) -> String {
+    format!("{CONFIG_SUBJECT_PREFIX}.{workspace}.{}", kind.as_str())
+}
+
+/// Published every second: the head of the log, globally and per workspace, so a data plane
+/// that missed a message notices within one heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// Wire version, [`WIRE_VERSION`].
+    pub v: u32,
+    /// The highest published sequence.
+    pub head: i64,
+    /// The highest published sequence that concerns each workspace.
+    pub workspaces: BTreeMap<String, i64>,
+    /// When it was sent.
+    pub at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_follow_the_documented_pattern() {
+        let event = ConfigEvent {
+            v: WIRE_VERSION,
+            seq: 42,
+            workspace: "ws1".into(),
+            kind: EntityKind::ApiKey,
+            id: "abcdefgh".into(),
+            change: "ApiKeyRevoked".into(),
+            at: Utc::now(),
+        };
+        assert_eq!(event.subject(), "mcpgw.config.ws1.api_key");
+        assert_eq!(event.message_id(), "42.ws1");
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["kind"], "api_key");
+        assert_eq!(json["v"], 1);
+    }
+}
