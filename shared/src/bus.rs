@@ -170,8 +170,14 @@ mod tests {
     #[test]
     fn subject_matching_follows_nats_rules() {
         assert!(subject_matches("mcpgw.config.>", "mcpgw.config.ws.server"));
-        assert!(subject_matches("mcpgw.config.*.server", "mcpgw.config.ws.server"));
-        assert!(!subject_matches("mcpgw.config.*.server", "mcpgw.config.ws.api_key"));
+        assert!(subject_matches(
+            "mcpgw.config.*.server",
+            "mcpgw.config.ws.server"
+        ));
+        assert!(!subject_matches(
+            "mcpgw.config.*.server",
+            "mcpgw.config.ws.api_key"
+        ));
         assert!(!subject_matches("mcpgw.config.>", "mcpgw.config"));
         assert!(!subject_matches("mcpgw.heartbeat", "mcpgw.heartbeat.x"));
         assert!(subject_matches("mcpgw.heartbeat", "mcpgw.heartbeat"));

@@ -167,9 +167,14 @@ mod tests {
             format!("mcpgw_abcdefgh_{}!", "A".repeat(32)),
             format!("xmcpgw_abcdefgh_{secret}"),
         ] {
-            assert!(Credential::parse(CredentialKind::ApiKey, &bad).is_err(), "{bad}");
+            assert!(
+                Credential::parse(CredentialKind::ApiKey, &bad).is_err(),
+                "{bad}"
+            );
         }
-        assert!(Credential::parse(CredentialKind::ApiKey, &format!("mcpgw_abcdefgh_{secret}")).is_ok());
+        assert!(
+            Credential::parse(CredentialKind::ApiKey, &format!("mcpgw_abcdefgh_{secret}")).is_ok()
+        );
     }
 
     #[test]

@@ -14,5 +14,5 @@ pub mod wire;
 
 pub use credential::{Credential, CredentialError, CredentialKind};
 pub use ids::{ApiKeyId, DataPlaneId, ServerId, WorkspaceId};
-pub use secret::{Redacted, SecretCipher, SecretError, SealedSecret};
+pub use secret::{Redacted, SealedSecret, SecretCipher, SecretError};
 pub use slug::{Slug, SlugError};

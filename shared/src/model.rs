@@ -11,4 +11,5 @@ mod conversions;
 mod server;
 
 pub use api_key::{ApiKeyRecord, KeyType, Permission, UnknownPermission};
+pub use conversions::InvalidMessage;
 pub use server::{OAuthMetadata, SecretSet, ServerConfig, ToolFilter, UpstreamAuth};

@@ -26,7 +26,9 @@ pub enum SecretError {
     #[error("a key must be 32 random bytes in base64 (for example from `openssl rand -base64 32`)")]
     BadKey,
     /// A keyring entry is not `kid:base64key`.
-    #[error("keyring entry {index} is not `kid:base64key` with a non-empty kid of letters, digits, '-' or '_'")]
+    #[error(
+        "keyring entry {index} is not `kid:base64key` with a non-empty kid of letters, digits, '-' or '_'"
+    )]
     BadKeyringEntry {
         /// Position of the entry, from 1.
         index: usize,
@@ -109,7 +111,11 @@ impl Keyring {
     }
 
     /// Encrypts `plaintext`, binding `associated_data`; returns the key id, nonce and ciphertext.
-    pub fn seal(&self, plaintext: &[u8], associated_data: &[u8]) -> (&str, [u8; NONCE_LEN], Vec<u8>) {
+    pub fn seal(
+        &self,
+        plaintext: &[u8],
+        associated_data: &[u8],
+    ) -> (&str, [u8; NONCE_LEN], Vec<u8>) {
         let key = &self.keys[0];
         let nonce = XChaCha20Poly1305::generate_nonce(&mut chacha20poly1305::aead::OsRng);
         let ciphertext = key
@@ -228,7 +234,11 @@ impl SecretCipher {
     }
 
     /// Opens a secret sealed for `context`.
-    pub fn open(&self, sealed: &SealedSecret, context: &str) -> Result<Redacted<String>, SecretError> {
+    pub fn open(
+        &self,
+        sealed: &SealedSecret,
+        context: &str,
+    ) -> Result<Redacted<String>, SecretError> {
         let nonce = URL_SAFE_NO_PAD
             .decode(&sealed.nonce)
             .ok()
@@ -291,8 +301,14 @@ mod tests {
     fn a_sealed_secret_opens_only_in_its_context() {
         let cipher = cipher();
         let sealed = cipher.seal("s3cret", "server:1/x");
-        assert_eq!(cipher.open(&sealed, "server:1/x").unwrap().expose(), "s3cret");
-        assert_eq!(cipher.open(&sealed, "server:2/x"), Err(SecretError::Unauthentic));
+        assert_eq!(
+            cipher.open(&sealed, "server:1/x").unwrap().expose(),
+            "s3cret"
+        );
+        assert_eq!(
+            cipher.open(&sealed, "server:2/x"),
+            Err(SecretError::Unauthentic)
+        );
     }
 
     #[test]
@@ -323,12 +339,18 @@ mod tests {
         assert_eq!(after.sealing_key_id(), "k2");
         assert_eq!(after.open(&kid, &nonce, &ct, b"aad").unwrap(), b"hello");
         let only_new = Keyring::parse(&format!("k2:{new}")).unwrap();
-        assert!(matches!(only_new.open(&kid, &nonce, &ct, b"aad"), Err(SecretError::UnknownKey(_))));
+        assert!(matches!(
+            only_new.open(&kid, &nonce, &ct, b"aad"),
+            Err(SecretError::UnknownKey(_))
+        ));
     }
 
     #[test]
     fn bad_keys_and_keyrings_are_rejected() {
-        assert_eq!(Keyring::from_base64_key("short").unwrap_err(), SecretError::BadKey);
+        assert_eq!(
+            Keyring::from_base64_key("short").unwrap_err(),
+            SecretError::BadKey
+        );
         assert!(Keyring::parse("").is_err());
         assert!(Keyring::parse("nokid").is_err());
         let key = generate_base64_key();

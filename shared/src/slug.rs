@@ -76,7 +76,18 @@ mod tests {
 
     #[test]
     fn rejects_everything_else() {
-        for bad in ["", "a", "-ab", "Ab", "a_b", "a b", "a/b", "ä", &"a".repeat(64), "a\n"] {
+        for bad in [
+            "",
+            "a",
+            "-ab",
+            "Ab",
+            "a_b",
+            "a b",
+            "a/b",
+            "ä",
+            &"a".repeat(64),
+            "a\n",
+        ] {
             assert!(Slug::parse(bad).is_err(), "{bad:?}");
         }
     }

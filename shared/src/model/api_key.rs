@@ -35,7 +35,9 @@ impl FromStr for KeyType {
         match s {
             "service" => Ok(Self::Service),
             "user" => Ok(Self::User),
-            other => Err(format!("unknown key type `{other}`: use `service` or `user`")),
+            other => Err(format!(
+                "unknown key type `{other}`: use `service` or `user`"
+            )),
         }
     }
 }

@@ -166,10 +166,7 @@ impl From<&ApiKeyRecord> for proto::ApiKey {
     fn from(key: &ApiKeyRecord) -> Self {
         Self {
             id: key.id.to_string(),
-            workspace_id: key
-                .workspace_id
-                .map(|w| w.to_string())
-                .unwrap_or_default(),
+            workspace_id: key.workspace_id.map(|w| w.to_string()).unwrap_or_default(),
             name: key.name.clone(),
             key_type: key.key_type.as_str().to_owned(),
             user_id: key.user_id.clone().unwrap_or_default(),
@@ -265,6 +262,9 @@ mod tests {
             revoked: true,
             secret_hash: [7; 32],
         };
-        assert_eq!(ApiKeyRecord::try_from(proto::ApiKey::from(&key)).unwrap(), key);
+        assert_eq!(
+            ApiKeyRecord::try_from(proto::ApiKey::from(&key)).unwrap(),
+            key
+        );
     }
 }

@@ -10,7 +10,12 @@ use crate::slug::Slug;
 
 /// How the gateway authenticates itself to an upstream MCP server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    deny_unknown_fields,
+    bound(deserialize = "S: Deserialize<'de>")
+)]
 pub enum UpstreamAuth<S> {
     /// No credentials.
     None,
@@ -45,7 +50,7 @@ pub enum UpstreamAuth<S> {
 /// OAuth client metadata for a per-user upstream server. Every field is optional; what is not
 /// given is discovered (RFC 9728 / RFC 8414) or registered (RFC 7591).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, bound(deserialize = "S: Deserialize<'de>"))]
 pub struct OAuthMetadata<S> {
     /// The authorization server's issuer identifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -259,9 +264,8 @@ mod tests {
             r#"{"type":"oauth2","oauth_metadata":{"issuer":"https://as","bogus":1}}"#,
         );
         assert!(unknown.unwrap_err().to_string().contains("bogus"));
-        let misnested = serde_json::from_str::<UpstreamAuth<String>>(
-            r#"{"type":"oauth2","client_id":"c"}"#,
-        );
+        let misnested =
+            serde_json::from_str::<UpstreamAuth<String>>(r#"{"type":"oauth2","client_id":"c"}"#);
         assert!(misnested.unwrap_err().to_string().contains("client_id"));
     }
 

@@ -1,0 +1,40 @@
+//! Why a command was refused.
+
+/// A command was refused by the domain.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum DomainError {
+    /// A field of the command is invalid.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// Path of the field, such as `auth.token_endpoint`.
+        field: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// The entity does not exist (or was deleted).
+    #[error("{kind} {id} does not exist")]
+    NotFound {
+        /// Kind of entity.
+        kind: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// The entity exists already.
+    #[error("{kind} {id} exists already")]
+    AlreadyExists {
+        /// Kind of entity.
+        kind: &'static str,
+        /// Its id.
+        id: String,
+    },
+}
+
+impl DomainError {
+    /// A field error.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
