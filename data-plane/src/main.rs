@@ -1,1 +1,3 @@
+//! The `mcpgw-data-plane` binary.
+
 fn main() {}

@@ -1,0 +1,13 @@
+//! The data plane's in-memory copy of its configuration: an immutable [`Config`] swapped
+//! atomically by one [`ConfigUpdater`], read lock-free through [`ConfigStore`] handles, with
+//! every applied change announced as a [`ChangeSet`] so enforcement can act on it.
+
+mod apply;
+mod change;
+mod store;
+mod view;
+
+pub use apply::ApplyError;
+pub use change::{Change, ChangeSet};
+pub use store::{ConfigStore, ConfigUpdater};
+pub use view::{Config, Workspace};

@@ -1,0 +1,319 @@
+//! Turning config-sync messages into a [`Config`]: a whole snapshot, or entity states applied
+//! on top of the current one. Pure functions over values; the store swaps the result in.
+
+use std::sync::Arc;
+
+use mcpgw_shared::model::InvalidMessage;
+use mcpgw_shared::model::{ApiKeyRecord, ServerConfig};
+use mcpgw_shared::proto::{self, entity_state::State};
+use mcpgw_shared::{ApiKeyId, ServerId, WorkspaceId};
+
+use super::change::Change;
+use super::view::{Config, Entry, Workspace};
+
+/// A config-sync message could not be applied; the configuration is left as it was.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The snapshot is in a format this build does not read.
+    #[error(
+        "snapshot format {0} is not supported by this data plane: upgrade it to the control plane's version"
+    )]
+    UnsupportedFormat(i32),
+    /// An entity does not describe a valid configuration.
+    #[error(transparent)]
+    Invalid(#[from] InvalidMessage),
+    /// An entity state names a kind this build does not know.
+    #[error("entity {id} has unknown kind {kind}: upgrade the data plane")]
+    UnknownKind {
+        /// The kind number.
+        kind: i32,
+        /// The entity id.
+        id: String,
+    },
+    /// An entity state carries neither a state nor a removal.
+    #[error("entity {id} of kind {kind} carries no state")]
+    MissingState {
+        /// The kind number.
+        kind: i32,
+        /// The entity id.
+        id: String,
+    },
+    /// An entity state's payload does not match its kind or id.
+    #[error("entity {id} of kind {kind} carries a payload of another kind or id")]
+    Mismatched {
+        /// The kind number.
+        kind: i32,
+        /// The entity id.
+        id: String,
+    },
+}
+
+fn workspace_from(msg: proto::Workspace) -> Result<Workspace, ApplyError> {
+    let id = msg.id.parse().map_err(|e| InvalidMessage {
+        field: "workspace.id",
+        reason: format!("{e}"),
+    })?;
+    Ok(Workspace { id, name: msg.name })
+}
+
+/// Builds a complete configuration from a snapshot.
+pub(crate) fn from_snapshot(snapshot: proto::Snapshot) -> Result<Config, ApplyError> {
+    if snapshot.format != proto::SnapshotFormat::V1 as i32 {
+        return Err(ApplyError::UnsupportedFormat(snapshot.format));
+    }
+    let seq = snapshot.seq;
+    let mut config = Config {
+        seq,
+        ready: true,
+        all_workspaces: snapshot.all_workspaces,
+        ..Config::default()
+    };
+    for ws in snapshot.workspaces {
+        let ws = workspace_from(ws)?;
+        config.workspaces.insert(ws.id, entry(seq, ws));
+    }
+    for server in snapshot.servers {
+        upsert_server(&mut config, seq, ServerConfig::try_from(server)?);
+    }
+    for key in snapshot.api_keys {
+        let key = ApiKeyRecord::try_from(key)?;
+        config.keys.insert(key.id.clone(), entry(seq, key));
+    }
+    Ok(config)
+}
+
+fn entry<T>(seq: i64, value: T) -> Entry<T> {
+    Entry {
+        seq,
+        value: Arc::new(value),
+    }
+}
+
+fn upsert_server(config: &mut Config, seq: i64, server: ServerConfig) -> Option<Arc<ServerConfig>> {
+    let before = config.servers.get(&server.id).map(|e| e.value.clone());
+    if let Some(old) = &before
+        && old.slug != server.slug
+        && config.slugs.get(&old.slug) == Some(&old.id)
+    {
+        config.slugs.remove(&old.slug);
+    }
+    config.slugs.insert(server.slug.clone(), server.id);
+    config.servers.insert(server.id, entry(seq, server));
+    before
+}
+
+fn remove_server(config: &mut Config, id: &ServerId) -> Option<Arc<ServerConfig>> {
+    let before = config.servers.remove(id)?.value;
+    if config.slugs.get(&before.slug) == Some(id) {
+        config.slugs.remove(&before.slug);
+    }
+    Some(before)
+}
+
+fn kind_code(kind: proto::EntityKind) -> u8 {
+    kind as u8
+}
+
+/// Applies one entity state to `config`. Returns the change, or `None` when the state is older
+/// than what `config` holds for that entity (a late or repeated delivery).
+pub(crate) fn apply_entity(
+    config: &mut Config,
+    state: proto::EntityState,
+) -> Result<Option<Change>, ApplyError> {
+    let kind = proto::EntityKind::try_from(state.kind)
+        .ok()
+        .filter(|k| *k != proto::EntityKind::Unspecified)
+        .ok_or_else(|| ApplyError::UnknownKind {
+            kind: state.kind,
+            id: state.id.clone(),
+        })?;
+    let tombstone_key = (kind_code(kind), state.id.clone());
+    let held_seq = match kind {
+        proto::EntityKind::Workspace => parse_id::<WorkspaceId>(&state.id, "workspace.id")
+            .ok()
+            .and_then(|id| config.workspaces.get(&id).map(|e| e.seq)),
+        proto::EntityKind::Server => parse_id::<ServerId>(&state.id, "server.id")
+            .ok()
+            .and_then(|id| config.servers.get(&id).map(|e| e.seq)),
+        proto::EntityKind::ApiKey => parse_id::<ApiKeyId>(&state.id, "api_key.id")
+            .ok()
+            .and_then(|id| config.keys.get(&id).map(|e| e.seq)),
+        proto::EntityKind::Unspecified => None,
+    }
+    .or_else(|| config.removed.get(&tombstone_key).copied());
+    if held_seq.is_some_and(|held| state.seq <= held) {
+        return Ok(None);
+    }
+    let seq = state.seq;
+    let mismatched = || ApplyError::Mismatched {
+        kind: state.kind,
+        id: state.id.clone(),
+    };
+    let change = match (kind, state.state.clone()) {
+        (_, None) => {
+            return Err(ApplyError::MissingState {
+                kind: state.kind,
+                id: state.id,
+            });
+        }
+        (proto::EntityKind::Workspace, Some(State::Removed(_))) => {
+            let id = parse_id::<WorkspaceId>(&state.id, "workspace.id")?;
+            let before = config.workspaces.remove(&id).map(|e| e.value);
+            Change::Workspace {
+                id,
+                before,
+                after: None,
+            }
+        }
+        (proto::EntityKind::Workspace, Some(State::Workspace(ws))) => {
+            let ws = workspace_from(ws)?;
+            if ws.id.to_string() != state.id {
+                return Err(mismatched());
+            }
+            let id = ws.id;
+            let after = Arc::new(ws);
+            let before = config.workspaces.insert(
+                id,
+                Entry {
+                    seq,
+                    value: after.clone(),
+                },
+            );
+            Change::Workspace {
+                id,
+                before: before.map(|e| e.value),
+                after: Some(after),
+            }
+        }
+        (proto::EntityKind::Server, Some(State::Removed(_))) => {
+            let id = parse_id::<ServerId>(&state.id, "server.id")?;
+            let before = remove_server(config, &id);
+            Change::Server {
+                id,
+                before,
+                after: None,
+            }
+        }
+        (proto::EntityKind::Server, Some(State::Server(server))) => {
+            let server = ServerConfig::try_from(server)?;
+            if server.id.to_string() != state.id {
+                return Err(mismatched());
+            }
+            let id = server.id;
+            let before = upsert_server(config, seq, server);
+            let after = config.servers.get(&id).map(|e| e.value.clone());
+            Change::Server { id, before, after }
+        }
+        (proto::EntityKind::ApiKey, Some(State::Removed(_))) => {
+            let id = parse_id::<ApiKeyId>(&state.id, "api_key.id")?;
+            let before = config.keys.remove(&id).map(|e| e.value);
+            Change::ApiKey {
+                id,
+                before,
+                after: None,
+            }
+        }
+        (proto::EntityKind::ApiKey, Some(State::ApiKey(key))) => {
+            let key = ApiKeyRecord::try_from(key)?;
+            if key.id.as_str() != state.id {
+                return Err(mismatched());
+            }
+            let id = key.id.clone();
+            let after = Arc::new(key);
+            let before = config.keys.insert(
+                id.clone(),
+                Entry {
+                    seq,
+                    value: after.clone(),
+                },
+            );
+            Change::ApiKey {
+                id,
+                before: before.map(|e| e.value),
+                after: Some(after),
+            }
+        }
+        _ => return Err(mismatched()),
+    };
+    if matches!(state.state, Some(State::Removed(_))) {
+        config.removed.insert(tombstone_key, seq);
+    } else {
+        config.removed.remove(&tombstone_key);
+    }
+    Ok(Some(change))
+}
+
+fn parse_id<T: std::str::FromStr>(text: &str, field: &'static str) -> Result<T, ApplyError>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse().map_err(|e: T::Err| {
+        ApplyError::Invalid(InvalidMessage {
+            field,
+            reason: e.to_string(),
+        })
+    })
+}
+
+/// The changes between two configurations, for subscribers of a snapshot replacement.
+pub(crate) fn diff(old: &Config, new: &Config) -> Vec<Change> {
+    let mut changes = Vec::new();
+    for (id, e) in &new.workspaces {
+        let before = old.workspaces.get(id).map(|o| o.value.clone());
+        if before.as_deref() != Some(&*e.value) {
+            changes.push(Change::Workspace {
+                id: *id,
+                before,
+                after: Some(e.value.clone()),
+            });
+        }
+    }
+    for (id, e) in &old.workspaces {
+        if !new.workspaces.contains_key(id) {
+            changes.push(Change::Workspace {
+                id: *id,
+                before: Some(e.value.clone()),
+                after: None,
+            });
+        }
+    }
+    for (id, e) in &new.servers {
+        let before = old.servers.get(id).map(|o| o.value.clone());
+        if before.as_deref() != Some(&*e.value) {
+            changes.push(Change::Server {
+                id: *id,
+                before,
+                after: Some(e.value.clone()),
+            });
+        }
+    }
+    for (id, e) in &old.servers {
+        if !new.servers.contains_key(id) {
+            changes.push(Change::Server {
+                id: *id,
+                before: Some(e.value.clone()),
+                after: None,
+            });
+        }
+    }
+    for (id, e) in &new.keys {
+        let before = old.keys.get(id).map(|o| o.value.clone());
+        if before.as_deref() != Some(&*e.value) {
+            changes.push(Change::ApiKey {
+                id: id.clone(),
+                before,
+                after: Some(e.value.clone()),
+            });
+        }
+    }
+    for (id, e) in &old.keys {
+        if !new.keys.contains_key(id) {
+            changes.push(Change::ApiKey {
+                id: id.clone(),
+                before: Some(e.value.clone()),
+                after: None,
+            });
+        }
+    }
+    changes
+}

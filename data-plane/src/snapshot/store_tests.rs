@@ -1,0 +1,136 @@
+use mcpgw_shared::WorkspaceId;
+use mcpgw_shared::model::Permission;
+
+use super::*;
+use crate::snapshot::Change;
+use crate::testing::{
+    invoke_key, key_removed, key_state, server, server_removed, server_state, snapshot,
+};
+
+#[test]
+fn a_new_store_is_not_ready_until_a_snapshot_is_applied() {
+    let (store, mut updater) = ConfigStore::new();
+    assert!(!store.load().is_ready());
+    let ws = WorkspaceId::new();
+    let demo = server("demo", ws, "http://127.0.0.1:1/mcp");
+    updater.replace(snapshot(7, &[ws], &[&demo], &[])).unwrap();
+    let config = store.load();
+    assert!(config.is_ready());
+    assert_eq!(config.seq(), 7);
+    assert_eq!(store.applied_seq(), 7);
+    assert_eq!(config.server_by_slug("demo").unwrap().id, demo.id);
+    assert!(config.workspace(&ws).is_some());
+}
+
+#[test]
+fn readers_keep_their_version_while_an_update_swaps_in() {
+    let (store, mut updater) = ConfigStore::new();
+    let ws = WorkspaceId::new();
+    let demo = server("demo", ws, "http://127.0.0.1:1/mcp");
+    updater.replace(snapshot(1, &[ws], &[&demo], &[])).unwrap();
+    let held = store.load();
+    updater.apply([server_removed(2, demo.id)], 2).unwrap();
+    assert!(held.server_by_slug("demo").is_some());
+    assert!(store.load().server_by_slug("demo").is_none());
+}
+
+#[test]
+fn a_renamed_slug_moves_and_the_old_one_disappears() {
+    let (store, mut updater) = ConfigStore::new();
+    let ws = WorkspaceId::new();
+    let mut demo = server("demo", ws, "http://127.0.0.1:1/mcp");
+    updater.replace(snapshot(1, &[ws], &[&demo], &[])).unwrap();
+    demo.slug = mcpgw_shared::Slug::parse("renamed").unwrap();
+    demo.version = 2;
+    updater.apply([server_state(2, &demo)], 2).unwrap();
+    let config = store.load();
+    assert!(config.server_by_slug("demo").is_none());
+    assert_eq!(config.server_by_slug("renamed").unwrap().version, 2);
+}
+
+#[test]
+fn stale_and_repeated_states_are_skipped_and_removals_are_not_undone() {
+    let (store, mut updater) = ConfigStore::new();
+    let ws = WorkspaceId::new();
+    let (_, mut key) = invoke_key(ws);
+    updater.replace(snapshot(1, &[ws], &[], &[&key])).unwrap();
+    key.revoked = true;
+    let set = updater.apply([key_state(5, &key)], 5).unwrap();
+    assert!(set.changes[0].withdraws_key());
+    key.revoked = false;
+    let set = updater.apply([key_state(4, &key)], 5).unwrap();
+    assert!(set.changes.is_empty(), "an older state must not win");
+    assert!(store.load().api_key(&key.id).unwrap().revoked);
+    updater.apply([key_removed(6, &key.id)], 6).unwrap();
+    updater.apply([key_state(5, &key)], 6).unwrap();
+    assert!(
+        store.load().api_key(&key.id).is_none(),
+        "a removal must not be resurrected"
+    );
+}
+
+#[test]
+fn a_bad_batch_changes_nothing() {
+    let (store, mut updater) = ConfigStore::new();
+    let ws = WorkspaceId::new();
+    let (_, key) = invoke_key(ws);
+    updater.replace(snapshot(1, &[ws], &[], &[])).unwrap();
+    let mut broken = key_state(3, &key);
+    broken.id = "someoneelse".into();
+    let err = updater.apply([key_state(2, &key), broken], 3).unwrap_err();
+    assert!(matches!(err, ApplyError::Mismatched { .. }), "{err}");
+    assert!(store.load().api_key(&key.id).is_none());
+    assert_eq!(store.applied_seq(), 1);
+}
+
+#[test]
+fn an_unsupported_snapshot_format_is_refused() {
+    let (_, mut updater) = ConfigStore::new();
+    let mut snap = snapshot(1, &[], &[], &[]);
+    snap.format = 99;
+    assert!(matches!(
+        updater.replace(snap),
+        Err(ApplyError::UnsupportedFormat(99))
+    ));
+}
+
+#[tokio::test]
+async fn subscribers_see_what_changed_and_the_sequence_advances() {
+    let (store, mut updater) = ConfigStore::new();
+    let mut changes = store.subscribe();
+    let mut seq = store.watch_seq();
+    let ws = WorkspaceId::new();
+    let mut demo = server("demo", ws, "http://127.0.0.1:1/mcp");
+    let (_, key) = crate::testing::key(None, &[Permission::McpInvoke]);
+    updater
+        .replace(snapshot(1, &[ws], &[&demo], &[&key]))
+        .unwrap();
+    let first = changes.recv().await.unwrap();
+    assert!(first.replaced);
+    assert_eq!(first.changes.len(), 3);
+
+    demo.tools.deny = vec!["secret".into()];
+    demo.version = 2;
+    updater.apply([server_state(2, &demo)], 2).unwrap();
+    let second = changes.recv().await.unwrap();
+    assert!(second.changes[0].changes_tools());
+    assert!(!second.changes[0].invalidates_connections());
+
+    demo.url = "http://127.0.0.1:2/mcp".into();
+    demo.connection_version = 2;
+    updater.apply([server_state(3, &demo)], 3).unwrap();
+    let third = changes.recv().await.unwrap();
+    assert!(matches!(&third.changes[0], Change::Server { .. }));
+    assert!(third.changes[0].invalidates_connections());
+
+    tokio::time::timeout(std::time::Duration::from_secs(5), seq.wait_for(|s| *s == 3))
+        .await
+        .expect("the applied sequence reaches 3")
+        .unwrap();
+
+    let unchanged = updater
+        .replace(snapshot(4, &[ws], &[&demo], &[&key]))
+        .unwrap();
+    assert!(unchanged.changes.is_empty(), "{unchanged:?}");
+    assert_eq!(store.applied_seq(), 4);
+}

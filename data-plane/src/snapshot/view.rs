@@ -1,0 +1,94 @@
+//! One immutable version of the configuration, as request handling reads it.
+
+use std::sync::Arc;
+
+use imbl::HashMap;
+use mcpgw_shared::model::{ApiKeyRecord, ServerConfig};
+use mcpgw_shared::{ApiKeyId, ServerId, Slug, WorkspaceId};
+
+/// A workspace as the data plane knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workspace {
+    /// Its id.
+    pub id: WorkspaceId,
+    /// Display name.
+    pub name: String,
+}
+
+/// An entity with the sequence of the last event that changed it.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry<T> {
+    pub(crate) seq: i64,
+    pub(crate) value: Arc<T>,
+}
+
+/// A complete, immutable configuration of the workspaces this data plane serves.
+///
+/// Cloning is cheap: the maps are persistent (structurally shared), so an update copies only
+/// the paths it touches, whatever the number of keys and servers.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub(crate) seq: i64,
+    pub(crate) ready: bool,
+    pub(crate) all_workspaces: bool,
+    pub(crate) workspaces: HashMap<WorkspaceId, Entry<Workspace>>,
+    pub(crate) servers: HashMap<ServerId, Entry<ServerConfig>>,
+    pub(crate) slugs: HashMap<Slug, ServerId>,
+    pub(crate) keys: HashMap<ApiKeyId, Entry<ApiKeyRecord>>,
+    /// Sequences of removals, so a late upsert older than its removal is not resurrected.
+    pub(crate) removed: HashMap<(u8, String), i64>,
+}
+
+impl Config {
+    /// Every event up to this sequence is reflected.
+    pub fn seq(&self) -> i64 {
+        self.seq
+    }
+
+    /// Whether a snapshot was ever applied (until then the gateway answers 503).
+    pub fn is_ready(&self) -> bool {
+        self.ready
+    }
+
+    /// Whether this data plane serves every workspace.
+    pub fn serves_all_workspaces(&self) -> bool {
+        self.all_workspaces
+    }
+
+    /// The server at `slug`.
+    pub fn server_by_slug(&self, slug: &str) -> Option<&Arc<ServerConfig>> {
+        let slug = Slug::parse(slug).ok()?;
+        let id = self.slugs.get(&slug)?;
+        self.server(id)
+    }
+
+    /// The server with `id`.
+    pub fn server(&self, id: &ServerId) -> Option<&Arc<ServerConfig>> {
+        self.servers.get(id).map(|e| &e.value)
+    }
+
+    /// The API key with `id`.
+    pub fn api_key(&self, id: &ApiKeyId) -> Option<&Arc<ApiKeyRecord>> {
+        self.keys.get(id).map(|e| &e.value)
+    }
+
+    /// The workspace with `id`.
+    pub fn workspace(&self, id: &WorkspaceId) -> Option<&Arc<Workspace>> {
+        self.workspaces.get(id).map(|e| &e.value)
+    }
+
+    /// Every server.
+    pub fn servers(&self) -> impl Iterator<Item = &Arc<ServerConfig>> {
+        self.servers.values().map(|e| &e.value)
+    }
+
+    /// Every API key.
+    pub fn api_keys(&self) -> impl Iterator<Item = &Arc<ApiKeyRecord>> {
+        self.keys.values().map(|e| &e.value)
+    }
+
+    /// Every workspace.
+    pub fn workspaces(&self) -> impl Iterator<Item = &Arc<Workspace>> {
+        self.workspaces.values().map(|e| &e.value)
+    }
+}
