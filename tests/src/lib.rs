@@ -1,1 +1,5 @@
-//! placeholder
+//! Harness for the end-to-end tests in `tests/tests/`: fresh databases, a NATS connection, and
+//! builders that start the gateway's processes against them.
+
+pub mod db;
+pub mod nats;

@@ -1,0 +1,508 @@
+//! Queries of the read models, for the admin API and the sync API. A [`Reader`] runs on a
+//! pooled connection, or on a snapshot transaction where every query sees one state.
+
+use std::ops::DerefMut;
+
+use chrono::{DateTime, Utc};
+use mcpgw_shared::SealedSecret;
+use mcpgw_shared::ids::WorkspaceId;
+use mcpgw_shared::model::{Permission, ToolFilter, UpstreamAuth};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyConnection, Row};
+
+use super::event_log::{head_on, placeholders};
+use super::{Database, StoreError, format_time, parse_time};
+
+/// A workspace row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkspaceRow {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Stream version.
+    pub version: i64,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A server row, secrets sealed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerRow {
+    /// Id.
+    pub id: String,
+    /// Home workspace.
+    pub workspace_id: String,
+    /// Workspaces it is provisioned to besides its home, sorted.
+    pub provisioned: Vec<String>,
+    /// Slug.
+    pub slug: String,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Upstream URL.
+    pub url: String,
+    /// Upstream auth, secrets sealed.
+    pub auth: UpstreamAuth<SealedSecret>,
+    /// Tool filter.
+    pub tools: ToolFilter,
+    /// Enabled flag.
+    pub enabled: bool,
+    /// Stream version.
+    pub version: i64,
+    /// Connection version.
+    pub connection_version: i64,
+    /// Sequence of its last event.
+    pub last_seq: i64,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ServerRow {
+    /// Every workspace the server serves: home first, then the provisioned ones.
+    pub fn workspaces(&self) -> impl Iterator<Item = &String> {
+        std::iter::once(&self.workspace_id).chain(&self.provisioned)
+    }
+}
+
+/// An API key row (the hash, never the key).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKeyRow {
+    /// Id.
+    pub id: String,
+    /// Workspace, if bound to one.
+    pub workspace_id: Option<String>,
+    /// Name.
+    pub name: String,
+    /// `service` or `user`.
+    pub key_type: String,
+    /// User of a user key.
+    pub user_id: Option<String>,
+    /// Permissions.
+    pub permissions: Vec<Permission>,
+    /// SHA-256 of the secret, hex.
+    pub secret_hash: String,
+    /// Expiry.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it was revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Stream version.
+    pub version: i64,
+    /// Sequence of its last event.
+    pub last_seq: i64,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A data-plane registration row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataPlaneRow {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Workspaces it serves; `None` for all.
+    pub workspaces: Option<Vec<WorkspaceId>>,
+    /// Public id of its token.
+    pub token_id: String,
+    /// SHA-256 of the token's secret, hex.
+    pub token_hash: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl DataPlaneRow {
+    /// The workspace ids it serves as text, `None` for all.
+    pub fn scope(&self) -> Option<Vec<String>> {
+        self.workspaces
+            .as_ref()
+            .map(|ws| ws.iter().map(ToString::to_string).collect())
+    }
+}
+
+/// One data-plane instance's last report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataPlaneInstanceRow {
+    /// The registration it runs under.
+    pub data_plane_id: String,
+    /// The instance.
+    pub instance_id: String,
+    /// Its build version.
+    pub version: String,
+    /// The sequence it has applied.
+    pub applied_seq: i64,
+    /// Whether it reported itself healthy.
+    pub healthy: bool,
+    /// When it last reported.
+    pub last_seen: DateTime<Utc>,
+}
+
+/// Which workspaces a query covers: `None` for all.
+pub type Scope<'a> = Option<&'a [String]>;
+
+/// Runs read-model queries on one connection or transaction.
+pub struct Reader<C> {
+    conn: C,
+}
+
+impl Database {
+    /// A reader on a pooled connection.
+    pub async fn reader(&self) -> Result<Reader<sqlx::pool::PoolConnection<Any>>, StoreError> {
+        Ok(Reader {
+            conn: self.pool().acquire().await?,
+        })
+    }
+
+    /// A reader whose queries all see one consistent state (repeatable read).
+    pub async fn snapshot_reader(
+        &self,
+    ) -> Result<Reader<sqlx::Transaction<'static, Any>>, StoreError> {
+        Ok(Reader {
+            conn: self.begin_snapshot().await?,
+        })
+    }
+
+    /// Records a data-plane instance's status report.
+    pub async fn record_instance_status(
+        &self,
+        row: &DataPlaneInstanceRow,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO data_plane_instances (data_plane_id, instance_id, version, applied_seq, healthy, last_seen) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (data_plane_id, instance_id) DO UPDATE SET \
+             version = excluded.version, applied_seq = excluded.applied_seq, healthy = excluded.healthy, \
+             last_seen = excluded.last_seen",
+        )
+        .bind(&row.data_plane_id)
+        .bind(&row.instance_id)
+        .bind(&row.version)
+        .bind(row.applied_seq)
+        .bind(row.healthy)
+        .bind(format_time(row.last_seen))
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}
+
+const SERVER_COLUMNS: &str = "id, workspace_id, slug, name, description, url, auth, tools, enabled, \
+     version, connection_version, last_seq, created_at, updated_at";
+const API_KEY_COLUMNS: &str = "id, workspace_id, name, key_type, user_id, permissions, secret_hash, \
+     expires_at, revoked_at, version, last_seq, created_at";
+const DATA_PLANE_COLUMNS: &str = "id, name, workspaces, token_id, token_hash, created_at";
+
+impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
+    /// The head sequence as this reader sees it.
+    pub async fn head(&mut self) -> Result<i64, StoreError> {
+        head_on(&mut self.conn).await
+    }
+
+    /// Workspaces in scope, by name.
+    pub async fn workspaces(&mut self, scope: Scope<'_>) -> Result<Vec<WorkspaceRow>, StoreError> {
+        let rows = self
+            .fetch_scoped(
+                "SELECT id, name, version, created_at, updated_at FROM workspaces",
+                "id",
+                scope,
+                "ORDER BY name",
+            )
+            .await?;
+        rows.iter().map(decode_workspace).collect()
+    }
+
+    /// One workspace.
+    pub async fn workspace(&mut self, id: &str) -> Result<Option<WorkspaceRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, version, created_at, updated_at FROM workspaces WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *self.conn)
+        .await?;
+        row.as_ref().map(decode_workspace).transpose()
+    }
+
+    /// The workspace with this name.
+    pub async fn workspace_by_name(
+        &mut self,
+        name: &str,
+    ) -> Result<Option<WorkspaceRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, version, created_at, updated_at FROM workspaces WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&mut *self.conn)
+        .await?;
+        row.as_ref().map(decode_workspace).transpose()
+    }
+
+    /// Servers that serve a workspace in scope, by slug.
+    pub async fn servers(&mut self, scope: Scope<'_>) -> Result<Vec<ServerRow>, StoreError> {
+        let rows = match scope {
+            None => {
+                let sql = format!("SELECT {SERVER_COLUMNS} FROM servers ORDER BY slug");
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(&mut *self.conn)
+                    .await?
+            }
+            Some(scope) => {
+                self.fetch_scoped(
+                    &format!("SELECT {SERVER_COLUMNS} FROM servers"),
+                    "id IN (SELECT server_id FROM server_workspaces WHERE workspace_id",
+                    Some(scope),
+                    ") ORDER BY slug",
+                )
+                .await?
+            }
+        };
+        let mut servers = rows
+            .iter()
+            .map(decode_server)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.attach_provisioning(&mut servers).await?;
+        Ok(servers)
+    }
+
+    /// One server.
+    pub async fn server(&mut self, id: &str) -> Result<Option<ServerRow>, StoreError> {
+        self.server_where("id", id).await
+    }
+
+    /// The server with this slug.
+    pub async fn server_by_slug(&mut self, slug: &str) -> Result<Option<ServerRow>, StoreError> {
+        self.server_where("slug", slug).await
+    }
+
+    async fn server_where(
+        &mut self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Option<ServerRow>, StoreError> {
+        let sql = format!("SELECT {SERVER_COLUMNS} FROM servers WHERE {column} = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(value)
+            .fetch_optional(&mut *self.conn)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut servers = vec![decode_server(&row)?];
+        self.attach_provisioning(&mut servers).await?;
+        Ok(servers.pop())
+    }
+
+    async fn attach_provisioning(&mut self, servers: &mut [ServerRow]) -> Result<(), StoreError> {
+        if servers.is_empty() {
+            return Ok(());
+        }
+        let sql = if servers.len() == 1 {
+            "SELECT server_id, workspace_id FROM server_workspaces WHERE home = $1 AND server_id = $2 \
+             ORDER BY workspace_id"
+        } else {
+            "SELECT server_id, workspace_id FROM server_workspaces WHERE home = $1 ORDER BY workspace_id"
+        };
+        let mut query = sqlx::query(sql).bind(false);
+        if let [only] = &servers[..] {
+            query = query.bind(only.id.clone());
+        }
+        let rows = query.fetch_all(&mut *self.conn).await?;
+        for row in rows {
+            let server_id: String = row.try_get(0)?;
+            if let Some(server) = servers.iter_mut().find(|s| s.id == server_id) {
+                server.provisioned.push(row.try_get(1)?);
+            }
+        }
+        Ok(())
+    }
+
+    /// API keys of workspaces in scope (global keys only with an unlimited scope), newest first.
+    pub async fn api_keys(&mut self, scope: Scope<'_>) -> Result<Vec<ApiKeyRow>, StoreError> {
+        let rows = self
+            .fetch_scoped(
+                &format!("SELECT {API_KEY_COLUMNS} FROM api_keys"),
+                "workspace_id",
+                scope,
+                "ORDER BY created_at DESC, id",
+            )
+            .await?;
+        rows.iter().map(decode_api_key).collect()
+    }
+
+    /// One API key.
+    pub async fn api_key(&mut self, id: &str) -> Result<Option<ApiKeyRow>, StoreError> {
+        let sql = format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&mut *self.conn)
+            .await?;
+        row.as_ref().map(decode_api_key).transpose()
+    }
+
+    /// Whether any unrevoked key holds the admin permission.
+    pub async fn any_admin_key(&mut self) -> Result<bool, StoreError> {
+        let keys = self.api_keys(None).await?;
+        Ok(keys
+            .iter()
+            .any(|k| k.revoked_at.is_none() && k.permissions.contains(&Permission::Admin)))
+    }
+
+    /// Every data-plane registration.
+    pub async fn data_planes(&mut self) -> Result<Vec<DataPlaneRow>, StoreError> {
+        let sql = format!("SELECT {DATA_PLANE_COLUMNS} FROM data_planes ORDER BY created_at, id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&mut *self.conn)
+            .await?;
+        rows.iter().map(decode_data_plane).collect()
+    }
+
+    /// The data plane whose token has this public id.
+    pub async fn data_plane_by_token(
+        &mut self,
+        token_id: &str,
+    ) -> Result<Option<DataPlaneRow>, StoreError> {
+        let sql = format!("SELECT {DATA_PLANE_COLUMNS} FROM data_planes WHERE token_id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(token_id)
+            .fetch_optional(&mut *self.conn)
+            .await?;
+        row.as_ref().map(decode_data_plane).transpose()
+    }
+
+    /// Every instance report, by data plane and instance.
+    pub async fn data_plane_instances(&mut self) -> Result<Vec<DataPlaneInstanceRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT data_plane_id, instance_id, version, applied_seq, healthy, last_seen \
+             FROM data_plane_instances ORDER BY data_plane_id, instance_id",
+        )
+        .fetch_all(&mut *self.conn)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DataPlaneInstanceRow {
+                    data_plane_id: row.try_get(0)?,
+                    instance_id: row.try_get(1)?,
+                    version: row.try_get(2)?,
+                    applied_seq: row.try_get(3)?,
+                    healthy: row.try_get(4)?,
+                    last_seen: parse_time(&row.try_get::<String, _>(5)?)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every projection row of every table as JSON text, for comparing read models.
+    pub async fn dump_projections(&mut self) -> Result<Vec<String>, StoreError> {
+        let mut dump = Vec::new();
+        for workspace in self.workspaces(None).await? {
+            dump.push(format!("{workspace:?}"));
+        }
+        for server in self.servers(None).await? {
+            dump.push(format!("{server:?}"));
+        }
+        for key in self.api_keys(None).await? {
+            dump.push(format!("{key:?}"));
+        }
+        for data_plane in self.data_planes().await? {
+            dump.push(format!("{data_plane:?}"));
+        }
+        Ok(dump)
+    }
+
+    /// Runs `select` (optionally) restricted to `column IN (scope)`, then `suffix`.
+    async fn fetch_scoped(
+        &mut self,
+        select: &str,
+        column: &str,
+        scope: Scope<'_>,
+        suffix: &str,
+    ) -> Result<Vec<AnyRow>, StoreError> {
+        let Some(scope) = scope else {
+            let sql = format!("{select} {suffix}");
+            return Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+                .fetch_all(&mut *self.conn)
+                .await?);
+        };
+        if scope.is_empty() {
+            return Ok(vec![]);
+        }
+        let sql = format!(
+            "{select} WHERE {column} IN ({}) {suffix}",
+            placeholders(1, scope.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for workspace in scope {
+            query = query.bind(workspace.as_str());
+        }
+        Ok(query.fetch_all(&mut *self.conn).await?)
+    }
+}
+
+fn decode_workspace(row: &AnyRow) -> Result<WorkspaceRow, StoreError> {
+    Ok(WorkspaceRow {
+        id: row.try_get(0)?,
+        name: row.try_get(1)?,
+        version: row.try_get(2)?,
+        created_at: parse_time(&row.try_get::<String, _>(3)?)?,
+        updated_at: parse_time(&row.try_get::<String, _>(4)?)?,
+    })
+}
+
+fn decode_server(row: &AnyRow) -> Result<ServerRow, StoreError> {
+    Ok(ServerRow {
+        id: row.try_get(0)?,
+        workspace_id: row.try_get(1)?,
+        provisioned: vec![],
+        slug: row.try_get(2)?,
+        name: row.try_get(3)?,
+        description: row.try_get(4)?,
+        url: row.try_get(5)?,
+        auth: serde_json::from_str(&row.try_get::<String, _>(6)?)?,
+        tools: serde_json::from_str(&row.try_get::<String, _>(7)?)?,
+        enabled: row.try_get(8)?,
+        version: row.try_get(9)?,
+        connection_version: row.try_get(10)?,
+        last_seq: row.try_get(11)?,
+        created_at: parse_time(&row.try_get::<String, _>(12)?)?,
+        updated_at: parse_time(&row.try_get::<String, _>(13)?)?,
+    })
+}
+
+fn decode_api_key(row: &AnyRow) -> Result<ApiKeyRow, StoreError> {
+    let optional_time = |index: usize| -> Result<Option<DateTime<Utc>>, StoreError> {
+        row.try_get::<Option<String>, _>(index)?
+            .as_deref()
+            .map(parse_time)
+            .transpose()
+    };
+    Ok(ApiKeyRow {
+        id: row.try_get(0)?,
+        workspace_id: row.try_get(1)?,
+        name: row.try_get(2)?,
+        key_type: row.try_get(3)?,
+        user_id: row.try_get(4)?,
+        permissions: serde_json::from_str(&row.try_get::<String, _>(5)?)?,
+        secret_hash: row.try_get(6)?,
+        expires_at: optional_time(7)?,
+        revoked_at: optional_time(8)?,
+        version: row.try_get(9)?,
+        last_seq: row.try_get(10)?,
+        created_at: parse_time(&row.try_get::<String, _>(11)?)?,
+    })
+}
+
+fn decode_data_plane(row: &AnyRow) -> Result<DataPlaneRow, StoreError> {
+    Ok(DataPlaneRow {
+        id: row.try_get(0)?,
+        name: row.try_get(1)?,
+        workspaces: row
+            .try_get::<Option<String>, _>(2)?
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()?,
+        token_id: row.try_get(3)?,
+        token_hash: row.try_get(4)?,
+        created_at: parse_time(&row.try_get::<String, _>(5)?)?,
+    })
+}
