@@ -1,8 +1,22 @@
 //! Data plane of the MCP gateway: an in-memory copy of the configuration, client
 //! authentication and a lossless Streamable HTTP relay to upstream MCP servers.
+//!
+//! To run a gateway: make a [`ConfigStore`] (feed its [`ConfigUpdater`] with snapshots and
+//! entity states), then `Gateway::new(store, &settings)?.serve(listener, shutdown)`, or mount
+//! [`Gateway::router`] in another server.
 
+pub mod auth;
+pub mod config;
+#[cfg(any(test, feature = "demo-upstream"))]
+pub mod demo_upstream;
+pub mod drain;
+mod gateway;
+pub mod relay;
 pub mod snapshot;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 
+pub use config::{Settings, SettingsError};
+pub use drain::Drain;
+pub use gateway::Gateway;
 pub use snapshot::{ApplyError, Change, ChangeSet, Config, ConfigStore, ConfigUpdater};

@@ -114,3 +114,5 @@ pub fn key_removed(seq: i64, id: &ApiKeyId) -> proto::EntityState {
         state: Some(State::Removed(proto::Removed {})),
     }
 }
+
+pub mod harness;

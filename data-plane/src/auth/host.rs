@@ -1,0 +1,202 @@
+//! DNS-rebinding protection: which `Host` names the gateway answers to, which browser `Origin`s
+//! may call it, and which proxies' `X-Forwarded-Host` to believe.
+
+use std::net::IpAddr;
+
+use http::HeaderMap;
+use url::Url;
+
+use crate::relay::errors::GatewayError;
+
+const LOOPBACK_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
+
+/// The Host/Origin settings could not be turned into a policy.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum HostPolicyError {
+    /// Bound to a non-loopback address with no public URL or allowed hosts.
+    #[error(
+        "binding a non-loopback address needs MCPGW_PUBLIC_BASE_URL or MCPGW_ALLOWED_HOSTS, so the gateway knows which Host names are its own"
+    )]
+    NoPublicHost,
+    /// An entry of MCPGW_TRUSTED_PROXIES is not an IP address or CIDR range.
+    #[error(
+        "`{0}` in MCPGW_TRUSTED_PROXIES is not an IP address or CIDR range (such as 10.0.0.0/8)"
+    )]
+    BadProxy(String),
+}
+
+/// An IP network `addr/prefix`; a hand-rolled match, as it is one comparison and a mask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    fn parse(text: &str) -> Option<Self> {
+        let (addr, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a.parse::<IpAddr>().ok()?, Some(p.parse::<u8>().ok()?)),
+            None => (text.parse::<IpAddr>().ok()?, None),
+        };
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(max);
+        (prefix <= max).then_some(Self { addr, prefix })
+    }
+
+    fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match (self.addr, ip) {
+            (IpAddr::V4(_), IpAddr::V6(v6)) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            _ => ip,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The Host/Origin policy.
+#[derive(Debug, Clone)]
+pub struct HostPolicy {
+    any_host: bool,
+    hosts: Vec<String>,
+    origins: Vec<String>,
+    proxies: Vec<Cidr>,
+}
+
+/// Splits `host[:port]` (or `[v6]:port`) into the lowercased name and the full text.
+fn host_name(host: &str) -> String {
+    let host = host.trim().to_ascii_lowercase();
+    if host.starts_with('[') {
+        return host
+            .split_once(']')
+            .map_or(host.clone(), |(h, _)| format!("{h}]"));
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name.to_owned(),
+        _ => host,
+    }
+}
+
+fn url_host(url: &Url) -> Option<String> {
+    let host = url.host_str()?.to_ascii_lowercase();
+    Some(match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
+    })
+}
+
+impl HostPolicy {
+    /// Builds the policy from the settings; `bound_loopback` says whether the listener is on a
+    /// loopback address (then loopback Host names are accepted too).
+    pub fn new(
+        allowed_hosts: &[String],
+        allowed_origins: &[String],
+        trusted_proxies: &[String],
+        public_base_url: Option<&Url>,
+        bound_loopback: bool,
+    ) -> Result<Self, HostPolicyError> {
+        let mut hosts: Vec<String> = allowed_hosts
+            .iter()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect();
+        let any_host = hosts.iter().any(|h| h == "*");
+        hosts.extend(public_base_url.and_then(url_host));
+        if bound_loopback {
+            hosts.extend(LOOPBACK_NAMES.iter().map(|h| (*h).to_owned()));
+        } else if hosts.is_empty() {
+            return Err(HostPolicyError::NoPublicHost);
+        }
+        let proxies = trusted_proxies
+            .iter()
+            .map(|p| Cidr::parse(p.trim()).ok_or_else(|| HostPolicyError::BadProxy(p.clone())))
+            .collect::<Result<_, _>>()?;
+        let origins = allowed_origins
+            .iter()
+            .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
+            .collect();
+        Ok(Self {
+            any_host,
+            hosts,
+            origins,
+            proxies,
+        })
+    }
+
+    /// A policy for a gateway on loopback with no other names (tests, standalone).
+    pub fn loopback() -> Self {
+        Self::new(&[], &[], &[], None, true).expect("a loopback policy always builds")
+    }
+
+    /// Whether `peer` is a proxy whose forwarded headers are believed.
+    pub fn trusts(&self, peer: Option<IpAddr>) -> bool {
+        peer.is_some_and(|ip| self.proxies.iter().any(|c| c.contains(ip)))
+    }
+
+    fn host_allowed(&self, host: &str) -> bool {
+        if self.any_host {
+            return true;
+        }
+        let full = host.trim().to_ascii_lowercase();
+        let name = host_name(&full);
+        self.hosts.iter().any(|h| *h == full || *h == name)
+    }
+
+    /// Checks the request's host (the forwarded one when `peer` is a trusted proxy) and its
+    /// `Origin`, if any.
+    pub fn check(
+        &self,
+        headers: &HeaderMap,
+        uri_host: Option<&str>,
+        peer: Option<IpAddr>,
+    ) -> Result<(), GatewayError> {
+        let forwarded = self
+            .trusts(peer)
+            .then(|| headers.get("x-forwarded-host"))
+            .flatten()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next());
+        let host = forwarded
+            .or_else(|| {
+                headers
+                    .get(http::header::HOST)
+                    .and_then(|v| v.to_str().ok())
+            })
+            .or(uri_host)
+            .unwrap_or("");
+        if !self.host_allowed(host) {
+            return Err(GatewayError::HostNotAllowed(
+                host.chars().take(100).collect(),
+            ));
+        }
+        if let Some(origin) = headers.get(http::header::ORIGIN) {
+            let origin = origin
+                .to_str()
+                .unwrap_or("")
+                .trim()
+                .trim_end_matches('/')
+                .to_ascii_lowercase();
+            if !self.origins.contains(&origin) {
+                return Err(GatewayError::OriginNotAllowed(
+                    origin.chars().take(100).collect(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "host_tests.rs"]
+mod tests;

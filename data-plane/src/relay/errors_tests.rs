@@ -1,0 +1,99 @@
+use axum::response::IntoResponse;
+use http_body_util::BodyExt;
+
+use super::*;
+
+async fn render(
+    error: GatewayError,
+    id: Option<&str>,
+) -> (StatusCode, http::HeaderMap, serde_json::Value) {
+    let rid = RequestId::generate();
+    let raw = id.map(|i| RawValue::from_string(i.to_owned()).unwrap());
+    let response = error.into_failure(&rid, raw.as_deref()).into_response();
+    let (parts, body) = response.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(json["error"]["data"]["request_id"], rid.as_str());
+    (parts.status, parts.headers, json)
+}
+
+#[tokio::test]
+async fn a_401_carries_www_authenticate_and_the_hint() {
+    let (status, headers, json) = render(GatewayError::Revoked, Some("5")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        headers[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+    assert_eq!(json["id"], 5);
+    assert_eq!(json["error"]["data"]["reason"], "key_revoked");
+    assert!(
+        json["error"]["data"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("new")
+    );
+}
+
+#[tokio::test]
+async fn statuses_and_codes_follow_the_error_table() {
+    let cases = [
+        (
+            GatewayError::MissingPermission,
+            StatusCode::FORBIDDEN,
+            SERVER_ERROR,
+        ),
+        (
+            GatewayError::UnknownServer("x".into()),
+            StatusCode::NOT_FOUND,
+            SERVER_ERROR,
+        ),
+        (
+            GatewayError::UpstreamSessionGone,
+            StatusCode::NOT_FOUND,
+            SESSION_NOT_FOUND,
+        ),
+        (
+            GatewayError::BodyTooLarge(10),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            SERVER_ERROR,
+        ),
+        (
+            GatewayError::HeaderMismatch { header: "Mcp-Name" },
+            StatusCode::BAD_REQUEST,
+            HEADER_MISMATCH,
+        ),
+        (
+            GatewayError::UnsupportedVersion("x".into()),
+            StatusCode::BAD_REQUEST,
+            UNSUPPORTED_VERSION,
+        ),
+        (
+            GatewayError::BatchNotAllowed,
+            StatusCode::BAD_REQUEST,
+            INVALID_REQUEST,
+        ),
+        (
+            GatewayError::UpstreamTimeout {
+                upstream: "http://u".into(),
+                secs: 1,
+            },
+            StatusCode::GATEWAY_TIMEOUT,
+            SERVER_ERROR,
+        ),
+        (
+            GatewayError::NotReady,
+            StatusCode::SERVICE_UNAVAILABLE,
+            SERVER_ERROR,
+        ),
+    ];
+    for (error, status, code) in cases {
+        let (got, headers, json) = render(error, None).await;
+        assert_eq!(got, status);
+        assert!(!headers.contains_key(header::WWW_AUTHENTICATE));
+        assert_eq!(json["id"], serde_json::Value::Null);
+        assert_eq!(json["error"]["code"], code);
+    }
+}

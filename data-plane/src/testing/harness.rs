@@ -1,0 +1,139 @@
+//! A gateway on an ephemeral loopback port over a store fed from test data — the data plane as
+//! a pod runs it, minus the sync loop.
+
+use std::net::SocketAddr;
+
+use mcpgw_shared::model::{ApiKeyRecord, ServerConfig};
+use mcpgw_shared::secret::{Keyring, generate_base64_key};
+use mcpgw_shared::{Credential, WorkspaceId};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Settings;
+use crate::drain::Drain;
+use crate::gateway::Gateway;
+use crate::snapshot::{ConfigStore, ConfigUpdater};
+
+/// A running gateway and the handle to change its configuration.
+pub struct Harness {
+    /// The store the gateway reads.
+    pub store: ConfigStore,
+    /// Its writer.
+    pub updater: ConfigUpdater,
+    /// The workspace test servers and keys belong to.
+    pub workspace: WorkspaceId,
+    /// The session keyring (share it with a second gateway to act as another pod).
+    pub session_keys: Keyring,
+    addr: SocketAddr,
+    seq: i64,
+    stop: CancellationToken,
+    drain: Drain,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Harness {
+    /// Starts a gateway with default settings and a fresh session keyring.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a gateway whose settings `adjust` changes.
+    pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> Self {
+        let keys = Keyring::parse(&format!("test:{}", generate_base64_key()))
+            .expect("a generated key parses");
+        Self::start_with_keys(keys, adjust).await
+    }
+
+    /// Starts a gateway sealing sessions with `session_keys`.
+    pub async fn start_with_keys(
+        session_keys: Keyring,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> Self {
+        let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+            .await
+            .expect("bind a loopback port");
+        let addr = listener
+            .local_addr()
+            .expect("a bound listener has an address");
+        let mut settings = Settings::new(addr, session_keys.clone());
+        adjust(&mut settings);
+        let (store, mut updater) = ConfigStore::new();
+        let workspace = WorkspaceId::new();
+        updater
+            .replace(super::snapshot(1, &[workspace], &[], &[]))
+            .expect("an empty snapshot applies");
+        let gateway = Gateway::new(store.clone(), &settings).expect("test settings are valid");
+        let drain = gateway.drain();
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        let task =
+            tokio::spawn(gateway.serve(listener, async move { token.cancelled_owned().await }));
+        Self {
+            store,
+            updater,
+            workspace,
+            session_keys,
+            addr,
+            seq: 1,
+            stop,
+            drain,
+            task,
+        }
+    }
+
+    /// The gateway's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The MCP URL of `slug` on this gateway.
+    pub fn url(&self, slug: &str) -> String {
+        format!("http://{}/{slug}/mcp", self.addr)
+    }
+
+    fn next_seq(&mut self) -> i64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    /// Adds or replaces a server.
+    pub fn put_server(&mut self, server: &ServerConfig) {
+        let seq = self.next_seq();
+        self.updater
+            .apply([super::server_state(seq, server)], seq)
+            .expect("a test server applies");
+    }
+
+    /// Adds or replaces a key.
+    pub fn put_key(&mut self, key: &ApiKeyRecord) {
+        let seq = self.next_seq();
+        self.updater
+            .apply([super::key_state(seq, key)], seq)
+            .expect("a test key applies");
+    }
+
+    /// Adds a server at `slug` relaying to `url` in the harness workspace, and returns it.
+    pub fn add_server(&mut self, slug: &str, url: &str) -> ServerConfig {
+        let server = super::server(slug, self.workspace, url);
+        self.put_server(&server);
+        server
+    }
+
+    /// Adds a key of the harness workspace with `mcp.invoke`; returns the key text to present.
+    pub fn add_invoke_key(&mut self) -> (String, ApiKeyRecord) {
+        let (credential, record): (Credential, ApiKeyRecord) = super::invoke_key(self.workspace);
+        self.put_key(&record);
+        (credential.expose(), record)
+    }
+
+    /// The drain of this gateway.
+    pub fn drain(&self) -> &Drain {
+        &self.drain
+    }
+
+    /// Stops the gateway (draining its streams) and waits for it.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+    }
+}
