@@ -115,3 +115,7 @@ impl Gateway {
 #[cfg(test)]
 #[path = "gateway_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "gateway_errors_tests.rs"]
+mod errors_tests;

@@ -115,4 +115,5 @@ pub fn key_removed(seq: i64, id: &ApiKeyId) -> proto::EntityState {
     }
 }
 
+pub mod echo_upstream;
 pub mod harness;

@@ -1,0 +1,70 @@
+//! A raw upstream for relay tests: it answers every POST with what it received (the body as
+//! text and the headers), so tests can see exactly what crossed the gateway. Methods
+//! `fail/<status>` answer that status with the body `{"upstream":"<status>"}`; `initialize`
+//! hands out the session `up-1` (and answers 404 to any other session id); `tools/list`
+//! answers over SSE with a progress notification first.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use tokio::net::TcpListener;
+
+async fn answer(headers: HeaderMap, body: Bytes) -> Response {
+    let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let method = request["method"].as_str().unwrap_or("").to_owned();
+    let id = request.get("id").cloned().unwrap_or_default();
+    if let Some(status) = method.strip_prefix("fail/") {
+        let status = StatusCode::from_bytes(status.as_bytes()).unwrap_or(StatusCode::IM_A_TEAPOT);
+        let body = format!(r#"{{"upstream":"{}"}}"#, status.as_u16());
+        return (status, [("content-type", "application/json")], body).into_response();
+    }
+    let session = headers.get("mcp-session-id").and_then(|v| v.to_str().ok());
+    if method != "initialize" && session.is_some_and(|s| s != "up-1") {
+        return (StatusCode::NOT_FOUND, "Session not found").into_response();
+    }
+    let seen: serde_json::Map<String, serde_json::Value> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("?").into()))
+        .collect();
+    let result = if method == "initialize" {
+        let version = request["params"]["protocolVersion"].clone();
+        serde_json::json!({"protocolVersion": version, "capabilities": {}, "serverInfo": {"name": "echo", "version": "1"}})
+    } else if method == "tools/list" {
+        serde_json::json!({"tools": [{"name": "echo", "inputSchema": {"type": "object"}}, {"name": "secret", "inputSchema": {"type": "object"}}], "x-kept": 1})
+    } else {
+        serde_json::json!({"body": String::from_utf8_lossy(&body), "headers": seen})
+    };
+    let message = serde_json::json!({"jsonrpc": "2.0", "id": id, "result": result});
+    if request.is_object() && request.get("id").is_none() {
+        return StatusCode::ACCEPTED.into_response();
+    }
+    let mut response = if method == "tools/list" {
+        let progress = r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1,"progress":1}}"#;
+        let sse =
+            format!("id: e1\ndata: {progress}\n\nid: e2\nevent: message\ndata: {message}\n\n");
+        ([("content-type", "text/event-stream")], sse).into_response()
+    } else {
+        ([("content-type", "application/json")], message.to_string()).into_response()
+    };
+    if method == "initialize" {
+        response
+            .headers_mut()
+            .insert("mcp-session-id", "up-1".parse().expect("a valid header"));
+    }
+    response
+}
+
+/// Starts the echo upstream on an ephemeral loopback port; returns its MCP URL.
+pub async fn spawn() -> String {
+    let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+        .await
+        .expect("bind");
+    let addr: SocketAddr = listener.local_addr().expect("address");
+    let app = Router::new().route("/mcp", post(answer));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/mcp")
+}
