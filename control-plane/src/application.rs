@@ -18,7 +18,7 @@ pub use admin::Admin;
 pub use api_keys::{IssueApiKeyInput, IssuedApiKey};
 pub use data_planes::{DataPlaneStatus, RegisterDataPlaneInput, RegisteredDataPlane};
 pub use error::ServiceError;
-pub use servers::{RegisterServerInput, UpdateServerInput};
+pub use servers::{RegisterServerInput, UpdateServerInput, secret_context};
 
 use crate::domain::{Aggregate, DomainError, DomainEvent};
 use crate::store::{AppendRequest, Database, StoreError, StoredEvent};

@@ -1,1 +1,82 @@
-fn main() {}
+//! `mcpgw-control-plane`: see `--help`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use mcpgw_control_plane::app::{ControlPlaneConfig, RunningControlPlane, shutdown_signal};
+use mcpgw_control_plane::config::{Cli, Command, DatabaseArgs, ServeArgs};
+use mcpgw_control_plane::outbox::RelaySettings;
+use mcpgw_control_plane::secrets::load_cipher;
+use mcpgw_control_plane::standalone;
+use mcpgw_control_plane::store::Database;
+use mcpgw_shared::bus::NatsBus;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    mcpgw_shared::telemetry::init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Standalone(args) => standalone::run(args).await,
+        Command::Migrate(args) => migrate(&args).await.map(|_| ()),
+        Command::RebuildProjections(args) => rebuild(&args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn migrate(args: &DatabaseArgs) -> anyhow::Result<Database> {
+    let url = args
+        .database_url
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("set MCPGW_DATABASE_URL (postgres://… or sqlite://…)"))?;
+    let db = Database::connect(&url).await?;
+    db.migrate().await?;
+    tracing::info!("database migrated");
+    Ok(db)
+}
+
+async fn rebuild(args: &DatabaseArgs) -> anyhow::Result<()> {
+    let db = migrate(args).await?;
+    let replayed = db.rebuild_projections().await?;
+    println!("rebuilt the read models from {replayed} events");
+    Ok(())
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let cp = &args.control_plane;
+    let db = migrate(&cp.database).await?;
+    let cipher = load_cipher(cp, None)?;
+    let nats = async_nats::connect(&args.nats_url).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot connect to NATS at {} (MCPGW_NATS_URL): {e}",
+            args.nats_url
+        )
+    })?;
+    let running = RunningControlPlane::start(ControlPlaneConfig {
+        db,
+        cipher,
+        bus: Arc::new(NatsBus::new(nats)),
+        admin_addr: cp.admin_addr,
+        grpc_addr: cp.grpc_addr,
+        relay: RelaySettings::default(),
+    })
+    .await?;
+    if let Some(key) = running
+        .service
+        .ensure_bootstrap_admin(cp.bootstrap_admin_key.as_deref())
+        .await?
+    {
+        println!("Admin API key (shown once, store it now): {key}");
+    }
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    running.stop().await;
+    Ok(())
+}

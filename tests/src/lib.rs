@@ -1,5 +1,7 @@
 //! Harness for the end-to-end tests in `tests/tests/`: fresh databases, a NATS connection, and
 //! builders that start the gateway's processes against them.
 
+pub mod control_plane;
 pub mod db;
 pub mod nats;
+pub mod process;

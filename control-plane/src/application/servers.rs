@@ -256,8 +256,8 @@ fn seal_auth(
     .unwrap_or_else(|never| match never {})
 }
 
-/// The associated data a server's secret is sealed with.
-pub(crate) fn secret_context(id: &ServerId, path: &str) -> String {
+/// The associated data a server's secret is sealed with: its stream and field path.
+pub fn secret_context(id: &ServerId, path: &str) -> String {
     format!("{}/{path}", id.stream())
 }
 

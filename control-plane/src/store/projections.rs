@@ -145,31 +145,11 @@ pub(super) async fn apply(
             .await?;
         }
         DomainEvent::ServerProvisioned { workspace_id } => {
-            update(
-                conn,
-                "servers",
-                "version = version",
-                id,
-                version,
-                &at,
-                seq,
-                |q| q,
-            )
-            .await?;
+            update(conn, "servers", "name = name", id, version, &at, seq, |q| q).await?;
             set_server_workspace(conn, id, &workspace_id.to_string(), false).await?;
         }
         DomainEvent::ServerDeprovisioned { workspace_id } => {
-            update(
-                conn,
-                "servers",
-                "version = version",
-                id,
-                version,
-                &at,
-                seq,
-                |q| q,
-            )
-            .await?;
+            update(conn, "servers", "name = name", id, version, &at, seq, |q| q).await?;
             sqlx::query("DELETE FROM server_workspaces WHERE server_id = $1 AND workspace_id = $2")
                 .bind(id)
                 .bind(workspace_id.to_string())

@@ -190,7 +190,9 @@ impl Database {
     }
 }
 
-const SERVER_COLUMNS: &str = "id, workspace_id, slug, name, description, url, auth, tools, enabled, \
+// Booleans are read as integers: the Any driver cannot decode SQLite's BOOLEAN.
+const SERVER_COLUMNS: &str = "id, workspace_id, slug, name, description, url, auth, tools, \
+     CASE WHEN enabled THEN 1 ELSE 0 END AS enabled, \
      version, connection_version, last_seq, created_at, updated_at";
 const API_KEY_COLUMNS: &str = "id, workspace_id, name, key_type, user_id, permissions, secret_hash, \
      expires_at, revoked_at, version, last_seq, created_at";
@@ -373,7 +375,7 @@ impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
     /// Every instance report, by data plane and instance.
     pub async fn data_plane_instances(&mut self) -> Result<Vec<DataPlaneInstanceRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT data_plane_id, instance_id, version, applied_seq, healthy, last_seen \
+            "SELECT data_plane_id, instance_id, version, applied_seq, CASE WHEN healthy THEN 1 ELSE 0 END, last_seen \
              FROM data_plane_instances ORDER BY data_plane_id, instance_id",
         )
         .fetch_all(&mut *self.conn)
@@ -385,7 +387,7 @@ impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
                     instance_id: row.try_get(1)?,
                     version: row.try_get(2)?,
                     applied_seq: row.try_get(3)?,
-                    healthy: row.try_get(4)?,
+                    healthy: row.try_get::<i64, _>(4)? != 0,
                     last_seen: parse_time(&row.try_get::<String, _>(5)?)?,
                 })
             })
@@ -460,7 +462,7 @@ fn decode_server(row: &AnyRow) -> Result<ServerRow, StoreError> {
         url: row.try_get(5)?,
         auth: serde_json::from_str(&row.try_get::<String, _>(6)?)?,
         tools: serde_json::from_str(&row.try_get::<String, _>(7)?)?,
-        enabled: row.try_get(8)?,
+        enabled: row.try_get::<i64, _>(8)? != 0,
         version: row.try_get(9)?,
         connection_version: row.try_get(10)?,
         last_seq: row.try_get(11)?,
@@ -505,4 +507,47 @@ fn decode_data_plane(row: &AnyRow) -> Result<DataPlaneRow, StoreError> {
         token_hash: row.try_get(4)?,
         created_at: parse_time(&row.try_get::<String, _>(5)?)?,
     })
+}
+
+impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
+    /// The streams with events in `(after, up_to]` that concern a workspace in scope, each
+    /// with the sequence of its last such event, in order of that sequence.
+    pub async fn changed_entities(
+        &mut self,
+        after: i64,
+        up_to: i64,
+        scope: Scope<'_>,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows =
+            match scope {
+                None => sqlx::query(
+                    "SELECT stream_id, MAX(seq) AS last FROM events WHERE seq > $1 AND seq <= $2 \
+                     GROUP BY stream_id ORDER BY last",
+                )
+                .bind(after)
+                .bind(up_to)
+                .fetch_all(&mut *self.conn)
+                .await?,
+                Some([]) => vec![],
+                Some(scope) => {
+                    let sql = format!(
+                        "SELECT e.stream_id, MAX(e.seq) AS last FROM events e \
+                     JOIN event_workspaces w ON w.seq = e.seq \
+                     WHERE e.seq > $1 AND e.seq <= $2 AND w.workspace_id IN ({}) \
+                     GROUP BY e.stream_id ORDER BY last",
+                        placeholders(3, scope.len())
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind(after)
+                        .bind(up_to);
+                    for workspace in scope {
+                        query = query.bind(workspace.as_str());
+                    }
+                    query.fetch_all(&mut *self.conn).await?
+                }
+            };
+        rows.iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect()
+    }
 }

@@ -1,0 +1,60 @@
+//! The REST admin API under `/v1`, with its OpenAPI document at `/openapi.json`.
+
+mod api_keys;
+mod data_planes;
+mod error;
+mod events;
+mod extract;
+mod openapi;
+mod request_id;
+mod servers;
+mod views;
+mod workspaces;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+pub use error::ApiError;
+
+use crate::application::Service;
+
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// The REST API's router.
+pub fn router(service: Service) -> Router {
+    let v1 = Router::new()
+        .route(
+            "/workspaces",
+            post(workspaces::create).get(workspaces::list),
+        )
+        .route(
+            "/workspaces/{id}",
+            get(workspaces::show).patch(workspaces::update),
+        )
+        .route("/servers", post(servers::create).get(servers::list))
+        .route(
+            "/servers/{id}",
+            get(servers::show)
+                .patch(servers::update)
+                .delete(servers::delete),
+        )
+        .route("/api-keys", post(api_keys::create).get(api_keys::list))
+        .route("/api-keys/{id}", get(api_keys::show))
+        .route("/api-keys/{id}/revoke", post(api_keys::revoke))
+        .route("/events", get(events::list))
+        .route(
+            "/data-planes",
+            post(data_planes::create).get(data_planes::list),
+        );
+    Router::new()
+        .nest("/v1", v1)
+        .route("/openapi.json", get(openapi::document))
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(request_id::with_request_id))
+        .with_state(service)
+}

@@ -1,0 +1,60 @@
+//! The OpenAPI document.
+
+use axum::Json;
+use utoipa::OpenApi;
+
+use super::{api_keys, data_planes, events, servers, views, workspaces};
+use crate::application::{
+    IssueApiKeyInput, RegisterDataPlaneInput, RegisterServerInput, UpdateServerInput,
+};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "MCP Gateway admin API",
+        description = "Workspaces, MCP servers, API keys, data planes and the audit log. Authenticate with `Authorization: Bearer <admin API key>`."
+    ),
+    paths(
+        workspaces::create,
+        workspaces::list,
+        workspaces::show,
+        workspaces::update,
+        servers::create,
+        servers::list,
+        servers::show,
+        servers::update,
+        servers::delete,
+        api_keys::create,
+        api_keys::list,
+        api_keys::show,
+        api_keys::revoke,
+        events::list,
+        data_planes::create,
+        data_planes::list,
+    ),
+    components(schemas(
+        workspaces::CreateWorkspace,
+        workspaces::UpdateWorkspace,
+        workspaces::WorkspaceList,
+        RegisterServerInput,
+        UpdateServerInput,
+        servers::ServerList,
+        IssueApiKeyInput,
+        api_keys::ApiKeyList,
+        RegisterDataPlaneInput,
+        data_planes::DataPlaneList,
+        events::EventList,
+        views::WorkspaceView,
+        views::ServerView,
+        views::ApiKeyView,
+        views::DataPlaneView,
+        views::InstanceView,
+        views::EventView,
+    ))
+)]
+struct ApiDoc;
+
+/// `GET /openapi.json`.
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,210 @@
+//! Response bodies. Secrets never appear: auth configs show `{"set": true}` where a secret is
+//! stored, keys and tokens appear only in the creation response.
+
+use chrono::{DateTime, Utc};
+use mcpgw_shared::model::{SecretSet, ToolFilter, UpstreamAuth};
+use serde::Serialize;
+
+use crate::application::DataPlaneStatus;
+use crate::domain::DomainEvent;
+use crate::store::{ApiKeyRow, DataPlaneInstanceRow, ServerRow, StoredEvent, WorkspaceRow};
+
+/// A workspace.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct WorkspaceView {
+    id: String,
+    name: String,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<WorkspaceRow> for WorkspaceView {
+    fn from(row: WorkspaceRow) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+/// A server.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ServerView {
+    id: String,
+    workspace_id: String,
+    provisioned_workspaces: Vec<String>,
+    slug: String,
+    name: String,
+    description: String,
+    url: String,
+    #[schema(value_type = Object)]
+    auth: UpstreamAuth<SecretSet>,
+    #[schema(value_type = Object)]
+    tools: ToolFilter,
+    enabled: bool,
+    version: i64,
+    connection_version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<ServerRow> for ServerView {
+    fn from(row: ServerRow) -> Self {
+        Self {
+            auth: row.auth.redacted(),
+            id: row.id,
+            workspace_id: row.workspace_id,
+            provisioned_workspaces: row.provisioned,
+            slug: row.slug,
+            name: row.name,
+            description: row.description,
+            url: row.url,
+            tools: row.tools,
+            enabled: row.enabled,
+            version: row.version,
+            connection_version: row.connection_version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+/// An API key (never the key itself, except `key` in the creation response).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ApiKeyView {
+    id: String,
+    workspace_id: Option<String>,
+    name: String,
+    #[serde(rename = "type")]
+    key_type: String,
+    user_id: Option<String>,
+    permissions: Vec<String>,
+    expires_at: Option<DateTime<Utc>>,
+    revoked: bool,
+    revoked_at: Option<DateTime<Utc>>,
+    version: i64,
+    created_at: DateTime<Utc>,
+    /// Only in the response that creates the key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+}
+
+impl ApiKeyView {
+    /// The creation response, the one place the key is shown.
+    pub fn with_key(row: ApiKeyRow, key: String) -> Self {
+        Self {
+            key: Some(key),
+            ..Self::from(row)
+        }
+    }
+}
+
+impl From<ApiKeyRow> for ApiKeyView {
+    fn from(row: ApiKeyRow) -> Self {
+        Self {
+            id: row.id,
+            workspace_id: row.workspace_id,
+            name: row.name,
+            key_type: row.key_type,
+            user_id: row.user_id,
+            permissions: row.permissions.iter().map(ToString::to_string).collect(),
+            expires_at: row.expires_at,
+            revoked: row.revoked_at.is_some(),
+            revoked_at: row.revoked_at,
+            version: row.version,
+            created_at: row.created_at,
+            key: None,
+        }
+    }
+}
+
+/// One instance of a data plane.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InstanceView {
+    instance_id: String,
+    version: String,
+    applied_seq: i64,
+    lag: i64,
+    healthy: bool,
+    last_seen: DateTime<Utc>,
+}
+
+/// A data-plane registration with its instances.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DataPlaneView {
+    id: String,
+    name: String,
+    /// The workspaces it serves; `null` for all.
+    workspaces: Option<Vec<String>>,
+    created_at: DateTime<Utc>,
+    instances: Vec<InstanceView>,
+    /// Only in the response that creates the registration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+}
+
+impl DataPlaneView {
+    /// A registration's view; `head` gives each instance's lag.
+    pub fn new(status: DataPlaneStatus, head: i64, token: Option<String>) -> Self {
+        Self {
+            workspaces: status.row.scope(),
+            id: status.row.id,
+            name: status.row.name,
+            created_at: status.row.created_at,
+            instances: status
+                .instances
+                .into_iter()
+                .map(|i: DataPlaneInstanceRow| InstanceView {
+                    lag: (head - i.applied_seq).max(0),
+                    instance_id: i.instance_id,
+                    version: i.version,
+                    applied_seq: i.applied_seq,
+                    healthy: i.healthy,
+                    last_seen: i.last_seen,
+                })
+                .collect(),
+            token,
+        }
+    }
+}
+
+/// An audit-log entry.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EventView {
+    seq: i64,
+    #[serde(rename = "type")]
+    event_type: String,
+    stream: String,
+    version: i64,
+    actor: String,
+    at: DateTime<Utc>,
+    workspaces: Vec<String>,
+    #[schema(value_type = Object)]
+    data: serde_json::Value,
+}
+
+impl From<StoredEvent> for EventView {
+    fn from(event: StoredEvent) -> Self {
+        let mut data = event.event.payload();
+        // Sealed secrets are ciphertext, but the audit log shows only that they are set.
+        if let DomainEvent::ServerRegistered { auth, .. }
+        | DomainEvent::ServerAuthChanged { auth } = &event.event
+        {
+            data["auth"] = serde_json::to_value(auth.redacted()).unwrap_or_default();
+        }
+        Self {
+            seq: event.seq,
+            event_type: event.event.event_type().to_owned(),
+            stream: event.stream_id,
+            version: event.stream_version,
+            actor: event.actor,
+            at: event.recorded_at,
+            workspaces: event.workspaces,
+            data,
+        }
+    }
+}

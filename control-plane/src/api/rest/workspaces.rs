@@ -1,0 +1,82 @@
+//! `/v1/workspaces`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use super::extract::{AdminAuth, IfMatch, JsonBody};
+use super::views::WorkspaceView;
+use crate::application::Service;
+
+/// `POST /v1/workspaces`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWorkspace {
+    name: String,
+}
+
+/// `PATCH /v1/workspaces/{id}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWorkspace {
+    name: String,
+    version: Option<i64>,
+}
+
+/// `GET /v1/workspaces`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct WorkspaceList {
+    workspaces: Vec<WorkspaceView>,
+}
+
+/// Creates a workspace (global admin).
+#[utoipa::path(post, path = "/v1/workspaces", request_body = CreateWorkspace,
+    responses((status = 201, body = WorkspaceView), (status = 409, description = "name taken")))]
+pub async fn create(
+    State(service): State<Service>,
+    AdminAuth(admin): AdminAuth,
+    JsonBody(body): JsonBody<CreateWorkspace>,
+) -> Result<(StatusCode, Json<WorkspaceView>), ApiError> {
+    let row = service.create_workspace(&admin, &body.name).await?;
+    Ok((StatusCode::CREATED, Json(row.into())))
+}
+
+/// Lists the workspaces the admin may see.
+#[utoipa::path(get, path = "/v1/workspaces", responses((status = 200, body = WorkspaceList)))]
+pub async fn list(
+    State(service): State<Service>,
+    AdminAuth(admin): AdminAuth,
+) -> Result<Json<WorkspaceList>, ApiError> {
+    let rows = service.workspaces(&admin).await?;
+    Ok(Json(WorkspaceList {
+        workspaces: rows.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Shows one workspace.
+#[utoipa::path(get, path = "/v1/workspaces/{id}", responses((status = 200, body = WorkspaceView)))]
+pub async fn show(
+    State(service): State<Service>,
+    AdminAuth(admin): AdminAuth,
+    Path(id): Path<String>,
+) -> Result<Json<WorkspaceView>, ApiError> {
+    Ok(Json(service.workspace(&admin, &id).await?.into()))
+}
+
+/// Renames a workspace.
+#[utoipa::path(patch, path = "/v1/workspaces/{id}", request_body = UpdateWorkspace,
+    responses((status = 200, body = WorkspaceView), (status = 409, description = "version conflict")))]
+pub async fn update(
+    State(service): State<Service>,
+    AdminAuth(admin): AdminAuth,
+    Path(id): Path<String>,
+    IfMatch(if_match): IfMatch,
+    JsonBody(body): JsonBody<UpdateWorkspace>,
+) -> Result<Json<WorkspaceView>, ApiError> {
+    let row = service
+        .rename_workspace(&admin, &id, &body.name, if_match.or(body.version))
+        .await?;
+    Ok(Json(row.into()))
+}

@@ -1,0 +1,166 @@
+//! Wiring and lifecycle: builds the control plane from its settings, serves REST and gRPC,
+//! runs the outbox relay, and shuts down on a signal.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use mcpgw_shared::SecretCipher;
+use mcpgw_shared::bus::Bus;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{rest, sync::SyncService};
+use crate::application::Service;
+use crate::outbox::{OutboxRelay, RelaySettings};
+use crate::store::Database;
+
+/// What a control plane needs to start.
+pub struct ControlPlaneConfig {
+    /// Its database (migrated).
+    pub db: Database,
+    /// The secret cipher.
+    pub cipher: SecretCipher,
+    /// The bus the relay publishes to.
+    pub bus: Arc<dyn Bus>,
+    /// REST listen address (port 0: any).
+    pub admin_addr: SocketAddr,
+    /// gRPC listen address (port 0: any).
+    pub grpc_addr: SocketAddr,
+    /// Relay pacing.
+    pub relay: RelaySettings,
+}
+
+/// A running control plane.
+pub struct RunningControlPlane {
+    /// The service layer (for seeding and tests).
+    pub service: Service,
+    /// Where REST listens.
+    pub admin_addr: SocketAddr,
+    /// Where gRPC listens.
+    pub grpc_addr: SocketAddr,
+    shutdown: CancellationToken,
+    tasks: JoinSet<()>,
+}
+
+/// Startup failed.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr} ({what}): {error}")]
+pub struct BindError {
+    addr: SocketAddr,
+    what: &'static str,
+    error: std::io::Error,
+}
+
+impl RunningControlPlane {
+    /// Starts the APIs and the relay.
+    pub async fn start(config: ControlPlaneConfig) -> Result<Self, BindError> {
+        let wakeup = Arc::new(Notify::new());
+        let service = Service::new(config.db.clone(), config.cipher, wakeup.clone());
+        let shutdown = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+
+        let rest_listener = bind(config.admin_addr, "MCPGW_ADMIN_ADDR").await?;
+        let admin_addr = rest_listener.local_addr().map_err(|error| BindError {
+            addr: config.admin_addr,
+            what: "MCPGW_ADMIN_ADDR",
+            error,
+        })?;
+        let router = rest::router(service.clone());
+        let rest_shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            let serve = axum::serve(rest_listener, router)
+                .with_graceful_shutdown(rest_shutdown.cancelled_owned());
+            if let Err(error) = serve.await {
+                tracing::error!(%error, "REST server failed");
+            }
+        });
+
+        let grpc_listener = bind(config.grpc_addr, "MCPGW_GRPC_ADDR").await?;
+        let grpc_addr = grpc_listener.local_addr().map_err(|error| BindError {
+            addr: config.grpc_addr,
+            what: "MCPGW_GRPC_ADDR",
+            error,
+        })?;
+        let grpc_shutdown = shutdown.clone();
+        let sync = SyncService::new(service.clone());
+        tasks.spawn(async move {
+            let (health_reporter, health) = tonic_health::server::health_reporter();
+            health_reporter
+                .set_serving::<mcpgw_shared::proto::config_sync_server::ConfigSyncServer<SyncService>>()
+                .await;
+            let reflection = tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(mcpgw_shared::proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                .build_v1();
+            let router = tonic::transport::Server::builder()
+                .add_service(health)
+                .add_service(sync.into_server());
+            let router = match reflection {
+                Ok(reflection) => router.add_service(reflection),
+                Err(error) => {
+                    tracing::warn!(%error, "gRPC reflection unavailable");
+                    router
+                }
+            };
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(grpc_listener);
+            if let Err(error) = router
+                .serve_with_incoming_shutdown(incoming, grpc_shutdown.cancelled_owned())
+                .await
+            {
+                tracing::error!(%error, "gRPC server failed");
+            }
+        });
+
+        let relay = OutboxRelay::new(config.db, config.bus, wakeup, config.relay);
+        tasks.spawn(relay.run(shutdown.clone()));
+
+        tracing::info!(%admin_addr, %grpc_addr, "control plane is serving");
+        Ok(Self {
+            service,
+            admin_addr,
+            grpc_addr,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// A token that stops everything when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops the APIs and the relay and waits for them.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        while self.tasks.join_next().await.is_some() {}
+    }
+
+    /// Waits until the tasks end (after the shutdown token is cancelled).
+    pub async fn wait(mut self) {
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+async fn bind(addr: SocketAddr, what: &'static str) -> Result<TcpListener, BindError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|error| BindError { addr, what, error })
+}
+
+/// Resolves when the process gets SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("install the SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

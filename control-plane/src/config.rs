@@ -1,0 +1,95 @@
+//! Command line and environment (`MCPGW_*`) configuration of the control-plane binary.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// The MCP gateway's control plane.
+#[derive(Debug, Parser)]
+#[command(name = "mcpgw-control-plane", version, about)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Runs the control plane: REST admin API, gRPC sync API and the outbox relay to NATS.
+    Serve(ServeArgs),
+    /// Runs both planes in one process on SQLite with an in-process event bus, seeded with a
+    /// demo workspace, keys and upstream.
+    Standalone(StandaloneArgs),
+    /// Applies database migrations and exits.
+    Migrate(DatabaseArgs),
+    /// Rebuilds the read models from the event log and exits.
+    RebuildProjections(DatabaseArgs),
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// Control-plane database (`postgres://…` or `sqlite://…`); standalone defaults to
+    /// `sqlite://<data dir>/mcpgw.db`.
+    #[arg(long, env = "MCPGW_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Local state: SQLite file, generated keys.
+    #[arg(long, env = "MCPGW_DATA_DIR", default_value = ".mcpgw")]
+    pub data_dir: PathBuf,
+}
+
+impl DatabaseArgs {
+    /// The database URL, defaulting to the SQLite file in the data dir.
+    pub fn database_url_or_default(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("mcpgw.db").display()))
+    }
+}
+
+/// Settings shared by `serve` and `standalone`.
+#[derive(Debug, Clone, Args)]
+pub struct ControlPlaneArgs {
+    /// Database and data dir.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// REST admin API listen address.
+    #[arg(long, env = "MCPGW_ADMIN_ADDR", default_value = "127.0.0.1:8081")]
+    pub admin_addr: SocketAddr,
+    /// gRPC (config sync) listen address.
+    #[arg(long, env = "MCPGW_GRPC_ADDR", default_value = "127.0.0.1:50051")]
+    pub grpc_addr: SocketAddr,
+    /// The first admin key, `mcpgw_<id>_<secret>` (otherwise `standalone` generates one).
+    #[arg(long, env = "MCPGW_BOOTSTRAP_ADMIN_KEY", hide_env_values = true)]
+    pub bootstrap_admin_key: Option<String>,
+    /// Key that encrypts secrets at rest: 32 random bytes, base64.
+    #[arg(long, env = "MCPGW_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// A file holding that key, instead of `MCPGW_SECRET_KEY`.
+    #[arg(long, env = "MCPGW_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
+}
+
+/// `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Control-plane settings.
+    #[command(flatten)]
+    pub control_plane: ControlPlaneArgs,
+    /// NATS server the outbox publishes to.
+    #[arg(long, env = "MCPGW_NATS_URL")]
+    pub nats_url: String,
+}
+
+/// `standalone`.
+#[derive(Debug, Clone, Args)]
+pub struct StandaloneArgs {
+    /// Control-plane settings.
+    #[command(flatten)]
+    pub control_plane: ControlPlaneArgs,
+    /// Data-plane listen address.
+    #[arg(long, env = "MCPGW_LISTEN_ADDR", default_value = "127.0.0.1:8080")]
+    pub listen_addr: SocketAddr,
+}

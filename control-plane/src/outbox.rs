@@ -1,0 +1,179 @@
+//! The outbox relay: publishes every committed event to the event bus in sequence order, at
+//! least once, then advances the published cursor. One relay publishes at a time (a leader
+//! lock), even with several control-plane replicas. A crash between commit and publish loses
+//! nothing: the next leader resumes from the cursor, so an event can at worst be published
+//! twice across a failover (the sequence is the idempotency key).
+
+mod leader;
+mod messages;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use mcpgw_shared::bus::{Bus, BusError, BusMessage};
+use mcpgw_shared::wire::{HEARTBEAT_SUBJECT, Heartbeat, WIRE_VERSION};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+pub use leader::Leadership;
+pub use messages::wire_messages;
+
+use crate::store::{Database, StoreError};
+
+/// How the relay paces itself.
+#[derive(Debug, Clone)]
+pub struct RelaySettings {
+    /// Most events read and published per round.
+    pub batch: i64,
+    /// Fallback poll, in case a wakeup is missed (commits in another replica without NOTIFY).
+    pub poll_interval: Duration,
+    /// Heartbeat period.
+    pub heartbeat_interval: Duration,
+    /// How often a follower tries to become the leader.
+    pub election_interval: Duration,
+}
+
+impl Default for RelaySettings {
+    fn default() -> Self {
+        Self {
+            batch: 500,
+            poll_interval: Duration::from_millis(500),
+            heartbeat_interval: Duration::from_secs(1),
+            election_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Why a relay round failed; the relay logs it and retries.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// Reading the log or moving the cursor failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The bus did not take the messages.
+    #[error(transparent)]
+    Bus(#[from] BusError),
+}
+
+/// The relay task.
+pub struct OutboxRelay {
+    db: Database,
+    bus: Arc<dyn Bus>,
+    wakeup: Arc<Notify>,
+    settings: RelaySettings,
+}
+
+impl OutboxRelay {
+    /// A relay from `db` to `bus`, woken by `wakeup` (notified at every commit).
+    pub fn new(
+        db: Database,
+        bus: Arc<dyn Bus>,
+        wakeup: Arc<Notify>,
+        settings: RelaySettings,
+    ) -> Self {
+        Self {
+            db,
+            bus,
+            wakeup,
+            settings,
+        }
+    }
+
+    /// Runs until `shutdown`: waits to become the leader, then publishes and sends heartbeats
+    /// for as long as it leads.
+    pub async fn run(self, shutdown: CancellationToken) {
+        loop {
+            let leadership = tokio::select! {
+                () = shutdown.cancelled() => return,
+                leadership = Leadership::acquire(&self.db, self.settings.election_interval) => leadership,
+            };
+            tracing::info!("outbox relay is the leader");
+            let lost = leadership.lost();
+            if let Some(listener) = leader::listen_for_commits(&self.db, self.wakeup.clone()).await
+            {
+                tokio::select! {
+                    () = shutdown.cancelled() => {}
+                    () = lost.cancelled() => {}
+                    () = self.lead() => {}
+                }
+                listener.abort();
+            } else {
+                tokio::select! {
+                    () = shutdown.cancelled() => {}
+                    () = lost.cancelled() => {}
+                    () = self.lead() => {}
+                }
+            }
+            leadership.release().await;
+            if shutdown.is_cancelled() {
+                return;
+            }
+            tracing::warn!("outbox relay lost leadership; standing by");
+        }
+    }
+
+    /// The leader's loop; returns only by being cancelled.
+    async fn lead(&self) {
+        let mut heartbeat = tokio::time::interval(self.settings.heartbeat_interval);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.publish_pending().await {
+                Ok(()) => backoff = Duration::from_millis(100),
+                Err(error) => {
+                    tracing::warn!(%error, "outbox relay round failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            }
+            tokio::select! {
+                () = self.wakeup.notified() => {}
+                () = tokio::time::sleep(self.settings.poll_interval) => {}
+                _ = heartbeat.tick() => {
+                    if let Err(error) = self.send_heartbeat().await {
+                        tracing::warn!(%error, "heartbeat failed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Publishes every event above the cursor, in order, advancing the cursor after each batch
+    /// the bus accepted.
+    pub async fn publish_pending(&self) -> Result<(), RelayError> {
+        let mut cursor = self.db.published_seq().await?;
+        loop {
+            let events = self.db.read_log(cursor, self.settings.batch, None).await?;
+            let Some(last) = events.last().map(|e| e.seq) else {
+                return Ok(());
+            };
+            self.bus.publish(wire_messages(&events)).await?;
+            self.db.advance_published_seq(last).await?;
+            cursor = last;
+        }
+    }
+
+    async fn send_heartbeat(&self) -> Result<(), RelayError> {
+        let head = self.db.published_seq().await?;
+        let workspaces: BTreeMap<String, i64> =
+            self.db.workspace_heads(head).await?.into_iter().collect();
+        let heartbeat = Heartbeat {
+            v: WIRE_VERSION,
+            head,
+            workspaces,
+            at: Utc::now(),
+        };
+        let payload = serde_json::to_vec(&heartbeat).expect("heartbeats serialize");
+        self.bus
+            .publish(vec![BusMessage {
+                subject: HEARTBEAT_SUBJECT.to_owned(),
+                message_id: None,
+                payload: payload.into(),
+            }])
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,90 @@
+//! Loading the key that encrypts secrets at rest.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use mcpgw_shared::SecretCipher;
+use mcpgw_shared::secret::{Keyring, generate_base64_key};
+
+use crate::config::ControlPlaneArgs;
+
+/// Name of the generated key file in the data dir.
+const GENERATED_KEY_FILE: &str = "secret.key";
+
+/// The secret key could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretKeyError {
+    /// No key was configured where one is required.
+    #[error(
+        "MCPGW_SECRET_KEY is not set: set it to 32 random bytes in base64 (`openssl rand -base64 32`) or point MCPGW_SECRET_KEY_FILE at a file holding one"
+    )]
+    Missing,
+    /// The key is malformed.
+    #[error("{source_name}: {error}")]
+    Invalid {
+        /// Where it came from.
+        source_name: String,
+        /// What is wrong.
+        error: mcpgw_shared::SecretError,
+    },
+    /// The key file could not be read or written.
+    #[error("key file {path}: {error}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        error: std::io::Error,
+    },
+}
+
+/// Loads the cipher from `MCPGW_SECRET_KEY` or `MCPGW_SECRET_KEY_FILE`; with
+/// `generate_in` (standalone), from `<dir>/secret.key`, created with mode 0600 on first run.
+pub fn load_cipher(
+    args: &ControlPlaneArgs,
+    generate_in: Option<&Path>,
+) -> Result<SecretCipher, SecretKeyError> {
+    let (text, source_name) = if let Some(key) = &args.secret_key {
+        (key.clone(), "MCPGW_SECRET_KEY".to_owned())
+    } else if let Some(path) = &args.secret_key_file {
+        (read_key_file(path)?, path.display().to_string())
+    } else if let Some(dir) = generate_in {
+        let path = dir.join(GENERATED_KEY_FILE);
+        if !path.exists() {
+            write_new_key(&path)?;
+        }
+        (read_key_file(&path)?, path.display().to_string())
+    } else {
+        return Err(SecretKeyError::Missing);
+    };
+    Keyring::from_base64_key(&text)
+        .map(SecretCipher::new)
+        .map_err(|error| SecretKeyError::Invalid { source_name, error })
+}
+
+fn read_key_file(path: &Path) -> Result<String, SecretKeyError> {
+    std::fs::read_to_string(path).map_err(|error| SecretKeyError::File {
+        path: path.to_owned(),
+        error,
+    })
+}
+
+fn write_new_key(path: &Path) -> Result<(), SecretKeyError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file_error = |error| SecretKeyError::File {
+        path: path.to_owned(),
+        error,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(file_error)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(file_error)?;
+    file.write_all(generate_base64_key().as_bytes())
+        .map_err(file_error)?;
+    tracing::info!(path = %path.display(), "generated the secret key");
+    Ok(())
+}

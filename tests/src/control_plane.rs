@@ -1,0 +1,143 @@
+//! A control plane started in-process on a fresh database, with an admin key and a small REST
+//! client.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcpgw_control_plane::app::{ControlPlaneConfig, RunningControlPlane};
+use mcpgw_control_plane::outbox::RelaySettings;
+use mcpgw_control_plane::store::Database;
+use mcpgw_shared::SecretCipher;
+use mcpgw_shared::bus::Bus;
+use mcpgw_shared::secret::{Keyring, generate_base64_key};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::db::{Backend, TestDatabase};
+
+/// A running control plane and what a test needs to talk to it.
+pub struct TestControlPlane {
+    /// The running planes.
+    pub running: RunningControlPlane,
+    /// A global admin key.
+    pub admin_key: String,
+    /// `http://<admin addr>`.
+    pub base_url: String,
+    http: reqwest::Client,
+    _database: TestDatabase,
+}
+
+impl TestControlPlane {
+    /// Starts a control plane on a fresh `backend` database, publishing to `bus`.
+    pub async fn start(backend: Backend, bus: Arc<dyn Bus>) -> Self {
+        if std::env::var_os("RUST_LOG").is_some() {
+            mcpgw_shared::telemetry::init();
+        }
+        let database = TestDatabase::new(backend).await;
+        let db = Database::connect(database.url())
+            .await
+            .expect("connect to the test database");
+        db.migrate().await.expect("migrate the test database");
+        let cipher =
+            SecretCipher::new(Keyring::from_base64_key(&generate_base64_key()).expect("valid key"));
+        let running = RunningControlPlane::start(ControlPlaneConfig {
+            db,
+            cipher,
+            bus,
+            admin_addr: "127.0.0.1:0".parse().expect("address"),
+            grpc_addr: "127.0.0.1:0".parse().expect("address"),
+            relay: RelaySettings {
+                poll_interval: Duration::from_millis(200),
+                heartbeat_interval: Duration::from_millis(200),
+                ..RelaySettings::default()
+            },
+        })
+        .await
+        .expect("start the control plane");
+        let admin_key = running
+            .service
+            .ensure_bootstrap_admin(None)
+            .await
+            .expect("bootstrap")
+            .expect("a fresh database gets a generated admin key");
+        let base_url = format!("http://{}", running.admin_addr);
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("HTTP client");
+        Self {
+            running,
+            admin_key,
+            base_url,
+            http,
+            _database: database,
+        }
+    }
+
+    /// The database URL (for a second replica).
+    pub fn database_url(&self) -> &str {
+        self._database.url()
+    }
+
+    /// Sends `method path` with the admin key and an optional JSON body.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.call_as(&self.admin_key, method, path, body).await
+    }
+
+    /// Sends a request with another bearer key.
+    pub async fn call_as(
+        &self,
+        key: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base_url))
+            .bearer_auth(key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the admin API answers");
+        let status = response.status();
+        let text = response.text().await.expect("read the body");
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, json)
+    }
+
+    /// A raw request builder for tests of malformed input.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base_url))
+            .bearer_auth(&self.admin_key)
+    }
+
+    /// `POST`, expecting `expected`; returns the body.
+    pub async fn post_ok(&self, path: &str, body: Value, expected: StatusCode) -> Value {
+        let (status, json) = self.call(reqwest::Method::POST, path, Some(body)).await;
+        assert_eq!(status, expected, "POST {path}: {json}");
+        json
+    }
+
+    /// Creates a workspace; returns its id.
+    pub async fn create_workspace(&self, name: &str) -> String {
+        let json = self
+            .post_ok(
+                "/v1/workspaces",
+                serde_json::json!({ "name": name }),
+                StatusCode::CREATED,
+            )
+            .await;
+        json["id"].as_str().expect("workspace id").to_owned()
+    }
+}

@@ -1,0 +1,95 @@
+//! Child processes of the gateway's binaries, killed when dropped.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+
+/// The path of a workspace binary built next to the test executable (`cargo test --workspace`
+/// builds them, since each binary's package has integration tests).
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the test executable lives in target/<profile>/deps");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run the suite with tests/run.sh (or `cargo build --bins` first)",
+        path.display()
+    );
+    path
+}
+
+/// A running child process; killed on drop.
+pub struct ChildProcess {
+    child: Child,
+    name: String,
+}
+
+impl ChildProcess {
+    /// Starts `binary args…` with `env`, stdout and stderr inherited so failures show in the
+    /// test output.
+    pub fn spawn(name: &str, args: &[&str], env: &[(&str, String)]) -> Self {
+        let mut command = Command::new(binary(name));
+        command
+            .args(args)
+            .env_remove("MCPGW_DATABASE_URL")
+            .env_remove("MCPGW_NATS_URL")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Self {
+            child,
+            name: name.to_owned(),
+        }
+    }
+
+    /// Kills the process at once (SIGKILL) and reaps it.
+    pub async fn kill(&mut self) {
+        let _ = self.child.start_kill();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+    }
+
+    /// Sends SIGTERM and waits up to `within` for the process to exit; returns its exit code.
+    pub async fn terminate(&mut self, within: Duration) -> Option<i32> {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+        match tokio::time::timeout(within, self.child.wait()).await {
+            Ok(Ok(status)) => status.code(),
+            _ => panic!("{} did not exit within {within:?} of SIGTERM", self.name),
+        }
+    }
+}
+
+/// A free TCP port on loopback (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Waits until `url` answers any HTTP response, for up to `within`.
+pub async fn wait_for_http(url: &str, within: Duration) {
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if client.get(url).send().await.is_ok() {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{url} did not answer within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
