@@ -119,3 +119,7 @@ mod tests;
 #[cfg(test)]
 #[path = "gateway_errors_tests.rs"]
 mod errors_tests;
+
+#[cfg(test)]
+#[path = "gateway_stream_tests.rs"]
+mod stream_tests;

@@ -2,7 +2,7 @@
 //! text and the headers), so tests can see exactly what crossed the gateway. Methods
 //! `fail/<status>` answer that status with the body `{"upstream":"<status>"}`; `initialize`
 //! hands out the session `up-1` (and answers 404 to any other session id); `tools/list`
-//! answers over SSE with a progress notification first.
+//! answers over SSE with a progress notification first; GET opens a standalone stream.
 
 use std::net::SocketAddr;
 
@@ -11,6 +11,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use futures::StreamExt;
 use tokio::net::TcpListener;
 
 async fn answer(headers: HeaderMap, body: Bytes) -> Response {
@@ -58,13 +59,40 @@ async fn answer(headers: HeaderMap, body: Bytes) -> Response {
     response
 }
 
+/// The standalone stream: one event naming the `Last-Event-ID` it was opened with, then
+/// silence until the client leaves.
+async fn listen(headers: HeaderMap) -> Response {
+    if headers.get("mcp-session-id").and_then(|v| v.to_str().ok()) != Some("up-1") {
+        return (StatusCode::NOT_FOUND, "Session not found").into_response();
+    }
+    let last = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("none")
+        .to_owned();
+    let first = format!(
+        "id: g-1\ndata: {{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{{\"resumed_after\":\"{last}\"}}}}\n\n"
+    );
+    let events =
+        futures::stream::once(async move { Ok::<_, std::convert::Infallible>(Bytes::from(first)) })
+            .chain(futures::stream::pending());
+    (
+        [("content-type", "text/event-stream")],
+        axum::body::Body::from_stream(events),
+    )
+        .into_response()
+}
+
 /// Starts the echo upstream on an ephemeral loopback port; returns its MCP URL.
 pub async fn spawn() -> String {
     let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
         .await
         .expect("bind");
     let addr: SocketAddr = listener.local_addr().expect("address");
-    let app = Router::new().route("/mcp", post(answer));
+    let app = Router::new().route(
+        "/mcp",
+        post(answer).get(listen).delete(|| async { StatusCode::OK }),
+    );
     tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://{addr}/mcp")
 }

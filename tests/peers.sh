@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs the MCP peers the end-to-end tests drive, into tests/.peers/ (gitignored):
+#   npm: node@22 (the conformance suite needs Node >= 22), @modelcontextprotocol/conformance,
+#        @modelcontextprotocol/server-everything, @modelcontextprotocol/inspector-cli
+#   Python: a venv with the `mcp` SDK (both protocol eras)
+# Idempotent: a no-op when the pinned versions are already there. Status lines go to stderr.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+readonly PEERS=.peers
+readonly NPM_PACKAGES=(
+    node@22
+    @modelcontextprotocol/conformance@0.1.16
+    @modelcontextprotocol/server-everything@2026.8.31
+    @modelcontextprotocol/inspector-cli@1.0.3
+)
+readonly PY_PACKAGES=(mcp==2.3.0)
+
+log() { printf 'peers.sh: %s\n' "$*" >&2; }
+die() { printf 'peers.sh: ERROR: %s\n' "$*" >&2; exit 1; }
+
+mkdir -p "$PEERS"
+
+npm_stamp="$PEERS/npm/.installed"
+if [[ "$(cat "$npm_stamp" 2>/dev/null)" != "${NPM_PACKAGES[*]}" ]]; then
+    command -v npm >/dev/null || die "npm is missing: run tests/services.sh (it installs node and npm)"
+    log "installing ${NPM_PACKAGES[*]} into tests/$PEERS/npm"
+    mkdir -p "$PEERS/npm"
+    npm install --prefix "$PEERS/npm" --no-audit --no-fund --loglevel=error "${NPM_PACKAGES[@]}" >&2 ||
+        die "npm install failed"
+    printf '%s' "${NPM_PACKAGES[*]}" >"$npm_stamp"
+fi
+node22="$PEERS/npm/node_modules/node/bin/node"
+[[ -x "$node22" ]] || die "node@22 did not install a binary at tests/$node22"
+
+py_stamp="$PEERS/venv/.installed"
+if [[ "$(cat "$py_stamp" 2>/dev/null)" != "${PY_PACKAGES[*]}" ]]; then
+    command -v python3 >/dev/null || die "python3 is missing"
+    log "installing ${PY_PACKAGES[*]} into tests/$PEERS/venv"
+    python3 -m venv "$PEERS/venv" >&2 || die "python3 -m venv failed (apt-get install python3-venv?)"
+    "$PEERS/venv/bin/pip" install --quiet --disable-pip-version-check "${PY_PACKAGES[@]}" >&2 ||
+        die "pip install failed"
+    printf '%s' "${PY_PACKAGES[*]}" >"$py_stamp"
+fi
