@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 tests/services.sh
+tests/peers.sh # the MCP peers the relay tests drive (Node 22 packages, Python mcp SDK)
 
 export MCPGW_TEST_DATABASE_URL="${MCPGW_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
 export MCPGW_TEST_NATS_URL="${MCPGW_TEST_NATS_URL:-nats://127.0.0.1:4222}"

@@ -4,4 +4,5 @@
 pub mod control_plane;
 pub mod db;
 pub mod nats;
+pub mod peers;
 pub mod process;
