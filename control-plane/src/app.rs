@@ -132,7 +132,7 @@ impl RunningControlPlane {
     }
 
     /// Stops the APIs and the relay and waits for them.
-    pub async fn stop(mut self) {
+    pub async fn stop(&mut self) {
         self.shutdown.cancel();
         while self.tasks.join_next().await.is_some() {}
     }

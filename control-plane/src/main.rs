@@ -59,7 +59,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             args.nats_url
         )
     })?;
-    let running = RunningControlPlane::start(ControlPlaneConfig {
+    let mut running = RunningControlPlane::start(ControlPlaneConfig {
         db,
         cipher,
         bus: Arc::new(NatsBus::new(nats)),

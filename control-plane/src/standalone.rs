@@ -25,7 +25,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     db.migrate().await?;
     let cipher = load_cipher(cp, Some(data_dir))?;
     let bus = Arc::new(InProcessBus::default());
-    let running = RunningControlPlane::start(ControlPlaneConfig {
+    let mut running = RunningControlPlane::start(ControlPlaneConfig {
         db,
         cipher,
         bus,

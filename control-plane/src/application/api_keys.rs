@@ -165,7 +165,7 @@ impl Service {
             None => Credential::generate(CredentialKind::ApiKey),
         };
         let generated = configured.is_none();
-        let issued = self
+        let issued = match self
             .issue_api_key_with(
                 &Admin::system(),
                 IssueApiKeyInput {
@@ -178,7 +178,15 @@ impl Service {
                 },
                 credential,
             )
-            .await?;
+            .await
+        {
+            Ok(issued) => issued,
+            // Another replica issued the same configured key at the same moment.
+            Err(ServiceError::Domain(crate::domain::DomainError::AlreadyExists { .. })) => {
+                return Ok(None);
+            }
+            Err(other) => return Err(other),
+        };
         Ok(generated.then_some(issued.key))
     }
 }
