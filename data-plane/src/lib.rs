@@ -13,6 +13,7 @@ pub mod drain;
 mod gateway;
 pub mod relay;
 pub mod snapshot;
+pub mod sync;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 

@@ -2,6 +2,7 @@
 //! builders that start the gateway's processes against them.
 
 pub mod control_plane;
+pub mod credential_proxy;
 pub mod db;
 pub mod nats;
 pub mod peers;

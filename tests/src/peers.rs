@@ -49,19 +49,7 @@ pub fn script(name: &str) -> PathBuf {
 /// Runs `program args…` in `dir` to completion within `limit`; panics with its output if it
 /// fails or hangs.
 pub async fn run(program: &Path, args: &[&str], dir: &Path, limit: Duration) -> Output {
-    let child = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
-    let output = tokio::time::timeout(limit, child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("{} {args:?} did not finish within {limit:?}", program.display()))
-        .expect("collect the output");
+    let output = run_to_end(program, args, dir, limit).await;
     assert!(
         output.status.success(),
         "{} {args:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
@@ -71,6 +59,24 @@ pub async fn run(program: &Path, args: &[&str], dir: &Path, limit: Duration) -> 
         String::from_utf8_lossy(&output.stderr)
     );
     output
+}
+
+/// Runs `program args…` in `dir` to completion within `limit`, whatever its exit status;
+/// panics if it hangs.
+pub async fn run_to_end(program: &Path, args: &[&str], dir: &Path, limit: Duration) -> Output {
+    let child = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+    tokio::time::timeout(limit, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("{} {args:?} did not finish within {limit:?}", program.display()))
+        .expect("collect the output")
 }
 
 /// Starts a long-running peer (an upstream server); killed when dropped.

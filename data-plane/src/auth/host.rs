@@ -70,6 +70,7 @@ impl Cidr {
 #[derive(Debug, Clone)]
 pub struct HostPolicy {
     any_host: bool,
+    loopback_origins: bool,
     hosts: Vec<String>,
     origins: Vec<String>,
     proxies: Vec<Cidr>,
@@ -95,6 +96,18 @@ fn url_host(url: &Url) -> Option<String> {
         Some(port) => format!("{host}:{port}"),
         None => host,
     })
+}
+
+/// Whether `origin` is `http(s)://` a loopback name, any port: a page served from this very
+/// machine, which a gateway bound to loopback accepts (DNS rebinding shows a foreign name).
+fn is_loopback_origin(origin: &str) -> bool {
+    let Some(rest) = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    LOOPBACK_NAMES.contains(&host_name(rest).as_str())
 }
 
 impl HostPolicy {
@@ -128,6 +141,7 @@ impl HostPolicy {
             .collect();
         Ok(Self {
             any_host,
+            loopback_origins: bound_loopback,
             hosts,
             origins,
             proxies,
@@ -187,7 +201,9 @@ impl HostPolicy {
                 .trim()
                 .trim_end_matches('/')
                 .to_ascii_lowercase();
-            if !self.origins.contains(&origin) {
+            if !self.origins.contains(&origin)
+                && !(self.loopback_origins && is_loopback_origin(&origin))
+            {
                 return Err(GatewayError::OriginNotAllowed(
                     origin.chars().take(100).collect(),
                 ));

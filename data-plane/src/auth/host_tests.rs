@@ -38,6 +38,21 @@ fn origins_are_refused_unless_listed() {
         None,
     );
     assert!(matches!(err, Err(GatewayError::OriginNotAllowed(_))));
+    let local = headers(&[("host", "localhost:9"), ("origin", "http://localhost:6274")]);
+    assert!(
+        policy.check(&local, None, None).is_ok(),
+        "a loopback gateway accepts loopback pages"
+    );
+    let url = Url::parse("https://mcp.example.com").unwrap();
+    let public = HostPolicy::new(&[], &[], &[], Some(&url), false).unwrap();
+    let local = headers(&[
+        ("host", "mcp.example.com"),
+        ("origin", "http://localhost:6274"),
+    ]);
+    assert!(
+        public.check(&local, None, None).is_err(),
+        "a public gateway does not"
+    );
     let listed = HostPolicy::new(&[], &["https://app.example/".into()], &[], None, true).unwrap();
     assert!(
         listed

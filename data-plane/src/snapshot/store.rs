@@ -124,6 +124,19 @@ impl ConfigUpdater {
         Ok(self.publish(next, changes))
     }
 
+    /// Marks the configuration as too old to serve (`MCPGW_MAX_STALENESS` exceeded) or as
+    /// current again. Returns whether that changed anything.
+    pub fn set_stale(&mut self, stale: bool) -> bool {
+        let current = self.store.load();
+        if current.stale == stale {
+            return false;
+        }
+        let mut next = Config::clone(&current);
+        next.stale = stale;
+        self.store.shared.current.store(Arc::new(next));
+        true
+    }
+
     fn publish(&mut self, next: Config, changes: ChangeSet) -> Arc<ChangeSet> {
         let seq = next.seq;
         self.store.shared.current.store(Arc::new(next));

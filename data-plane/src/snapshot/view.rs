@@ -30,6 +30,8 @@ pub(crate) struct Entry<T> {
 pub struct Config {
     pub(crate) seq: i64,
     pub(crate) ready: bool,
+    /// Set while nothing has confirmed the configuration for longer than `MCPGW_MAX_STALENESS`.
+    pub(crate) stale: bool,
     pub(crate) all_workspaces: bool,
     pub(crate) workspaces: HashMap<WorkspaceId, Entry<Workspace>>,
     pub(crate) servers: HashMap<ServerId, Entry<ServerConfig>>,
@@ -45,9 +47,10 @@ impl Config {
         self.seq
     }
 
-    /// Whether a snapshot was ever applied (until then the gateway answers 503).
+    /// Whether a snapshot was ever applied and the configuration is not stale (otherwise the
+    /// gateway answers 503).
     pub fn is_ready(&self) -> bool {
-        self.ready
+        self.ready && !self.stale
     }
 
     /// Whether this data plane serves every workspace.
@@ -90,5 +93,35 @@ impl Config {
     /// Every workspace.
     pub fn workspaces(&self) -> impl Iterator<Item = &Arc<Workspace>> {
         self.workspaces.values().map(|e| &e.value)
+    }
+}
+
+impl Config {
+    /// This configuration as a snapshot message (for the last-known-good file).
+    pub fn to_snapshot(&self) -> mcpgw_shared::proto::Snapshot {
+        use mcpgw_shared::proto;
+        proto::Snapshot {
+            format: proto::SnapshotFormat::V1.into(),
+            seq: self.seq,
+            all_workspaces: self.all_workspaces,
+            workspaces: self
+                .workspaces
+                .values()
+                .map(|w| proto::Workspace {
+                    id: w.value.id.to_string(),
+                    name: w.value.name.clone(),
+                })
+                .collect(),
+            servers: self
+                .servers
+                .values()
+                .map(|s| proto::Server::from(&*s.value))
+                .collect(),
+            api_keys: self
+                .keys
+                .values()
+                .map(|k| proto::ApiKey::from(&*k.value))
+                .collect(),
+        }
     }
 }

@@ -1,0 +1,313 @@
+//! Relay benchmark: the same fast upstream called directly and through the gateway, 1 KiB and
+//! 16 KiB `tools/call`, both protocol eras; fixed-rate latency (p50/p99, open loop: latency is
+//! measured from each request's scheduled start) and saturation throughput, printed as ratios;
+//! the data plane's RSS idle and with 10k servers and 100k keys loaded; session seal/open cost.
+//!
+//! Run: `cargo bench -p mcpgw-data-plane --features test-util --bench relay`
+//! (`-- --quick` for a short run). Everything runs on this machine's loopback: the load
+//! generator, the gateway and the upstream share its cores, so absolute numbers are
+//! pessimistic; the ratios are what to compare.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use axum::routing::post;
+use mcpgw_data_plane::relay::session::SessionSealer;
+use mcpgw_data_plane::testing::harness::Harness;
+use mcpgw_shared::ServerId;
+use mcpgw_shared::secret::{Keyring, generate_base64_key};
+use serde_json::json;
+
+/// A fast upstream: answers `initialize` with a session and `tools/call` with a text as long
+/// as the request's `arguments.payload`, as JSON.
+async fn fast_upstream() -> String {
+    async fn answer(_headers: HeaderMap, body: Bytes) -> axum::response::Response {
+        let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let id = request["id"].clone();
+        if request["method"] == "initialize" {
+            let result = json!({"protocolVersion": request["params"]["protocolVersion"], "capabilities": {"tools": {}}, "serverInfo": {"name": "fast", "version": "1"}});
+            let mut response = (
+                [("content-type", "application/json")],
+                json!({"jsonrpc": "2.0", "id": id, "result": result}).to_string(),
+            )
+                .into_response();
+            response
+                .headers_mut()
+                .insert("mcp-session-id", "fast-session".parse().unwrap());
+            return response;
+        }
+        let size = request["params"]["arguments"]["payload"]
+            .as_str()
+            .map_or(0, str::len);
+        let result = json!({"content": [{"type": "text", "text": "x".repeat(size)}]});
+        (
+            [("content-type", "application/json")],
+            json!({"jsonrpc": "2.0", "id": id, "result": result}).to_string(),
+        )
+            .into_response()
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(
+        async move { axum::serve(listener, Router::new().route("/mcp", post(answer))).await },
+    );
+    format!("http://{addr}/mcp")
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Era {
+    Sessions,
+    Stateless,
+}
+
+/// One configured target: URL, headers for every call.
+#[derive(Clone)]
+struct Target {
+    url: String,
+    headers: reqwest::header::HeaderMap,
+}
+
+async fn target(client: &reqwest::Client, url: &str, key: Option<&str>, era: Era) -> Target {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "accept",
+        "application/json, text/event-stream".parse().unwrap(),
+    );
+    headers.insert("content-type", "application/json".parse().unwrap());
+    if let Some(key) = key {
+        headers.insert("authorization", format!("Bearer {key}").parse().unwrap());
+    }
+    match era {
+        Era::Sessions => {
+            let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}});
+            let response = client
+                .post(url)
+                .headers(headers.clone())
+                .body(init.to_string())
+                .send()
+                .await
+                .unwrap();
+            let session = response.headers()["mcp-session-id"].clone();
+            let _ = response.bytes().await;
+            headers.insert("mcp-session-id", session);
+            headers.insert("mcp-protocol-version", "2025-11-25".parse().unwrap());
+        }
+        Era::Stateless => {
+            headers.insert("mcp-protocol-version", "2026-07-28".parse().unwrap());
+            headers.insert("mcp-method", "tools/call".parse().unwrap());
+            headers.insert("mcp-name", "echo".parse().unwrap());
+        }
+    }
+    Target {
+        url: url.to_owned(),
+        headers,
+    }
+}
+
+fn call_body(size: usize) -> Bytes {
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"payload":"y".repeat(size)}}});
+    Bytes::from(body.to_string())
+}
+
+async fn one(client: &reqwest::Client, t: &Target, body: &Bytes) {
+    let response = client
+        .post(&t.url)
+        .headers(t.headers.clone())
+        .body(body.clone())
+        .send()
+        .await
+        .expect("a response");
+    assert!(response.status().is_success(), "{}", response.status());
+    let _ = response.bytes().await.expect("a body");
+}
+
+/// Open-loop fixed rate: p50 and p99 in microseconds.
+async fn fixed_rate(
+    client: &reqwest::Client,
+    t: &Target,
+    body: &Bytes,
+    rps: u64,
+    secs: u64,
+) -> (f64, f64) {
+    let total = rps * secs;
+    let interval = Duration::from_nanos(1_000_000_000 / rps);
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(total as usize);
+    for i in 0..total {
+        let scheduled = start + interval * i as u32;
+        tokio::time::sleep_until(scheduled.into()).await;
+        let (client, t, body) = (client.clone(), t.clone(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            one(&client, &t, &body).await;
+            scheduled.elapsed()
+        }));
+    }
+    let mut latencies = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        latencies.push(task.await.unwrap().as_secs_f64() * 1e6);
+    }
+    latencies.sort_by(f64::total_cmp);
+    let pick = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    (pick(0.50), pick(0.99))
+}
+
+/// Closed loop with `workers` in flight: completed calls per second.
+async fn saturation(
+    client: &reqwest::Client,
+    t: &Target,
+    body: &Bytes,
+    workers: usize,
+    secs: u64,
+) -> f64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let tasks: Vec<_> = (0..workers)
+        .map(|_| {
+            let (client, t, body, done) = (client.clone(), t.clone(), body.clone(), done.clone());
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    one(&client, &t, &body).await;
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    done.load(Ordering::Relaxed) as f64 / secs as f64
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse()
+                    .unwrap_or(0)
+            })
+        })
+        .unwrap_or(0)
+}
+
+/// In a child process: a gateway's RSS idle, then with 10k servers and 100k keys.
+async fn rss_child() {
+    let mut gw = Harness::start().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let idle = rss_kib();
+    let servers: Vec<_> = (0..10_000)
+        .map(|i| {
+            mcpgw_data_plane::testing::server(
+                &format!("server-{i}"),
+                gw.workspace,
+                "http://127.0.0.1:9/mcp",
+            )
+        })
+        .collect();
+    let keys: Vec<_> = (0..100_000)
+        .map(|_| mcpgw_data_plane::testing::invoke_key(gw.workspace).1)
+        .collect();
+    let snapshot = mcpgw_data_plane::testing::snapshot(
+        2,
+        &[gw.workspace],
+        &servers.iter().collect::<Vec<_>>(),
+        &keys.iter().collect::<Vec<_>>(),
+    );
+    drop(servers);
+    drop(keys);
+    gw.updater.replace(snapshot).unwrap();
+    let loaded = rss_kib();
+    println!("{idle} {loaded}");
+}
+
+fn seal_open_cost() -> (f64, f64) {
+    let sealer = SessionSealer::new(
+        Keyring::parse(&format!("k1:{}", generate_base64_key())).unwrap(),
+        Duration::from_secs(3600),
+    );
+    let server = ServerId::new();
+    let claims = SessionSealer::claims(
+        1,
+        "2025-11-25",
+        "k:abcdefghijkl",
+        Some("0123456789abcdef0123456789abcdef"),
+    );
+    let n = 100_000;
+    let start = Instant::now();
+    let mut token = String::new();
+    for _ in 0..n {
+        token = sealer.seal(&server, &claims);
+    }
+    let seal = start.elapsed().as_secs_f64() * 1e6 / n as f64;
+    let start = Instant::now();
+    for _ in 0..n {
+        sealer.open(&token, &server, 1, "k:abcdefghijkl").unwrap();
+    }
+    let open = start.elapsed().as_secs_f64() * 1e6 / n as f64;
+    (seal, open)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    if args.iter().any(|a| a == "--rss-child") {
+        runtime.block_on(rss_child());
+        return;
+    }
+    let quick = args.iter().any(|a| a == "--quick");
+    let secs = if quick { 2 } else { 5 };
+    let (seal, open) = seal_open_cost();
+    println!("session token: seal {seal:.2} µs, open {open:.2} µs");
+    let rss = std::process::Command::new(std::env::current_exe().unwrap())
+        .arg("--rss-child")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&rss.stdout);
+    let mut parts = text
+        .split_whitespace()
+        .map(|v| v.parse::<f64>().unwrap_or(0.0) / 1024.0);
+    let (idle, loaded) = (parts.next().unwrap_or(0.0), parts.next().unwrap_or(0.0));
+    println!(
+        "data-plane RSS: idle {idle:.1} MiB, with 10k servers + 100k keys {loaded:.1} MiB (process incl. test harness)"
+    );
+    runtime.block_on(async {
+        let upstream = fast_upstream().await;
+        let mut gw = Harness::start().await;
+        gw.add_server("fast", &upstream);
+        let (key, _) = gw.add_invoke_key();
+        let client = reqwest::Client::builder().pool_max_idle_per_host(256).tcp_nodelay(true).build().unwrap();
+        println!("\n{:<10} {:>6} | {:>9} {:>9} {:>9} {:>9} {:>9} | {:>9} {:>9} {:>6}", "era", "size", "p50 dir", "p50 gw", "p99 dir", "p99 gw", "+p99 ms", "rps dir", "rps gw", "ratio");
+        for era in [Era::Sessions, Era::Stateless] {
+            let direct = target(&client, &upstream, None, era).await;
+            let through = target(&client, &gw.url("fast"), Some(&key), era).await;
+            for size in [1024, 16 * 1024] {
+                let body = call_body(size);
+                for _ in 0..200 {
+                    one(&client, &direct, &body).await;
+                    one(&client, &through, &body).await;
+                }
+                let (d50, d99) = fixed_rate(&client, &direct, &body, 1000, secs).await;
+                let (g50, g99) = fixed_rate(&client, &through, &body, 1000, secs).await;
+                let d_rps = saturation(&client, &direct, &body, 32, secs).await;
+                let g_rps = saturation(&client, &through, &body, 32, secs).await;
+                println!(
+                    "{:<10} {:>5}K | {:>7.0}µs {:>7.0}µs {:>7.0}µs {:>7.0}µs {:>9.3} | {:>9.0} {:>9.0} {:>5.2}x",
+                    format!("{era:?}"), size / 1024, d50, g50, d99, g99, (g99 - d99) / 1000.0, d_rps, g_rps, g_rps / d_rps
+                );
+            }
+        }
+        println!("\n(fixed rate: 1000 calls/s for {secs}s, open loop; saturation: 32 callers for {secs}s)");
+        gw.stop().await;
+    });
+}

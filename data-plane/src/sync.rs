@@ -1,0 +1,13 @@
+//! Keeping the configuration current: boot from a gRPC snapshot (or the last-known-good file
+//! when the control plane is down), apply bus events in sequence order by fetching the changed
+//! entities, notice gaps from sequences and heartbeats and catch up, poll every second while
+//! the bus is silent, report the applied sequence, and stop serving once the configuration is
+//! older than `MCPGW_MAX_STALENESS`.
+
+mod client;
+mod last_known_good;
+mod synchronizer;
+
+pub use client::{SyncClient, SyncError};
+pub use last_known_good::{LastKnownGood, LastKnownGoodError};
+pub use synchronizer::{SyncSettings, Synchronizer};

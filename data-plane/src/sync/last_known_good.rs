@@ -1,0 +1,181 @@
+//! The last-known-good configuration on disk, so a data plane can boot while the control plane
+//! is down. The file holds a protobuf snapshot sealed with a key derived from the data plane's
+//! token (the pod needs no other key, and a file copied off one fleet opens with no other
+//! token); it is written atomically with mode 0600.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use mcpgw_shared::proto;
+use mcpgw_shared::secret::{Keyring, NONCE_LEN, derive_key};
+use prost::Message;
+
+use crate::snapshot::Config;
+
+/// File format marker and version.
+const MAGIC: &[u8; 8] = b"MCPGWLK1";
+/// Associated data binding the ciphertext to its purpose.
+const AAD: &[u8] = b"mcpgw last-known-good v1";
+
+/// The file could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum LastKnownGoodError {
+    /// Reading or writing failed.
+    #[error("last-known-good file {path}: {error}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        error: std::io::Error,
+    },
+    /// The file is not one this data plane wrote (other token, other format, or damaged).
+    #[error("last-known-good file {0} cannot be opened with this data-plane token")]
+    Unreadable(PathBuf),
+}
+
+/// The last-known-good file of one data-plane token.
+#[derive(Clone)]
+pub struct LastKnownGood {
+    path: PathBuf,
+    keyring: Keyring,
+}
+
+impl std::fmt::Debug for LastKnownGood {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LastKnownGood")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LastKnownGood {
+    /// The file `last-known-good.bin` in `data_dir`, sealed with a key derived from `token`.
+    pub fn new(data_dir: &Path, token: &str) -> Self {
+        Self {
+            path: data_dir.join("last-known-good.bin"),
+            keyring: Keyring::single(&derive_key(token.as_bytes(), "last-known-good")),
+        }
+    }
+
+    /// Where the file lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes `config` (atomically: a temporary file renamed over the old one).
+    pub fn save(&self, config: &Config) -> Result<(), LastKnownGoodError> {
+        let io = |error| LastKnownGoodError::Io {
+            path: self.path.clone(),
+            error,
+        };
+        let plaintext = config.to_snapshot().encode_to_vec();
+        let (kid, nonce, ciphertext) = self.keyring.seal(&plaintext, AAD);
+        let mut bytes =
+            Vec::with_capacity(MAGIC.len() + 1 + kid.len() + NONCE_LEN + ciphertext.len());
+        bytes.extend_from_slice(MAGIC);
+        bytes.push(kid.len() as u8);
+        bytes.extend_from_slice(kid.as_bytes());
+        bytes.extend_from_slice(&nonce);
+        bytes.extend_from_slice(&ciphertext);
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let temporary = self.path.with_extension("tmp");
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temporary)
+            .map_err(io)?;
+        file.write_all(&bytes).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        std::fs::rename(&temporary, &self.path).map_err(io)
+    }
+
+    /// Reads the file; `Ok(None)` when there is none.
+    pub fn load(&self) -> Result<Option<proto::Snapshot>, LastKnownGoodError> {
+        let bytes = match std::fs::read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => {
+                return Err(LastKnownGoodError::Io {
+                    path: self.path.clone(),
+                    error,
+                });
+            }
+        };
+        let unreadable = || LastKnownGoodError::Unreadable(self.path.clone());
+        let rest = bytes
+            .strip_prefix(MAGIC.as_slice())
+            .ok_or_else(unreadable)?;
+        let (&kid_len, rest) = rest.split_first().ok_or_else(unreadable)?;
+        let kid_len = usize::from(kid_len);
+        if rest.len() < kid_len + NONCE_LEN {
+            return Err(unreadable());
+        }
+        let (kid, rest) = rest.split_at(kid_len);
+        let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
+        let kid = std::str::from_utf8(kid).map_err(|_| unreadable())?;
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| unreadable())?;
+        let plaintext = self
+            .keyring
+            .open(kid, &nonce, ciphertext, AAD)
+            .map_err(|_| unreadable())?;
+        proto::Snapshot::decode(plaintext.as_slice())
+            .map(Some)
+            .map_err(|_| unreadable())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::ConfigStore;
+
+    fn snapshot(seq: i64) -> proto::Snapshot {
+        proto::Snapshot {
+            format: proto::SnapshotFormat::V1.into(),
+            seq,
+            all_workspaces: true,
+            workspaces: vec![proto::Workspace {
+                id: mcpgw_shared::WorkspaceId::new().to_string(),
+                name: "w".into(),
+            }],
+            servers: vec![],
+            api_keys: vec![],
+        }
+    }
+
+    #[test]
+    fn a_saved_configuration_loads_back_with_the_same_token_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, mut updater) = ConfigStore::new();
+        updater.replace(snapshot(7)).unwrap();
+        let file = LastKnownGood::new(dir.path(), "mcpgwdp_abcdefgh_token");
+        file.save(&updater.store().load()).unwrap();
+        let loaded = file.load().unwrap().unwrap();
+        assert_eq!(loaded.seq, 7);
+        assert_eq!(loaded.workspaces.len(), 1);
+        let other = LastKnownGood::new(dir.path(), "mcpgwdp_abcdefgh_other");
+        assert!(matches!(
+            other.load(),
+            Err(LastKnownGoodError::Unreadable(_))
+        ));
+        let mode = std::fs::metadata(file.path()).unwrap().permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
+    }
+
+    #[test]
+    fn a_missing_file_is_none_and_a_damaged_one_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = LastKnownGood::new(dir.path(), "t");
+        assert!(file.load().unwrap().is_none());
+        std::fs::write(file.path(), b"MCPGWLK1garbage").unwrap();
+        assert!(file.load().is_err());
+    }
+}
