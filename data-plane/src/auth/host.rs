@@ -201,9 +201,9 @@ impl HostPolicy {
                 .trim()
                 .trim_end_matches('/')
                 .to_ascii_lowercase();
-            if !self.origins.contains(&origin)
-                && !(self.loopback_origins && is_loopback_origin(&origin))
-            {
+            let allowed = self.origins.contains(&origin)
+                || (self.loopback_origins && is_loopback_origin(&origin));
+            if !allowed {
                 return Err(GatewayError::OriginNotAllowed(
                     origin.chars().take(100).collect(),
                 ));
