@@ -49,10 +49,10 @@ pub fn load_cipher(
         (read_key_file(path)?, path.display().to_string())
     } else if let Some(dir) = generate_in {
         let path = dir.join(GENERATED_KEY_FILE);
-        if !path.exists() {
-            write_new_key(&path)?;
-        }
-        (read_key_file(&path)?, path.display().to_string())
+        (
+            read_or_create(&path, generate_base64_key)?,
+            path.display().to_string(),
+        )
     } else {
         return Err(SecretKeyError::Missing);
     };
@@ -68,23 +68,31 @@ fn read_key_file(path: &Path) -> Result<String, SecretKeyError> {
     })
 }
 
-fn write_new_key(path: &Path) -> Result<(), SecretKeyError> {
+/// Reads a generated local secret (a key, a token), creating the file with mode 0600 from
+/// `generate` on first use.
+pub fn read_or_create(
+    path: &Path,
+    generate: impl FnOnce() -> String,
+) -> Result<String, SecretKeyError> {
     use std::os::unix::fs::OpenOptionsExt;
     let file_error = |error| SecretKeyError::File {
         path: path.to_owned(),
         error,
     };
+    if path.exists() {
+        return read_key_file(path).map(|text| text.trim().to_owned());
+    }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(file_error)?;
     }
+    let value = generate();
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)
         .map_err(file_error)?;
-    file.write_all(generate_base64_key().as_bytes())
-        .map_err(file_error)?;
-    tracing::info!(path = %path.display(), "generated the secret key");
-    Ok(())
+    file.write_all(value.as_bytes()).map_err(file_error)?;
+    tracing::info!(path = %path.display(), "generated a local secret");
+    Ok(value)
 }

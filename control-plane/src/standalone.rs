@@ -1,14 +1,25 @@
 //! Standalone mode: both planes in one process, SQLite, in-process event bus, seeded with a
-//! demo workspace, an admin key, an `mcp.invoke` key and a built-in demo upstream.
+//! demo workspace, an admin key, an `mcp.invoke` key and a built-in demo upstream on an
+//! ephemeral loopback port. The data plane is fed exactly as in a fleet: over the sync API
+//! (on loopback) with its own token, and by the (in-process) bus.
+
+mod banner;
+mod seed;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use mcpgw_shared::bus::InProcessBus;
+use mcpgw_data_plane::Settings;
+use mcpgw_data_plane::app::{RunningDataPlane, SyncSource};
+use mcpgw_data_plane::demo_upstream::DemoUpstream;
+use mcpgw_data_plane::sync::SyncSettings;
+use mcpgw_shared::bus::{Bus, InProcessBus};
+use mcpgw_shared::secret::generate_base64_key;
 
 use crate::app::{ControlPlaneConfig, RunningControlPlane, shutdown_signal};
 use crate::config::StandaloneArgs;
 use crate::outbox::RelaySettings;
-use crate::secrets::load_cipher;
+use crate::secrets::{load_cipher, read_or_create};
 use crate::store::Database;
 
 /// Runs standalone mode until SIGINT/SIGTERM.
@@ -24,28 +35,60 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     let db = Database::connect(&cp.database.database_url_or_default()).await?;
     db.migrate().await?;
     let cipher = load_cipher(cp, Some(data_dir))?;
-    let bus = Arc::new(InProcessBus::default());
-    let mut running = RunningControlPlane::start(ControlPlaneConfig {
+    let bus: Arc<dyn Bus> = Arc::new(InProcessBus::default());
+    let mut control_plane = RunningControlPlane::start(ControlPlaneConfig {
         db,
         cipher,
-        bus,
+        bus: bus.clone(),
         admin_addr: cp.admin_addr,
         grpc_addr: cp.grpc_addr,
         relay: RelaySettings::default(),
     })
     .await?;
-    if let Some(key) = running
+    let admin_key = control_plane
         .service
         .ensure_bootstrap_admin(cp.bootstrap_admin_key.as_deref())
-        .await?
-    {
-        println!("Admin API key (shown once, store it now): {key}");
+        .await?;
+
+    let demo = DemoUpstream::spawn()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot start the demo upstream: {e}"))?;
+    let seeded = seed::seed(&control_plane.service, &demo.url(), data_dir).await?;
+
+    let session_keys = read_or_create(&data_dir.join("session.keys"), || {
+        format!("standalone:{}", generate_base64_key())
+    })?;
+    let listen_addr = args.listen_addr.to_string();
+    let settings = Settings::from_vars(|name| match name {
+        "MCPGW_SESSION_KEYS" => std::env::var(name)
+            .ok()
+            .or_else(|| Some(session_keys.clone())),
+        "MCPGW_LISTEN_ADDR" => Some(listen_addr.clone()),
+        _ => std::env::var(name).ok(),
+    })?;
+    let source = SyncSource {
+        control_plane_url: format!("http://{}", control_plane.grpc_addr),
+        token: seeded.data_plane_token.clone(),
+        data_dir: Some(data_dir.clone()),
+        settings: SyncSettings::default(),
+    };
+    let mut data_plane = RunningDataPlane::start(settings, source, bus).await?;
+    if !data_plane.ready(Duration::from_secs(10)).await {
+        anyhow::bail!(
+            "the data plane did not load its configuration within 10 s; see the log above"
+        );
     }
-    println!(
-        "Admin API: http://{}/v1 (OpenAPI at /openapi.json)",
-        running.admin_addr
-    );
+    banner::print(&banner::Banner {
+        gateway_url: format!("http://{}/demo/mcp", data_plane.addr),
+        admin_url: format!("http://{}", control_plane.admin_addr),
+        admin_key: admin_key.as_deref(),
+        invoke_key: seeded.invoke_key.as_deref(),
+    });
+
     shutdown_signal().await;
-    running.stop().await;
+    tracing::info!("shutting down");
+    data_plane.stop().await;
+    control_plane.stop().await;
+    demo.shutdown().await;
     Ok(())
 }

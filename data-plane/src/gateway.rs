@@ -70,11 +70,13 @@ impl Gateway {
         })
     }
 
-    /// The routes (`/{slug}/mcp`), with request ids on every response. Mount it with
+    /// The routes (`/{slug}/mcp`, `/healthz`, `/readyz`), with request ids on every response. Mount it with
     /// `Router::merge`; serve it with connect info (`into_make_service_with_connect_info`) so
     /// `MCPGW_TRUSTED_PROXIES` can be applied.
     pub fn router(&self) -> Router {
-        relay::router(self.state.clone()).layer(axum::middleware::from_fn(request_id::assign))
+        relay::router(self.state.clone())
+            .merge(crate::health::router(self.state.store.clone()))
+            .layer(axum::middleware::from_fn(request_id::assign))
     }
 
     /// The drain handle: call [`Drain::begin`] when shutting down, so streams end.

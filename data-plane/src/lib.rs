@@ -5,11 +5,13 @@
 //! entity states), then `Gateway::new(store, &settings)?.serve(listener, shutdown)`, or mount
 //! [`Gateway::router`] in another server.
 
+pub mod app;
 pub mod auth;
 pub mod config;
 #[cfg(any(test, feature = "demo-upstream"))]
 pub mod demo_upstream;
 pub mod drain;
+pub mod health;
 mod gateway;
 pub mod relay;
 pub mod snapshot;

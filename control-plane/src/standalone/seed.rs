@@ -1,0 +1,97 @@
+//! The demo workspace, server, `mcp.invoke` key and the standalone data plane's registration,
+//! created on first run and kept on later runs (the demo server's URL follows the demo
+//! upstream's new port).
+
+use std::path::Path;
+
+use mcpgw_shared::model::{KeyType, Permission, ToolFilter, UpstreamAuth};
+
+use crate::application::{
+    Admin, IssueApiKeyInput, RegisterDataPlaneInput, RegisterServerInput, Service,
+    UpdateServerInput,
+};
+use crate::secrets::read_or_create;
+
+/// Name, and slug, of the demo workspace and server.
+pub const DEMO: &str = "demo";
+
+/// What seeding produced.
+pub struct Seeded {
+    /// The `mcp.invoke` key, on the run that created it.
+    pub invoke_key: Option<String>,
+    /// The standalone data plane's token.
+    pub data_plane_token: String,
+}
+
+/// Seeds (or refreshes) the demo configuration.
+pub async fn seed(service: &Service, demo_url: &str, data_dir: &Path) -> anyhow::Result<Seeded> {
+    let system = Admin::system();
+    let workspace = match service.db().reader().await?.workspace_by_name(DEMO).await? {
+        Some(workspace) => workspace,
+        None => service.create_workspace(&system, DEMO).await?,
+    };
+    let mut invoke_key = None;
+    match service.db().reader().await?.server_by_slug(DEMO).await? {
+        Some(server) if server.url == demo_url => {}
+        Some(server) => {
+            let update = UpdateServerInput {
+                url: Some(demo_url.to_owned()),
+                ..UpdateServerInput::default()
+            };
+            service
+                .update_server(&system, &server.id, update, None)
+                .await?;
+        }
+        None => {
+            service
+                .register_server(
+                    &system,
+                    RegisterServerInput {
+                        workspace_id: workspace.id.clone(),
+                        slug: DEMO.into(),
+                        name: "Demo".into(),
+                        description: "The gateway's built-in demo MCP server".into(),
+                        url: demo_url.to_owned(),
+                        auth: UpstreamAuth::None,
+                        tools: ToolFilter::default(),
+                        enabled: true,
+                        provisioned_workspaces: vec![],
+                    },
+                )
+                .await?;
+            let issued = service
+                .issue_api_key(
+                    &system,
+                    IssueApiKeyInput {
+                        workspace_id: Some(workspace.id.clone()),
+                        name: "demo client".into(),
+                        key_type: KeyType::Service,
+                        user_id: None,
+                        permissions: vec![Permission::McpInvoke],
+                        expires_at: None,
+                    },
+                )
+                .await?;
+            invoke_key = Some(issued.key);
+        }
+    }
+    let token_file = data_dir.join("standalone-data-plane.token");
+    let data_plane_token = if token_file.exists() {
+        read_or_create(&token_file, String::new)?
+    } else {
+        let registered = service
+            .register_data_plane(
+                &system,
+                RegisterDataPlaneInput {
+                    name: "standalone".into(),
+                    workspaces: None,
+                },
+            )
+            .await?;
+        read_or_create(&token_file, || registered.token)?
+    };
+    Ok(Seeded {
+        invoke_key,
+        data_plane_token,
+    })
+}

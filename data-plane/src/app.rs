@@ -1,0 +1,123 @@
+//! Running a data plane: the configuration store, its sync loop and the gateway, until
+//! shutdown. Used by `mcpgw-data-plane serve` and by the control plane's standalone mode.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcpgw_shared::bus::Bus;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Settings, SettingsError};
+use crate::gateway::Gateway;
+use crate::snapshot::ConfigStore;
+use crate::sync::{LastKnownGood, SyncClient, SyncError, SyncSettings, Synchronizer};
+
+/// Where a data plane gets its configuration.
+#[derive(Debug, Clone)]
+pub struct SyncSource {
+    /// The control plane's gRPC URL (`MCPGW_CONTROL_PLANE_URL`).
+    pub control_plane_url: String,
+    /// The data plane's token (`MCPGW_DATA_PLANE_TOKEN`).
+    pub token: String,
+    /// Where the last-known-good file lives (`MCPGW_DATA_DIR`); `None`: no file.
+    pub data_dir: Option<PathBuf>,
+    /// Sync pacing and `MCPGW_MAX_STALENESS`.
+    pub settings: SyncSettings,
+}
+
+/// A data plane failed to start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The gateway settings are invalid.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// The sync client cannot be built.
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {addr} (MCPGW_LISTEN_ADDR): {error}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        error: std::io::Error,
+    },
+}
+
+/// A running data plane.
+pub struct RunningDataPlane {
+    /// The configuration it serves from.
+    pub store: ConfigStore,
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+    shutdown: CancellationToken,
+    tasks: tokio::task::JoinSet<()>,
+}
+
+impl RunningDataPlane {
+    /// Starts the sync loop and the gateway.
+    pub async fn start(
+        settings: Settings,
+        source: SyncSource,
+        bus: Arc<dyn Bus>,
+    ) -> Result<Self, StartError> {
+        let (store, updater) = ConfigStore::new();
+        let gateway = Gateway::new(store.clone(), &settings)?;
+        let client = SyncClient::new(&source.control_plane_url, &source.token)?;
+        let last_known_good = source
+            .data_dir
+            .as_deref()
+            .map(|dir| LastKnownGood::new(dir, &source.token));
+        let listener = TcpListener::bind(settings.listen_addr)
+            .await
+            .map_err(|error| StartError::Bind {
+                addr: settings.listen_addr,
+                error,
+            })?;
+        let addr = listener.local_addr().map_err(|error| StartError::Bind {
+            addr: settings.listen_addr,
+            error,
+        })?;
+        let shutdown = CancellationToken::new();
+        let mut tasks = tokio::task::JoinSet::new();
+        let synchronizer =
+            Synchronizer::new(client, bus, updater, last_known_good, source.settings);
+        tasks.spawn(synchronizer.run(shutdown.clone()));
+        let serve_shutdown = shutdown.clone().cancelled_owned();
+        tasks.spawn(async move {
+            if let Err(error) = gateway.serve(listener, serve_shutdown).await {
+                tracing::error!(%error, "the gateway stopped");
+            }
+        });
+        tracing::info!(%addr, "data plane is serving");
+        Ok(Self {
+            store,
+            addr,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// Waits until the configuration is ready, for up to `within`.
+    pub async fn ready(&self, within: Duration) -> bool {
+        let mut seq = self.store.watch_seq();
+        tokio::time::timeout(within, async {
+            while !self.store.load().is_ready() {
+                if seq.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await
+        .is_ok()
+            && self.store.load().is_ready()
+    }
+
+    /// Stops serving (draining streams) and the sync loop, and waits for both.
+    pub async fn stop(&mut self) {
+        self.shutdown.cancel();
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
