@@ -83,3 +83,13 @@ async fn server_everything_has_the_same_conformance_outcome_through_the_gateway_
     eprintln!("server-everything direct: {p} passed, {f} failed");
     assert!(p > 0);
 }
+
+#[tokio::test]
+async fn the_rmcp_conformance_upstream_passes_direct_and_through_the_gateway() {
+    let upstream = mcpgw_e2e::conformance_upstream::ConformanceUpstream::spawn().await;
+    let direct = direct_and_through_gateway(&upstream.url()).await;
+    let failing: Vec<_> = direct.iter().filter(|(name, (_, f))| *f > 0 && *name != DNS_REBINDING).collect();
+    assert!(failing.is_empty(), "scenarios failing direct: {failing:?}");
+    let (p, f) = totals(&direct);
+    eprintln!("rmcp conformance upstream direct: {p} passed, {f} failed");
+}
