@@ -12,10 +12,9 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
     CreateMessageRequestParams, ElicitRequestParams, GetPromptRequestParams, GetPromptResponse,
     GetPromptResult, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
-    ListToolsResult, PaginatedRequestParams,
-    ProgressNotificationParam, ReadResourceRequestParams, ReadResourceResponse,
-    ReadResourceResult, ServerCapabilities, ServerConfig, SetLevelRequestParams,
-    SubscribeRequestParams, UnsubscribeRequestParams,
+    ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ReadResourceRequestParams,
+    ReadResourceResponse, ReadResourceResult, ServerCapabilities, ServerConfig,
+    SetLevelRequestParams, SubscribeRequestParams, UnsubscribeRequestParams,
 };
 use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -47,12 +46,21 @@ fn text_resource(uri: &str, text: &str) -> Value {
 pub struct ConformanceServer;
 
 impl ConformanceServer {
-    async fn call(&self, name: &str, args: &Value, cx: &RequestContext<RoleServer>) -> Result<Value, ErrorData> {
+    async fn call(
+        &self,
+        name: &str,
+        args: &Value,
+        cx: &RequestContext<RoleServer>,
+    ) -> Result<Value, ErrorData> {
         let text = |t: &str| json!({"content": [{"type": "text", "text": t}]});
         Ok(match name {
             "test_simple_text" => text("This is a simple text response for testing."),
-            "test_image_content" => json!({"content": [{"type": "image", "data": PNG, "mimeType": "image/png"}]}),
-            "test_audio_content" => json!({"content": [{"type": "audio", "data": WAV, "mimeType": "audio/wav"}]}),
+            "test_image_content" => {
+                json!({"content": [{"type": "image", "data": PNG, "mimeType": "image/png"}]})
+            }
+            "test_audio_content" => {
+                json!({"content": [{"type": "audio", "data": WAV, "mimeType": "audio/wav"}]})
+            }
             "test_embedded_resource" => json!({"content": [{"type": "resource",
                 "resource": text_resource("test://embedded-resource", "This is an embedded resource content.")}]}),
             "test_multiple_content_types" => json!({"content": [
@@ -60,8 +68,16 @@ impl ConformanceServer {
                 {"type": "image", "data": PNG, "mimeType": "image/png"},
                 {"type": "resource", "resource": {"uri": "test://mixed-content-resource", "mimeType": "application/json", "text": "{\"test\":\"data\",\"value\":123}"}}]}),
             "test_tool_with_logging" => {
-                for (i, message) in ["Tool execution started", "Tool processing data", "Tool execution completed"].iter().enumerate() {
-                    let note = typed(json!({"level": "info", "logger": "conformance", "data": message}))?;
+                for (i, message) in [
+                    "Tool execution started",
+                    "Tool processing data",
+                    "Tool execution completed",
+                ]
+                .iter()
+                .enumerate()
+                {
+                    let note =
+                        typed(json!({"level": "info", "logger": "conformance", "data": message}))?;
                     let _ = cx.peer.notify_logging_message(note).await;
                     if i < 2 {
                         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -75,7 +91,8 @@ impl ConformanceServer {
             "test_tool_with_progress" => {
                 if let Some(token) = cx.meta.get_progress_token() {
                     for step in [0.0, 50.0, 100.0] {
-                        let note = ProgressNotificationParam::new(token.clone(), step).with_total(100.0);
+                        let note =
+                            ProgressNotificationParam::new(token.clone(), step).with_total(100.0);
                         let _ = cx.peer.notify_progress(note).await;
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
@@ -87,10 +104,19 @@ impl ConformanceServer {
                 let params: CreateMessageRequestParams = typed(json!({
                     "messages": [{"role": "user", "content": {"type": "text", "text": prompt}}],
                     "maxTokens": 100}))?;
-                let answer = cx.peer.create_message(params).await.map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
-                text(&format!("LLM response: {}", serde_json::to_string(&answer).unwrap_or_default()))
+                let answer = cx
+                    .peer
+                    .create_message(params)
+                    .await
+                    .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+                text(&format!(
+                    "LLM response: {}",
+                    serde_json::to_string(&answer).unwrap_or_default()
+                ))
             }
-            "test_elicitation" | "test_elicitation_sep1034_defaults" | "test_elicitation_sep1330_enums" => {
+            "test_elicitation"
+            | "test_elicitation_sep1034_defaults"
+            | "test_elicitation_sep1330_enums" => {
                 let schema = match name {
                     "test_elicitation" => json!({"type": "object", "properties": {
                         "username": {"type": "string", "description": "User's response"},
@@ -109,13 +135,28 @@ impl ConformanceServer {
                         "untitledMulti": {"type": "array", "items": {"type": "string", "enum": ["option1", "option2", "option3"]}},
                         "titledMulti": {"type": "array", "items": {"anyOf": [{"const": "value1", "title": "First"}, {"const": "value2", "title": "Second"}]}}}}),
                 };
-                let message = args["message"].as_str().unwrap_or("Please provide your information");
-                let params: ElicitRequestParams = typed(json!({"mode": "form", "message": message, "requestedSchema": schema}))?;
-                let answer = cx.peer.create_elicitation(params).await.map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
-                text(&format!("User response: {}", serde_json::to_string(&answer).unwrap_or_default()))
+                let message = args["message"]
+                    .as_str()
+                    .unwrap_or("Please provide your information");
+                let params: ElicitRequestParams =
+                    typed(json!({"mode": "form", "message": message, "requestedSchema": schema}))?;
+                let answer = cx
+                    .peer
+                    .create_elicitation(params)
+                    .await
+                    .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+                text(&format!(
+                    "User response: {}",
+                    serde_json::to_string(&answer).unwrap_or_default()
+                ))
             }
             "json_schema_2020_12_tool" => text("ok"),
-            other => return Err(ErrorData::invalid_params(format!("Unknown tool: {other}"), None)),
+            other => {
+                return Err(ErrorData::invalid_params(
+                    format!("Unknown tool: {other}"),
+                    None,
+                ));
+            }
         })
     }
 }
@@ -133,20 +174,33 @@ impl ServerHandler for ConformanceServer {
         ServerConfig::new(capabilities)
     }
 
-    async fn list_tools(&self, _: Option<PaginatedRequestParams>, _: RequestContext<RoleServer>) -> Result<ListToolsResult, ErrorData> {
+    async fn list_tools(
+        &self,
+        _: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
         let mut tools = vec![
             tool("test_simple_text", "Returns simple text content"),
             tool("test_image_content", "Returns image content"),
             tool("test_audio_content", "Returns audio content"),
             tool("test_embedded_resource", "Returns an embedded resource"),
-            tool("test_multiple_content_types", "Returns text, image and resource content"),
+            tool(
+                "test_multiple_content_types",
+                "Returns text, image and resource content",
+            ),
             tool("test_tool_with_logging", "Sends log messages while it runs"),
             tool("test_error_handling", "Always returns a tool error"),
             tool("test_tool_with_progress", "Reports progress"),
             tool("test_sampling", "Asks the client for an LLM completion"),
             tool("test_elicitation", "Asks the user for input"),
-            tool("test_elicitation_sep1034_defaults", "Elicitation with default values"),
-            tool("test_elicitation_sep1330_enums", "Elicitation with enum schemas"),
+            tool(
+                "test_elicitation_sep1034_defaults",
+                "Elicitation with default values",
+            ),
+            tool(
+                "test_elicitation_sep1330_enums",
+                "Elicitation with enum schemas",
+            ),
         ];
         tools.push(json!({"name": "json_schema_2020_12_tool", "description": "JSON Schema 2020-12 input",
             "inputSchema": {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
@@ -155,47 +209,93 @@ impl ServerHandler for ConformanceServer {
         typed(json!({"tools": tools}))
     }
 
-    async fn call_tool(&self, request: CallToolRequestParams, cx: RequestContext<RoleServer>) -> Result<CallToolResponse, ErrorData> {
-        let args = request.arguments.clone().map(Value::Object).unwrap_or(Value::Null);
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        cx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let args = request
+            .arguments
+            .clone()
+            .map(Value::Object)
+            .unwrap_or(Value::Null);
         let result: CallToolResult = typed(self.call(&request.name, &args, &cx).await?)?;
         Ok(result.into())
     }
 
-    async fn list_resources(&self, _: Option<PaginatedRequestParams>, _: RequestContext<RoleServer>) -> Result<ListResourcesResult, ErrorData> {
+    async fn list_resources(
+        &self,
+        _: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
         typed(json!({"resources": [
             {"uri": "test://static-text", "name": "Static Text", "mimeType": "text/plain"},
             {"uri": "test://static-binary", "name": "Static Binary", "mimeType": "image/png"},
             {"uri": "test://watched-resource", "name": "Watched Resource", "mimeType": "text/plain"}]}))
     }
 
-    async fn list_resource_templates(&self, _: Option<PaginatedRequestParams>, _: RequestContext<RoleServer>) -> Result<ListResourceTemplatesResult, ErrorData> {
-        typed(json!({"resourceTemplates": [{"uriTemplate": "test://template/{id}/data", "name": "Template", "mimeType": "application/json"}]}))
+    async fn list_resource_templates(
+        &self,
+        _: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        typed(
+            json!({"resourceTemplates": [{"uriTemplate": "test://template/{id}/data", "name": "Template", "mimeType": "application/json"}]}),
+        )
     }
 
-    async fn read_resource(&self, request: ReadResourceRequestParams, _: RequestContext<RoleServer>) -> Result<ReadResourceResponse, ErrorData> {
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
         let uri = request.uri.as_str();
         let contents = match uri {
-            "test://static-text" => text_resource(uri, "This is the content of the static text resource."),
+            "test://static-text" => {
+                text_resource(uri, "This is the content of the static text resource.")
+            }
             "test://static-binary" => json!({"uri": uri, "mimeType": "image/png", "blob": PNG}),
             "test://watched-resource" => text_resource(uri, "Watched resource content"),
-            _ => match uri.strip_prefix("test://template/").and_then(|r| r.strip_suffix("/data")) {
-                Some(id) => json!({"uri": uri, "mimeType": "application/json", "text": json!({"id": id, "templateTest": true, "data": format!("Data for ID: {id}")}).to_string()}),
-                None => return Err(ErrorData::resource_not_found(format!("no resource {uri}"), None)),
+            _ => match uri
+                .strip_prefix("test://template/")
+                .and_then(|r| r.strip_suffix("/data"))
+            {
+                Some(id) => {
+                    json!({"uri": uri, "mimeType": "application/json", "text": json!({"id": id, "templateTest": true, "data": format!("Data for ID: {id}")}).to_string()})
+                }
+                None => {
+                    return Err(ErrorData::resource_not_found(
+                        format!("no resource {uri}"),
+                        None,
+                    ));
+                }
             },
         };
         let result: ReadResourceResult = typed(json!({"contents": [contents]}))?;
         Ok(result.into())
     }
 
-    async fn subscribe(&self, _: SubscribeRequestParams, _: RequestContext<RoleServer>) -> Result<(), ErrorData> {
+    async fn subscribe(
+        &self,
+        _: SubscribeRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
         Ok(())
     }
 
-    async fn unsubscribe(&self, _: UnsubscribeRequestParams, _: RequestContext<RoleServer>) -> Result<(), ErrorData> {
+    async fn unsubscribe(
+        &self,
+        _: UnsubscribeRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
         Ok(())
     }
 
-    async fn list_prompts(&self, _: Option<PaginatedRequestParams>, _: RequestContext<RoleServer>) -> Result<ListPromptsResult, ErrorData> {
+    async fn list_prompts(
+        &self,
+        _: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
         typed(json!({"prompts": [
             {"name": "test_simple_prompt", "description": "A simple prompt without arguments"},
             {"name": "test_prompt_with_arguments", "description": "A prompt with arguments",
@@ -205,32 +305,65 @@ impl ServerHandler for ConformanceServer {
             {"name": "test_prompt_with_image", "description": "A prompt with an image"}]}))
     }
 
-    async fn get_prompt(&self, request: GetPromptRequestParams, _: RequestContext<RoleServer>) -> Result<GetPromptResponse, ErrorData> {
-        let arg = |name: &str| request.arguments.as_ref().and_then(|a| a.get(name)).and_then(Value::as_str).unwrap_or("").to_owned();
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let arg = |name: &str| {
+            request
+                .arguments
+                .as_ref()
+                .and_then(|a| a.get(name))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
         let user = |content: Value| json!({"role": "user", "content": content});
         let messages = match request.name.as_str() {
-            "test_simple_prompt" => vec![user(json!({"type": "text", "text": "This is a simple prompt for testing."}))],
+            "test_simple_prompt" => vec![user(
+                json!({"type": "text", "text": "This is a simple prompt for testing."}),
+            )],
             "test_prompt_with_arguments" => vec![user(json!({"type": "text",
                 "text": format!("Prompt with arguments: arg1='{}', arg2='{}'", arg("arg1"), arg("arg2"))}))],
             "test_prompt_with_embedded_resource" => vec![
-                user(json!({"type": "resource", "resource": text_resource(&arg("resourceUri"), "Embedded resource content for testing.")})),
-                user(json!({"type": "text", "text": "Please process the embedded resource above."})),
+                user(
+                    json!({"type": "resource", "resource": text_resource(&arg("resourceUri"), "Embedded resource content for testing.")}),
+                ),
+                user(
+                    json!({"type": "text", "text": "Please process the embedded resource above."}),
+                ),
             ],
             "test_prompt_with_image" => vec![
                 user(json!({"type": "image", "data": PNG, "mimeType": "image/png"})),
                 user(json!({"type": "text", "text": "Please analyze the image above."})),
             ],
-            other => return Err(ErrorData::invalid_params(format!("Unknown prompt: {other}"), None)),
+            other => {
+                return Err(ErrorData::invalid_params(
+                    format!("Unknown prompt: {other}"),
+                    None,
+                ));
+            }
         };
         let result: GetPromptResult = typed(json!({"messages": messages}))?;
         Ok(result.into())
     }
 
-    async fn complete(&self, _: CompleteRequestParams, _: RequestContext<RoleServer>) -> Result<CompleteResult, ErrorData> {
-        typed(json!({"completion": {"values": ["paris", "park", "party"], "total": 3, "hasMore": false}}))
+    async fn complete(
+        &self,
+        _: CompleteRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        typed(
+            json!({"completion": {"values": ["paris", "park", "party"], "total": 3, "hasMore": false}}),
+        )
     }
 
-    async fn set_level(&self, _: SetLevelRequestParams, _: RequestContext<RoleServer>) -> Result<(), ErrorData> {
+    async fn set_level(
+        &self,
+        _: SetLevelRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
         Ok(())
     }
 }
@@ -245,13 +378,16 @@ impl ConformanceUpstream {
     /// Starts it on an ephemeral loopback port.
     pub async fn spawn() -> Self {
         let stop = CancellationToken::new();
-        let service: StreamableHttpService<ConformanceServer, LocalSessionManager> = StreamableHttpService::new(
-            || Ok(ConformanceServer),
-            Default::default(),
-            StreamableHttpServerConfig::default().with_cancellation_token(stop.child_token()),
-        );
+        let service: StreamableHttpService<ConformanceServer, LocalSessionManager> =
+            StreamableHttpService::new(
+                || Ok(ConformanceServer),
+                Default::default(),
+                StreamableHttpServerConfig::default().with_cancellation_token(stop.child_token()),
+            );
         let router = axum::Router::new().nest_service("/mcp", service);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("address");
         let token = stop.clone();
         tokio::spawn(async move {

@@ -27,7 +27,9 @@ async fn forward(State(target): State<Target>, request: Request) -> Response {
     }
     headers.insert(
         "authorization",
-        format!("Bearer {}", target.key).parse().expect("a key is a valid header value"),
+        format!("Bearer {}", target.key)
+            .parse()
+            .expect("a key is a valid header value"),
     );
     let body = reqwest::Body::wrap_stream(body.into_data_stream());
     let sent = target
@@ -41,12 +43,17 @@ async fn forward(State(target): State<Target>, request: Request) -> Response {
         Ok(answer) => {
             let mut response = Response::builder().status(answer.status());
             for (name, value) in answer.headers() {
-                if !matches!(name.as_str(), "connection" | "transfer-encoding" | "content-length") {
+                if !matches!(
+                    name.as_str(),
+                    "connection" | "transfer-encoding" | "content-length"
+                ) {
                     response = response.header(name, value);
                 }
             }
             let stream = answer.bytes_stream().map_err(std::io::Error::other);
-            response.body(Body::from_stream(stream)).expect("a valid response")
+            response
+                .body(Body::from_stream(stream))
+                .expect("a valid response")
         }
         Err(e) => Response::builder()
             .status(599)
@@ -66,7 +73,9 @@ pub async fn spawn(base: &str, key: &str) -> SocketAddr {
             .build()
             .expect("a reqwest client"),
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("address");
     let app = Router::new().fallback(forward).with_state(target);
     tokio::spawn(async move { axum::serve(listener, app).await });

@@ -75,7 +75,12 @@ pub async fn run_to_end(program: &Path, args: &[&str], dir: &Path, limit: Durati
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
     tokio::time::timeout(limit, child.wait_with_output())
         .await
-        .unwrap_or_else(|_| panic!("{} {args:?} did not finish within {limit:?}", program.display()))
+        .unwrap_or_else(|_| {
+            panic!(
+                "{} {args:?} did not finish within {limit:?}",
+                program.display()
+            )
+        })
         .expect("collect the output")
 }
 
@@ -95,8 +100,14 @@ pub fn spawn(program: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
 /// Waits until something accepts TCP connections on `port` of 127.0.0.1.
 pub async fn wait_for_port(port: u16, limit: Duration) {
     let deadline = tokio::time::Instant::now() + limit;
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(tokio::time::Instant::now() < deadline, "nothing listens on 127.0.0.1:{port} after {limit:?}");
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nothing listens on 127.0.0.1:{port} after {limit:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

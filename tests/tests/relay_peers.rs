@@ -19,10 +19,18 @@ struct Everything {
 
 async fn everything() -> Everything {
     let port = peers::free_port();
-    let script = peers::tests_dir().join(".peers/npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
-    let child = peers::spawn(&peers::node(), &[script.to_str().unwrap(), "streamableHttp"], &[("PORT", &port.to_string())]);
+    let script = peers::tests_dir()
+        .join(".peers/npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    let child = peers::spawn(
+        &peers::node(),
+        &[script.to_str().unwrap(), "streamableHttp"],
+        &[("PORT", &port.to_string())],
+    );
     peers::wait_for_port(port, Duration::from_secs(30)).await;
-    Everything { _child: child, url: format!("http://127.0.0.1:{port}/mcp") }
+    Everything {
+        _child: child,
+        url: format!("http://127.0.0.1:{port}/mcp"),
+    }
 }
 
 async fn gateway_for(upstream: &str) -> (Harness, String) {
@@ -42,7 +50,8 @@ async fn python(url: &str, key: &str, mode: &str, calls: Value) -> Value {
     )
     .await;
     let stdout = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+    serde_json::from_str(stdout.lines().last().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
 #[tokio::test]
@@ -52,10 +61,17 @@ async fn python_sdk_session_era_through_the_gateway_to_the_rmcp_upstream() {
     let calls = json!([["echo", {"message": "from python"}], ["countdown", {"steps": 3, "interval_ms": 10}]]);
     let seen = python(&gw.url("up"), &key, "legacy", calls).await;
     assert_eq!(seen["protocol_version"], "2025-11-25", "{seen}");
-    assert_eq!(seen["tools"], json!(["add", "countdown", "current_time", "echo"]));
+    assert_eq!(
+        seen["tools"],
+        json!(["add", "countdown", "current_time", "echo"])
+    );
     assert_eq!(seen["calls"][0]["text"], json!(["from python"]));
     assert_eq!(seen["calls"][1]["text"], json!(["counted down 3 steps"]));
-    assert_eq!(seen["calls"][1]["progress"], json!([1.0, 2.0, 3.0]), "progress streamed through: {seen}");
+    assert_eq!(
+        seen["calls"][1]["progress"],
+        json!([1.0, 2.0, 3.0]),
+        "progress streamed through: {seen}"
+    );
     gw.stop().await;
     upstream.shutdown().await;
 }
@@ -65,11 +81,19 @@ async fn python_sdk_stateless_era_through_the_gateway_to_the_rmcp_upstream() {
     let upstream = DemoUpstream::spawn().await.unwrap();
     let (gw, key) = gateway_for(&upstream.url()).await;
     for mode in ["2026-07-28", "auto"] {
-        let calls = json!([["add", {"a": 20, "b": 22}], ["countdown", {"steps": 2, "interval_ms": 10}]]);
+        let calls =
+            json!([["add", {"a": 20, "b": 22}], ["countdown", {"steps": 2, "interval_ms": 10}]]);
         let seen = python(&gw.url("up"), &key, mode, calls).await;
-        assert_eq!(seen["protocol_version"], "2026-07-28", "mode {mode}: {seen}");
+        assert_eq!(
+            seen["protocol_version"], "2026-07-28",
+            "mode {mode}: {seen}"
+        );
         assert_eq!(seen["calls"][0]["text"], json!(["42"]));
-        assert_eq!(seen["calls"][1]["progress"], json!([1.0, 2.0]), "mode {mode}: {seen}");
+        assert_eq!(
+            seen["calls"][1]["progress"],
+            json!([1.0, 2.0]),
+            "mode {mode}: {seen}"
+        );
     }
     gw.stop().await;
     upstream.shutdown().await;
@@ -86,11 +110,24 @@ async fn python_sdk_falls_back_through_the_gateway_to_server_everything() {
     ]);
     for mode in ["auto", "legacy"] {
         let seen = python(&gw.url("up"), &key, mode, calls.clone()).await;
-        assert_eq!(seen["protocol_version"], "2025-11-25", "mode {mode}: {seen}");
+        assert_eq!(
+            seen["protocol_version"], "2025-11-25",
+            "mode {mode}: {seen}"
+        );
         assert!(seen["tools"].as_array().unwrap().len() > 10, "{seen}");
-        assert!(seen["calls"][0]["text"][0].as_str().unwrap().contains("hi"), "{seen}");
-        assert!(seen["calls"][1]["text"][0].as_str().unwrap().contains('5'), "{seen}");
-        assert_eq!(seen["calls"][2]["progress"].as_array().unwrap().len(), 4, "{seen}");
+        assert!(
+            seen["calls"][0]["text"][0].as_str().unwrap().contains("hi"),
+            "{seen}"
+        );
+        assert!(
+            seen["calls"][1]["text"][0].as_str().unwrap().contains('5'),
+            "{seen}"
+        );
+        assert_eq!(
+            seen["calls"][2]["progress"].as_array().unwrap().len(),
+            4,
+            "{seen}"
+        );
     }
     gw.stop().await;
 }
@@ -98,14 +135,24 @@ async fn python_sdk_falls_back_through_the_gateway_to_server_everything() {
 async fn inspector(url: &str, key: &str, args: &[&str]) -> Value {
     // Inspector CLI 1.0.3 finds its package.json by a path relative to the working directory
     // and to its module at once: only its own build directory satisfies both.
-    let build = peers::tests_dir().join(".peers/npm/node_modules/@modelcontextprotocol/inspector-cli/build");
+    let build = peers::tests_dir()
+        .join(".peers/npm/node_modules/@modelcontextprotocol/inspector-cli/build");
     let cli = build.join("index.js");
     let auth = format!("Authorization: Bearer {key}");
-    let mut all = vec![cli.to_str().unwrap(), url, "--transport", "http", "--header", &auth];
+    let mut all = vec![
+        cli.to_str().unwrap(),
+        url,
+        "--transport",
+        "http",
+        "--header",
+        &auth,
+    ];
     all.extend_from_slice(args);
     let out = peers::run(&peers::node(), &all, &build, LIMIT).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let start = stdout.find('{').unwrap_or_else(|| panic!("no JSON in: {stdout}"));
+    let start = stdout
+        .find('{')
+        .unwrap_or_else(|| panic!("no JSON in: {stdout}"));
     serde_json::from_str(&stdout[start..]).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
@@ -122,17 +169,39 @@ async fn inspector_cli_lists_and_calls_tools_through_the_gateway() {
     let called = inspector(
         &gw.url("demo"),
         &key,
-        &["--method", "tools/call", "--tool-name", "add", "--tool-arg", "a=1", "--tool-arg", "b=2"],
+        &[
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "add",
+            "--tool-arg",
+            "a=1",
+            "--tool-arg",
+            "b=2",
+        ],
     )
     .await;
     assert_eq!(called["content"][0]["text"], "3", "{called}");
     let echoed = inspector(
         &gw.url("everything"),
         &key,
-        &["--method", "tools/call", "--tool-name", "echo", "--tool-arg", "message=inspected"],
+        &[
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "echo",
+            "--tool-arg",
+            "message=inspected",
+        ],
     )
     .await;
-    assert!(echoed["content"][0]["text"].as_str().unwrap().contains("inspected"), "{echoed}");
+    assert!(
+        echoed["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("inspected"),
+        "{echoed}"
+    );
     gw.stop().await;
     demo.shutdown().await;
 }
