@@ -11,8 +11,8 @@ pub mod config;
 #[cfg(any(test, feature = "demo-upstream"))]
 pub mod demo_upstream;
 pub mod drain;
-pub mod health;
 mod gateway;
+pub mod health;
 pub mod relay;
 pub mod snapshot;
 pub mod sync;
