@@ -30,6 +30,9 @@ pub struct ControlPlaneConfig {
     pub grpc_addr: SocketAddr,
     /// Relay pacing.
     pub relay: RelaySettings,
+    /// `MCPGW_BOOTSTRAP_ADMIN_KEY`: issued before the APIs open, unless it exists; without it a
+    /// key is generated when no admin key exists at all.
+    pub bootstrap_admin_key: Option<String>,
 }
 
 /// A running control plane.
@@ -40,33 +43,49 @@ pub struct RunningControlPlane {
     pub admin_addr: SocketAddr,
     /// Where gRPC listens.
     pub grpc_addr: SocketAddr,
+    /// An admin key generated at this start, to be shown once.
+    pub generated_admin_key: Option<String>,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
 }
 
 /// Startup failed.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot listen on {addr} ({what}): {error}")]
-pub struct BindError {
-    addr: SocketAddr,
-    what: &'static str,
-    error: std::io::Error,
+pub enum StartError {
+    /// An address cannot be bound.
+    #[error("cannot listen on {addr} ({what}): {error}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Its variable.
+        what: &'static str,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The bootstrap admin key cannot be issued.
+    #[error("cannot issue the bootstrap admin key: {0}")]
+    Bootstrap(#[from] crate::application::ServiceError),
 }
 
 impl RunningControlPlane {
     /// Starts the APIs and the relay.
-    pub async fn start(config: ControlPlaneConfig) -> Result<Self, BindError> {
+    pub async fn start(config: ControlPlaneConfig) -> Result<Self, StartError> {
         let wakeup = Arc::new(Notify::new());
         let service = Service::new(config.db.clone(), config.cipher, wakeup.clone());
+        let generated_admin_key = service
+            .ensure_bootstrap_admin(config.bootstrap_admin_key.as_deref())
+            .await?;
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
 
         let rest_listener = bind(config.admin_addr, "MCPGW_ADMIN_ADDR").await?;
-        let admin_addr = rest_listener.local_addr().map_err(|error| BindError {
-            addr: config.admin_addr,
-            what: "MCPGW_ADMIN_ADDR",
-            error,
-        })?;
+        let admin_addr = rest_listener
+            .local_addr()
+            .map_err(|error| StartError::Bind {
+                addr: config.admin_addr,
+                what: "MCPGW_ADMIN_ADDR",
+                error,
+            })?;
         let router = rest::router(service.clone());
         let rest_shutdown = shutdown.clone();
         tasks.spawn(async move {
@@ -78,11 +97,13 @@ impl RunningControlPlane {
         });
 
         let grpc_listener = bind(config.grpc_addr, "MCPGW_GRPC_ADDR").await?;
-        let grpc_addr = grpc_listener.local_addr().map_err(|error| BindError {
-            addr: config.grpc_addr,
-            what: "MCPGW_GRPC_ADDR",
-            error,
-        })?;
+        let grpc_addr = grpc_listener
+            .local_addr()
+            .map_err(|error| StartError::Bind {
+                addr: config.grpc_addr,
+                what: "MCPGW_GRPC_ADDR",
+                error,
+            })?;
         let grpc_shutdown = shutdown.clone();
         let sync = SyncService::new(service.clone());
         tasks.spawn(async move {
@@ -121,6 +142,7 @@ impl RunningControlPlane {
             service,
             admin_addr,
             grpc_addr,
+            generated_admin_key,
             shutdown,
             tasks,
         })
@@ -143,10 +165,10 @@ impl RunningControlPlane {
     }
 }
 
-async fn bind(addr: SocketAddr, what: &'static str) -> Result<TcpListener, BindError> {
+async fn bind(addr: SocketAddr, what: &'static str) -> Result<TcpListener, StartError> {
     TcpListener::bind(addr)
         .await
-        .map_err(|error| BindError { addr, what, error })
+        .map_err(|error| StartError::Bind { addr, what, error })
 }
 
 /// Resolves when the process gets SIGINT or SIGTERM.

@@ -66,13 +66,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         admin_addr: cp.admin_addr,
         grpc_addr: cp.grpc_addr,
         relay: RelaySettings::default(),
+        bootstrap_admin_key: cp.bootstrap_admin_key.clone(),
     })
     .await?;
-    if let Some(key) = running
-        .service
-        .ensure_bootstrap_admin(cp.bootstrap_admin_key.as_deref())
-        .await?
-    {
+    if let Some(key) = &running.generated_admin_key {
         println!("Admin API key (shown once, store it now): {key}");
     }
     shutdown_signal().await;

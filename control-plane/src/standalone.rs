@@ -43,12 +43,10 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         admin_addr: cp.admin_addr,
         grpc_addr: cp.grpc_addr,
         relay: RelaySettings::default(),
+        bootstrap_admin_key: cp.bootstrap_admin_key.clone(),
     })
     .await?;
-    let admin_key = control_plane
-        .service
-        .ensure_bootstrap_admin(cp.bootstrap_admin_key.as_deref())
-        .await?;
+    let admin_key = control_plane.generated_admin_key.clone();
 
     let demo = DemoUpstream::spawn()
         .await

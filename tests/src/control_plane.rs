@@ -51,14 +51,13 @@ impl TestControlPlane {
                 heartbeat_interval: Duration::from_millis(200),
                 ..RelaySettings::default()
             },
+            bootstrap_admin_key: None,
         })
         .await
         .expect("start the control plane");
         let admin_key = running
-            .service
-            .ensure_bootstrap_admin(None)
-            .await
-            .expect("bootstrap")
+            .generated_admin_key
+            .clone()
             .expect("a fresh database gets a generated admin key");
         let base_url = format!("http://{}", running.admin_addr);
         let http = reqwest::Client::builder()

@@ -5,6 +5,8 @@ pub mod conformance_upstream;
 pub mod control_plane;
 pub mod credential_proxy;
 pub mod db;
+pub mod fleet;
+pub mod mcp_client;
 pub mod nats;
 pub mod peers;
 pub mod process;

@@ -65,7 +65,7 @@ fn server(workspace: &str, slug: &str, secret: &str) -> serde_json::Value {
 
 #[tokio::test]
 async fn a_scoped_data_plane_gets_only_its_workspaces_with_secrets_and_changes() {
-    let cp = TestControlPlane::start(Backend::Sqlite, Arc::new(InProcessBus::default())).await;
+    let mut cp = TestControlPlane::start(Backend::Sqlite, Arc::new(InProcessBus::default())).await;
     let a = cp.create_workspace("a").await;
     let b = cp.create_workspace("b").await;
     cp.post_ok(
@@ -218,7 +218,7 @@ async fn a_scoped_data_plane_gets_only_its_workspaces_with_secrets_and_changes()
 
 #[tokio::test]
 async fn the_sync_api_refuses_missing_and_wrong_tokens() {
-    let cp = TestControlPlane::start(Backend::Sqlite, Arc::new(InProcessBus::default())).await;
+    let mut cp = TestControlPlane::start(Backend::Sqlite, Arc::new(InProcessBus::default())).await;
     let mut anonymous = ConfigSyncClient::connect(format!("http://{}", cp.running.grpc_addr))
         .await
         .unwrap();
@@ -252,7 +252,7 @@ async fn the_sync_api_refuses_missing_and_wrong_tokens() {
 
 #[tokio::test]
 async fn a_data_plane_of_all_workspaces_sees_everything_but_admin_keys() {
-    let cp = TestControlPlane::start(Backend::Sqlite, Arc::new(InProcessBus::default())).await;
+    let mut cp = TestControlPlane::start(Backend::Sqlite, Arc::new(InProcessBus::default())).await;
     let a = cp.create_workspace("a").await;
     let b = cp.create_workspace("b").await;
     cp.post_ok("/v1/servers", server(&a, "one", "x"), StatusCode::CREATED)

@@ -31,7 +31,7 @@ fn server_body(workspace: &str, slug: &str) -> Value {
 async fn creating_a_server_and_a_key_and_revoking_it_is_audited_and_published_in_order(
     backend: Backend,
 ) {
-    let cp = control_plane(backend).await;
+    let mut cp = control_plane(backend).await;
     let workspace = cp.create_workspace("team-a").await;
     let nats = mcpgw_e2e::nats::connect().await;
     let mut published = nats
@@ -137,7 +137,7 @@ async fn postgres_changes_are_audited_and_published_in_order() {
 }
 
 async fn bad_input_gets_a_clear_4xx_and_writes_nothing(backend: Backend) {
-    let cp = control_plane(backend).await;
+    let mut cp = control_plane(backend).await;
     let workspace = cp.create_workspace("team-b").await;
     let (_, before) = cp.call(Method::GET, "/v1/events", None).await;
 
@@ -284,7 +284,7 @@ async fn postgres_bad_input_is_refused_cleanly() {
 }
 
 async fn updates_are_versioned_and_secrets_write_only(backend: Backend) {
-    let cp = control_plane(backend).await;
+    let mut cp = control_plane(backend).await;
     let workspace = cp.create_workspace("team-c").await;
     let server = cp
         .post_ok(
@@ -383,7 +383,7 @@ async fn postgres_updates_are_versioned_and_secrets_write_only() {
 }
 
 async fn rebuilt_projections_equal_the_live_ones(backend: Backend) {
-    let cp = control_plane(backend).await;
+    let mut cp = control_plane(backend).await;
     let a = cp.create_workspace("alpha").await;
     let b = cp.create_workspace("beta").await;
     let server = cp
@@ -468,7 +468,7 @@ async fn postgres_rebuilt_projections_equal_live_ones() {
 
 #[tokio::test]
 async fn a_workspace_admin_sees_and_changes_only_its_workspace() {
-    let cp = control_plane(Backend::Sqlite).await;
+    let mut cp = control_plane(Backend::Sqlite).await;
     let mine = cp.create_workspace("mine").await;
     let theirs = cp.create_workspace("theirs").await;
     cp.post_ok(
@@ -538,7 +538,7 @@ async fn a_workspace_admin_sees_and_changes_only_its_workspace() {
 
 #[tokio::test]
 async fn the_openapi_document_lists_every_endpoint() {
-    let cp = control_plane(Backend::Sqlite).await;
+    let mut cp = control_plane(Backend::Sqlite).await;
     let doc: Value = reqwest::get(format!("{}/openapi.json", cp.base_url))
         .await
         .unwrap()
