@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use crate::auth::HostPolicy;
 use crate::config::{Settings, SettingsError};
 use crate::drain::Drain;
+use crate::enforce::{self, StreamRegistry};
 use crate::relay::session::SessionSealer;
 use crate::relay::upstream::Upstream;
 use crate::relay::{self, RelayState, request_id};
@@ -63,6 +64,7 @@ impl Gateway {
             max_body: settings.max_body_bytes,
             keep_alive: settings.sse_keep_alive,
             drain: Drain::new(),
+            streams: StreamRegistry::new(),
         };
         Ok(Self {
             state,
@@ -98,6 +100,13 @@ impl Gateway {
     ) -> std::io::Result<()> {
         let drain = self.drain();
         let grace = self.drain_timeout;
+        let enforcement = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(enforce::run(
+            self.state.store.clone(),
+            self.state.streams.clone(),
+            enforcement.clone(),
+        ));
+        let _stop_enforcement = enforcement.drop_guard();
         let app = self
             .router()
             .into_make_service_with_connect_info::<SocketAddr>();

@@ -11,6 +11,7 @@ pub mod config;
 #[cfg(any(test, feature = "demo-upstream"))]
 pub mod demo_upstream;
 pub mod drain;
+pub mod enforce;
 mod gateway;
 pub mod health;
 pub mod relay;

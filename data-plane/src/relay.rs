@@ -26,6 +26,7 @@ use axum::routing::post;
 
 use crate::auth::HostPolicy;
 use crate::drain::Drain;
+use crate::enforce::StreamRegistry;
 use crate::snapshot::ConfigStore;
 use session::SessionSealer;
 use upstream::Upstream;
@@ -40,6 +41,7 @@ pub struct RelayState {
     pub(crate) max_body: usize,
     pub(crate) keep_alive: Duration,
     pub(crate) drain: Drain,
+    pub(crate) streams: StreamRegistry,
 }
 
 /// The relay's routes; request ids are added by the caller's middleware.

@@ -55,6 +55,7 @@ async fn forward(
         server: &admitted.server,
         carried_session: claims.is_some(),
         kind: StreamKind::Listen,
+        key: &admitted.principal.key.id,
     };
     response::relay(answer, Mode::Plain, exchange)
         .await

@@ -162,6 +162,7 @@ pub async fn handle(
         server: &admitted.server,
         carried_session: claims.is_some(),
         kind: StreamKind::Response,
+        key: &admitted.principal.key.id,
     };
     let mut out = response::relay(answer, mode, exchange)
         .await

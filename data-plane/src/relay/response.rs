@@ -21,6 +21,8 @@ use super::stream::{Rewrite, SseRelay};
 use super::upstream::MCP_SESSION_ID;
 use super::{RelayState, sse, tools};
 use crate::drain::StreamKind;
+use crate::enforce::StreamGuard;
+use mcpgw_shared::ApiKeyId;
 
 /// Largest upstream body the gateway reads whole (initialize, filtered tools/list, errors).
 const MAX_READ: usize = 8 * 1024 * 1024;
@@ -58,6 +60,21 @@ pub struct Exchange<'a> {
     pub carried_session: bool,
     /// POST answer or standalone GET stream.
     pub kind: StreamKind,
+    /// The key of the caller, whose withdrawal closes the stream.
+    pub key: &'a ApiKeyId,
+}
+
+impl Exchange<'_> {
+    /// Registers the SSE stream about to be relayed, so enforcement can close it (or, for a
+    /// GET stream, announce tool-list changes on it).
+    fn register_stream(&self) -> StreamGuard {
+        self.state.streams.register(
+            self.key,
+            &self.server.id,
+            self.server.connection_version,
+            self.kind == StreamKind::Listen,
+        )
+    }
 }
 
 /// Response headers that cross from upstream to client.
@@ -200,8 +217,13 @@ pub async fn relay(
                     }
                 }
                 relay.unread(read);
-                let body =
-                    relay.into_body(None, state.keep_alive, state.drain.clone(), exchange.kind);
+                let body = relay.into_body(
+                    None,
+                    state.keep_alive,
+                    state.drain.clone(),
+                    exchange.kind,
+                    exchange.register_stream(),
+                );
                 (version, body)
             } else {
                 let bytes = read_bounded(response, MAX_READ, &exchange).await?;
@@ -244,6 +266,7 @@ pub async fn relay(
                 state.keep_alive,
                 state.drain.clone(),
                 exchange.kind,
+                exchange.register_stream(),
             );
             Ok(build(status, headers, body))
         }
@@ -259,6 +282,7 @@ pub async fn relay(
                 state.keep_alive,
                 state.drain.clone(),
                 exchange.kind,
+                exchange.register_stream(),
             );
             Ok(build(status, headers, body))
         }

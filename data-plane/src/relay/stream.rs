@@ -10,6 +10,7 @@ use futures::stream::{BoxStream, StreamExt};
 
 use super::sse::{self, EventSplitter};
 use crate::drain::{Drain, StreamKind};
+use crate::enforce::StreamGuard;
 
 /// Rewrites one complete event (or returns it unchanged).
 pub type Rewrite = Box<dyn FnMut(Bytes) -> Bytes + Send>;
@@ -74,36 +75,41 @@ impl SseRelay {
         }
     }
 
-    /// The client body: events as they come, `rewrite` applied to each, a keep-alive comment
-    /// after `keep_alive` of silence, and an end when `drain` says streams of `kind` must end.
-    /// Dropping the body (the client went away) drops the upstream stream with it.
+    /// The client body: events as they come, `rewrite` applied to each, events injected by
+    /// enforcement, a keep-alive comment after `keep_alive` of silence, and an end when `drain`
+    /// says streams of `kind` must end or enforcement closes the stream. Dropping the body (the
+    /// client went away) drops the upstream stream and the registration with it.
     pub fn into_body(
         self,
         rewrite: Option<Rewrite>,
         keep_alive: Duration,
         drain: Drain,
         kind: StreamKind,
+        guard: StreamGuard,
     ) -> Body {
         let stream = futures::stream::unfold(
-            (self, rewrite, drain),
-            move |(mut relay, mut rewrite, drain)| async move {
+            (self, rewrite, drain, guard),
+            move |(mut relay, mut rewrite, drain, mut guard)| async move {
                 loop {
                     if let Some(event) = relay.queue.pop_front() {
                         let event = match rewrite.as_mut() {
                             Some(f) => f(event),
                             None => event,
                         };
-                        return Some((event, (relay, rewrite, drain)));
+                        return Some((event, (relay, rewrite, drain, guard)));
                     }
                     if relay.done {
                         return None;
                     }
+                    let closed = guard.closed();
                     tokio::select! {
                         () = relay.read() => {}
                         () = tokio::time::sleep(keep_alive) => {
-                            return Some((Bytes::from_static(sse::KEEP_ALIVE), (relay, rewrite, drain)));
+                            return Some((Bytes::from_static(sse::KEEP_ALIVE), (relay, rewrite, drain, guard)));
                         }
+                        event = guard.injected() => return Some((event, (relay, rewrite, drain, guard))),
                         () = drain.ended(kind) => return None,
+                        () = closed => return None,
                     }
                 }
             },

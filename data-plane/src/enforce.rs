@@ -1,0 +1,75 @@
+//! Enforcement of configuration changes on this pod's open streams, per the change-to-action
+//! table: a withdrawn (revoked, expired, deleted) key loses its streams; a server whose URL,
+//! auth or enabled flag changed, or that was deleted, loses its streams (its sessions answer
+//! 404 on their next request, since they were sealed against the old connection version); a
+//! changed tool filter is announced with `notifications/tools/list_changed` on the server's
+//! open GET streams.
+
+mod registry;
+
+use std::time::Duration;
+
+use chrono::Utc;
+use mcpgw_shared::model::Permission;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+pub use registry::{StreamGuard, StreamRegistry};
+
+use crate::snapshot::{Config, ConfigStore};
+
+/// How often expiry is checked (keys expire by the clock, with no event).
+const EXPIRY_SWEEP: Duration = Duration::from_millis(500);
+
+/// The notification announcing a changed tool list, as one SSE event. It carries no `id:`, so
+/// it never collides with the upstream's event ids and leaves the client's `Last-Event-ID` on
+/// the upstream's last event.
+pub const TOOLS_LIST_CHANGED_EVENT: &[u8] =
+    b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}\n\n";
+
+/// Applies every configuration change to the open streams of `registry` until `shutdown`.
+pub async fn run(store: ConfigStore, registry: StreamRegistry, shutdown: CancellationToken) {
+    let mut changes = store.subscribe();
+    let mut sweep = tokio::time::interval(EXPIRY_SWEEP);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            received = changes.recv() => match received {
+                Ok(change_set) => {
+                    sweep_withdrawn(&store.load(), &registry);
+                    for change in &change_set.changes {
+                        if change.changes_tools()
+                            && let crate::Change::Server { id, .. } = change
+                        {
+                            registry.announce(id, TOOLS_LIST_CHANGED_EVENT);
+                        }
+                    }
+                }
+                // Missed change sets: the sweep still closes what must close.
+                Err(RecvError::Lagged(_)) => sweep_withdrawn(&store.load(), &registry),
+                Err(RecvError::Closed) => return,
+            },
+            _ = sweep.tick() => sweep_withdrawn(&store.load(), &registry),
+        }
+    }
+}
+
+/// Closes every stream whose key is no longer usable or whose server's connection changed.
+fn sweep_withdrawn(config: &Config, registry: &StreamRegistry) {
+    let now = Utc::now();
+    let closed = registry.close_where(|stream| {
+        let key_usable = config
+            .api_key(&stream.key)
+            .is_some_and(|key| key.is_active(now) && key.has(Permission::McpInvoke));
+        let server_current = config.server(&stream.server).is_some_and(|server| {
+            server.enabled && server.connection_version == stream.connection_version
+        });
+        !(key_usable && server_current && config.is_ready())
+    });
+    if closed > 0 {
+        tracing::info!(closed, "closed streams after a configuration change");
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,45 @@
+use std::time::Duration;
+
+use mcpgw_shared::{ApiKeyId, ServerId};
+
+use super::*;
+
+#[tokio::test]
+async fn closing_by_condition_ends_only_the_matching_streams() {
+    let registry = StreamRegistry::new();
+    let revoked = ApiKeyId::generate();
+    let other = ApiKeyId::generate();
+    let server = ServerId::new();
+    let guard = registry.register(&revoked, &server, 1, false);
+    let kept = registry.register(&other, &server, 1, false);
+    assert_eq!(registry.close_where(|s| s.key == revoked), 1);
+    tokio::time::timeout(Duration::from_secs(1), guard.closed())
+        .await
+        .expect("closed");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(20), kept.closed())
+            .await
+            .is_err()
+    );
+    drop(guard);
+    assert_eq!(registry.len(), 1, "a dropped guard deregisters");
+}
+
+#[tokio::test]
+async fn announcements_reach_only_listening_streams_of_the_server() {
+    let registry = StreamRegistry::new();
+    let key = ApiKeyId::generate();
+    let server = ServerId::new();
+    let mut listening = registry.register(&key, &server, 1, true);
+    let _response = registry.register(&key, &server, 1, false);
+    let _elsewhere = registry.register(&key, &ServerId::new(), 1, true);
+    assert_eq!(registry.announce(&server, TOOLS_LIST_CHANGED_EVENT), 1);
+    let event = tokio::time::timeout(Duration::from_secs(1), listening.injected())
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&event).contains("notifications/tools/list_changed"));
+    assert!(
+        !String::from_utf8_lossy(&event).contains("id:"),
+        "injected events carry no id"
+    );
+}

@@ -1,0 +1,363 @@
+//! The fleet promise, with real processes: a control plane on PostgreSQL, two data planes, a
+//! NATS server of the test's own. Changes are enforced on every pod at once, sessions move
+//! between pods, and nothing breaks when NATS or the control plane goes away.
+
+use std::time::Duration;
+
+use mcpgw_data_plane::demo_upstream::DemoUpstream;
+use mcpgw_e2e::fleet::{DataPlaneProcess, Fleet, eventually};
+use mcpgw_e2e::mcp_client::{McpClient, StreamEvent};
+use mcpgw_e2e::nats::PrivateNats;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const SOON: Duration = Duration::from_secs(5);
+
+struct Setup {
+    nats: PrivateNats,
+    fleet: Fleet,
+    upstream: DemoUpstream,
+    workspace: String,
+    server_id: String,
+    key_id: String,
+    client: McpClient,
+    pods: Vec<DataPlaneProcess>,
+}
+
+async fn head(fleet: &Fleet) -> i64 {
+    fleet.admin(Method::GET, "/v1/events?limit=1", None).await.1["head"]
+        .as_i64()
+        .unwrap()
+}
+
+async fn setup(pods: usize, pod_env: &[(&'static str, String)]) -> Setup {
+    let nats = PrivateNats::start().await;
+    let fleet = Fleet::start(&nats.url()).await;
+    let upstream = DemoUpstream::spawn().await.expect("demo upstream");
+    let workspace = fleet
+        .create("/v1/workspaces", json!({"name": "fleet"}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let server = fleet
+        .create(
+            "/v1/servers",
+            json!({"workspace_id": workspace, "slug": "demo", "name": "Demo", "url": upstream.url(), "auth": {"type": "none"}}),
+        )
+        .await;
+    let key = fleet
+        .create("/v1/api-keys", json!({"workspace_id": workspace, "name": "client", "type": "service", "permissions": ["mcp.invoke"]}))
+        .await;
+    let token = fleet.data_plane_token(None).await;
+    let mut started = Vec::new();
+    for _ in 0..pods {
+        started.push(fleet.data_plane(&token, pod_env).await);
+    }
+    let seq = head(&fleet).await;
+    for pod in &started {
+        pod.wait_applied(seq, Duration::from_secs(15)).await;
+    }
+    let url = started.first().map_or_else(
+        || "http://127.0.0.1:9/demo/mcp".to_owned(),
+        |pod| pod.mcp_url("demo"),
+    );
+    let client = McpClient::new(url, key["key"].as_str().unwrap());
+    Setup {
+        nats,
+        fleet,
+        upstream,
+        workspace,
+        server_id: server["id"].as_str().unwrap().to_owned(),
+        key_id: key["id"].as_str().unwrap().to_owned(),
+        client,
+        pods: started,
+    }
+}
+
+fn tool_names(answer: &Value) -> Vec<String> {
+    answer["result"]["tools"]
+        .as_array()
+        .map(|tools| {
+            tools
+                .iter()
+                .filter_map(|t| t["name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_moves_between_pods_and_a_revoked_key_is_cut_off_everywhere() {
+    let s = setup(2, &[]).await;
+    let on_a = s.client.clone();
+    let on_b = s.client.with_url(s.pods[1].mcp_url("demo"));
+    let session = on_a.initialize().await;
+    let listed = on_b.list_tools(&session).await;
+    assert_eq!(
+        listed.status,
+        StatusCode::OK,
+        "the session sealed on pod A works on pod B: {:?}",
+        listed.body
+    );
+    assert!(tool_names(&listed.body).contains(&"echo".to_owned()));
+
+    let mut stream = on_b.open_stream(&session).await;
+    let (status, _) = s
+        .fleet
+        .admin(
+            Method::POST,
+            &format!("/v1/api-keys/{}/revoke", s.key_id),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for client in [&on_a, &on_b] {
+        eventually(SOON, "401 after revocation", || async {
+            client.list_tools(&session).await.status == StatusCode::UNAUTHORIZED
+        })
+        .await;
+    }
+    assert_eq!(
+        stream.next(SOON).await,
+        StreamEvent::Closed,
+        "the revoked key's open stream is closed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_moved_to_a_new_upstream_invalidates_old_sessions_on_every_pod() {
+    let s = setup(2, &[]).await;
+    let session = s.client.initialize().await;
+    let replacement = DemoUpstream::spawn().await.unwrap();
+    let (status, body) = s
+        .fleet
+        .admin(
+            Method::PATCH,
+            &format!("/v1/servers/{}", s.server_id),
+            Some(json!({"url": replacement.url()})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The old upstream is gone: only the new one can answer.
+    s.upstream.shutdown().await;
+    let seq = head(&s.fleet).await;
+    for pod in &s.pods {
+        pod.wait_applied(seq, SOON).await;
+        let client = s.client.with_url(pod.mcp_url("demo"));
+        let stale = client.list_tools(&session).await;
+        assert_eq!(
+            stale.status,
+            StatusCode::NOT_FOUND,
+            "a session of the old config is gone: {:?}",
+            stale.body
+        );
+        let fresh = client.initialize().await;
+        let listed = client.list_tools(&fresh).await;
+        assert_eq!(
+            listed.status,
+            StatusCode::OK,
+            "the new upstream answers: {:?}",
+            listed.body
+        );
+    }
+    replacement.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_filter_change_is_announced_on_open_streams_and_enforced() {
+    let s = setup(2, &[]).await;
+    let session = s.client.initialize().await;
+    let on_b = s.client.with_url(s.pods[1].mcp_url("demo"));
+    let mut stream = on_b.open_stream(&session).await;
+    let (status, _) = s
+        .fleet
+        .admin(
+            Method::PATCH,
+            &format!("/v1/servers/{}", s.server_id),
+            Some(json!({"tools": {"deny": ["echo"]}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    match stream.next(SOON).await {
+        StreamEvent::Message(message) => {
+            assert_eq!(message["method"], "notifications/tools/list_changed")
+        }
+        StreamEvent::Closed => panic!("the stream closed instead of announcing list_changed"),
+    }
+    let listed = on_b.list_tools(&session).await;
+    assert!(
+        !tool_names(&listed.body).contains(&"echo".to_owned()),
+        "echo is hidden now"
+    );
+    let call = on_b
+        .post(json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "echo", "arguments": {"message": "hi"}}}), Some(&session))
+        .await;
+    assert!(
+        call.body.get("error").is_some(),
+        "a denied tool looks unknown: {:?}",
+        call.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_enforce_by_polling_while_nats_is_down_and_converge_after() {
+    let mut s = setup(2, &[]).await;
+    s.nats.stop().await;
+    let new_key = s
+        .fleet
+        .create("/v1/api-keys", json!({"workspace_id": s.workspace, "name": "during outage", "type": "service", "permissions": ["mcp.invoke"]}))
+        .await;
+    let (status, _) = s
+        .fleet
+        .admin(
+            Method::POST,
+            &format!("/v1/api-keys/{}/revoke", s.key_id),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for pod in &s.pods {
+        let fresh = McpClient::new(pod.mcp_url("demo"), new_key["key"].as_str().unwrap());
+        eventually(SOON, "the new key works without NATS", || async {
+            fresh
+                .post(json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}), None)
+                .await
+                .status
+                != StatusCode::UNAUTHORIZED
+        })
+        .await;
+        let revoked = s.client.with_url(pod.mcp_url("demo"));
+        eventually(SOON, "the revoked key is refused without NATS", || async {
+            revoked
+                .post(json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}), None)
+                .await
+                .status
+                == StatusCode::UNAUTHORIZED
+        })
+        .await;
+    }
+    s.nats.restart().await;
+    let (status, _) = s
+        .fleet
+        .admin(
+            Method::PATCH,
+            &format!("/v1/servers/{}", s.server_id),
+            Some(json!({"name": "after the outage"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let seq = head(&s.fleet).await;
+    for pod in &s.pods {
+        pod.wait_applied(seq, Duration::from_secs(10)).await;
+    }
+    let (_, fleet) = s.fleet.admin(Method::GET, "/v1/data-planes", None).await;
+    eventually(SOON, "both instances report", || async {
+        let (_, fleet) = s.fleet.admin(Method::GET, "/v1/data-planes", None).await;
+        fleet["data_planes"][0]["instances"]
+            .as_array()
+            .is_some_and(|i| i.len() == 2)
+    })
+    .await;
+    assert!(fleet["head"].as_i64().unwrap() >= seq);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_keep_serving_without_the_control_plane_and_reboot_from_their_file() {
+    let mut s = setup(2, &[]).await;
+    let session = s.client.initialize().await;
+    // Let the pods write their last-known-good files.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    s.fleet.stop_control_plane().await;
+    for pod in &s.pods {
+        let client = s.client.with_url(pod.mcp_url("demo"));
+        assert_eq!(client.list_tools(&session).await.status, StatusCode::OK);
+    }
+    s.pods[1].restart().await;
+    eventually(
+        Duration::from_secs(10),
+        "the restarted pod is ready from its file",
+        || async { s.pods[1].readyz().await.0 == StatusCode::OK },
+    )
+    .await;
+    let client = s.client.with_url(s.pods[1].mcp_url("demo"));
+    let listed = client.list_tools(&session).await;
+    assert_eq!(listed.status, StatusCode::OK, "{:?}", listed.body);
+    s.fleet.start_control_plane().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_cut_off_longer_than_max_staleness_answers_503() {
+    let mut s = setup(1, &[("MCPGW_MAX_STALENESS", "2s".to_owned())]).await;
+    let session = s.client.initialize().await;
+    s.fleet.stop_control_plane().await;
+    s.nats.stop().await;
+    assert_eq!(
+        s.client.list_tools(&session).await.status,
+        StatusCode::OK,
+        "still within the bound"
+    );
+    eventually(Duration::from_secs(8), "503 once stale", || async {
+        s.client.list_tools(&session).await.status == StatusCode::SERVICE_UNAVAILABLE
+    })
+    .await;
+    s.nats.restart().await;
+    s.fleet.start_control_plane().await;
+    eventually(
+        Duration::from_secs(10),
+        "serving again once reachable",
+        || async { s.client.list_tools(&session).await.status == StatusCode::OK },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_scoped_to_one_workspace_cannot_reach_another_workspaces_servers() {
+    let s = setup(0, &[]).await;
+    let other = s
+        .fleet
+        .create("/v1/workspaces", json!({"name": "other"}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    s.fleet
+        .create(
+            "/v1/servers",
+            json!({"workspace_id": other, "slug": "other-demo", "name": "Other", "url": s.upstream.url(), "auth": {"type": "headers", "headers": {"X-Secret": "only-for-other"}}}),
+        )
+        .await;
+    let other_key = s
+        .fleet
+        .create("/v1/api-keys", json!({"workspace_id": other, "name": "k", "type": "service", "permissions": ["mcp.invoke"]}))
+        .await;
+    let token = s
+        .fleet
+        .data_plane_token(Some(vec![s.workspace.clone()]))
+        .await;
+    let pod = s.fleet.data_plane(&token, &[]).await;
+    pod.wait_applied(0, Duration::from_secs(15)).await;
+    let theirs = McpClient::new(
+        pod.mcp_url("other-demo"),
+        other_key["key"].as_str().unwrap(),
+    );
+    let answer = theirs
+        .post(json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}), None)
+        .await;
+    assert_eq!(
+        answer.status,
+        StatusCode::UNAUTHORIZED,
+        "workspace B's key is unknown to A's pod"
+    );
+    let ours = s.client.with_url(pod.mcp_url("other-demo"));
+    let answer = ours
+        .post(json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}), None)
+        .await;
+    assert_eq!(
+        answer.status,
+        StatusCode::NOT_FOUND,
+        "workspace B's server is unknown to A's pod"
+    );
+    let file = std::fs::read(pod.data_dir.path().join("last-known-good.bin")).unwrap_or_default();
+    assert!(!String::from_utf8_lossy(&file).contains("only-for-other"));
+}
