@@ -4,6 +4,7 @@
 
 mod apply;
 mod change;
+mod sharded;
 mod store;
 mod view;
 

@@ -93,19 +93,19 @@ fn upsert_server(config: &mut Config, seq: i64, server: ServerConfig) -> Option<
     let before = config.servers.get(&server.id).map(|e| e.value.clone());
     if let Some(old) = &before
         && old.slug != server.slug
-        && config.slugs.get(&old.slug) == Some(&old.id)
+        && config.slugs.get(old.slug.as_str()) == Some(&old.id)
     {
-        config.slugs.remove(&old.slug);
+        config.slugs.remove(old.slug.as_str());
     }
-    config.slugs.insert(server.slug.clone(), server.id);
+    config.slugs.insert(server.slug.to_string(), server.id);
     config.servers.insert(server.id, entry(seq, server));
     before
 }
 
 fn remove_server(config: &mut Config, id: &ServerId) -> Option<Arc<ServerConfig>> {
     let before = config.servers.remove(id)?.value;
-    if config.slugs.get(&before.slug) == Some(id) {
-        config.slugs.remove(&before.slug);
+    if config.slugs.get(before.slug.as_str()) == Some(id) {
+        config.slugs.remove(before.slug.as_str());
     }
     Some(before)
 }

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use imbl::HashMap;
+use super::sharded::ShardedMap as HashMap;
 use mcpgw_shared::model::{ApiKeyRecord, ServerConfig};
-use mcpgw_shared::{ApiKeyId, ServerId, Slug, WorkspaceId};
+use mcpgw_shared::{ApiKeyId, ServerId, WorkspaceId};
 
 /// A workspace as the data plane knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,8 +24,8 @@ pub(crate) struct Entry<T> {
 
 /// A complete, immutable configuration of the workspaces this data plane serves.
 ///
-/// Cloning is cheap: the maps are persistent (structurally shared), so an update copies only
-/// the paths it touches, whatever the number of keys and servers.
+/// Cloning is cheap: the maps are sharded copy-on-write, so an update copies only the shards
+/// it touches, whatever the number of keys and servers.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     pub(crate) seq: i64,
@@ -35,7 +35,8 @@ pub struct Config {
     pub(crate) all_workspaces: bool,
     pub(crate) workspaces: HashMap<WorkspaceId, Entry<Workspace>>,
     pub(crate) servers: HashMap<ServerId, Entry<ServerConfig>>,
-    pub(crate) slugs: HashMap<Slug, ServerId>,
+    /// Slug (validated when applied) to server; keyed by text so lookups need no validation.
+    pub(crate) slugs: HashMap<String, ServerId>,
     pub(crate) keys: HashMap<ApiKeyId, Entry<ApiKeyRecord>>,
     /// Sequences of removals, so a late upsert older than its removal is not resurrected.
     pub(crate) removed: HashMap<(u8, String), i64>,
@@ -60,8 +61,7 @@ impl Config {
 
     /// The server at `slug`.
     pub fn server_by_slug(&self, slug: &str) -> Option<&Arc<ServerConfig>> {
-        let slug = Slug::parse(slug).ok()?;
-        let id = self.slugs.get(&slug)?;
+        let id = self.slugs.get(slug)?;
         self.server(id)
     }
 
