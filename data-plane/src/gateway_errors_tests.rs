@@ -127,6 +127,18 @@ async fn credentials_are_checked_first_and_never_forwarded() {
     send(post(&url, &foreign.expose(), call(1, "x")))
         .await
         .assert_error(403, "not_provisioned");
+    let (expired, mut expired_record) = invoke_key(gw.workspace);
+    expired_record.expires_at = Some(chrono::Utc::now() - chrono::Duration::seconds(1));
+    gw.put_key(&expired_record);
+    send(post(&url, &expired.expose(), call(1, "x")))
+        .await
+        .assert_error(401, "key_expired");
+    let mut disabled = crate::testing::server("off", gw.workspace, "http://127.0.0.1:9/mcp");
+    disabled.enabled = false;
+    gw.put_server(&disabled);
+    send(post(&gw.url("off"), &key, call(1, "x")))
+        .await
+        .assert_error(403, "server_disabled");
     send(post(&gw.url("nosuch"), &key, call(1, "x")))
         .await
         .assert_error(404, "unknown_server");
