@@ -286,10 +286,17 @@ pub async fn relay(
             );
             Ok(build(status, headers, body))
         }
-        (_, false) => Ok(build(
-            status,
-            headers,
-            Body::from_stream(response.bytes_stream()),
-        )),
+        (_, false) => {
+            // Relayed unchanged, so the upstream's length holds: the client gets a fixed-length
+            // body instead of a chunked one.
+            if let Some(length) = response.headers().get(header::CONTENT_LENGTH) {
+                headers.insert(header::CONTENT_LENGTH, length.clone());
+            }
+            Ok(build(
+                status,
+                headers,
+                Body::from_stream(response.bytes_stream()),
+            ))
+        }
     }
 }
