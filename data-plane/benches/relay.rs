@@ -1,11 +1,13 @@
 //! Relay benchmark: the same fast upstream called directly and through the gateway, 1 KiB and
-//! 16 KiB `tools/call`, both protocol eras; fixed-rate latency (p50/p99, open loop) and saturation throughput, printed as ratios;
-//! the data plane's RSS idle and with 10k servers and 100k keys loaded; session seal/open cost.
+//! 16 KiB `tools/call`, both protocol eras; fixed-rate latency (p50/p99, open loop) and
+//! saturation throughput, printed as ratios; the data plane's RSS idle and with 10k servers and
+//! 100k keys loaded; session seal/open cost.
 //!
-//! Run: `cargo bench -p mcpgw-data-plane --features test-util --bench relay`
-//! (`-- --quick` for a short run). Everything runs on this machine's loopback: the load
-//! generator, the gateway and the upstream share its cores, so absolute numbers are
-//! pessimistic; the ratios are what to compare.
+//! Run: `cargo bench -p mcpgw-data-plane --features test-util --bench relay` (`-- --quick` for
+//! a short run). The gateway runs in a process of its own. Without `--pin` it shares the
+//! machine's cores with the load generator and the upstream, so the machine does about twice
+//! the work per call through it; `taskset -c 0 cargo bench … -- --pin` gives it CPU 1 to
+//! itself, the usual way to measure a proxy. Traffic stays on loopback.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -271,6 +273,31 @@ fn seal_open_cost() -> (f64, f64) {
     (seal, open)
 }
 
+/// In a child process: a gateway for `upstream`; prints `<url> <key>`, serves until stdin closes.
+async fn gateway_child(upstream: &str) {
+    let mut gw = Harness::start().await;
+    gw.add_server("fast", upstream);
+    let (key, _) = gw.add_invoke_key();
+    println!("{} {key}", gw.url("fast"));
+    let mut sink = Vec::new();
+    let _ = tokio::io::AsyncReadExt::read_to_end(&mut tokio::io::stdin(), &mut sink).await;
+    gw.stop().await;
+}
+
+fn rss_of(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -281,7 +308,12 @@ fn main() {
         runtime.block_on(rss_child());
         return;
     }
+    if let Some(i) = args.iter().position(|a| a == "--gateway-child") {
+        runtime.block_on(gateway_child(&args[i + 1]));
+        return;
+    }
     let quick = args.iter().any(|a| a == "--quick");
+    let pin = args.iter().any(|a| a == "--pin");
     let secs = if quick { 2 } else { 5 };
     let (seal, open) = seal_open_cost();
     println!("session token: seal {seal:.2} µs, open {open:.2} µs");
@@ -294,19 +326,38 @@ fn main() {
         .split_whitespace()
         .map(|v| v.parse::<f64>().unwrap_or(0.0) / 1024.0);
     let (idle, loaded) = (parts.next().unwrap_or(0.0), parts.next().unwrap_or(0.0));
-    println!(
-        "data-plane RSS: idle {idle:.1} MiB, with 10k servers + 100k keys {loaded:.1} MiB (process incl. test harness)"
-    );
+    println!("data-plane RSS: idle {idle:.1} MiB, with 10k servers + 100k keys {loaded:.1} MiB");
     runtime.block_on(async {
         let upstream = fast_upstream().await;
-        let mut gw = Harness::start().await;
-        gw.add_server("fast", &upstream);
-        let (key, _) = gw.add_invoke_key();
+        // The gateway runs in its own process; with --pin, on CPU 1 (run the bench itself
+        // under `taskset -c 0` so the load generator and the upstream stay off that CPU).
+        let exe = std::env::current_exe().unwrap();
+        let mut command = if pin {
+            let mut c = tokio::process::Command::new("taskset");
+            c.arg("-c").arg("1").arg(&exe);
+            c
+        } else {
+            tokio::process::Command::new(&exe)
+        };
+        let mut child = command
+            .arg("--gateway-child")
+            .arg(&upstream)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the gateway process");
+        let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(child.stdout.take().unwrap()));
+        let first = lines.next_line().await.unwrap().expect("the gateway prints its URL and key");
+        let (gw_url, key) = first.split_once(' ').unwrap();
         let client = reqwest::Client::builder().pool_max_idle_per_host(256).tcp_nodelay(true).build().unwrap();
-        println!("\n{:<10} {:>6} | {:>9} {:>9} {:>9} {:>9} {:>9} | {:>9} {:>9} {:>6}", "era", "size", "p50 dir", "p50 gw", "p99 dir", "p99 gw", "+p99 ms", "rps dir", "rps gw", "ratio");
+        println!(
+            "\n{:<10} {:>6} | {:>9} {:>9} {:>9} {:>9} {:>9} | {:>9} {:>9} {:>6}",
+            "era", "size", "p50 dir", "p50 gw", "p99 dir", "p99 gw", "+p99 ms", "rps dir", "rps gw", "ratio"
+        );
         for era in [Era::Sessions, Era::Stateless] {
             let direct = target(&client, &upstream, None, era).await;
-            let through = target(&client, &gw.url("fast"), Some(&key), era).await;
+            let through = target(&client, gw_url, Some(key), era).await;
             for size in [1024, 16 * 1024] {
                 let body = call_body(size);
                 for _ in 0..200 {
@@ -323,7 +374,13 @@ fn main() {
                 );
             }
         }
+        let gateway_rss = child.id().map_or(0.0, rss_of);
         println!("\n(fixed rate: 1000 calls/s for {secs}s, open loop; saturation: 32 callers for {secs}s)");
-        gw.stop().await;
+        println!(
+            "gateway process RSS after the load: {gateway_rss:.1} MiB; gateway {}",
+            if pin { "pinned to CPU 1" } else { "sharing the CPUs with the load generator and upstream" }
+        );
+        drop(child.stdin.take());
+        let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
     });
 }
