@@ -110,6 +110,10 @@ impl Gateway {
         let app = self
             .router()
             .into_make_service_with_connect_info::<SocketAddr>();
+        // Small JSON-RPC answers must not wait for Nagle's algorithm.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 shutdown.await;

@@ -12,7 +12,11 @@ use crate::testing::harness::Harness;
 const WAIT: Duration = Duration::from_secs(20);
 
 async fn session(gw: &Harness, key: &str) -> String {
-    let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}});
+    session_with(gw, key, json!({})).await
+}
+
+async fn session_with(gw: &Harness, key: &str, capabilities: serde_json::Value) -> String {
+    let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":capabilities,"clientInfo":{"name":"t","version":"1"}}});
     let answer = reqwest::Client::new()
         .post(gw.url("echo"))
         .bearer_auth(key)
@@ -96,5 +100,87 @@ async fn shutdown_ends_get_streams_so_clients_reconnect_elsewhere() {
         None,
         "the stream ends when draining begins"
     );
+    gw.stop().await;
+}
+
+async fn initialized(gw: &Harness, key: &str, session: &str) -> reqwest::StatusCode {
+    let note = json!({"jsonrpc":"2.0","method":"notifications/initialized"});
+    let sent = reqwest::Client::new()
+        .post(gw.url("echo"))
+        .bearer_auth(key)
+        .header("mcp-session-id", session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .json(&note)
+        .send();
+    timeout(WAIT, sent).await.unwrap().unwrap().status()
+}
+
+/// Reads events until `count` complete ones arrived (keep-alives included).
+async fn events(
+    stream: &mut (impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
+    count: usize,
+) -> Vec<String> {
+    let mut text = String::new();
+    while text.matches("\n\n").count() < count {
+        text.push_str(&next_text(stream).await.expect("the stream stays open"));
+    }
+    text.split_terminator("\n\n").map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn a_request_the_upstream_sends_on_initialized_reaches_a_client_that_invites_it() {
+    let upstream = echo_upstream::spawn().await;
+    let mut gw = Harness::start_with(|s| s.sse_keep_alive = Duration::from_millis(200)).await;
+    gw.add_server("echo", &upstream);
+    let (key, _) = gw.add_invoke_key();
+    let session = session_with(&gw, &key, json!({"roots": {"listChanged": true}})).await;
+    assert_eq!(initialized(&gw, &key, &session).await, 202);
+    // The client opens its GET only now, after the 202: the upstream must still not have seen
+    // `initialized`, or its roots/list would already be lost.
+    let mut stream = open(&gw, &key, &session, None).await.bytes_stream();
+    let seen = events(&mut stream, 3).await;
+    assert!(
+        seen[0].starts_with("id: mcpgw-primed-") && !seen[0].contains("data: {"),
+        "{seen:?}"
+    );
+    assert!(seen[1].contains(r#""resumed_after":"none""#), "{seen:?}");
+    assert!(
+        seen[2].contains(r#""method":"roots/list""#),
+        "the server request arrives: {seen:?}"
+    );
+
+    // A reconnect naming the gateway's priming id reaches the upstream without it, and does
+    // not deliver `initialized` a second time.
+    let primed = seen[0]
+        .trim_start_matches("id: ")
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+    drop(stream);
+    let mut again = open(&gw, &key, &session, Some(&primed))
+        .await
+        .bytes_stream();
+    let seen = events(&mut again, 2).await;
+    assert!(seen[0].contains(r#""resumed_after":"none""#), "{seen:?}");
+    assert_eq!(seen[1], ": keep-alive", "no second roots/list: {seen:?}");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn without_holding_initialized_back_the_race_loses_the_request() {
+    // The control: a client that declares no capability inviting server requests gets
+    // `initialized` forwarded at once; the upstream reacts before the GET is attached and its
+    // request is dropped — what the held-back delivery above prevents.
+    let upstream = echo_upstream::spawn().await;
+    let mut gw = Harness::start_with(|s| s.sse_keep_alive = Duration::from_millis(200)).await;
+    gw.add_server("echo", &upstream);
+    let (key, _) = gw.add_invoke_key();
+    let session = session_with(&gw, &key, json!({})).await;
+    assert_eq!(initialized(&gw, &key, &session).await, 202);
+    let mut stream = open(&gw, &key, &session, None).await.bytes_stream();
+    let seen = events(&mut stream, 2).await;
+    assert!(seen[0].contains(r#""resumed_after":"none""#), "{seen:?}");
+    assert_eq!(seen[1], ": keep-alive", "{seen:?}");
     gw.stop().await;
 }

@@ -41,14 +41,15 @@ async fn gateway_for(upstream: &str) -> (Harness, String) {
 }
 
 async fn python(url: &str, key: &str, mode: &str, calls: Value) -> Value {
+    python_with(url, key, mode, calls, &[]).await
+}
+
+async fn python_with(url: &str, key: &str, mode: &str, calls: Value, extra: &[&str]) -> Value {
     let script = peers::script("mcp_client.py");
-    let out = peers::run(
-        &peers::python(),
-        &[script.to_str().unwrap(), url, key, mode, &calls.to_string()],
-        &peers::tests_dir(),
-        LIMIT,
-    )
-    .await;
+    let calls = calls.to_string();
+    let mut args = vec![script.to_str().unwrap(), url, key, mode, &calls];
+    args.extend_from_slice(extra);
+    let out = peers::run(&peers::python(), &args, &peers::tests_dir(), LIMIT).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(stdout.lines().last().unwrap_or(""))
         .unwrap_or_else(|e| panic!("{e}: {stdout}"))
@@ -204,4 +205,25 @@ async fn inspector_cli_lists_and_calls_tools_through_the_gateway() {
     );
     gw.stop().await;
     demo.shutdown().await;
+}
+
+#[tokio::test]
+async fn server_everything_gets_the_roots_of_a_python_client_through_the_gateway() {
+    // server-everything asks for roots on the standalone GET stream after it sees
+    // `notifications/initialized`, which the gateway holds back (the client declares roots)
+    // until the client's GET is attached upstream. This shows that delivery working with a
+    // real client; server-everything waits 350 ms before asking, so the race itself is shown by
+    // the data plane's echo-upstream test `a_request_the_upstream_sends_on_initialized_…`.
+    let upstream = everything().await;
+    let (gw, key) = gateway_for(&upstream.url).await;
+    let root = "file:///srv/gateway-test-root";
+    let calls = json!([["get-roots-list", {}]]);
+    let seen = python_with(&gw.url("up"), &key, "legacy", calls, &[root]).await;
+    assert_eq!(seen["roots_asked"], 1, "{seen}");
+    let listed = seen["calls"][0]["text"].to_string();
+    assert!(
+        listed.contains(root),
+        "the server got the client's roots: {seen}"
+    );
+    gw.stop().await;
 }

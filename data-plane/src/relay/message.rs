@@ -33,6 +33,9 @@ pub struct Message {
     pub target: Option<String>,
     /// `params.protocolVersion` (initialize).
     pub protocol_version: Option<String>,
+    /// Whether `params.capabilities` (initialize) declares roots, sampling or elicitation:
+    /// capabilities that invite the server to send requests on the standalone stream.
+    pub invites_server_requests: bool,
 }
 
 impl Message {
@@ -75,6 +78,18 @@ struct Params<'a> {
     uri: Option<Cow<'a, str>>,
     #[serde(borrow, default, rename = "protocolVersion")]
     protocol_version: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    capabilities: Option<Capabilities<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+struct Capabilities<'a> {
+    #[serde(borrow, default)]
+    roots: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    sampling: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    elicitation: Option<&'a RawValue>,
 }
 
 fn message(env: Envelope<'_>) -> Result<Message, GatewayError> {
@@ -117,6 +132,9 @@ fn message(env: Envelope<'_>) -> Result<Message, GatewayError> {
         method: env.method.map(Cow::into_owned),
         target: target.map(Cow::into_owned),
         protocol_version: params.protocol_version.map(Cow::into_owned),
+        invites_server_requests: params
+            .capabilities
+            .is_some_and(|c| c.roots.is_some() || c.sampling.is_some() || c.elicitation.is_some()),
     })
 }
 

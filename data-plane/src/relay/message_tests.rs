@@ -26,6 +26,11 @@ fn requests_notifications_and_responses_are_told_apart() {
         r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-03-26"}}"#,
     );
     assert_eq!(init.protocol_version.as_deref(), Some("2025-03-26"));
+    assert!(!init.invites_server_requests);
+    let init = single(
+        r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"roots":{"listChanged":true}}}}"#,
+    );
+    assert!(init.invites_server_requests);
 }
 
 #[test]

@@ -19,6 +19,9 @@ use super::upstream::MCP_SESSION_ID;
 use super::{RelayState, tools};
 use crate::drain::StreamKind;
 
+/// The notification that ends the handshake.
+pub(super) const INITIALIZED: &str = "notifications/initialized";
+
 async fn read_body(body: Body, limit: usize) -> Result<Bytes, GatewayError> {
     match http_body_util::Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
@@ -119,6 +122,13 @@ pub async fn handle(
                 era::check_routing_headers(&parts.headers, m)
                     .map_err(|e| fail(e, m.id.as_deref()))?;
             }
+            if m.kind == Kind::Notification
+                && m.is(INITIALIZED)
+                && claims.as_ref().is_some_and(|c| c.defer_initialized)
+            {
+                // Held back: the first GET delivers it once its stream is attached upstream.
+                return Ok(StatusCode::ACCEPTED.into_response());
+            }
             if m.kind == Kind::Request && m.is("tools/call") {
                 let name = m.target.as_deref().unwrap_or("");
                 if !filter.permits(name) {
@@ -130,6 +140,7 @@ pub async fn handle(
                 Mode::Initialize {
                     principal: admitted.principal.session_key(),
                     requested: m.protocol_version.clone(),
+                    defer_initialized: m.invites_server_requests,
                 }
             } else if m.kind == Kind::Request
                 && m.is("tools/list")

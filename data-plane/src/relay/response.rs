@@ -33,12 +33,20 @@ const MAX_ERROR_READ: usize = 64 * 1024;
 pub enum Mode {
     /// Relay as is.
     Plain,
+    /// A standalone stream the gateway opened before delivering a held-back
+    /// `notifications/initialized`: it starts with this priming event of the gateway's own.
+    Primed {
+        /// The event (an `id` and no data).
+        event: Bytes,
+    },
     /// The answer to `initialize`: seal the upstream's session id for `principal`.
     Initialize {
         /// The session key of the caller.
         principal: String,
         /// The version the client asked for, used when the answer names none.
         requested: Option<String>,
+        /// Whether the session holds `notifications/initialized` back until the first GET.
+        defer_initialized: bool,
     },
     /// The answer to `tools/list` with id `id`: hide what `filter` hides.
     ToolsList {
@@ -201,6 +209,7 @@ pub async fn relay(
             Mode::Initialize {
                 principal,
                 requested,
+                defer_initialized,
             },
             sse_body,
         ) if status.is_success() => {
@@ -241,12 +250,13 @@ pub async fn relay(
                 let version = version
                     .or(requested)
                     .unwrap_or_else(|| super::era::DEFAULT_LEGACY.to_owned());
-                let claims = SessionSealer::claims(
+                let mut claims = SessionSealer::claims(
                     exchange.server.connection_version,
                     &version,
                     &principal,
                     Some(&upstream_session),
                 );
+                claims.defer_initialized = defer_initialized;
                 let token = state.sealer.seal(&exchange.server.id, &claims);
                 headers.insert(
                     MCP_SESSION_ID,
@@ -276,8 +286,12 @@ pub async fn relay(
             headers.remove(header::CONTENT_LENGTH);
             Ok(build(status, headers, Body::from(body)))
         }
-        (_, true) => {
-            let body = SseRelay::new(response).into_body(
+        (mode, true) => {
+            let mut relay = SseRelay::new(response);
+            if let Mode::Primed { event } = mode {
+                relay.unread(vec![event]);
+            }
+            let body = relay.into_body(
                 None,
                 state.keep_alive,
                 state.drain.clone(),

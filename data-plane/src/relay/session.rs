@@ -16,7 +16,9 @@ use mcpgw_shared::ServerId;
 use mcpgw_shared::secret::{Keyring, NONCE_LEN};
 
 const PREFIX: &str = "s1";
-const RECORD_VERSION: u8 = 1;
+const RECORD_VERSION: u8 = 2;
+/// Flag bit: `notifications/initialized` waits for the first GET (see `listen`).
+const FLAG_DEFER_INITIALIZED: u8 = 1;
 /// Longest upstream session id the gateway will carry.
 pub const MAX_UPSTREAM_SESSION_LEN: usize = 512;
 /// Longest token accepted before any decoding.
@@ -55,6 +57,9 @@ pub struct SessionClaims {
     pub principal: String,
     /// The upstream's `Mcp-Session-Id`, if it gave one.
     pub upstream_session: Option<String>,
+    /// Whether the client's `notifications/initialized` is held back until its first GET
+    /// stream is attached upstream (so nothing the upstream sends in reaction is lost).
+    pub defer_initialized: bool,
 }
 
 /// Seals and opens session tokens with a keyring.
@@ -102,6 +107,11 @@ impl SessionClaims {
     fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(64 + self.principal.len());
         out.push(RECORD_VERSION);
+        out.push(if self.defer_initialized {
+            FLAG_DEFER_INITIALIZED
+        } else {
+            0
+        });
         out.extend_from_slice(&self.issued_at.to_be_bytes());
         out.extend_from_slice(&self.connection_version.to_be_bytes());
         put_str(&mut out, &self.protocol_version);
@@ -115,6 +125,7 @@ impl SessionClaims {
         if take(input, 1)? != [RECORD_VERSION] {
             return Err(SessionError::Malformed);
         }
+        let flags = take(input, 1)?[0];
         let issued_at = u64::from_be_bytes(take(input, 8)?.try_into().expect("eight bytes"));
         let connection_version =
             i64::from_be_bytes(take(input, 8)?.try_into().expect("eight bytes"));
@@ -127,6 +138,7 @@ impl SessionClaims {
             protocol_version,
             principal,
             upstream_session: Some(upstream).filter(|s| !s.is_empty()),
+            defer_initialized: flags & FLAG_DEFER_INITIALIZED != 0,
         })
     }
 }
@@ -150,6 +162,7 @@ impl SessionSealer {
             protocol_version: protocol_version.chars().take(32).collect(),
             principal: principal.to_owned(),
             upstream_session: upstream_session.map(str::to_owned),
+            defer_initialized: false,
         }
     }
 

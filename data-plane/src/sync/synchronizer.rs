@@ -207,7 +207,11 @@ impl Synchronizer {
             return;
         }
         match serde_json::from_slice::<ConfigEvent>(&message.payload) {
-            Ok(event) if event.seq > applied => self.catch_up().await,
+            Ok(event) if event.seq > applied => {
+                tracing::debug!(seq = event.seq, applied, "config event: catching up");
+                self.catch_up().await;
+                tracing::debug!(applied = self.updater.store().applied_seq(), "caught up");
+            }
             Ok(_) => {}
             Err(error) => {
                 tracing::warn!(%error, subject = %message.subject, "ignoring an unreadable config event")

@@ -2,19 +2,26 @@
 //! text and the headers), so tests can see exactly what crossed the gateway. Methods
 //! `fail/<status>` answer that status with the body `{"upstream":"<status>"}`; `initialize`
 //! hands out the session `up-1` (and answers 404 to any other session id); `tools/list`
-//! answers over SSE with a progress notification first; GET opens a standalone stream.
+//! answers over SSE with a progress notification first; GET opens a standalone stream. Like many
+//! servers, it reacts to `notifications/initialized` by sending a request (`roots/list`) on
+//! the standalone stream — and drops it if no stream is attached at that moment.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use futures::StreamExt;
 use tokio::net::TcpListener;
 
-async fn answer(headers: HeaderMap, body: Bytes) -> Response {
+/// The attached standalone stream, if any.
+type Standalone = Arc<Mutex<Option<tokio::sync::mpsc::UnboundedSender<Bytes>>>>;
+
+async fn answer(State(standalone): State<Standalone>, headers: HeaderMap, body: Bytes) -> Response {
     let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     let method = request["method"].as_str().unwrap_or("").to_owned();
     let id = request.get("id").cloned().unwrap_or_default();
@@ -41,6 +48,12 @@ async fn answer(headers: HeaderMap, body: Bytes) -> Response {
     };
     let message = serde_json::json!({"jsonrpc": "2.0", "id": id, "result": result});
     if request.is_object() && request.get("id").is_none() {
+        if method == "notifications/initialized" {
+            let roots = "id: g-roots\ndata: {\"jsonrpc\":\"2.0\",\"id\":\"srv-1\",\"method\":\"roots/list\"}\n\n";
+            if let Some(stream) = standalone.lock().expect("not poisoned").as_ref() {
+                let _ = stream.send(Bytes::from_static(roots.as_bytes()));
+            }
+        }
         return StatusCode::ACCEPTED.into_response();
     }
     let mut response = if method == "tools/list" {
@@ -61,7 +74,7 @@ async fn answer(headers: HeaderMap, body: Bytes) -> Response {
 
 /// The standalone stream: one event naming the `Last-Event-ID` it was opened with, then
 /// silence until the client leaves.
-async fn listen(headers: HeaderMap) -> Response {
+async fn listen(State(standalone): State<Standalone>, headers: HeaderMap) -> Response {
     if headers.get("mcp-session-id").and_then(|v| v.to_str().ok()) != Some("up-1") {
         return (StatusCode::NOT_FOUND, "Session not found").into_response();
     }
@@ -73,9 +86,11 @@ async fn listen(headers: HeaderMap) -> Response {
     let first = format!(
         "id: g-1\ndata: {{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{{\"resumed_after\":\"{last}\"}}}}\n\n"
     );
-    let events =
-        futures::stream::once(async move { Ok::<_, std::convert::Infallible>(Bytes::from(first)) })
-            .chain(futures::stream::pending());
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    *standalone.lock().expect("not poisoned") = Some(tx);
+    let events = futures::stream::once(async move { Bytes::from(first) })
+        .chain(tokio_stream::wrappers::UnboundedReceiverStream::new(rx))
+        .map(Ok::<_, std::convert::Infallible>);
     (
         [("content-type", "text/event-stream")],
         axum::body::Body::from_stream(events),
@@ -89,10 +104,12 @@ pub async fn spawn() -> String {
         .await
         .expect("bind");
     let addr: SocketAddr = listener.local_addr().expect("address");
-    let app = Router::new().route(
-        "/mcp",
-        post(answer).get(listen).delete(|| async { StatusCode::OK }),
-    );
+    let app = Router::new()
+        .route(
+            "/mcp",
+            post(answer).get(listen).delete(|| async { StatusCode::OK }),
+        )
+        .with_state(Standalone::default());
     tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://{addr}/mcp")
 }
