@@ -142,3 +142,65 @@ pub enum SettingsError {
     #[error("`{0}` in MCPGW_FORWARD_HEADERS is not a header name")]
     ForwardHeader(String),
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn read(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_vars(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn session_keys_are_required_and_everything_else_has_a_default() {
+        assert!(matches!(
+            read(&[]),
+            Err(SettingsError::Missing("MCPGW_SESSION_KEYS"))
+        ));
+        let key = mcpgw_shared::secret::generate_base64_key();
+        let s = read(&[("MCPGW_SESSION_KEYS", &format!("k1:{key}"))]).unwrap();
+        assert_eq!(s.listen_addr, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(s.max_body_bytes, 4 * 1024 * 1024);
+        assert_eq!(s.session_keys.sealing_key_id(), "k1");
+    }
+
+    #[test]
+    fn values_are_read_and_bad_ones_named() {
+        let keys = format!("k1:{}", mcpgw_shared::secret::generate_base64_key());
+        let s = read(&[
+            ("MCPGW_SESSION_KEYS", &keys),
+            ("MCPGW_LISTEN_ADDR", "0.0.0.0:9000"),
+            ("MCPGW_PUBLIC_BASE_URL", "https://mcp.example.com"),
+            (
+                "MCPGW_ALLOWED_ORIGINS",
+                "https://a.example, https://b.example",
+            ),
+            ("MCPGW_UPSTREAM_TIMEOUT", "30s"),
+            ("MCPGW_SSE_KEEPALIVE", "5s"),
+            ("MCPGW_MAX_BODY_BYTES", "1024"),
+            ("MCPGW_FORWARD_HEADERS", "x-tenant"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
+        assert_eq!(s.upstream_timeout, Duration::from_secs(30));
+        assert_eq!(s.sse_keep_alive, Duration::from_secs(5));
+        assert_eq!((s.max_body_bytes, s.forward_headers.len()), (1024, 1));
+        let bad = read(&[
+            ("MCPGW_SESSION_KEYS", &keys),
+            ("MCPGW_DRAIN_TIMEOUT", "soon"),
+        ])
+        .unwrap_err();
+        assert!(bad.to_string().contains("MCPGW_DRAIN_TIMEOUT"), "{bad}");
+        let bad = read(&[("MCPGW_SESSION_KEYS", "nonsense")]).unwrap_err();
+        assert!(bad.to_string().contains("MCPGW_SESSION_KEYS"), "{bad}");
+    }
+}

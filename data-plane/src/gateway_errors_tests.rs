@@ -498,3 +498,25 @@ async fn without_a_configuration_the_gateway_answers_503() {
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(response.headers().contains_key("x-request-id"));
 }
+
+#[tokio::test]
+async fn forwarded_hosts_count_only_from_trusted_proxies_over_the_wire() {
+    let upstream = echo_upstream::spawn().await;
+    let public = url::Url::parse("https://mcp.example.com").unwrap();
+    for (trusted, expected) in [(vec!["127.0.0.1".to_owned()], 200), (vec![], 403)] {
+        let public = public.clone();
+        let mut gw = Harness::start_with(move |s| {
+            s.public_base_url = Some(public);
+            s.trusted_proxies = trusted;
+        })
+        .await;
+        gw.add_server("echo", &upstream);
+        let (key, _) = gw.add_invoke_key();
+        let request = post(&gw.url("echo"), &key, call(1, "echo"))
+            .header("host", "pod-7.internal:8080")
+            .header("x-forwarded-host", "mcp.example.com");
+        let answer = send(request).await;
+        assert_eq!(answer.status.as_u16(), expected, "{}", answer.text);
+        gw.stop().await;
+    }
+}
