@@ -7,6 +7,7 @@
 mod admit;
 pub mod era;
 pub mod errors;
+mod initialize;
 mod listen;
 pub mod message;
 mod post;

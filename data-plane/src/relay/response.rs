@@ -1,8 +1,8 @@
 //! From the upstream's response to the client's: status and the headers that may cross, the
 //! gateway's own mappings (upstream auth failures, server errors, "unknown session"), and the
 //! body streamed — JSON as bytes, SSE as whole events with keep-alives — except for the two
-//! answers the gateway must read: `initialize` (to seal the session) and a filtered
-//! `tools/list`.
+//! answers the gateway must read: `initialize` (to seal the session; see `initialize`) and a
+//! filtered `tools/list`.
 
 use std::sync::Arc;
 
@@ -10,13 +10,11 @@ use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
 use futures::StreamExt;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, StatusCode, header};
 use mcpgw_shared::model::{ServerConfig, ToolFilter};
-use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::errors::GatewayError;
-use super::session::{MAX_UPSTREAM_SESSION_LEN, SessionSealer};
 use super::stream::{Rewrite, SseRelay};
 use super::upstream::MCP_SESSION_ID;
 use super::{RelayState, sse, tools};
@@ -25,7 +23,7 @@ use crate::enforce::StreamGuard;
 use mcpgw_shared::ApiKeyId;
 
 /// Largest upstream body the gateway reads whole (initialize, filtered tools/list, errors).
-const MAX_READ: usize = 8 * 1024 * 1024;
+pub(super) const MAX_READ: usize = 8 * 1024 * 1024;
 /// Largest 400 body read to tell "unknown session" from other client errors.
 const MAX_ERROR_READ: usize = 64 * 1024;
 
@@ -75,7 +73,7 @@ pub struct Exchange<'a> {
 impl Exchange<'_> {
     /// Registers the SSE stream about to be relayed, so enforcement can close it (or, for a
     /// GET stream, announce tool-list changes on it).
-    fn register_stream(&self) -> StreamGuard {
+    pub(super) fn register_stream(&self) -> StreamGuard {
         self.state.streams.register(
             self.key,
             &self.server.id,
@@ -101,7 +99,7 @@ fn relayed_headers(upstream: &HeaderMap) -> HeaderMap {
     out
 }
 
-async fn read_bounded(
+pub(super) async fn read_bounded(
     response: reqwest::Response,
     limit: usize,
     exchange: &Exchange<'_>,
@@ -134,7 +132,7 @@ async fn read_bounded(
         })?
 }
 
-fn build(status: StatusCode, headers: HeaderMap, body: Body) -> Response {
+pub(super) fn build(status: StatusCode, headers: HeaderMap, body: Body) -> Response {
     let mut response = Response::new(body);
     *response.status_mut() = status;
     *response.headers_mut() = headers;
@@ -145,22 +143,6 @@ fn mentions_session(body: &[u8]) -> bool {
     String::from_utf8_lossy(body)
         .to_ascii_lowercase()
         .contains("session")
-}
-
-#[derive(Deserialize)]
-struct InitAnswer {
-    result: Option<InitResult>,
-}
-
-#[derive(Deserialize)]
-struct InitResult {
-    #[serde(rename = "protocolVersion")]
-    protocol_version: Option<String>,
-}
-
-fn negotiated(message: &[u8]) -> Option<Option<String>> {
-    let answer: InitAnswer = serde_json::from_slice(message).ok()?;
-    answer.result.map(|r| r.protocol_version)
 }
 
 /// Turns the upstream's answer into the client's.
@@ -213,57 +195,13 @@ pub async fn relay(
             },
             sse_body,
         ) if status.is_success() => {
-            let (version, body) = if sse_body {
-                let mut relay = SseRelay::new(response);
-                let mut read = Vec::new();
-                let mut version = None;
-                while let Some(event) = relay.next_event().await {
-                    let found = sse::data(&event).and_then(|d| negotiated(&d));
-                    read.push(event);
-                    if let Some(v) = found {
-                        version = v;
-                        break;
-                    }
-                }
-                relay.unread(read);
-                let body = relay.into_body(
-                    None,
-                    state.keep_alive,
-                    state.drain.clone(),
-                    exchange.kind,
-                    exchange.register_stream(),
-                );
-                (version, body)
-            } else {
-                let bytes = read_bounded(response, MAX_READ, &exchange).await?;
-                (negotiated(&bytes).flatten(), Body::from(bytes))
+            let session = super::initialize::Session {
+                upstream: upstream_session,
+                principal,
+                requested,
+                defer_initialized,
             };
-            if let Some(upstream_session) = upstream_session {
-                if upstream_session.len() > MAX_UPSTREAM_SESSION_LEN {
-                    return Err(GatewayError::UpstreamFailed {
-                        upstream,
-                        detail: format!(
-                            "its session id is longer than {MAX_UPSTREAM_SESSION_LEN} bytes"
-                        ),
-                    });
-                }
-                let version = version
-                    .or(requested)
-                    .unwrap_or_else(|| super::era::DEFAULT_LEGACY.to_owned());
-                let mut claims = SessionSealer::claims(
-                    exchange.server.connection_version,
-                    &version,
-                    &principal,
-                    Some(&upstream_session),
-                );
-                claims.defer_initialized = defer_initialized;
-                let token = state.sealer.seal(&exchange.server.id, &claims);
-                headers.insert(
-                    MCP_SESSION_ID,
-                    HeaderValue::from_str(&token).expect("session tokens are visible ASCII"),
-                );
-            }
-            Ok(build(status, headers, body))
+            super::initialize::answer(response, status, headers, sse_body, session, exchange).await
         }
         (Mode::ToolsList { id, filter }, true) => {
             let rewrite: Rewrite = Box::new(move |event: Bytes| {
