@@ -8,6 +8,7 @@ use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
 use http::HeaderValue;
+use tracing::Instrument;
 
 /// The header that carries the request id.
 pub const X_REQUEST_ID: &str = "x-request-id";
@@ -34,11 +35,27 @@ impl fmt::Display for RequestId {
     }
 }
 
-/// Middleware: assigns the id (a client-sent `x-request-id` is not trusted) and sets the header.
+/// Middleware: assigns the id (a client-sent `x-request-id` is not trusted), runs the request
+/// in a span that carries it (so every log line of the request names it), logs the outcome at
+/// debug level, and sets the header.
 pub async fn assign(mut request: Request, next: Next) -> Response {
     let id = RequestId::generate();
     request.extensions_mut().insert(id.clone());
-    let mut response = next.run(request).await;
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %request.method(),
+        path = %request.uri().path(),
+    );
+    let started = std::time::Instant::now();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::debug!(
+            status = response.status().as_u16(),
+            micros = started.elapsed().as_micros() as u64,
+            "answered"
+        );
+    });
     let value = HeaderValue::from_str(id.as_str()).expect("a simple uuid is a valid header value");
     response.headers_mut().insert(X_REQUEST_ID, value);
     response
