@@ -7,7 +7,8 @@
 //! a short run). The gateway runs in a process of its own. Without `--pin` it shares the
 //! machine's cores with the load generator and the upstream, so the machine does about twice
 //! the work per call through it; `taskset -c 0 cargo bench … -- --pin` gives it CPU 1 to
-//! itself, the usual way to measure a proxy. Traffic stays on loopback.
+//! itself, the usual way to measure a proxy. Traffic stays on loopback. Without `--bench` (as
+//! `cargo test --all-targets` runs it) it only checks, with one call each way, that it works.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -298,6 +299,27 @@ fn rss_of(pid: u32) -> f64 {
         / 1024.0
 }
 
+/// One call per era, direct and through an in-process gateway.
+async fn smoke() {
+    let upstream = fast_upstream().await;
+    let mut gw = Harness::start().await;
+    gw.add_server("fast", &upstream);
+    let (key, _) = gw.add_invoke_key();
+    let client = reqwest::Client::new();
+    for era in [Era::Sessions, Era::Stateless] {
+        let body = call_body(1024);
+        one(&client, &target(&client, &upstream, None, era).await, &body).await;
+        one(
+            &client,
+            &target(&client, &gw.url("fast"), Some(&key), era).await,
+            &body,
+        )
+        .await;
+    }
+    gw.stop().await;
+    println!("relay bench: smoke run passed (run `cargo bench` for numbers)");
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -310,6 +332,12 @@ fn main() {
     }
     if let Some(i) = args.iter().position(|a| a == "--gateway-child") {
         runtime.block_on(gateway_child(&args[i + 1]));
+        return;
+    }
+    if !args.iter().any(|a| a == "--bench") {
+        // `cargo test --all-targets` runs bench targets too (without `--bench`): check that the
+        // benchmark works, with one call each way per era, instead of loading the machine.
+        runtime.block_on(smoke());
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
