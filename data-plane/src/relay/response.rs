@@ -24,6 +24,8 @@ use mcpgw_shared::ApiKeyId;
 
 /// Largest upstream body the gateway reads whole (initialize, filtered tools/list, errors).
 pub(super) const MAX_READ: usize = 8 * 1024 * 1024;
+/// Largest JSON answer read whole before it is sent on (see the plain JSON case of `relay`).
+const SMALL_ANSWER: usize = 64 * 1024;
 /// Largest 400 body read to tell "unknown session" from other client errors.
 const MAX_ERROR_READ: usize = 64 * 1024;
 
@@ -239,16 +241,22 @@ pub async fn relay(
             Ok(build(status, headers, body))
         }
         (_, false) => {
-            // Relayed unchanged, so the upstream's length holds: the client gets a fixed-length
-            // body instead of a chunked one.
-            if let Some(length) = response.headers().get(header::CONTENT_LENGTH) {
-                headers.insert(header::CONTENT_LENGTH, length.clone());
+            // Relayed unchanged, so the upstream's length holds. A small answer is read whole
+            // first (it is one JSON-RPC message, usually already in the socket buffer), so
+            // headers and body leave in one write instead of two; larger ones stream.
+            let length = response.headers().get(header::CONTENT_LENGTH).cloned();
+            let small = length
+                .as_ref()
+                .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+                .filter(|len| *len <= SMALL_ANSWER);
+            if let Some(length) = length {
+                headers.insert(header::CONTENT_LENGTH, length);
             }
-            Ok(build(
-                status,
-                headers,
-                Body::from_stream(response.bytes_stream()),
-            ))
+            let body = match small {
+                Some(len) => Body::from(read_bounded(response, len, &exchange).await?),
+                None => Body::from_stream(response.bytes_stream()),
+            };
+            Ok(build(status, headers, body))
         }
     }
 }
