@@ -117,3 +117,10 @@ pub fn key_removed(seq: i64, id: &ApiKeyId) -> proto::EntityState {
 
 pub mod echo_upstream;
 pub mod harness;
+
+/// Runs a whole test under a time limit, so no wait in it can hang the suite.
+pub async fn within(test: impl std::future::Future<Output = ()>) {
+    tokio::time::timeout(std::time::Duration::from_secs(240), test)
+        .await
+        .expect("the test did not finish within 240 s");
+}

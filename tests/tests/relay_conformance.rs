@@ -104,30 +104,36 @@ async fn direct_and_through_gateway(upstream: &str) -> Outcome {
 
 #[tokio::test]
 async fn server_everything_has_the_same_conformance_outcome_through_the_gateway_as_direct() {
-    let port = peers::free_port();
-    let script = peers::tests_dir()
-        .join(".peers/npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
-    let _child = peers::spawn(
-        &peers::node(),
-        &[script.to_str().unwrap(), "streamableHttp"],
-        &[("PORT", &port.to_string())],
-    );
-    peers::wait_for_port(port, Duration::from_secs(30)).await;
-    let direct = direct_and_through_gateway(&format!("http://localhost:{port}/mcp")).await;
-    let (p, f) = totals(&direct);
-    eprintln!("server-everything direct: {p} passed, {f} failed");
-    assert!(p > 0);
+    mcpgw_data_plane::testing::within(async {
+        let port = peers::free_port();
+        let script = peers::tests_dir()
+            .join(".peers/npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+        let _child = peers::spawn(
+            &peers::node(),
+            &[script.to_str().unwrap(), "streamableHttp"],
+            &[("PORT", &port.to_string())],
+        );
+        peers::wait_for_port(port, Duration::from_secs(30)).await;
+        let direct = direct_and_through_gateway(&format!("http://localhost:{port}/mcp")).await;
+        let (p, f) = totals(&direct);
+        eprintln!("server-everything direct: {p} passed, {f} failed");
+        assert!(p > 0);
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn the_rmcp_conformance_upstream_passes_direct_and_through_the_gateway() {
-    let upstream = mcpgw_e2e::conformance_upstream::ConformanceUpstream::spawn().await;
-    let direct = direct_and_through_gateway(&upstream.url()).await;
-    let failing: Vec<_> = direct
-        .iter()
-        .filter(|(name, (_, f))| *f > 0 && *name != DNS_REBINDING)
-        .collect();
-    assert!(failing.is_empty(), "scenarios failing direct: {failing:?}");
-    let (p, f) = totals(&direct);
-    eprintln!("rmcp conformance upstream direct: {p} passed, {f} failed");
+    mcpgw_data_plane::testing::within(async {
+        let upstream = mcpgw_e2e::conformance_upstream::ConformanceUpstream::spawn().await;
+        let direct = direct_and_through_gateway(&upstream.url()).await;
+        let failing: Vec<_> = direct
+            .iter()
+            .filter(|(name, (_, f))| *f > 0 && *name != DNS_REBINDING)
+            .collect();
+        assert!(failing.is_empty(), "scenarios failing direct: {failing:?}");
+        let (p, f) = totals(&direct);
+        eprintln!("rmcp conformance upstream direct: {p} passed, {f} failed");
+    })
+    .await;
 }
