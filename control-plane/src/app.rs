@@ -89,6 +89,9 @@ impl RunningControlPlane {
         let router = rest::router(service.clone());
         let rest_shutdown = shutdown.clone();
         tasks.spawn(async move {
+            let rest_listener = axum::serve::ListenerExt::tap_io(rest_listener, |tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let serve = axum::serve(rest_listener, router)
                 .with_graceful_shutdown(rest_shutdown.cancelled_owned());
             if let Err(error) = serve.await {
@@ -125,7 +128,16 @@ impl RunningControlPlane {
                     router
                 }
             };
-            let incoming = tokio_stream::wrappers::TcpListenerStream::new(grpc_listener);
+            // Without TCP_NODELAY a sync answer can wait out a delayed ACK (tens of ms).
+            let incoming = tokio_stream::StreamExt::map(
+                tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
+                |stream| {
+                    if let Ok(tcp) = &stream {
+                        let _ = tcp.set_nodelay(true);
+                    }
+                    stream
+                },
+            );
             if let Err(error) = router
                 .serve_with_incoming_shutdown(incoming, grpc_shutdown.cancelled_owned())
                 .await

@@ -151,6 +151,7 @@ impl OutboxRelay {
                 return Ok(());
             };
             self.bus.publish(wire_messages(&events)).await?;
+            tracing::debug!(from = cursor + 1, to = last, "published events");
             self.db.advance_published_seq(last).await?;
             cursor = last;
         }

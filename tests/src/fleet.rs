@@ -68,7 +68,7 @@ impl Fleet {
                 ("MCPGW_GRPC_ADDR", format!("127.0.0.1:{}", self.grpc_port)),
                 ("MCPGW_BOOTSTRAP_ADMIN_KEY", self.admin_key.clone()),
                 ("MCPGW_SECRET_KEY", self.secret_key.clone()),
-                ("RUST_LOG", "warn".to_owned()),
+                ("RUST_LOG", process_log_filter()),
             ],
         );
         self.control_plane = Some(child);
@@ -148,7 +148,7 @@ impl Fleet {
             ("MCPGW_LISTEN_ADDR", format!("127.0.0.1:{port}")),
             ("MCPGW_SESSION_KEYS", self.session_keys.clone()),
             ("MCPGW_DATA_DIR", data_dir.path().display().to_string()),
-            ("RUST_LOG", "warn".to_owned()),
+            ("RUST_LOG", process_log_filter()),
         ];
         env.extend(extra.iter().cloned());
         let mut pod = DataPlaneProcess {
@@ -231,4 +231,9 @@ where
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// The log filter of child processes: `MCPGW_TEST_PROCESS_LOG`, or warnings only.
+fn process_log_filter() -> String {
+    std::env::var("MCPGW_TEST_PROCESS_LOG").unwrap_or_else(|_| "warn".to_owned())
 }

@@ -77,11 +77,11 @@ impl McpClient {
         let text = response.text().await.unwrap_or_default();
         let body = if sse {
             text.lines()
+                .rev()
                 .filter_map(|l| l.strip_prefix("data:"))
                 .map(str::trim)
                 .filter(|d| !d.is_empty())
-                .filter_map(|d| serde_json::from_str(d).ok())
-                .last()
+                .find_map(|d| serde_json::from_str(d).ok())
                 .unwrap_or(Value::Null)
         } else {
             serde_json::from_str(&text).unwrap_or(Value::String(text))

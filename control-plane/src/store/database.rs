@@ -51,7 +51,15 @@ impl Database {
                 Dialect::Postgres => 16,
                 Dialect::Sqlite => 8,
             })
+            // Opening a PostgreSQL connection can take tens of milliseconds: keep a warm pool so
+            // a burst of sync calls after a change does not wait for new connections.
+            .min_connections(match dialect {
+                Dialect::Postgres => 12,
+                Dialect::Sqlite => 1,
+            })
             .acquire_timeout(Duration::from_secs(10))
+            // A slow acquire shows as a warning: the pool is too small for the load.
+            .acquire_slow_threshold(Duration::from_millis(50))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if dialect == Dialect::Sqlite {
