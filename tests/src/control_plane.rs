@@ -96,22 +96,8 @@ impl TestControlPlane {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base_url))
-            .bearer_auth(key);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("the admin API answers");
-        let status = response.status();
-        let text = response.text().await.expect("read the body");
-        let json = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        (status, json)
+        let url = format!("{}{path}", self.base_url);
+        crate::admin_api::call(&self.http, key, method, &url, body).await
     }
 
     /// A raw request builder for tests of malformed input.

@@ -98,17 +98,8 @@ impl Fleet {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.admin_url()))
-            .bearer_auth(&self.admin_key);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("the admin API answers");
-        let status = response.status();
-        let body = response.json().await.unwrap_or(Value::Null);
-        (status, body)
+        let url = format!("{}{path}", self.admin_url());
+        crate::admin_api::call(&self.http, &self.admin_key, method, &url, body).await
     }
 
     /// `POST`, expecting 200 or 201; returns the body.

@@ -1,6 +1,7 @@
 //! Harness for the end-to-end tests in `tests/tests/`: fresh databases, a NATS connection, and
 //! builders that start the gateway's processes against them.
 
+pub mod admin_api;
 pub mod conformance_upstream;
 pub mod control_plane;
 pub mod credential_proxy;

@@ -113,9 +113,4 @@ pub async fn wait_for_port(port: u16, limit: Duration) {
 }
 
 /// A free loopback port (bound and released; for peers that cannot bind port 0 and report it).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind an ephemeral port")
-        .port()
-}
+pub use crate::process::free_port;

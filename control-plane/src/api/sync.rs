@@ -13,6 +13,7 @@ use tonic::{Request, Response, Status};
 
 use crate::application::{Service, ServiceError};
 use crate::store::DataPlaneRow;
+use crate::store::read_models::Reader;
 use entities::EntityResolver;
 
 /// A data plane more than this many events behind takes a new snapshot instead of changes.
@@ -33,6 +34,20 @@ impl SyncService {
     /// As a tonic server.
     pub fn into_server(self) -> ConfigSyncServer<Self> {
         ConfigSyncServer::new(self)
+    }
+
+    /// A reader on one consistent state of the database, and the head sequence it sees.
+    async fn consistent_read(
+        &self,
+    ) -> Result<(Reader<sqlx::Transaction<'static, sqlx::Any>>, i64), Status> {
+        let mut reader = self
+            .service
+            .db()
+            .snapshot_reader()
+            .await
+            .map_err(into_status)?;
+        let head = reader.head().await.map_err(into_status)?;
+        Ok((reader, head))
     }
 
     async fn authenticate<T>(&self, request: &Request<T>) -> Result<DataPlaneRow, Status> {
@@ -85,13 +100,7 @@ impl ConfigSync for SyncService {
     ) -> Result<Response<Snapshot>, Status> {
         let data_plane = self.authenticate(&request).await?;
         let scope = data_plane.scope();
-        let mut reader = self
-            .service
-            .db()
-            .snapshot_reader()
-            .await
-            .map_err(into_status)?;
-        let seq = reader.head().await.map_err(into_status)?;
+        let (mut reader, seq) = self.consistent_read().await?;
         let resolver = EntityResolver::new(self.service.cipher(), scope.as_deref());
         let workspaces = reader
             .workspaces(scope.as_deref())
@@ -129,13 +138,7 @@ impl ConfigSync for SyncService {
         let after = request.get_ref().after_seq;
         let scope = data_plane.scope();
         let resolver = EntityResolver::new(self.service.cipher(), scope.as_deref());
-        let mut reader = self
-            .service
-            .db()
-            .snapshot_reader()
-            .await
-            .map_err(into_status)?;
-        let head = reader.head().await.map_err(into_status)?;
+        let (mut reader, head) = self.consistent_read().await?;
         if after > head {
             return Err(Status::failed_precondition(format!(
                 "sequence {after} is ahead of the log (head {head}): take a new snapshot"
@@ -180,13 +183,7 @@ impl ConfigSync for SyncService {
                 ));
             }
         };
-        let mut reader = self
-            .service
-            .db()
-            .snapshot_reader()
-            .await
-            .map_err(into_status)?;
-        let head = reader.head().await.map_err(into_status)?;
+        let (mut reader, head) = self.consistent_read().await?;
         let stream = format!("{prefix}:{}", request.id);
         resolver
             .resolve(&mut reader, &stream, head)
