@@ -275,3 +275,28 @@ async fn a_data_plane_of_all_workspaces_sees_everything_but_admin_keys() {
     );
     cp.running.stop().await;
 }
+
+#[tokio::test]
+async fn the_grpc_server_reports_health_for_the_sync_service() {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+
+    let mut cp = TestControlPlane::start(Backend::Sqlite, Arc::new(InProcessBus::default())).await;
+    let channel =
+        tonic::transport::Endpoint::from_shared(format!("http://{}", cp.running.grpc_addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+    let mut health = HealthClient::new(channel);
+    let answer = health
+        .check(HealthCheckRequest {
+            service: "mcpgw.v1.ConfigSync".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.status(), ServingStatus::Serving);
+    cp.running.stop().await;
+}
