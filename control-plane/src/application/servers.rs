@@ -114,7 +114,7 @@ impl Service {
             auth: seal_auth(self.cipher(), &id, input.auth),
             tools: input.tools,
             enabled: input.enabled,
-            provisioned,
+            provisioned: provisioned.into_iter().collect(),
         };
         let key = id.to_string();
         self.execute::<Server>(

@@ -103,28 +103,9 @@ impl Aggregate for Server {
     }
 }
 
-/// `RegisterServer`: everything a new server needs, secrets already sealed.
-#[derive(Debug, Clone)]
-pub struct RegisterServer {
-    /// Home workspace.
-    pub workspace_id: WorkspaceId,
-    /// Slug (validated on parse).
-    pub slug: Slug,
-    /// Display name.
-    pub name: String,
-    /// Description.
-    pub description: String,
-    /// Upstream URL.
-    pub url: String,
-    /// Upstream auth.
-    pub auth: UpstreamAuth<SealedSecret>,
-    /// Tool filter.
-    pub tools: ToolFilter,
-    /// Enabled flag.
-    pub enabled: bool,
-    /// Workspaces to provision it to besides its home.
-    pub provisioned: Vec<WorkspaceId>,
-}
+/// `RegisterServer`: everything a new server needs, secrets already sealed; the same fields
+/// as a live server's state, with the workspaces to provision it to besides its home.
+pub type RegisterServer = ServerState;
 
 /// `UpdateServer`: the fields to change; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
@@ -166,7 +147,7 @@ impl Server {
         validate_url("url", &cmd.url)?;
         validate_auth_endpoints(&cmd.auth)?;
         validate_tools(&cmd.tools)?;
-        let provisioned = validate_provisioned(&cmd.workspace_id, &cmd.provisioned)?;
+        let provisioned = validate_provisioned(&cmd.workspace_id, cmd.provisioned.iter())?;
         let mut events = vec![DomainEvent::ServerRegistered {
             workspace_id: cmd.workspace_id,
             slug: cmd.slug,
@@ -213,7 +194,7 @@ impl Server {
             events.push(DomainEvent::ServerEnabledChanged { enabled });
         }
         if let Some(wanted) = cmd.provisioned {
-            let wanted = validate_provisioned(&state.workspace_id, &wanted)?;
+            let wanted = validate_provisioned(&state.workspace_id, wanted.iter())?;
             events.extend(
                 state
                     .provisioned
@@ -389,17 +370,18 @@ fn validate_tools(tools: &ToolFilter) -> Result<(), DomainError> {
     Ok(())
 }
 
-fn validate_provisioned(
+fn validate_provisioned<'a>(
     home: &WorkspaceId,
-    provisioned: &[WorkspaceId],
+    provisioned: impl Iterator<Item = &'a WorkspaceId>,
 ) -> Result<BTreeSet<WorkspaceId>, DomainError> {
+    let provisioned: BTreeSet<WorkspaceId> = provisioned.copied().collect();
     if provisioned.contains(home) {
         return Err(DomainError::invalid(
             "provisioned_workspaces",
             "must not contain the server's own workspace",
         ));
     }
-    Ok(provisioned.iter().copied().collect())
+    Ok(provisioned)
 }
 
 #[cfg(test)]

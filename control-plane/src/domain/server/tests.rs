@@ -1,4 +1,4 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
 
@@ -12,7 +12,7 @@ fn register(workspace_id: WorkspaceId) -> RegisterServer {
         auth: UpstreamAuth::None,
         tools: ToolFilter::default(),
         enabled: true,
-        provisioned: vec![],
+        provisioned: BTreeSet::new(),
     }
 }
 
@@ -34,7 +34,7 @@ fn registering_records_the_server_and_its_provisioning() {
         .register(
             "s",
             RegisterServer {
-                provisioned: vec![other],
+                provisioned: BTreeSet::from([other]),
                 ..register(ws)
             },
         )
@@ -79,7 +79,7 @@ fn provisioning_to_the_home_workspace_is_refused() {
         .register(
             "s",
             RegisterServer {
-                provisioned: vec![ws],
+                provisioned: BTreeSet::from([ws]),
                 ..register(ws)
             },
         )
