@@ -310,10 +310,15 @@ impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
             query = query.bind(only.id.clone());
         }
         let rows = query.fetch_all(&mut *self.conn).await?;
+        let index: std::collections::HashMap<String, usize> = servers
+            .iter()
+            .enumerate()
+            .map(|(position, server)| (server.id.clone(), position))
+            .collect();
         for row in rows {
             let server_id: String = row.try_get(0)?;
-            if let Some(server) = servers.iter_mut().find(|s| s.id == server_id) {
-                server.provisioned.push(row.try_get(1)?);
+            if let Some(&position) = index.get(&server_id) {
+                servers[position].provisioned.push(row.try_get(1)?);
             }
         }
         Ok(())
