@@ -11,3 +11,4 @@ pub mod mcp_client;
 pub mod nats;
 pub mod peers;
 pub mod process;
+pub mod standalone;

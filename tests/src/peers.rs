@@ -114,3 +114,30 @@ pub async fn wait_for_port(port: u16, limit: Duration) {
 
 /// A free loopback port (bound and released; for peers that cannot bind port 0 and report it).
 pub use crate::process::free_port;
+
+/// Drives the MCP server at `url` with the Python `mcp` SDK (`tests/peers/mcp_client.py`) in
+/// `mode` (`legacy`, `auto` or a modern version), calling the tools in `calls`
+/// (`[[name, arguments], …]`); returns the JSON the script prints of what it saw.
+pub async fn python_client(
+    url: &str,
+    key: &str,
+    mode: &str,
+    calls: serde_json::Value,
+    extra: &[&str],
+    limit: Duration,
+) -> serde_json::Value {
+    let script = script("mcp_client.py");
+    let calls = calls.to_string();
+    let mut args = vec![
+        script.to_str().expect("a UTF-8 path"),
+        url,
+        key,
+        mode,
+        &calls,
+    ];
+    args.extend_from_slice(extra);
+    let out = run(&python(), &args, &tests_dir(), limit).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.lines().last().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}

@@ -41,18 +41,7 @@ async fn gateway_for(upstream: &str) -> (Harness, String) {
 }
 
 async fn python(url: &str, key: &str, mode: &str, calls: Value) -> Value {
-    python_with(url, key, mode, calls, &[]).await
-}
-
-async fn python_with(url: &str, key: &str, mode: &str, calls: Value, extra: &[&str]) -> Value {
-    let script = peers::script("mcp_client.py");
-    let calls = calls.to_string();
-    let mut args = vec![script.to_str().unwrap(), url, key, mode, &calls];
-    args.extend_from_slice(extra);
-    let out = peers::run(&peers::python(), &args, &peers::tests_dir(), LIMIT).await;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(stdout.lines().last().unwrap_or(""))
-        .unwrap_or_else(|e| panic!("{e}: {stdout}"))
+    peers::python_client(url, key, mode, calls, &[], LIMIT).await
 }
 
 #[tokio::test]
@@ -231,7 +220,7 @@ async fn server_everything_gets_the_roots_of_a_python_client_through_the_gateway
         let (gw, key) = gateway_for(&upstream.url).await;
         let root = "file:///srv/gateway-test-root";
         let calls = json!([["get-roots-list", {}]]);
-        let seen = python_with(&gw.url("up"), &key, "legacy", calls, &[root]).await;
+        let seen = peers::python_client(&gw.url("up"), &key, "legacy", calls, &[root], LIMIT).await;
         assert_eq!(seen["roots_asked"], 1, "{seen}");
         let listed = seen["calls"][0]["text"].to_string();
         assert!(
