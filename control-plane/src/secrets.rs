@@ -96,3 +96,18 @@ pub fn read_or_create(
     tracing::info!(path = %path.display(), "generated a local secret");
     Ok(value)
 }
+
+/// Writes a generated local secret to `path` with mode 0600, replacing what was there.
+pub fn replace_secret_file(path: &Path, value: &str) -> Result<(), SecretKeyError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => {
+            return Err(SecretKeyError::File {
+                path: path.to_owned(),
+                error,
+            });
+        }
+    }
+    read_or_create(path, || value.to_owned()).map(|_| ())
+}

@@ -71,6 +71,8 @@ impl Standalone {
         })
         .await
         .expect("the banner within 60 s");
+        // Keep reading, so the process never writes into a closed pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Self {
             _child: child,
             banner,

@@ -75,6 +75,23 @@ async fn standalone_serves_the_demo_server_and_survives_a_restart() {
             .contains("hello through the gateway"),
         "the key still works, on the demo server's new port"
     );
+
+    // A deleted database starts over, although the generated files remain.
+    drop(second);
+    for file in ["mcpgw.db", "mcpgw.db-wal", "mcpgw.db-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(".mcpgw").join(file));
+    }
+    let third = Standalone::start(dir.path(), ports).await;
+    let new_key = third
+        .printed_key("mcp.invoke key")
+        .expect("a new mcp.invoke key");
+    let client = McpClient::new(gateway, &new_key);
+    assert!(
+        echo(&client)
+            .await
+            .to_string()
+            .contains("hello through the gateway")
+    );
 }
 
 #[tokio::test]

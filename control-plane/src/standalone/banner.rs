@@ -1,6 +1,9 @@
 //! What standalone mode prints once it serves: keys shown once, a client configuration to
 //! paste, and a curl line.
 
+use std::fmt::Write as _;
+use std::io::Write as _;
+
 use serde_json::json;
 
 /// The facts to print.
@@ -15,8 +18,10 @@ pub struct Banner<'a> {
     pub invoke_key: Option<&'a str>,
 }
 
-/// Prints the banner to stdout.
+/// Prints the banner to stdout. A closed stdout (output piped into a command that exited) must
+/// not stop the gateway, so write errors are ignored.
 pub fn print(banner: &Banner<'_>) {
+    let mut out = String::new();
     let invoke = banner
         .invoke_key
         .unwrap_or("<the mcp.invoke key printed on the first run>");
@@ -29,30 +34,34 @@ pub fn print(banner: &Banner<'_>) {
             }
         }
     });
-    println!();
-    println!("MCP gateway (standalone) is ready.");
-    println!("  Gateway:   {}", banner.gateway_url);
-    println!(
+    let _ = writeln!(out);
+    let _ = writeln!(out, "MCP gateway (standalone) is ready.");
+    let _ = writeln!(out, "  Gateway:   {}", banner.gateway_url);
+    let _ = writeln!(
+        out,
         "  Admin API: {}/v1  (OpenAPI: {}/openapi.json)",
         banner.admin_url, banner.admin_url
     );
     if let Some(key) = banner.admin_key {
-        println!("  Admin key (shown once, store it now):      {key}");
+        let _ = writeln!(out, "  Admin key (shown once, store it now):      {key}");
     }
     if let Some(key) = banner.invoke_key {
-        println!("  mcp.invoke key (shown once, store it now): {key}");
+        let _ = writeln!(out, "  mcp.invoke key (shown once, store it now): {key}");
     }
-    println!();
-    println!("Client configuration (Claude Desktop, Cursor):");
-    println!(
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Client configuration (Claude Desktop, Cursor):");
+    let _ = writeln!(
+        out,
         "{}",
         serde_json::to_string_pretty(&client_config).unwrap_or_default()
     );
-    println!();
-    println!("Try it:");
-    println!(
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Try it:");
+    let _ = writeln!(
+        out,
         "  curl -s {} -H 'Authorization: Bearer {invoke}' -H 'Content-Type: application/json' \\\n    -H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2025-11-25' \\\n    -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{{}},\"clientInfo\":{{\"name\":\"curl\",\"version\":\"1\"}}}}}}'",
         banner.gateway_url
     );
-    println!();
+    let _ = writeln!(out);
+    let _ = std::io::stdout().write_all(out.as_bytes());
 }

@@ -10,7 +10,7 @@ use crate::application::{
     Admin, IssueApiKeyInput, RegisterDataPlaneInput, RegisterServerInput, Service,
     UpdateServerInput,
 };
-use crate::secrets::read_or_create;
+use crate::secrets::{read_or_create, replace_secret_file};
 
 /// Name, and slug, of the demo workspace and server.
 pub const DEMO: &str = "demo";
@@ -76,19 +76,27 @@ pub async fn seed(service: &Service, demo_url: &str, data_dir: &Path) -> anyhow:
         }
     }
     let token_file = data_dir.join("standalone-data-plane.token");
-    let data_plane_token = if token_file.exists() {
-        read_or_create(&token_file, String::new)?
+    let stored = if token_file.exists() {
+        Some(read_or_create(&token_file, String::new)?)
     } else {
-        let registered = service
-            .register_data_plane(
-                &system,
-                RegisterDataPlaneInput {
-                    name: "standalone".into(),
-                    workspaces: None,
-                },
-            )
-            .await?;
-        read_or_create(&token_file, || registered.token)?
+        None
+    };
+    let data_plane_token = match stored {
+        // The token file outlived its database (the database was deleted): register anew.
+        Some(token) if service.authenticate_data_plane(&token).await.is_ok() => token,
+        _ => {
+            let registered = service
+                .register_data_plane(
+                    &system,
+                    RegisterDataPlaneInput {
+                        name: "standalone".into(),
+                        workspaces: None,
+                    },
+                )
+                .await?;
+            replace_secret_file(&token_file, &registered.token)?;
+            registered.token
+        }
     };
     Ok(Seeded {
         invoke_key,
