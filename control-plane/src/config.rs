@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use mcpgw_shared::Redacted;
 
 /// The MCP gateway's control plane.
 #[derive(Debug, Parser)]
@@ -62,11 +63,11 @@ pub struct ControlPlaneArgs {
     #[arg(long, env = "MCPGW_GRPC_ADDR", default_value = "127.0.0.1:50051")]
     pub grpc_addr: SocketAddr,
     /// The first admin key, `mcpgw_<id>_<secret>` (otherwise `standalone` generates one).
-    #[arg(long, env = "MCPGW_BOOTSTRAP_ADMIN_KEY", hide_env_values = true)]
-    pub bootstrap_admin_key: Option<String>,
+    #[arg(long, env = "MCPGW_BOOTSTRAP_ADMIN_KEY", hide_env_values = true, value_parser = secret)]
+    pub bootstrap_admin_key: Option<Redacted<String>>,
     /// Key that encrypts secrets at rest: 32 random bytes, base64.
-    #[arg(long, env = "MCPGW_SECRET_KEY", hide_env_values = true)]
-    pub secret_key: Option<String>,
+    #[arg(long, env = "MCPGW_SECRET_KEY", hide_env_values = true, value_parser = secret)]
+    pub secret_key: Option<Redacted<String>>,
     /// A file holding that key, instead of `MCPGW_SECRET_KEY`.
     #[arg(long, env = "MCPGW_SECRET_KEY_FILE")]
     pub secret_key_file: Option<PathBuf>,
@@ -92,4 +93,34 @@ pub struct StandaloneArgs {
     /// Data-plane listen address.
     #[arg(long, env = "MCPGW_LISTEN_ADDR", default_value = "127.0.0.1:8080")]
     pub listen_addr: SocketAddr,
+}
+
+/// Parses a secret argument into a value that never shows in `Debug` output.
+fn secret(text: &str) -> Result<Redacted<String>, std::convert::Infallible> {
+    Ok(Redacted::new(text.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Cli;
+
+    #[test]
+    fn secrets_given_on_the_command_line_never_show_in_debug_output() {
+        let cli = Cli::try_parse_from([
+            "mcpgw-control-plane",
+            "serve",
+            "--nats-url",
+            "nats://127.0.0.1:4222",
+            "--secret-key",
+            "c2VjcmV0LWtleS1tYXJrZXI=",
+            "--bootstrap-admin-key",
+            "mcpgw_abcdefgh_AdminKeyMarkerAdminKeyMarkerAdminKey",
+        ])
+        .expect("valid arguments");
+        let debug = format!("{cli:?}");
+        assert!(!debug.contains("c2VjcmV0LWtleS1tYXJrZXI="), "{debug}");
+        assert!(!debug.contains("AdminKeyMarker"), "{debug}");
+    }
 }

@@ -10,6 +10,7 @@ use mcpgw_control_plane::outbox::RelaySettings;
 use mcpgw_control_plane::secrets::load_cipher;
 use mcpgw_control_plane::standalone;
 use mcpgw_control_plane::store::Database;
+use mcpgw_shared::Redacted;
 use mcpgw_shared::bus::NatsBus;
 
 #[tokio::main]
@@ -66,7 +67,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         admin_addr: cp.admin_addr,
         grpc_addr: cp.grpc_addr,
         relay: RelaySettings::default(),
-        bootstrap_admin_key: cp.bootstrap_admin_key.clone(),
+        bootstrap_admin_key: cp.bootstrap_admin_key.clone().map(Redacted::into_inner),
     })
     .await?;
     if let Some(key) = &running.generated_admin_key {

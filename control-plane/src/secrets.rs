@@ -44,7 +44,7 @@ pub fn load_cipher(
     generate_in: Option<&Path>,
 ) -> Result<SecretCipher, SecretKeyError> {
     let (text, source_name) = if let Some(key) = &args.secret_key {
-        (key.clone(), "MCPGW_SECRET_KEY".to_owned())
+        (key.expose().clone(), "MCPGW_SECRET_KEY".to_owned())
     } else if let Some(path) = &args.secret_key_file {
         (read_key_file(path)?, path.display().to_string())
     } else if let Some(dir) = generate_in {

@@ -13,6 +13,7 @@ use mcpgw_data_plane::Settings;
 use mcpgw_data_plane::app::{RunningDataPlane, SyncSource};
 use mcpgw_data_plane::demo_upstream::DemoUpstream;
 use mcpgw_data_plane::sync::SyncSettings;
+use mcpgw_shared::Redacted;
 use mcpgw_shared::bus::{Bus, InProcessBus};
 use mcpgw_shared::secret::generate_base64_key;
 
@@ -43,7 +44,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         admin_addr: cp.admin_addr,
         grpc_addr: cp.grpc_addr,
         relay: RelaySettings::default(),
-        bootstrap_admin_key: cp.bootstrap_admin_key.clone(),
+        bootstrap_admin_key: cp.bootstrap_admin_key.clone().map(Redacted::into_inner),
     })
     .await?;
     let admin_key = control_plane.generated_admin_key.clone();
@@ -66,7 +67,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     })?;
     let source = SyncSource {
         control_plane_url: format!("http://{}", control_plane.grpc_addr),
-        token: seeded.data_plane_token.clone(),
+        token: Redacted::new(seeded.data_plane_token.clone()),
         data_dir: Some(data_dir.clone()),
         settings: SyncSettings::default(),
     };

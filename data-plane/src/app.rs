@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mcpgw_shared::Redacted;
 use mcpgw_shared::bus::Bus;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -20,7 +21,7 @@ pub struct SyncSource {
     /// The control plane's gRPC URL (`MCPGW_CONTROL_PLANE_URL`).
     pub control_plane_url: String,
     /// The data plane's token (`MCPGW_DATA_PLANE_TOKEN`).
-    pub token: String,
+    pub token: Redacted<String>,
     /// Where the last-known-good file lives (`MCPGW_DATA_DIR`); `None`: no file.
     pub data_dir: Option<PathBuf>,
     /// Sync pacing and `MCPGW_MAX_STALENESS`.
@@ -65,11 +66,11 @@ impl RunningDataPlane {
     ) -> Result<Self, StartError> {
         let (store, updater) = ConfigStore::new();
         let gateway = Gateway::new(store.clone(), &settings)?;
-        let client = SyncClient::new(&source.control_plane_url, &source.token)?;
+        let client = SyncClient::new(&source.control_plane_url, source.token.expose())?;
         let last_known_good = source
             .data_dir
             .as_deref()
-            .map(|dir| LastKnownGood::new(dir, &source.token));
+            .map(|dir| LastKnownGood::new(dir, source.token.expose()));
         let listener = TcpListener::bind(settings.listen_addr)
             .await
             .map_err(|error| StartError::Bind {

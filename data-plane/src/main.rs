@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use mcpgw_data_plane::Settings;
 use mcpgw_data_plane::app::{RunningDataPlane, SyncSource};
 use mcpgw_data_plane::sync::SyncSettings;
+use mcpgw_shared::Redacted;
 use mcpgw_shared::bus::NatsBus;
 
 /// The MCP gateway's data plane.
@@ -37,8 +38,9 @@ struct ServeArgs {
     )]
     control_plane_url: String,
     /// This data plane's token, from `POST /v1/data-planes`.
-    #[arg(long, env = "MCPGW_DATA_PLANE_TOKEN", hide_env_values = true)]
-    data_plane_token: String,
+    #[arg(long, env = "MCPGW_DATA_PLANE_TOKEN", hide_env_values = true,
+          value_parser = |text: &str| Ok::<_, std::convert::Infallible>(Redacted::new(text.to_owned())))]
+    data_plane_token: Redacted<String>,
     /// NATS server carrying change events.
     #[arg(long, env = "MCPGW_NATS_URL")]
     nats_url: String,
