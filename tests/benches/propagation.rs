@@ -10,6 +10,7 @@
 
 use std::time::{Duration, Instant};
 
+use mcpgw_e2e::admin_api::{invoke_key_request, revoke_path};
 use mcpgw_e2e::fleet::{DataPlaneProcess, Fleet};
 use mcpgw_e2e::nats::PrivateNats;
 use reqwest::{Method, StatusCode};
@@ -97,7 +98,7 @@ async fn measure(
         samples: Vec::new(),
     };
     for n in 0..changes {
-        let body = json!({"workspace_id": workspace, "name": format!("bench-{n}"), "type": "service", "permissions": ["mcp.invoke"]});
+        let body = invoke_key_request(&workspace, &format!("bench-{n}"));
         let (status, key) = fleet.admin(Method::POST, "/v1/api-keys", Some(body)).await;
         assert_eq!(status, StatusCode::CREATED);
         let start = Instant::now();
@@ -108,7 +109,7 @@ async fn measure(
             })
             .await,
         );
-        let path = format!("/v1/api-keys/{}/revoke", key["id"].as_str().unwrap());
+        let path = revoke_path(key["id"].as_str().unwrap());
         let (status, _) = fleet.admin(Method::POST, &path, None).await;
         assert_eq!(status, StatusCode::OK);
         let start = Instant::now();

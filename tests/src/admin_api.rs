@@ -26,3 +26,18 @@ pub async fn call(
     };
     (status, json)
 }
+
+/// The body of `POST /v1/api-keys` for a service key of `workspace` that may invoke servers.
+pub fn invoke_key_request(workspace: &str, name: &str) -> Value {
+    serde_json::json!({
+        "workspace_id": workspace,
+        "name": name,
+        "type": "service",
+        "permissions": ["mcp.invoke"],
+    })
+}
+
+/// The path that revokes key `id`.
+pub fn revoke_path(id: &str) -> String {
+    format!("/v1/api-keys/{id}/revoke")
+}

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use mcpgw_e2e::admin_api::{invoke_key_request, revoke_path};
 use mcpgw_e2e::control_plane::TestControlPlane;
 use mcpgw_e2e::db::Backend;
 use mcpgw_shared::bus::InProcessBus;
@@ -81,11 +82,15 @@ async fn a_scoped_data_plane_gets_only_its_workspaces_with_secrets_and_changes()
     )
     .await;
     let key_a = cp
-        .post_ok("/v1/api-keys", json!({"workspace_id": a, "name": "k", "type": "service", "permissions": ["mcp.invoke"]}), StatusCode::CREATED)
+        .post_ok(
+            "/v1/api-keys",
+            invoke_key_request(&a, "k"),
+            StatusCode::CREATED,
+        )
         .await;
     cp.post_ok(
         "/v1/api-keys",
-        json!({"workspace_id": b, "name": "k", "type": "service", "permissions": ["mcp.invoke"]}),
+        invoke_key_request(&b, "k"),
         StatusCode::CREATED,
     )
     .await;
@@ -142,7 +147,7 @@ async fn a_scoped_data_plane_gets_only_its_workspaces_with_secrets_and_changes()
     // A revocation in A and a change in B: only A's shows.
     cp.call(
         Method::POST,
-        &format!("/v1/api-keys/{}/revoke", key_a["id"].as_str().unwrap()),
+        &revoke_path(key_a["id"].as_str().unwrap()),
         None,
     )
     .await;

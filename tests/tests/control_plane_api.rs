@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use mcpgw_e2e::admin_api::{invoke_key_request, revoke_path};
 use mcpgw_e2e::control_plane::TestControlPlane;
 use mcpgw_e2e::db::Backend;
 use mcpgw_shared::bus::NatsBus;
@@ -50,7 +51,7 @@ async fn creating_a_server_and_a_key_and_revoking_it_is_audited_and_published_in
     let key = cp
         .post_ok(
             "/v1/api-keys",
-            json!({"workspace_id": workspace, "name": "ci", "type": "service", "permissions": ["mcp.invoke"]}),
+            invoke_key_request(&workspace, "ci"),
             StatusCode::CREATED,
         )
         .await;
@@ -61,9 +62,7 @@ async fn creating_a_server_and_a_key_and_revoking_it_is_audited_and_published_in
             .unwrap()
             .starts_with(&format!("mcpgw_{key_id}_"))
     );
-    let (status, revoked) = cp
-        .call(Method::POST, &format!("/v1/api-keys/{key_id}/revoke"), None)
-        .await;
+    let (status, revoked) = cp.call(Method::POST, &revoke_path(key_id), None).await;
     assert_eq!(status, StatusCode::OK, "{revoked}");
     assert_eq!(revoked["revoked"], true);
     assert!(
@@ -429,7 +428,7 @@ async fn rebuilt_projections_equal_the_live_ones(backend: Backend) {
         .await;
     cp.call(
         Method::POST,
-        &format!("/v1/api-keys/{}/revoke", key["id"].as_str().unwrap()),
+        &revoke_path(key["id"].as_str().unwrap()),
         None,
     )
     .await;
@@ -522,7 +521,11 @@ async fn a_workspace_admin_sees_and_changes_only_its_workspace() {
         "a workspace admin's audit log holds only its workspace: {events}"
     );
     let invoke_only = cp
-        .post_ok("/v1/api-keys", json!({"workspace_id": mine, "name": "client", "type": "service", "permissions": ["mcp.invoke"]}), StatusCode::CREATED)
+        .post_ok(
+            "/v1/api-keys",
+            invoke_key_request(&mine, "client"),
+            StatusCode::CREATED,
+        )
         .await;
     let (status, _) = cp
         .call_as(

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use mcpgw_data_plane::demo_upstream::DemoUpstream;
+use mcpgw_e2e::admin_api::{invoke_key_request, revoke_path};
 use mcpgw_e2e::fleet::{DataPlaneProcess, Fleet, eventually};
 use mcpgw_e2e::mcp_client::{McpClient, StreamEvent};
 use mcpgw_e2e::nats::PrivateNats;
@@ -47,7 +48,7 @@ async fn setup(pods: usize, pod_env: &[(&'static str, String)]) -> Setup {
         )
         .await;
     let key = fleet
-        .create("/v1/api-keys", json!({"workspace_id": workspace, "name": "client", "type": "service", "permissions": ["mcp.invoke"]}))
+        .create("/v1/api-keys", invoke_key_request(&workspace, "client"))
         .await;
     let token = fleet.data_plane_token(None).await;
     let mut started = Vec::new();
@@ -105,11 +106,7 @@ async fn a_session_moves_between_pods_and_a_revoked_key_is_cut_off_everywhere() 
     let mut stream = on_b.open_stream(&session).await;
     let (status, _) = s
         .fleet
-        .admin(
-            Method::POST,
-            &format!("/v1/api-keys/{}/revoke", s.key_id),
-            None,
-        )
+        .admin(Method::POST, &revoke_path(&s.key_id), None)
         .await;
     assert_eq!(status, StatusCode::OK);
     for client in [&on_a, &on_b] {
@@ -206,15 +203,14 @@ async fn pods_enforce_by_polling_while_nats_is_down_and_converge_after() {
     s.nats.stop().await;
     let new_key = s
         .fleet
-        .create("/v1/api-keys", json!({"workspace_id": s.workspace, "name": "during outage", "type": "service", "permissions": ["mcp.invoke"]}))
+        .create(
+            "/v1/api-keys",
+            invoke_key_request(&s.workspace, "during outage"),
+        )
         .await;
     let (status, _) = s
         .fleet
-        .admin(
-            Method::POST,
-            &format!("/v1/api-keys/{}/revoke", s.key_id),
-            None,
-        )
+        .admin(Method::POST, &revoke_path(&s.key_id), None)
         .await;
     assert_eq!(status, StatusCode::OK);
     for pod in &s.pods {
@@ -329,7 +325,7 @@ async fn a_pod_scoped_to_one_workspace_cannot_reach_another_workspaces_servers()
         .await;
     let other_key = s
         .fleet
-        .create("/v1/api-keys", json!({"workspace_id": other, "name": "k", "type": "service", "permissions": ["mcp.invoke"]}))
+        .create("/v1/api-keys", invoke_key_request(&other, "k"))
         .await;
     let token = s
         .fleet

@@ -11,6 +11,7 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use mcpgw_control_plane::outbox::{OutboxRelay, RelaySettings};
+use mcpgw_e2e::admin_api::invoke_key_request;
 use mcpgw_e2e::control_plane::TestControlPlane;
 use mcpgw_e2e::db::{Backend, TestDatabase};
 use mcpgw_e2e::process::{ChildProcess, free_port, wait_for_http};
@@ -88,7 +89,7 @@ async fn a_relay_killed_between_publish_and_cursor_loses_nothing() {
     for n in 0..5 {
         cp.post_ok(
             "/v1/api-keys",
-            json!({"workspace_id": workspace, "name": format!("k{n}"), "type": "service", "permissions": ["mcp.invoke"]}),
+            invoke_key_request(&workspace, &format!("k{n}")),
             StatusCode::CREATED,
         )
         .await;
@@ -208,7 +209,7 @@ async fn two_control_plane_processes_publish_every_event_in_order() {
         let response = post(
             port,
             "/v1/api-keys",
-            json!({"workspace_id": workspace, "name": format!("k{n}"), "type": "service", "permissions": ["mcp.invoke"]}),
+            invoke_key_request(&workspace, &format!("k{n}")),
         )
         .await
         .unwrap();
