@@ -98,7 +98,7 @@ async fn measure(
         samples: Vec::new(),
     };
     for n in 0..changes {
-        let body = invoke_key_request(&workspace, &format!("bench-{n}"));
+        let body = invoke_key_request(workspace, &format!("bench-{n}"));
         let (status, key) = fleet.admin(Method::POST, "/v1/api-keys", Some(body)).await;
         assert_eq!(status, StatusCode::CREATED);
         let start = Instant::now();
