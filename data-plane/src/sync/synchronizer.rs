@@ -60,6 +60,8 @@ pub struct Synchronizer {
     synced: bool,
     /// Whether the configuration changed since the file was written.
     unsaved: bool,
+    /// The last-known-good write in progress, if any.
+    saving: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Synchronizer {
@@ -81,6 +83,7 @@ impl Synchronizer {
             heartbeat_at: None,
             synced: false,
             unsaved: false,
+            saving: None,
         }
     }
 
@@ -112,7 +115,7 @@ impl Synchronizer {
                 _ = report.tick() => self.report().await,
             }
         }
-        self.save();
+        self.finish_saving().await;
     }
 
     /// Takes a snapshot, or falls back to the last-known-good file.
@@ -255,7 +258,7 @@ impl Synchronizer {
             }
         }
         if self.unsaved {
-            self.save();
+            self.start_save();
         }
     }
 
@@ -263,16 +266,33 @@ impl Synchronizer {
         self.confirmed_at = Some(Instant::now());
     }
 
-    fn save(&mut self) {
-        let Some(file) = &self.last_known_good else {
-            return;
-        };
-        if !self.synced {
+    /// Starts writing the last-known-good file on a blocking thread, unless a write is still
+    /// running: encoding, sealing and fsync of a large configuration take long enough that the
+    /// sync loop must not wait for them.
+    fn start_save(&mut self) {
+        if self.saving.as_ref().is_some_and(|task| !task.is_finished()) {
             return;
         }
-        match file.save(&self.updater.store().load()) {
-            Ok(()) => self.unsaved = false,
-            Err(error) => tracing::warn!(%error, "cannot write the last-known-good file"),
+        let (Some(file), true) = (self.last_known_good.clone(), self.synced) else {
+            return;
+        };
+        let config = self.updater.store().load();
+        self.unsaved = false;
+        self.saving = Some(tokio::task::spawn_blocking(move || {
+            if let Err(error) = file.save(&config) {
+                tracing::warn!(%error, "cannot write the last-known-good file");
+            }
+        }));
+    }
+
+    /// Waits for a running write, then writes the current configuration (at shutdown).
+    async fn finish_saving(&mut self) {
+        if let Some(task) = self.saving.take() {
+            let _ = task.await;
+        }
+        self.start_save();
+        if let Some(task) = self.saving.take() {
+            let _ = task.await;
         }
     }
 
