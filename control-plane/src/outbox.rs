@@ -119,8 +119,18 @@ impl OutboxRelay {
         let mut heartbeat = tokio::time::interval(self.settings.heartbeat_interval);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut backoff = Duration::from_millis(100);
+        let mut published = loop {
+            match Published::load(&self.db).await {
+                Ok(published) => break published,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read the outbox cursor; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        };
         loop {
-            match self.publish_pending().await {
+            match self.publish_pending(&mut published).await {
                 Ok(()) => backoff = Duration::from_millis(100),
                 Err(error) => {
                     tracing::warn!(%error, "outbox relay round failed; retrying");
@@ -133,7 +143,7 @@ impl OutboxRelay {
                 () = self.wakeup.notified() => {}
                 () = tokio::time::sleep(self.settings.poll_interval) => {}
                 _ = heartbeat.tick() => {
-                    if let Err(error) = self.send_heartbeat().await {
+                    if let Err(error) = self.send_heartbeat(&published).await {
                         tracing::warn!(%error, "heartbeat failed");
                     }
                 }
@@ -143,28 +153,27 @@ impl OutboxRelay {
 
     /// Publishes every event above the cursor, in order, advancing the cursor after each batch
     /// the bus accepted.
-    pub async fn publish_pending(&self) -> Result<(), RelayError> {
-        let mut cursor = self.db.published_seq().await?;
+    async fn publish_pending(&self, published: &mut Published) -> Result<(), RelayError> {
         loop {
-            let events = self.db.read_log(cursor, self.settings.batch, None).await?;
+            let events = self
+                .db
+                .read_log(published.seq, self.settings.batch, None)
+                .await?;
             let Some(last) = events.last().map(|e| e.seq) else {
                 return Ok(());
             };
             self.bus.publish(wire_messages(&events)).await?;
-            tracing::debug!(from = cursor + 1, to = last, "published events");
+            tracing::debug!(from = published.seq + 1, to = last, "published events");
             self.db.advance_published_seq(last).await?;
-            cursor = last;
+            published.advance(&events);
         }
     }
 
-    async fn send_heartbeat(&self) -> Result<(), RelayError> {
-        let head = self.db.published_seq().await?;
-        let workspaces: BTreeMap<String, i64> =
-            self.db.workspace_heads(head).await?.into_iter().collect();
+    async fn send_heartbeat(&self, published: &Published) -> Result<(), RelayError> {
         let heartbeat = Heartbeat {
             v: WIRE_VERSION,
-            head,
-            workspaces,
+            head: published.seq,
+            workspaces: published.heads.clone(),
             at: Utc::now(),
         };
         let payload = serde_json::to_vec(&heartbeat).expect("heartbeats serialize");
@@ -176,5 +185,30 @@ impl OutboxRelay {
             }])
             .await?;
         Ok(())
+    }
+}
+
+/// What the leader has published: the cursor and the last sequence per workspace, read from
+/// the database once per leadership and then kept current as batches are published (so a
+/// heartbeat costs no query).
+struct Published {
+    seq: i64,
+    heads: BTreeMap<String, i64>,
+}
+
+impl Published {
+    async fn load(db: &Database) -> Result<Self, StoreError> {
+        let seq = db.published_seq().await?;
+        let heads = db.workspace_heads(seq).await?.into_iter().collect();
+        Ok(Self { seq, heads })
+    }
+
+    fn advance(&mut self, events: &[crate::store::StoredEvent]) {
+        for event in events {
+            for workspace in &event.workspaces {
+                self.heads.insert(workspace.clone(), event.seq);
+            }
+            self.seq = event.seq;
+        }
     }
 }
