@@ -1,4 +1,9 @@
-//! The control plane's network APIs: REST admin (axum) and gRPC config sync (tonic).
+//! The control plane's network APIs: REST admin (axum) and gRPC config sync (tonic). Both go
+//! through the service layer ([`crate::application::Service`]) and nothing else: no query and
+//! no secret key is reachable from here (a test keeps it so).
 
 pub mod rest;
 pub mod sync;
+
+#[cfg(test)]
+mod tests;

@@ -1,12 +1,16 @@
-//! The service layer under both admin APIs: authorizes the caller, loads the aggregate, decides,
-//! appends the events with the read-model updates, and wakes the outbox relay.
+//! The service layer, the one door to the control plane's state for both admin APIs and the
+//! sync API: it authenticates and authorizes the caller, loads the aggregate, decides, appends
+//! the events with the read-model updates, wakes the outbox relay, and answers queries. The
+//! database and the secret cipher are private to it.
 
-mod admin;
 mod api_keys;
+mod authenticate;
+mod caller;
 mod data_planes;
 mod error;
 mod events;
 mod servers;
+mod sync;
 mod workspaces;
 
 use std::sync::Arc;
@@ -14,17 +18,23 @@ use std::sync::Arc;
 use mcpgw_shared::SecretCipher;
 use tokio::sync::Notify;
 
-pub use admin::Admin;
 pub use api_keys::{IssueApiKeyInput, IssuedApiKey};
+pub use authenticate::{Refusal, Unauthenticated};
+pub use caller::{Admin, AdminScope, Caller, Forbidden};
 pub use data_planes::{DataPlaneStatus, RegisterDataPlaneInput, RegisteredDataPlane};
 pub use error::ServiceError;
-pub use servers::{RegisterServerInput, UpdateServerInput, secret_context};
+pub use events::AuditEntry;
+pub use servers::{
+    BadPoint, RegisterServerInput, ServerAt, ServerChange, ServerVersion, UpdateServerInput,
+    secret_context,
+};
+pub use sync::{SyncEntity, SyncSnapshot, SyncState};
 
-use crate::domain::{Aggregate, DomainError, DomainEvent};
+use crate::domain::Aggregate;
 use crate::store::{AppendRequest, Database, StoreError, StoredEvent};
 
 /// Attempts at an append whose stream moved on between read and write, when the caller did not
-/// pin a version.
+/// pin a version. Every attempt authorizes and decides against the state it appends after.
 const APPEND_ATTEMPTS: usize = 3;
 
 /// The control plane's operations.
@@ -55,32 +65,43 @@ impl Service {
         }
     }
 
-    /// The database.
-    pub fn db(&self) -> &Database {
-        &self.db
+    /// The sequence of the last committed event.
+    pub async fn head(&self) -> Result<i64, ServiceError> {
+        Ok(self.db.head().await?)
     }
 
-    /// The secret cipher.
-    pub fn cipher(&self) -> &SecretCipher {
-        &self.cipher
+    /// Folds the aggregate `id` from its stream; also returns the stream's version.
+    async fn load<A: Aggregate>(&self, id: &A::Id) -> Result<(A, i64), ServiceError> {
+        let stream = A::stream(id);
+        let history = self.db.load_stream(&stream).await?;
+        let version = history.last().map_or(0, |e| e.stream_version);
+        let mut state = A::default();
+        for stored in history {
+            let event = A::own(stored.event).ok_or_else(|| {
+                StoreError::Corrupt(format!("{stream} holds an event of another aggregate"))
+            })?;
+            state.apply(&event);
+        }
+        Ok((state, version))
     }
 
-    /// Runs one command against the aggregate in `stream`: load, check the caller's expected
-    /// version, decide, append. `concerns` names the workspaces the change concerns, given the
-    /// state before and the decided events.
+    /// Runs `command` against the aggregate `id`: load it, check the caller's expected version,
+    /// `authorize` the caller against the loaded state, decide, and append pinned to the
+    /// version that was loaded — so what was authorized is what the change applies to. When
+    /// the stream moved on meanwhile and no version was pinned by the caller, all of it runs
+    /// again on the new state.
     async fn execute<A: Aggregate>(
         &self,
-        stream: &str,
+        caller: &Caller,
+        id: &A::Id,
         expected_version: Option<i64>,
-        actor: &str,
-        decide: impl Fn(&A) -> Result<Vec<DomainEvent>, DomainError>,
-        concerns: impl Fn(&A, &[DomainEvent]) -> Vec<String>,
+        authorize: impl Fn(&A) -> Result<(), ServiceError>,
+        command: A::Command,
     ) -> Result<Outcome, ServiceError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let history = self.db.load_stream(stream).await?;
-            let version = history.last().map_or(0, |e| e.stream_version);
+            let (state, version) = self.load::<A>(id).await?;
             if let Some(expected) = expected_version
                 && expected != version
             {
@@ -89,20 +110,20 @@ impl Service {
                     actual: version,
                 });
             }
-            let state = A::from_events(history.iter().map(|e| &e.event));
-            let events = decide(&state)?;
-            if events.is_empty() {
+            authorize(&state)?;
+            let decision = state.decide(id, command.clone())?;
+            if decision.events.is_empty() {
                 return Ok(Outcome {
                     version,
                     events: vec![],
                 });
             }
             let request = AppendRequest {
-                stream_id: stream.to_owned(),
+                stream: A::stream(id),
                 expected_version: version,
-                workspaces: concerns(&state, &events),
-                events,
-                actor: actor.to_owned(),
+                events: decision.events.into_iter().map(Into::into).collect(),
+                audience: decision.audience,
+                actor: caller.actor().to_string(),
             };
             match self.db.append(request).await {
                 Ok(events) => {
@@ -125,3 +146,6 @@ impl Service {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -22,7 +22,7 @@ pub enum Command {
     Serve(ServeArgs),
     /// Runs both planes in one process on SQLite with an in-process event bus, seeded with a
     /// demo workspace, keys and upstream.
-    Standalone(StandaloneArgs),
+    Standalone(Box<StandaloneArgs>),
     /// Applies database migrations and exits.
     Migrate(DatabaseArgs),
     /// Rebuilds the read models from the event log and exits.
@@ -63,10 +63,10 @@ pub struct ControlPlaneArgs {
     #[arg(long, env = "MCPGW_GRPC_ADDR", default_value = "127.0.0.1:50051")]
     pub grpc_addr: SocketAddr,
     /// The first admin key, `mcpgw_<id>_<secret>` (otherwise `standalone` generates one).
-    #[arg(long, env = "MCPGW_BOOTSTRAP_ADMIN_KEY", hide_env_values = true, value_parser = secret)]
+    #[arg(long, env = "MCPGW_BOOTSTRAP_ADMIN_KEY", hide_env_values = true)]
     pub bootstrap_admin_key: Option<Redacted<String>>,
     /// Key that encrypts secrets at rest: 32 random bytes, base64.
-    #[arg(long, env = "MCPGW_SECRET_KEY", hide_env_values = true, value_parser = secret)]
+    #[arg(long, env = "MCPGW_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<Redacted<String>>,
     /// A file holding that key, instead of `MCPGW_SECRET_KEY`.
     #[arg(long, env = "MCPGW_SECRET_KEY_FILE")]
@@ -90,37 +90,10 @@ pub struct StandaloneArgs {
     /// Control-plane settings.
     #[command(flatten)]
     pub control_plane: ControlPlaneArgs,
-    /// Data-plane listen address.
-    #[arg(long, env = "MCPGW_LISTEN_ADDR", default_value = "127.0.0.1:8080")]
-    pub listen_addr: SocketAddr,
-}
-
-/// Parses a secret argument into a value that never shows in `Debug` output.
-fn secret(text: &str) -> Result<Redacted<String>, std::convert::Infallible> {
-    Ok(Redacted::new(text.to_owned()))
+    /// Data-plane (gateway) settings.
+    #[command(flatten)]
+    pub gateway: mcpgw_data_plane::Settings,
 }
 
 #[cfg(test)]
-mod tests {
-    use clap::Parser;
-
-    use super::Cli;
-
-    #[test]
-    fn secrets_given_on_the_command_line_never_show_in_debug_output() {
-        let cli = Cli::try_parse_from([
-            "mcpgw-control-plane",
-            "serve",
-            "--nats-url",
-            "nats://127.0.0.1:4222",
-            "--secret-key",
-            "c2VjcmV0LWtleS1tYXJrZXI=",
-            "--bootstrap-admin-key",
-            "mcpgw_abcdefgh_AdminKeyMarkerAdminKeyMarkerAdminKey",
-        ])
-        .expect("valid arguments");
-        let debug = format!("{cli:?}");
-        assert!(!debug.contains("c2VjcmV0LWtleS1tYXJrZXI="), "{debug}");
-        assert!(!debug.contains("AdminKeyMarker"), "{debug}");
-    }
-}
+mod tests;

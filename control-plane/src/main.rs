@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use mcpgw_control_plane::app::{ControlPlaneConfig, RunningControlPlane, shutdown_signal};
+use mcpgw_control_plane::app::{ControlPlaneConfig, RunningControlPlane};
 use mcpgw_control_plane::config::{Cli, Command, DatabaseArgs, ServeArgs};
 use mcpgw_control_plane::outbox::RelaySettings;
 use mcpgw_control_plane::secrets::load_cipher;
@@ -12,6 +12,7 @@ use mcpgw_control_plane::standalone;
 use mcpgw_control_plane::store::Database;
 use mcpgw_shared::Redacted;
 use mcpgw_shared::bus::NatsBus;
+use mcpgw_shared::signal::shutdown_signal;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -19,7 +20,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
-        Command::Standalone(args) => standalone::run(args).await,
+        Command::Standalone(args) => standalone::run(*args).await,
         Command::Migrate(args) => migrate(&args).await.map(|_| ()),
         Command::RebuildProjections(args) => rebuild(&args).await,
     };

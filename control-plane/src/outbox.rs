@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use mcpgw_shared::bus::{Bus, BusError, BusMessage};
-use mcpgw_shared::wire::{HEARTBEAT_SUBJECT, Heartbeat, WIRE_VERSION};
+use mcpgw_shared::wire::{Audience, HEARTBEAT_SUBJECT, Heartbeat, WIRE_VERSION};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -193,7 +193,7 @@ impl OutboxRelay {
 /// heartbeat costs no query).
 struct Published {
     seq: i64,
-    heads: BTreeMap<String, i64>,
+    heads: BTreeMap<Audience, i64>,
 }
 
 impl Published {
@@ -205,8 +205,8 @@ impl Published {
 
     fn advance(&mut self, events: &[crate::store::StoredEvent]) {
         for event in events {
-            for workspace in &event.workspaces {
-                self.heads.insert(workspace.clone(), event.seq);
+            for audience in &event.audience {
+                self.heads.insert(*audience, event.seq);
             }
             self.seq = event.seq;
         }

@@ -9,15 +9,15 @@ mod seed;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mcpgw_data_plane::Settings;
 use mcpgw_data_plane::app::{RunningDataPlane, SyncSource};
 use mcpgw_data_plane::demo_upstream::DemoUpstream;
 use mcpgw_data_plane::sync::SyncSettings;
 use mcpgw_shared::Redacted;
 use mcpgw_shared::bus::{Bus, InProcessBus};
-use mcpgw_shared::secret::generate_base64_key;
+use mcpgw_shared::secret::{Keyring, generate_base64_key};
+use mcpgw_shared::signal::shutdown_signal;
 
-use crate::app::{ControlPlaneConfig, RunningControlPlane, shutdown_signal};
+use crate::app::{ControlPlaneConfig, RunningControlPlane};
 use crate::config::StandaloneArgs;
 use crate::outbox::RelaySettings;
 use crate::secrets::{load_cipher, read_or_create};
@@ -54,17 +54,13 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot start the demo upstream: {e}"))?;
     let seeded = seed::seed(&control_plane.service, &demo.url(), data_dir).await?;
 
-    let session_keys = read_or_create(&data_dir.join("session.keys"), || {
-        format!("standalone:{}", generate_base64_key())
-    })?;
-    let listen_addr = args.listen_addr.to_string();
-    let settings = Settings::from_vars(|name| match name {
-        "MCPGW_SESSION_KEYS" => std::env::var(name)
-            .ok()
-            .or_else(|| Some(session_keys.clone())),
-        "MCPGW_LISTEN_ADDR" => Some(listen_addr.clone()),
-        _ => std::env::var(name).ok(),
-    })?;
+    let mut settings = args.gateway.clone();
+    if settings.session_keys.is_none() {
+        let generated = read_or_create(&data_dir.join("session.keys"), || {
+            format!("standalone:{}", generate_base64_key())
+        })?;
+        settings.session_keys = Some(Keyring::parse(&generated)?);
+    }
     let source = SyncSource {
         control_plane_url: format!("http://{}", control_plane.grpc_addr),
         token: Redacted::new(seeded.data_plane_token.clone()),

@@ -10,7 +10,7 @@ mod projections;
 pub mod read_models;
 
 pub use database::{Database, Dialect};
-pub use error::StoreError;
+pub use error::{StoreError, Taken};
 pub use event_log::{AppendRequest, StoredEvent};
 pub use read_models::{ApiKeyRow, DataPlaneInstanceRow, DataPlaneRow, ServerRow, WorkspaceRow};
 

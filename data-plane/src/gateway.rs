@@ -16,7 +16,7 @@ use crate::drain::Drain;
 use crate::enforce::{self, StreamRegistry};
 use crate::relay::session::SessionSealer;
 use crate::relay::upstream::Upstream;
-use crate::relay::{self, RelayState, request_id};
+use crate::relay::{self, RelayState};
 use crate::snapshot::ConfigStore;
 
 /// A gateway ready to serve: its router, and the drain that ends its streams at shutdown.
@@ -54,7 +54,13 @@ impl Gateway {
             .collect::<Result<_, _>>()?;
         let state = RelayState {
             store,
-            sealer: SessionSealer::new(settings.session_keys.clone(), settings.session_max_age),
+            sealer: SessionSealer::new(
+                settings
+                    .session_keys
+                    .clone()
+                    .ok_or(SettingsError::Missing("MCPGW_SESSION_KEYS"))?,
+                settings.session_max_age,
+            ),
             upstream: Upstream::new(
                 settings.upstream_connect_timeout,
                 settings.upstream_timeout,
@@ -78,7 +84,7 @@ impl Gateway {
     pub fn router(&self) -> Router {
         relay::router(self.state.clone())
             .merge(crate::health::router(self.state.store.clone()))
-            .layer(axum::middleware::from_fn(request_id::assign))
+            .layer(axum::middleware::from_fn(mcpgw_shared::request_id::assign))
     }
 
     /// The drain handle: call [`Drain::begin`] when shutting down, so streams end.
@@ -128,13 +134,4 @@ impl Gateway {
 }
 
 #[cfg(test)]
-#[path = "gateway_tests.rs"]
 mod tests;
-
-#[cfg(test)]
-#[path = "gateway_errors_tests.rs"]
-mod errors_tests;
-
-#[cfg(test)]
-#[path = "gateway_stream_tests.rs"]
-mod stream_tests;

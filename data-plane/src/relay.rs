@@ -11,7 +11,6 @@ mod initialize;
 mod listen;
 pub mod message;
 mod post;
-pub mod request_id;
 mod response;
 pub mod session;
 pub mod sse;

@@ -21,15 +21,37 @@ pub struct BusMessage {
     pub payload: Bytes,
 }
 
+/// The error of a bus client library.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// The bus could not take or deliver a message.
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
-    /// Publishing failed; the caller retries from its cursor.
-    #[error("publishing to the event bus failed: {0}")]
-    Publish(String),
-    /// Subscribing failed.
-    #[error("subscribing to the event bus failed: {0}")]
-    Subscribe(String),
+    /// Publishing on `subject` failed; the caller retries from its cursor.
+    #[error("publishing on {subject} failed: {source}")]
+    Publish {
+        /// The subject of the message that was not taken.
+        subject: String,
+        /// What the bus client reported.
+        #[source]
+        source: BoxError,
+    },
+    /// The bus did not confirm that it has the published messages.
+    #[error("the event bus did not confirm the published messages: {source}")]
+    Flush {
+        /// What the bus client reported.
+        #[source]
+        source: BoxError,
+    },
+    /// Subscribing to `filter` failed.
+    #[error("subscribing to {filter} failed: {source}")]
+    Subscribe {
+        /// The subject filter.
+        filter: String,
+        /// What the bus client reported.
+        #[source]
+        source: BoxError,
+    },
 }
 
 /// Publishes and subscribes to subjects with NATS semantics (`*` one token, `>` the rest).
@@ -67,14 +89,17 @@ impl Bus for NatsBus {
                     headers.insert(crate::wire::MSG_ID_HEADER, id.as_str());
                 }
                 self.client
-                    .publish_with_headers(message.subject, headers, message.payload)
+                    .publish_with_headers(message.subject.clone(), headers, message.payload)
                     .await
-                    .map_err(|e| BusError::Publish(e.to_string()))?;
+                    .map_err(|e| BusError::Publish {
+                        subject: message.subject,
+                        source: e.into(),
+                    })?;
             }
             self.client
                 .flush()
                 .await
-                .map_err(|e| BusError::Publish(e.to_string()))
+                .map_err(|e| BusError::Flush { source: e.into() })
         })
     }
 
@@ -83,11 +108,14 @@ impl Bus for NatsBus {
         filter: String,
     ) -> BoxFuture<'_, Result<BoxStream<'static, BusMessage>, BusError>> {
         Box::pin(async move {
-            let subscriber = self
-                .client
-                .subscribe(filter)
-                .await
-                .map_err(|e| BusError::Subscribe(e.to_string()))?;
+            let subscriber =
+                self.client
+                    .subscribe(filter.clone())
+                    .await
+                    .map_err(|e| BusError::Subscribe {
+                        filter,
+                        source: e.into(),
+                    })?;
             let stream = subscriber.map(|m| BusMessage {
                 subject: m.subject.to_string(),
                 message_id: m
@@ -164,42 +192,4 @@ pub fn subject_matches(filter: &str, subject: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn subject_matching_follows_nats_rules() {
-        assert!(subject_matches("mcpgw.config.>", "mcpgw.config.ws.server"));
-        assert!(subject_matches(
-            "mcpgw.config.*.server",
-            "mcpgw.config.ws.server"
-        ));
-        assert!(!subject_matches(
-            "mcpgw.config.*.server",
-            "mcpgw.config.ws.api_key"
-        ));
-        assert!(!subject_matches("mcpgw.config.>", "mcpgw.config"));
-        assert!(!subject_matches("mcpgw.heartbeat", "mcpgw.heartbeat.x"));
-        assert!(subject_matches("mcpgw.heartbeat", "mcpgw.heartbeat"));
-    }
-
-    #[tokio::test]
-    async fn the_in_process_bus_delivers_matching_messages_in_order() {
-        let bus = InProcessBus::default();
-        let mut stream = bus.subscribe("mcpgw.config.a.>".into()).await.unwrap();
-        let message = |subject: &str, n: u8| BusMessage {
-            subject: subject.into(),
-            message_id: None,
-            payload: Bytes::from(vec![n]),
-        };
-        bus.publish(vec![
-            message("mcpgw.config.a.server", 1),
-            message("mcpgw.config.b.server", 2),
-            message("mcpgw.config.a.api_key", 3),
-        ])
-        .await
-        .unwrap();
-        assert_eq!(stream.next().await.unwrap().payload[0], 1);
-        assert_eq!(stream.next().await.unwrap().payload[0], 3);
-    }
-}
+mod tests;

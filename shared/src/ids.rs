@@ -7,6 +7,10 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+mod stream;
+
+pub use stream::StreamId;
+
 /// The text could not be read as an id of the expected kind.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("`{value}` is not a valid {kind} id")]
@@ -18,7 +22,7 @@ pub struct InvalidId {
 }
 
 macro_rules! uuid_id {
-    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
+    ($(#[$doc:meta])* $name:ident, $variant:ident, $kind:literal) => {
         $(#[$doc])*
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(transparent)]
@@ -36,8 +40,8 @@ macro_rules! uuid_id {
             }
 
             /// The event stream that holds this entity's history.
-            pub fn stream(&self) -> String {
-                format!("{}:{}", $kind, self.0)
+            pub fn stream(&self) -> StreamId {
+                StreamId::$variant(*self)
             }
         }
 
@@ -81,16 +85,19 @@ macro_rules! uuid_id {
 uuid_id!(
     /// Identifies a workspace.
     WorkspaceId,
+    Workspace,
     "workspace"
 );
 uuid_id!(
     /// Identifies a registered MCP server.
     ServerId,
+    Server,
     "server"
 );
 uuid_id!(
     /// Identifies a data-plane registration (one token, any number of instances).
     DataPlaneId,
+    DataPlane,
     "data_plane"
 );
 
@@ -120,8 +127,8 @@ impl ApiKeyId {
     }
 
     /// The event stream that holds this key's history.
-    pub fn stream(&self) -> String {
-        format!("api_key:{}", self.0)
+    pub fn stream(&self) -> StreamId {
+        StreamId::ApiKey(self.clone())
     }
 
     fn is_valid(s: &str) -> bool {
@@ -173,30 +180,4 @@ impl fmt::Debug for ApiKeyId {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn generated_api_key_ids_are_valid() {
-        for _ in 0..100 {
-            let id = ApiKeyId::generate();
-            assert_eq!(id.as_str().parse::<ApiKeyId>().unwrap(), id);
-        }
-    }
-
-    #[test]
-    fn api_key_ids_reject_uppercase_short_and_long() {
-        assert!("ABCDEFGH".parse::<ApiKeyId>().is_err());
-        assert!("abc".parse::<ApiKeyId>().is_err());
-        assert!("a".repeat(17).parse::<ApiKeyId>().is_err());
-        assert!("abc_defgh".parse::<ApiKeyId>().is_err());
-    }
-
-    #[test]
-    fn uuid_ids_round_trip_and_name_their_stream() {
-        let id = ServerId::new();
-        assert_eq!(id.to_string().parse::<ServerId>().unwrap(), id);
-        assert!(id.stream().starts_with("server:"));
-        assert!("nope".parse::<WorkspaceId>().is_err());
-    }
-}
+mod tests;

@@ -2,17 +2,20 @@
 //! credentials, secret encryption, the configuration model, the wire format of change events
 //! and the generated config-sync gRPC API.
 
+pub mod bearer;
 pub mod bus;
 pub mod credential;
 pub mod ids;
 pub mod model;
 pub mod proto;
+pub mod request_id;
 pub mod secret;
+pub mod signal;
 pub mod slug;
 pub mod telemetry;
 pub mod wire;
 
 pub use credential::{Credential, CredentialError, CredentialKind};
-pub use ids::{ApiKeyId, DataPlaneId, ServerId, WorkspaceId};
+pub use ids::{ApiKeyId, DataPlaneId, ServerId, StreamId, WorkspaceId};
 pub use secret::{Redacted, SealedSecret, SecretCipher, SecretError};
 pub use slug::{Slug, SlugError};

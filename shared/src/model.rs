@@ -10,6 +10,6 @@ mod api_key;
 mod conversions;
 mod server;
 
-pub use api_key::{ApiKeyRecord, KeyType, Permission, UnknownPermission};
+pub use api_key::{ApiKeyRecord, KeyState, KeyType, Permission, UnknownKeyType, UnknownPermission};
 pub use conversions::InvalidMessage;
 pub use server::{OAuthMetadata, SecretSet, ServerConfig, ToolFilter, UpstreamAuth};

@@ -4,8 +4,13 @@
 
 use std::collections::BTreeMap;
 
+use std::fmt;
+use std::str::FromStr;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::ids::{InvalidId, WorkspaceId};
 
 /// The version of [`ConfigEvent`] and [`Heartbeat`] this build writes.
 pub const WIRE_VERSION: u32 = 1;
@@ -23,6 +28,64 @@ pub const GLOBAL_WORKSPACE: &str = "_global";
 /// Header that carries the idempotency key (`<seq>.<workspace>`) of a published message.
 pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
 
+/// Who a change is published to: the data planes of one workspace, or every data plane (for
+/// entities that belong to no workspace: global admin keys, data-plane registrations).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Audience {
+    /// The workspace's data planes.
+    Workspace(WorkspaceId),
+    /// Every data plane ([`GLOBAL_WORKSPACE`] on the wire).
+    Global,
+}
+
+impl fmt::Display for Audience {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Workspace(id) => id.fmt(f),
+            Self::Global => f.write_str(GLOBAL_WORKSPACE),
+        }
+    }
+}
+
+impl fmt::Debug for Audience {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Audience({self})")
+    }
+}
+
+impl FromStr for Audience {
+    type Err = InvalidId;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == GLOBAL_WORKSPACE {
+            Ok(Self::Global)
+        } else {
+            s.parse().map(Self::Workspace)
+        }
+    }
+}
+
+impl TryFrom<String> for Audience {
+    type Error = InvalidId;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        value.parse()
+    }
+}
+
+impl From<Audience> for String {
+    fn from(value: Audience) -> Self {
+        value.to_string()
+    }
+}
+
+impl From<WorkspaceId> for Audience {
+    fn from(value: WorkspaceId) -> Self {
+        Self::Workspace(value)
+    }
+}
+
 /// Which kind of entity changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -38,6 +101,13 @@ pub enum EntityKind {
 }
 
 impl EntityKind {
+    /// The kind whose subject token is `token`.
+    pub fn parse(token: &str) -> Option<Self> {
+        [Self::Workspace, Self::Server, Self::ApiKey, Self::DataPlane]
+            .into_iter()
+            .find(|kind| kind.as_str() == token)
+    }
+
     /// The subject token of this kind.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -57,7 +127,7 @@ pub struct ConfigEvent {
     /// Global sequence of the event; the idempotency key.
     pub seq: i64,
     /// The workspace this copy is published for, or [`GLOBAL_WORKSPACE`].
-    pub workspace: String,
+    pub workspace: Audience,
     /// The kind of entity.
     pub kind: EntityKind,
     /// The entity's id.
@@ -71,7 +141,7 @@ pub struct ConfigEvent {
 impl ConfigEvent {
     /// The subject this event is published on.
     pub fn subject(&self) -> String {
-        config_subject(&self.workspace, self.kind)
+        config_subject(&self.workspace.to_string(), self.kind)
     }
 
     /// The idempotency key of this copy.
@@ -94,30 +164,10 @@ pub struct Heartbeat {
     /// The highest published sequence.
     pub head: i64,
     /// The highest published sequence that concerns each workspace.
-    pub workspaces: BTreeMap<String, i64>,
+    pub workspaces: BTreeMap<Audience, i64>,
     /// When it was sent.
     pub at: DateTime<Utc>,
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn subjects_follow_the_documented_pattern() {
-        let event = ConfigEvent {
-            v: WIRE_VERSION,
-            seq: 42,
-            workspace: "ws1".into(),
-            kind: EntityKind::ApiKey,
-            id: "abcdefgh".into(),
-            change: "ApiKeyRevoked".into(),
-            at: Utc::now(),
-        };
-        assert_eq!(event.subject(), "mcpgw.config.ws1.api_key");
-        assert_eq!(event.message_id(), "42.ws1");
-        let json = serde_json::to_value(&event).unwrap();
-        assert_eq!(json["kind"], "api_key");
-        assert_eq!(json["v"], 1);
-    }
-}
+mod tests;

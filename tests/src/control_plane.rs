@@ -19,6 +19,8 @@ use crate::db::{Backend, TestDatabase};
 pub struct TestControlPlane {
     /// The running planes.
     pub running: RunningControlPlane,
+    /// Its database, for tests that inspect the store directly.
+    pub db: Database,
     /// A global admin key.
     pub admin_key: String,
     /// `http://<admin addr>`.
@@ -41,7 +43,7 @@ impl TestControlPlane {
         let cipher =
             SecretCipher::new(Keyring::from_base64_key(&generate_base64_key()).expect("valid key"));
         let running = RunningControlPlane::start(ControlPlaneConfig {
-            db,
+            db: db.clone(),
             cipher,
             bus,
             admin_addr: "127.0.0.1:0".parse().expect("address"),
@@ -66,6 +68,7 @@ impl TestControlPlane {
             .expect("HTTP client");
         Self {
             running,
+            db,
             admin_key,
             base_url,
             http,

@@ -445,7 +445,7 @@ async fn rebuilt_projections_equal_the_live_ones(backend: Backend) {
     )
     .await;
 
-    let db = cp.running.service.db();
+    let db = &cp.db;
     let live = db.reader().await.unwrap().dump_projections().await.unwrap();
     let replayed = db.rebuild_projections().await.unwrap();
     assert!(replayed >= 10, "replayed {replayed} events");

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use mcpgw_control_plane::domain::DomainEvent;
+use mcpgw_control_plane::domain::workspace::WorkspaceEvent;
 use mcpgw_control_plane::store::{AppendRequest, Database, StoreError};
 use mcpgw_e2e::db::{Backend, TestDatabase};
+use mcpgw_shared::{StreamId, WorkspaceId};
 
 async fn database(backend: Backend) -> (TestDatabase, Database) {
     let test_db = TestDatabase::new(backend).await;
@@ -17,21 +18,27 @@ async fn database(backend: Backend) -> (TestDatabase, Database) {
     (test_db, db)
 }
 
-fn workspace_created(stream: &str, expected: i64, name: &str) -> AppendRequest {
+fn workspace_created(stream: &StreamId, expected: i64, name: &str) -> AppendRequest {
+    let StreamId::Workspace(workspace) = stream else {
+        panic!("test streams are workspace streams");
+    };
     AppendRequest {
-        stream_id: stream.to_owned(),
+        stream: stream.clone(),
         expected_version: expected,
-        events: vec![DomainEvent::WorkspaceCreated {
-            name: name.to_owned(),
-        }],
-        workspaces: vec![stream.trim_start_matches("workspace:").to_owned()],
+        events: vec![
+            WorkspaceEvent::Created {
+                name: name.to_owned(),
+            }
+            .into(),
+        ],
+        audience: vec![(*workspace).into()],
         actor: "test".into(),
     }
 }
 
 async fn a_stale_expected_version_is_a_conflict_and_writes_nothing(backend: Backend) {
     let (_guard, db) = database(backend).await;
-    let stream = format!("workspace:{}", uuid::Uuid::now_v7());
+    let stream = WorkspaceId::new().stream();
     db.append(workspace_created(&stream, 0, "a")).await.unwrap();
     let stale = db.append(workspace_created(&stream, 0, "b")).await;
     assert!(
@@ -103,7 +110,7 @@ async fn concurrent_appends_keep_the_sequence_gapless_and_in_commit_order(backen
         writers.push(tokio::spawn(async move {
             let mut committed = 0;
             for n in 0..APPENDS_PER_WRITER {
-                let stream = format!("workspace:{}", uuid::Uuid::now_v7());
+                let stream = WorkspaceId::new().stream();
                 if n % 3 == 0 {
                     // Expecting version 5 of a new stream: a conflict, rolled back after the
                     // sequence row was taken.
@@ -136,7 +143,7 @@ async fn concurrent_appends_keep_the_sequence_gapless_and_in_commit_order(backen
     let seqs: Vec<i64> = all.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (1..=committed as i64).collect::<Vec<_>>());
     assert_eq!(db.head().await.unwrap(), committed as i64);
-    let streams: BTreeSet<_> = all.iter().map(|e| e.stream_id.clone()).collect();
+    let streams: BTreeSet<_> = all.iter().map(|e| e.stream.clone()).collect();
     assert_eq!(streams.len(), committed);
 }
 
@@ -152,15 +159,16 @@ async fn postgres_sequence_is_gapless_under_concurrency() {
 
 async fn a_scoped_read_returns_only_the_workspaces_events(backend: Backend) {
     let (_guard, db) = database(backend).await;
-    let a = format!("workspace:{}", uuid::Uuid::now_v7());
-    let b = format!("workspace:{}", uuid::Uuid::now_v7());
+    let a = WorkspaceId::new().stream();
+    let workspace_b = WorkspaceId::new();
+    let b = workspace_b.stream();
     db.append(workspace_created(&a, 0, "a")).await.unwrap();
     db.append(workspace_created(&b, 0, "b")).await.unwrap();
-    let only_b = [b.trim_start_matches("workspace:").to_owned()];
+    let only_b = [workspace_b];
     let events = db.read_log(0, 10, Some(&only_b)).await.unwrap();
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].stream_id, b);
-    assert_eq!(events[0].workspaces, only_b.to_vec());
+    assert_eq!(events[0].stream, b);
+    assert_eq!(events[0].audience, vec![workspace_b.into()]);
 }
 
 #[tokio::test]

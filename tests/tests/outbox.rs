@@ -76,7 +76,7 @@ async fn a_relay_killed_between_publish_and_cursor_loses_nothing() {
         .unwrap();
     nats.flush().await.unwrap();
     // Let the relay publish everything so far, then only two more messages: it stalls mid-batch.
-    let db = cp.running.service.db().clone();
+    let db = cp.db.clone();
     let mut cursor = db.published_seq().await.unwrap();
     for _ in 0..100 {
         if cursor == db.head().await.unwrap() {

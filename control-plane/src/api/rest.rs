@@ -40,6 +40,7 @@ pub fn router(service: Service) -> Router {
                 .patch(servers::update)
                 .delete(servers::delete),
         )
+        .route("/servers/{id}/history", get(servers::history))
         .route("/api-keys", post(api_keys::create).get(api_keys::list))
         .route("/api-keys/{id}", get(api_keys::show))
         .route("/api-keys/{id}/revoke", post(api_keys::revoke))
@@ -55,6 +56,7 @@ pub fn router(service: Service) -> Router {
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(request_id::with_request_id))
+        .layer(axum::middleware::from_fn(request_id::render_errors))
+        .layer(axum::middleware::from_fn(mcpgw_shared::request_id::assign))
         .with_state(service)
 }

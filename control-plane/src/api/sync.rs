@@ -1,23 +1,19 @@
 //! The config-sync gRPC service for data planes. Every call authenticates the data plane's
-//! token and sees only the workspaces it serves, secrets decrypted for it.
-
-mod entities;
+//! token and sees only the workspaces it serves, secrets decrypted for it; the service layer
+//! decides what that is, this module only speaks protobuf.
 
 use chrono::Utc;
 use mcpgw_shared::proto::config_sync_server::{ConfigSync, ConfigSyncServer};
 use mcpgw_shared::proto::{
-    Changes, ChangesRequest, EntityKind, EntityRequest, EntityState, Snapshot, SnapshotFormat,
-    SnapshotRequest, StatusAck, StatusReport,
+    self, Changes, ChangesRequest, EntityKind, EntityRequest, EntityState, Removed, Snapshot,
+    SnapshotFormat, SnapshotRequest, StatusAck, StatusReport, entity_state,
 };
+use mcpgw_shared::{StreamId, bearer::bearer_token, wire};
 use tonic::{Request, Response, Status};
 
-use crate::application::{Service, ServiceError};
-use crate::store::DataPlaneRow;
-use crate::store::read_models::Reader;
-use entities::EntityResolver;
-
-/// A data plane more than this many events behind takes a new snapshot instead of changes.
-pub const MAX_CHANGES: i64 = 10_000;
+use crate::application::{Service, ServiceError, SyncEntity, SyncState};
+use crate::domain::DomainError;
+use crate::store::{DataPlaneRow, WorkspaceRow};
 
 /// The gRPC service.
 #[derive(Clone)]
@@ -36,20 +32,6 @@ impl SyncService {
         ConfigSyncServer::new(self)
     }
 
-    /// A reader on one consistent state of the database, and the head sequence it sees.
-    async fn consistent_read(
-        &self,
-    ) -> Result<(Reader<sqlx::Transaction<'static, sqlx::Any>>, i64), Status> {
-        let mut reader = self
-            .service
-            .db()
-            .snapshot_reader()
-            .await
-            .map_err(into_status)?;
-        let head = reader.head().await.map_err(into_status)?;
-        Ok((reader, head))
-    }
-
     async fn authenticate<T>(&self, request: &Request<T>) -> Result<DataPlaneRow, Status> {
         let header = request
             .metadata()
@@ -60,14 +42,11 @@ impl SyncService {
                     "send the data-plane token as `authorization: Bearer <MCPGW_DATA_PLANE_TOKEN>`",
                 )
             })?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .ok_or_else(|| {
-                Status::unauthenticated("the authorization metadata must be `Bearer <token>`")
-            })?;
+        let token = bearer_token(header).ok_or_else(|| {
+            Status::unauthenticated("the authorization metadata must be `Bearer <token>`")
+        })?;
         self.service
-            .authenticate_data_plane(token.trim())
+            .authenticate_data_plane(token)
             .await
             .map_err(status)
     }
@@ -78,17 +57,45 @@ pub fn status(error: ServiceError) -> Status {
     match &error {
         ServiceError::Unauthenticated(_) => Status::unauthenticated(error.to_string()),
         ServiceError::Forbidden(_) => Status::permission_denied(error.to_string()),
-        ServiceError::Domain(crate::domain::DomainError::NotFound { .. }) => {
-            Status::not_found(error.to_string())
-        }
+        ServiceError::Domain(DomainError::NotFound { .. }) => Status::not_found(error.to_string()),
         ServiceError::Domain(_) => Status::invalid_argument(error.to_string()),
-        ServiceError::VersionConflict { .. } | ServiceError::Taken { .. } => {
+        ServiceError::VersionConflict { .. } | ServiceError::Taken(_) => {
             Status::aborted(error.to_string())
         }
+        ServiceError::SnapshotNeeded { .. } => Status::failed_precondition(error.to_string()),
+        ServiceError::SecretUnreadable { .. } => Status::internal(error.to_string()),
         ServiceError::Store(inner) => {
             tracing::error!(error = %inner, "sync API store failure");
             Status::unavailable("the control plane's database failed; retry shortly")
         }
+    }
+}
+
+fn workspace_message(row: &WorkspaceRow) -> proto::Workspace {
+    proto::Workspace {
+        id: row.id.to_string(),
+        name: row.name.clone(),
+    }
+}
+
+fn entity_message(entity: SyncEntity) -> EntityState {
+    let kind = match entity.stream.kind() {
+        wire::EntityKind::Workspace => EntityKind::Workspace,
+        wire::EntityKind::Server => EntityKind::Server,
+        wire::EntityKind::ApiKey => EntityKind::ApiKey,
+        wire::EntityKind::DataPlane => EntityKind::Unspecified,
+    };
+    let state = match entity.state {
+        SyncState::Removed => entity_state::State::Removed(Removed {}),
+        SyncState::Workspace(row) => entity_state::State::Workspace(workspace_message(&row)),
+        SyncState::Server(server) => entity_state::State::Server((&*server).into()),
+        SyncState::ApiKey(key) => entity_state::State::ApiKey((&key).into()),
+    };
+    EntityState {
+        kind: kind.into(),
+        id: entity.stream.entity_id(),
+        seq: entity.seq,
+        state: Some(state),
     }
 }
 
@@ -99,34 +106,18 @@ impl ConfigSync for SyncService {
         request: Request<SnapshotRequest>,
     ) -> Result<Response<Snapshot>, Status> {
         let data_plane = self.authenticate(&request).await?;
-        let scope = data_plane.scope();
-        let (mut reader, seq) = self.consistent_read().await?;
-        let resolver = EntityResolver::new(self.service.cipher(), scope.as_deref());
-        let workspaces = reader
-            .workspaces(scope.as_deref())
+        let snapshot = self
+            .service
+            .sync_snapshot(&data_plane)
             .await
-            .map_err(into_status)?;
-        let servers = reader
-            .servers(scope.as_deref())
-            .await
-            .map_err(into_status)?;
-        let keys = reader
-            .api_keys(scope.as_deref())
-            .await
-            .map_err(into_status)?;
+            .map_err(status)?;
         Ok(Response::new(Snapshot {
             format: SnapshotFormat::V1.into(),
-            seq,
-            all_workspaces: scope.is_none(),
-            workspaces: workspaces.iter().map(EntityResolver::workspace).collect(),
-            servers: servers
-                .iter()
-                .map(|s| resolver.server(s))
-                .collect::<Result<_, _>>()?,
-            api_keys: keys
-                .iter()
-                .filter_map(|k| resolver.api_key(k))
-                .collect::<Result<_, _>>()?,
+            seq: snapshot.seq,
+            all_workspaces: snapshot.all_workspaces,
+            workspaces: snapshot.workspaces.iter().map(workspace_message).collect(),
+            servers: snapshot.servers.iter().map(Into::into).collect(),
+            api_keys: snapshot.api_keys.iter().map(Into::into).collect(),
         }))
     }
 
@@ -135,33 +126,14 @@ impl ConfigSync for SyncService {
         request: Request<ChangesRequest>,
     ) -> Result<Response<Changes>, Status> {
         let data_plane = self.authenticate(&request).await?;
-        let after = request.get_ref().after_seq;
-        let scope = data_plane.scope();
-        let resolver = EntityResolver::new(self.service.cipher(), scope.as_deref());
-        let (mut reader, head) = self.consistent_read().await?;
-        if after > head {
-            return Err(Status::failed_precondition(format!(
-                "sequence {after} is ahead of the log (head {head}): take a new snapshot"
-            )));
-        }
-        if head - after > MAX_CHANGES || after < 0 {
-            return Err(Status::failed_precondition(format!(
-                "sequence {after} is too far behind the head {head}: take a new snapshot"
-            )));
-        }
-        let changed = reader
-            .changed_entities(after, head, scope.as_deref())
+        let (head_seq, entities) = self
+            .service
+            .sync_changes(&data_plane, request.get_ref().after_seq)
             .await
-            .map_err(into_status)?;
-        let mut entities = Vec::with_capacity(changed.len());
-        for (stream, seq) in changed {
-            if let Some(state) = resolver.resolve(&mut reader, &stream, seq).await? {
-                entities.push(state);
-            }
-        }
+            .map_err(status)?;
         Ok(Response::new(Changes {
-            head_seq: head,
-            entities,
+            head_seq,
+            entities: entities.into_iter().map(entity_message).collect(),
         }))
     }
 
@@ -170,26 +142,25 @@ impl ConfigSync for SyncService {
         request: Request<EntityRequest>,
     ) -> Result<Response<EntityState>, Status> {
         let data_plane = self.authenticate(&request).await?;
-        let scope = data_plane.scope();
-        let resolver = EntityResolver::new(self.service.cipher(), scope.as_deref());
         let request = request.into_inner();
-        let prefix = match EntityKind::try_from(request.kind) {
-            Ok(EntityKind::Workspace) => "workspace",
-            Ok(EntityKind::Server) => "server",
-            Ok(EntityKind::ApiKey) => "api_key",
+        let kind = match EntityKind::try_from(request.kind) {
+            Ok(EntityKind::Workspace) => wire::EntityKind::Workspace,
+            Ok(EntityKind::Server) => wire::EntityKind::Server,
+            Ok(EntityKind::ApiKey) => wire::EntityKind::ApiKey,
             _ => {
                 return Err(Status::invalid_argument(
                     "kind must be WORKSPACE, SERVER or API_KEY",
                 ));
             }
         };
-        let (mut reader, head) = self.consistent_read().await?;
-        let stream = format!("{prefix}:{}", request.id);
-        resolver
-            .resolve(&mut reader, &stream, head)
-            .await?
-            .map(Response::new)
-            .ok_or_else(|| Status::invalid_argument("unknown entity kind"))
+        let stream = StreamId::from_parts(kind, &request.id)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let entity = self
+            .service
+            .sync_entity(&data_plane, stream)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(entity_message(entity)))
     }
 
     async fn report_status(
@@ -209,11 +180,7 @@ impl ConfigSync for SyncService {
             )
             .await
             .map_err(status)?;
-        let head_seq = self.service.db().head().await.map_err(into_status)?;
+        let head_seq = self.service.head().await.map_err(status)?;
         Ok(Response::new(StatusAck { head_seq }))
     }
-}
-
-fn into_status(error: crate::store::StoreError) -> Status {
-    status(ServiceError::from(error))
 }

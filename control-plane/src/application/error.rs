@@ -1,7 +1,11 @@
 //! Errors of the service layer; the API layers map them to HTTP and gRPC statuses.
 
+use mcpgw_shared::{SecretError, ServerId};
+
+use super::authenticate::Unauthenticated;
+use super::caller::Forbidden;
 use crate::domain::DomainError;
-use crate::store::StoreError;
+use crate::store::{StoreError, Taken};
 
 /// A service operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -18,28 +22,51 @@ pub enum ServiceError {
         actual: i64,
     },
     /// A unique field is taken.
-    #[error("{field} `{value}` is already in use")]
-    Taken {
-        /// Which field.
-        field: &'static str,
-        /// Its value.
-        value: String,
-    },
+    #[error(transparent)]
+    Taken(Taken),
     /// The caller may not do this.
-    #[error("{0}")]
-    Forbidden(String),
+    #[error(transparent)]
+    Forbidden(#[from] Forbidden),
     /// The caller could not be authenticated.
-    #[error("{0}")]
-    Unauthenticated(String),
+    #[error(transparent)]
+    Unauthenticated(#[from] Unauthenticated),
+    /// A data plane's applied sequence is ahead of the log or too far behind it.
+    #[error("{}", snapshot_needed(*after, *head))]
+    SnapshotNeeded {
+        /// The data plane's sequence.
+        after: i64,
+        /// The head of the log.
+        head: i64,
+    },
+    /// A stored secret does not open with the configured key.
+    #[error(
+        "a secret of server {server} ({field}) cannot be decrypted ({source}): is MCPGW_SECRET_KEY the key it was stored with?"
+    )]
+    SecretUnreadable {
+        /// The server.
+        server: ServerId,
+        /// The secret's field path.
+        field: String,
+        /// Why it does not open.
+        source: SecretError,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
 }
 
+fn snapshot_needed(after: i64, head: i64) -> String {
+    if after > head {
+        format!("sequence {after} is ahead of the log (head {head}): take a new snapshot")
+    } else {
+        format!("sequence {after} is too far behind the head {head}: take a new snapshot")
+    }
+}
+
 impl From<StoreError> for ServiceError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Taken { field, value } => Self::Taken { field, value },
+            StoreError::Taken(taken) => Self::Taken(taken),
             StoreError::Conflict {
                 expected, actual, ..
             } => Self::VersionConflict { expected, actual },
@@ -50,10 +77,7 @@ impl From<StoreError> for ServiceError {
 
 impl ServiceError {
     /// A not-found error for an entity.
-    pub fn not_found(kind: &'static str, id: impl Into<String>) -> Self {
-        Self::Domain(DomainError::NotFound {
-            kind,
-            id: id.into(),
-        })
+    pub fn not_found(kind: &'static str, id: impl std::fmt::Display) -> Self {
+        Self::Domain(DomainError::not_found(kind, id))
     }
 }

@@ -1,74 +1,53 @@
 //! Workspace operations.
 
-use mcpgw_shared::ids::WorkspaceId;
+use mcpgw_shared::WorkspaceId;
 
-use super::{Admin, Service, ServiceError};
-use crate::domain::workspace::Workspace;
+use super::caller::as_scope;
+use super::{Caller, Service, ServiceError};
+use crate::domain::DomainError;
+use crate::domain::workspace::{Workspace, WorkspaceCommand};
 use crate::store::WorkspaceRow;
 
 impl Service {
     /// Creates a workspace (global admins only).
     pub async fn create_workspace(
         &self,
-        admin: &Admin,
+        caller: &Caller,
         name: &str,
     ) -> Result<WorkspaceRow, ServiceError> {
-        admin.require_global("creating a workspace")?;
-        if self
-            .db()
-            .reader()
-            .await?
-            .workspace_by_name(name)
-            .await?
-            .is_some()
-        {
-            return Err(ServiceError::Taken {
-                field: "name",
-                value: name.to_owned(),
-            });
-        }
+        caller.require_global("creating a workspace")?;
         let id = WorkspaceId::new();
-        let key = id.to_string();
-        self.execute::<Workspace>(
-            &id.stream(),
-            None,
-            &admin.actor(),
-            |state| state.create(&key, name),
-            |_, _| vec![key.clone()],
-        )
-        .await
-        .map_err(|e| with_taken_value(e, name))?;
-        self.workspace(admin, &key).await
+        let command = WorkspaceCommand::Create { name: name.into() };
+        self.execute::<Workspace>(caller, &id, None, |_| Ok(()), command)
+            .await?;
+        self.workspace(caller, &id).await
     }
 
     /// Renames a workspace.
     pub async fn rename_workspace(
         &self,
-        admin: &Admin,
-        id: &str,
+        caller: &Caller,
+        id: &WorkspaceId,
         name: &str,
         expected_version: Option<i64>,
     ) -> Result<WorkspaceRow, ServiceError> {
-        let workspace_id = parse_workspace_id(id)?;
-        admin.require_workspace(id)?;
-        self.execute::<Workspace>(
-            &workspace_id.stream(),
-            expected_version,
-            &admin.actor(),
-            |state| state.rename(id, name),
-            |_, _| vec![id.to_owned()],
-        )
-        .await
-        .map_err(|e| with_taken_value(e, name))?;
-        self.workspace(admin, id).await
+        caller.require_workspace(id)?;
+        let command = WorkspaceCommand::Rename { name: name.into() };
+        self.execute::<Workspace>(caller, id, expected_version, |_| Ok(()), command)
+            .await?;
+        self.workspace(caller, id).await
     }
 
-    /// One workspace the admin may see.
-    pub async fn workspace(&self, admin: &Admin, id: &str) -> Result<WorkspaceRow, ServiceError> {
-        if !admin.manages(id) {
+    /// One workspace the caller may see.
+    pub async fn workspace(
+        &self,
+        caller: &Caller,
+        id: &WorkspaceId,
+    ) -> Result<WorkspaceRow, ServiceError> {
+        if !caller.manages(id) {
             return Err(ServiceError::not_found("workspace", id));
         }
-        self.db()
+        self.db
             .reader()
             .await?
             .workspace(id)
@@ -76,31 +55,42 @@ impl Service {
             .ok_or_else(|| ServiceError::not_found("workspace", id))
     }
 
-    /// Every workspace the admin may see.
-    pub async fn workspaces(&self, admin: &Admin) -> Result<Vec<WorkspaceRow>, ServiceError> {
-        let scope = admin.scope();
-        Ok(self
-            .db()
-            .reader()
-            .await?
-            .workspaces(scope.as_deref())
-            .await?)
+    /// Every workspace the caller may see.
+    pub async fn workspaces(&self, caller: &Caller) -> Result<Vec<WorkspaceRow>, ServiceError> {
+        let scope = caller.scope();
+        Ok(self.db.reader().await?.workspaces(as_scope(&scope)).await?)
     }
-}
 
-/// Parses a workspace id from a path.
-fn parse_workspace_id(id: &str) -> Result<WorkspaceId, ServiceError> {
-    id.parse()
-        .map_err(|_| ServiceError::not_found("workspace", id))
-}
+    /// Parses a workspace id given in `field` and checks that the workspace exists.
+    pub(super) async fn existing_workspace(
+        &self,
+        field: &str,
+        id: &str,
+    ) -> Result<WorkspaceId, ServiceError> {
+        let missing = || DomainError::invalid(field, format!("no workspace has the id `{id}`"));
+        let parsed: WorkspaceId = id.parse().map_err(|_| missing())?;
+        if self.db.reader().await?.workspace(&parsed).await?.is_none() {
+            return Err(missing().into());
+        }
+        Ok(parsed)
+    }
 
-/// Fills in the value of a [`ServiceError::Taken`] the store could not know.
-pub(super) fn with_taken_value(error: ServiceError, value: &str) -> ServiceError {
-    match error {
-        ServiceError::Taken { field, .. } => ServiceError::Taken {
-            field,
-            value: value.to_owned(),
-        },
-        other => other,
+    /// [`Service::existing_workspace`] for each of `ids`, given in `field[index]`, each of which
+    /// the caller must manage.
+    pub(super) async fn managed_workspaces(
+        &self,
+        caller: &Caller,
+        field: &str,
+        ids: &[String],
+    ) -> Result<Vec<WorkspaceId>, ServiceError> {
+        let mut workspaces = Vec::with_capacity(ids.len());
+        for (index, id) in ids.iter().enumerate() {
+            let workspace = self
+                .existing_workspace(&format!("{field}[{index}]"), id)
+                .await?;
+            caller.require_workspace(&workspace)?;
+            workspaces.push(workspace);
+        }
+        Ok(workspaces)
     }
 }

@@ -1,34 +1,59 @@
 //! API keys: issuing and revoking them.
 
 use chrono::{DateTime, Utc};
-use mcpgw_shared::ids::WorkspaceId;
 use mcpgw_shared::model::{KeyType, Permission};
+use mcpgw_shared::wire::Audience;
+use mcpgw_shared::{ApiKeyId, StreamId, WorkspaceId};
+use serde::{Deserialize, Serialize};
 
 use super::workspace::validate_name;
-use super::{Aggregate, DomainError, DomainEvent};
+use super::{Aggregate, Decision, DomainError, DomainEvent};
 
-/// An API key's state.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct ApiKey {
-    /// Whether it was issued.
-    pub issued: bool,
-    /// Its workspace, if bound to one.
-    pub workspace_id: Option<WorkspaceId>,
-    /// Whether it was revoked.
-    pub revoked: bool,
+/// An API key's events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum ApiKeyEvent {
+    /// It was issued.
+    #[serde(rename = "ApiKeyIssued")]
+    Issued {
+        /// Its workspace, if bound to one.
+        workspace_id: Option<WorkspaceId>,
+        /// Display name.
+        name: String,
+        /// Service or user.
+        key_type: KeyType,
+        /// User of a user key.
+        user_id: Option<String>,
+        /// Granted permissions.
+        permissions: Vec<Permission>,
+        /// Expiry.
+        expires_at: Option<DateTime<Utc>>,
+        /// SHA-256 of the secret (hex in the stored payload).
+        #[serde(with = "super::hex_hash")]
+        secret_hash: [u8; 32],
+    },
+    /// It was revoked.
+    #[serde(rename = "ApiKeyRevoked")]
+    Revoked,
 }
 
-impl Aggregate for ApiKey {
-    fn apply(&mut self, event: &DomainEvent) {
-        match event {
-            DomainEvent::ApiKeyIssued { workspace_id, .. } => {
-                self.issued = true;
-                self.workspace_id = *workspace_id;
-            }
-            DomainEvent::ApiKeyRevoked => self.revoked = true,
-            _ => {}
+impl ApiKeyEvent {
+    /// The stored type name.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Self::Issued { .. } => "ApiKeyIssued",
+            Self::Revoked => "ApiKeyRevoked",
         }
     }
+}
+
+/// What can be asked of an API key.
+#[derive(Debug, Clone)]
+pub enum ApiKeyCommand {
+    /// Issue it.
+    Issue(IssueApiKey),
+    /// Revoke it; revoking a revoked key changes nothing.
+    Revoke,
 }
 
 /// `IssueApiKey`.
@@ -46,19 +71,84 @@ pub struct IssueApiKey {
     pub permissions: Vec<Permission>,
     /// Expiry.
     pub expires_at: Option<DateTime<Utc>>,
-    /// SHA-256 of the generated secret, hex.
-    pub secret_hash: String,
+    /// SHA-256 of the generated secret.
+    pub secret_hash: [u8; 32],
     /// The time of the decision (expiry must lie after it).
     pub now: DateTime<Utc>,
 }
 
+/// An API key's state.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    /// Whether it was issued.
+    pub issued: bool,
+    /// Its workspace, if bound to one.
+    pub workspace_id: Option<WorkspaceId>,
+    /// Whether it was revoked.
+    pub revoked: bool,
+}
+
 impl ApiKey {
-    /// Decides `IssueApiKey`.
-    pub fn issue(&self, id: &str, cmd: IssueApiKey) -> Result<Vec<DomainEvent>, DomainError> {
+    /// Who changes of this key concern: its workspace, or every data plane for a global key.
+    pub fn audience(&self) -> Audience {
+        self.workspace_id
+            .map_or(Audience::Global, Audience::Workspace)
+    }
+}
+
+impl Aggregate for ApiKey {
+    type Id = ApiKeyId;
+    type Event = ApiKeyEvent;
+    type Command = ApiKeyCommand;
+
+    fn stream(id: &ApiKeyId) -> StreamId {
+        id.stream()
+    }
+
+    fn own(event: DomainEvent) -> Option<ApiKeyEvent> {
+        match event {
+            DomainEvent::ApiKey(event) => Some(event),
+            _ => None,
+        }
+    }
+
+    fn apply(&mut self, event: &ApiKeyEvent) {
+        match event {
+            ApiKeyEvent::Issued { workspace_id, .. } => {
+                self.issued = true;
+                self.workspace_id = *workspace_id;
+            }
+            ApiKeyEvent::Revoked => self.revoked = true,
+        }
+    }
+
+    fn decide(
+        &self,
+        id: &ApiKeyId,
+        command: ApiKeyCommand,
+    ) -> Result<Decision<ApiKeyEvent>, DomainError> {
+        let (events, audience) = match command {
+            ApiKeyCommand::Issue(issue) => {
+                let audience = issue
+                    .workspace_id
+                    .map_or(Audience::Global, Audience::Workspace);
+                (self.issue(id, issue)?, audience)
+            }
+            ApiKeyCommand::Revoke => (self.revoke(id)?, self.audience()),
+        };
+        Ok(Decision {
+            events,
+            audience: vec![audience],
+        })
+    }
+}
+
+impl ApiKey {
+    fn issue(&self, id: &ApiKeyId, cmd: IssueApiKey) -> Result<Vec<ApiKeyEvent>, DomainError> {
         if self.issued {
             return Err(DomainError::AlreadyExists {
                 kind: "api key",
-                id: id.to_owned(),
+                id: id.to_string(),
             });
         }
         validate_name("name", &cmd.name)?;
@@ -101,7 +191,7 @@ impl ApiKey {
         let mut permissions = cmd.permissions;
         permissions.sort();
         permissions.dedup();
-        Ok(vec![DomainEvent::ApiKeyIssued {
+        Ok(vec![ApiKeyEvent::Issued {
             workspace_id: cmd.workspace_id,
             name: cmd.name,
             key_type: cmd.key_type,
@@ -112,115 +202,16 @@ impl ApiKey {
         }])
     }
 
-    /// Decides `RevokeApiKey`; revoking a revoked key changes nothing.
-    pub fn revoke(&self, id: &str) -> Result<Vec<DomainEvent>, DomainError> {
+    fn revoke(&self, id: &ApiKeyId) -> Result<Vec<ApiKeyEvent>, DomainError> {
         if !self.issued {
-            return Err(DomainError::NotFound {
-                kind: "api key",
-                id: id.to_owned(),
-            });
+            return Err(DomainError::not_found("api key", id));
         }
         if self.revoked {
             return Ok(vec![]);
         }
-        Ok(vec![DomainEvent::ApiKeyRevoked])
+        Ok(vec![ApiKeyEvent::Revoked])
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use chrono::Duration;
-
-    use super::*;
-
-    fn issue() -> IssueApiKey {
-        IssueApiKey {
-            workspace_id: Some(WorkspaceId::new()),
-            name: "ci".into(),
-            key_type: KeyType::Service,
-            user_id: None,
-            permissions: vec![Permission::McpInvoke],
-            expires_at: None,
-            secret_hash: "00".into(),
-            now: Utc::now(),
-        }
-    }
-
-    fn issued() -> ApiKey {
-        ApiKey::from_events(&ApiKey::default().issue("k", issue()).unwrap())
-    }
-
-    #[test]
-    fn issuing_a_service_key_records_it() {
-        let events = ApiKey::default().issue("k", issue()).unwrap();
-        assert_eq!(events[0].event_type(), "ApiKeyIssued");
-    }
-
-    #[test]
-    fn a_user_key_needs_a_user_and_a_service_key_must_not_have_one() {
-        let user = IssueApiKey {
-            key_type: KeyType::User,
-            ..issue()
-        };
-        assert!(matches!(
-            ApiKey::default().issue("k", user),
-            Err(DomainError::Invalid { ref field, .. }) if field == "user_id"
-        ));
-        let service = IssueApiKey {
-            user_id: Some("alice".into()),
-            ..issue()
-        };
-        assert!(ApiKey::default().issue("k", service).is_err());
-    }
-
-    #[test]
-    fn a_key_without_permissions_or_with_a_past_expiry_is_refused() {
-        let none = IssueApiKey {
-            permissions: vec![],
-            ..issue()
-        };
-        assert!(ApiKey::default().issue("k", none).is_err());
-        let past = IssueApiKey {
-            expires_at: Some(Utc::now() - Duration::seconds(1)),
-            ..issue()
-        };
-        assert!(matches!(
-            ApiKey::default().issue("k", past),
-            Err(DomainError::Invalid { ref field, .. }) if field == "expires_at"
-        ));
-    }
-
-    #[test]
-    fn an_invoke_key_must_belong_to_a_workspace_but_a_global_admin_key_need_not() {
-        let global_invoke = IssueApiKey {
-            workspace_id: None,
-            ..issue()
-        };
-        assert!(ApiKey::default().issue("k", global_invoke).is_err());
-        let global_admin = IssueApiKey {
-            workspace_id: None,
-            permissions: vec![Permission::Admin],
-            ..issue()
-        };
-        assert!(ApiKey::default().issue("k", global_admin).is_ok());
-    }
-
-    #[test]
-    fn revoking_twice_records_one_revocation() {
-        let key = issued();
-        assert_eq!(key.revoke("k").unwrap(), vec![DomainEvent::ApiKeyRevoked]);
-        let revoked = ApiKey {
-            revoked: true,
-            ..key
-        };
-        assert!(revoked.revoke("k").unwrap().is_empty());
-    }
-
-    #[test]
-    fn revoking_an_unknown_key_is_not_found() {
-        assert!(matches!(
-            ApiKey::default().revoke("k"),
-            Err(DomainError::NotFound { .. })
-        ));
-    }
-}
+mod tests;

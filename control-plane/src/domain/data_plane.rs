@@ -1,23 +1,45 @@
 //! Data-plane registrations: one token, scoped to some workspaces or all.
 
-use mcpgw_shared::ids::WorkspaceId;
+use mcpgw_shared::wire::Audience;
+use mcpgw_shared::{ApiKeyId, DataPlaneId, StreamId, WorkspaceId};
+use serde::{Deserialize, Serialize};
 
 use super::workspace::validate_name;
-use super::{Aggregate, DomainError, DomainEvent};
+use super::{Aggregate, Decision, DomainError, DomainEvent};
 
-/// A data-plane registration's state.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct DataPlane {
-    /// Whether it was registered.
-    pub registered: bool,
+/// A data-plane registration's events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum DataPlaneEvent {
+    /// It was registered.
+    #[serde(rename = "DataPlaneRegistered")]
+    Registered {
+        /// Display name.
+        name: String,
+        /// Workspaces it serves; `None` for all.
+        workspaces: Option<Vec<WorkspaceId>>,
+        /// Public id of its token.
+        token_id: ApiKeyId,
+        /// SHA-256 of the token's secret (hex in the stored payload).
+        #[serde(with = "super::hex_hash")]
+        token_hash: [u8; 32],
+    },
 }
 
-impl Aggregate for DataPlane {
-    fn apply(&mut self, event: &DomainEvent) {
-        if let DomainEvent::DataPlaneRegistered { .. } = event {
-            self.registered = true;
+impl DataPlaneEvent {
+    /// The stored type name.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Self::Registered { .. } => "DataPlaneRegistered",
         }
     }
+}
+
+/// What can be asked of a data-plane registration.
+#[derive(Debug, Clone)]
+pub enum DataPlaneCommand {
+    /// Register it.
+    Register(RegisterDataPlane),
 }
 
 /// `RegisterDataPlane`.
@@ -28,22 +50,63 @@ pub struct RegisterDataPlane {
     /// Workspaces it serves; `None` for all.
     pub workspaces: Option<Vec<WorkspaceId>>,
     /// Public id of the generated token.
-    pub token_id: String,
-    /// SHA-256 of the token's secret, hex.
-    pub token_hash: String,
+    pub token_id: ApiKeyId,
+    /// SHA-256 of the token's secret.
+    pub token_hash: [u8; 32],
+}
+
+/// A data-plane registration's state.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DataPlane {
+    /// Whether it was registered.
+    pub registered: bool,
+}
+
+impl Aggregate for DataPlane {
+    type Id = DataPlaneId;
+    type Event = DataPlaneEvent;
+    type Command = DataPlaneCommand;
+
+    fn stream(id: &DataPlaneId) -> StreamId {
+        id.stream()
+    }
+
+    fn own(event: DomainEvent) -> Option<DataPlaneEvent> {
+        match event {
+            DomainEvent::DataPlane(event) => Some(event),
+            _ => None,
+        }
+    }
+
+    fn apply(&mut self, event: &DataPlaneEvent) {
+        match event {
+            DataPlaneEvent::Registered { .. } => self.registered = true,
+        }
+    }
+
+    fn decide(
+        &self,
+        id: &DataPlaneId,
+        command: DataPlaneCommand,
+    ) -> Result<Decision<DataPlaneEvent>, DomainError> {
+        let DataPlaneCommand::Register(register) = command;
+        Ok(Decision {
+            events: self.register(id, register)?,
+            audience: vec![Audience::Global],
+        })
+    }
 }
 
 impl DataPlane {
-    /// Decides `RegisterDataPlane`.
-    pub fn register(
+    fn register(
         &self,
-        id: &str,
+        id: &DataPlaneId,
         cmd: RegisterDataPlane,
-    ) -> Result<Vec<DomainEvent>, DomainError> {
+    ) -> Result<Vec<DataPlaneEvent>, DomainError> {
         if self.registered {
             return Err(DomainError::AlreadyExists {
                 kind: "data plane",
-                id: id.to_owned(),
+                id: id.to_string(),
             });
         }
         validate_name("name", &cmd.name)?;
@@ -58,7 +121,7 @@ impl DataPlane {
                 "name at least one workspace, or omit the field to serve all",
             ));
         }
-        Ok(vec![DomainEvent::DataPlaneRegistered {
+        Ok(vec![DataPlaneEvent::Registered {
             name: cmd.name,
             workspaces,
             token_id: cmd.token_id,
@@ -68,39 +131,4 @@ impl DataPlane {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cmd(workspaces: Option<Vec<WorkspaceId>>) -> RegisterDataPlane {
-        RegisterDataPlane {
-            name: "edge".into(),
-            workspaces,
-            token_id: "abcdefgh".into(),
-            token_hash: "00".into(),
-        }
-    }
-
-    #[test]
-    fn a_data_plane_serving_all_workspaces_is_registered() {
-        let events = DataPlane::default().register("d", cmd(None)).unwrap();
-        assert_eq!(events[0].event_type(), "DataPlaneRegistered");
-    }
-
-    #[test]
-    fn an_empty_workspace_list_is_refused() {
-        assert!(
-            DataPlane::default()
-                .register("d", cmd(Some(vec![])))
-                .is_err()
-        );
-    }
-
-    #[test]
-    fn registering_twice_is_refused() {
-        let state = DataPlane::from_events(&DataPlane::default().register("d", cmd(None)).unwrap());
-        assert!(matches!(
-            state.register("d", cmd(None)),
-            Err(DomainError::AlreadyExists { .. })
-        ));
-    }
-}
+mod tests;

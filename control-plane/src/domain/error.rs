@@ -1,5 +1,7 @@
 //! Why a command was refused.
 
+use std::fmt::Display;
+
 /// A command was refused by the domain.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum DomainError {
@@ -35,6 +37,14 @@ impl DomainError {
         Self::Invalid {
             field: field.into(),
             message: message.into(),
+        }
+    }
+
+    /// A not-found error for the entity of `kind` with `id`.
+    pub fn not_found(kind: &'static str, id: impl Display) -> Self {
+        Self::NotFound {
+            kind,
+            id: id.to_string(),
         }
     }
 }

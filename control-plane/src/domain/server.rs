@@ -1,21 +1,140 @@
 //! Registered MCP servers: decisions on registering, changing and deleting them.
 
+mod validate;
+
 use std::collections::BTreeSet;
 
-use mcpgw_shared::SealedSecret;
-use mcpgw_shared::ids::WorkspaceId;
 use mcpgw_shared::model::{ToolFilter, UpstreamAuth};
 use mcpgw_shared::slug::Slug;
+use mcpgw_shared::wire::Audience;
+use mcpgw_shared::{SealedSecret, ServerId, StreamId, WorkspaceId};
+use serde::{Deserialize, Serialize};
+
+pub use validate::{validate_auth_secrets, validate_url};
 
 use super::workspace::validate_name;
-use super::{Aggregate, DomainError, DomainEvent};
+use super::{Aggregate, Decision, DomainError, DomainEvent};
+use validate::{
+    validate_auth_endpoints, validate_description, validate_provisioned, validate_tools,
+};
 
-/// Longest accepted description, in characters.
-const MAX_DESCRIPTION_LEN: usize = 2000;
-/// Longest accepted URL.
-const MAX_URL_LEN: usize = 2048;
-/// Most tools in one allow or deny list.
-const MAX_TOOLS: usize = 1000;
+/// A server's events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum ServerEvent {
+    /// It was registered.
+    #[serde(rename = "ServerRegistered")]
+    Registered {
+        /// Home workspace.
+        workspace_id: WorkspaceId,
+        /// Globally unique slug.
+        slug: Slug,
+        /// Display name.
+        name: String,
+        /// Description.
+        description: String,
+        /// Upstream MCP endpoint.
+        url: String,
+        /// Upstream auth, secrets sealed.
+        auth: UpstreamAuth<SealedSecret>,
+        /// Tool visibility.
+        tools: ToolFilter,
+        /// Whether clients may use it.
+        enabled: bool,
+    },
+    /// Name or description changed.
+    #[serde(rename = "ServerDetailsChanged")]
+    DetailsChanged {
+        /// Display name.
+        name: String,
+        /// Description.
+        description: String,
+    },
+    /// The upstream URL changed.
+    #[serde(rename = "ServerUpstreamChanged")]
+    UpstreamChanged {
+        /// New upstream URL.
+        url: String,
+    },
+    /// The upstream auth changed.
+    #[serde(rename = "ServerAuthChanged")]
+    AuthChanged {
+        /// New auth, secrets sealed.
+        auth: UpstreamAuth<SealedSecret>,
+    },
+    /// The tool filter changed.
+    #[serde(rename = "ServerToolsChanged")]
+    ToolsChanged {
+        /// New tool filter.
+        tools: ToolFilter,
+    },
+    /// It was enabled or disabled.
+    #[serde(rename = "ServerEnabledChanged")]
+    EnabledChanged {
+        /// Whether clients may use it.
+        enabled: bool,
+    },
+    /// It was provisioned to another workspace.
+    #[serde(rename = "ServerProvisioned")]
+    Provisioned {
+        /// The workspace.
+        workspace_id: WorkspaceId,
+    },
+    /// It was withdrawn from a workspace it was provisioned to.
+    #[serde(rename = "ServerDeprovisioned")]
+    Deprovisioned {
+        /// The workspace.
+        workspace_id: WorkspaceId,
+    },
+    /// It was deleted.
+    #[serde(rename = "ServerDeleted")]
+    Deleted,
+}
+
+impl ServerEvent {
+    /// The stored type name.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Self::Registered { .. } => "ServerRegistered",
+            Self::DetailsChanged { .. } => "ServerDetailsChanged",
+            Self::UpstreamChanged { .. } => "ServerUpstreamChanged",
+            Self::AuthChanged { .. } => "ServerAuthChanged",
+            Self::ToolsChanged { .. } => "ServerToolsChanged",
+            Self::EnabledChanged { .. } => "ServerEnabledChanged",
+            Self::Provisioned { .. } => "ServerProvisioned",
+            Self::Deprovisioned { .. } => "ServerDeprovisioned",
+            Self::Deleted => "ServerDeleted",
+        }
+    }
+
+    /// Whether this event changes how the gateway connects to the upstream, so that pooled
+    /// connections and sealed sessions of the old config must go: the one rule behind a
+    /// server's `connection_version` (1 at registration, one more for each such change).
+    pub fn changes_connection(&self) -> bool {
+        match self {
+            Self::Registered { .. }
+            | Self::UpstreamChanged { .. }
+            | Self::AuthChanged { .. }
+            | Self::EnabledChanged { .. }
+            | Self::Deleted => true,
+            Self::DetailsChanged { .. }
+            | Self::ToolsChanged { .. }
+            | Self::Provisioned { .. }
+            | Self::Deprovisioned { .. } => false,
+        }
+    }
+}
+
+/// What can be asked of a server.
+#[derive(Debug, Clone)]
+pub enum ServerCommand {
+    /// Register it.
+    Register(RegisterServer),
+    /// Change some of its fields.
+    Update(UpdateServer),
+    /// Delete it.
+    Delete,
+}
 
 /// A server's state, folded from its stream.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -49,57 +168,102 @@ pub struct ServerState {
     pub provisioned: BTreeSet<WorkspaceId>,
 }
 
+impl ServerState {
+    /// Every workspace the server serves: its home and those it is provisioned to.
+    pub fn workspaces(&self) -> impl Iterator<Item = WorkspaceId> + '_ {
+        std::iter::once(self.workspace_id).chain(self.provisioned.iter().copied())
+    }
+}
+
 impl Aggregate for Server {
-    fn apply(&mut self, event: &DomainEvent) {
-        if let DomainEvent::ServerRegistered {
-            workspace_id,
-            slug,
-            name,
-            description,
-            url,
-            auth,
-            tools,
-            enabled,
-        } = event
-        {
-            self.current = Some(ServerState {
-                workspace_id: *workspace_id,
-                slug: slug.clone(),
-                name: name.clone(),
-                description: description.clone(),
-                url: url.clone(),
-                auth: auth.clone(),
-                tools: tools.clone(),
-                enabled: *enabled,
-                provisioned: BTreeSet::new(),
-            });
-            return;
+    type Id = ServerId;
+    type Event = ServerEvent;
+    type Command = ServerCommand;
+
+    fn stream(id: &ServerId) -> StreamId {
+        id.stream()
+    }
+
+    fn own(event: DomainEvent) -> Option<ServerEvent> {
+        match event {
+            DomainEvent::Server(event) => Some(event),
+            _ => None,
         }
-        if matches!(event, DomainEvent::ServerDeleted) {
-            self.current = None;
-            self.deleted = true;
-            return;
-        }
-        let Some(state) = self.current.as_mut() else {
-            return;
+    }
+
+    fn apply(&mut self, event: &ServerEvent) {
+        let state = match (event, self.current.as_mut()) {
+            (
+                ServerEvent::Registered {
+                    workspace_id,
+                    slug,
+                    name,
+                    description,
+                    url,
+                    auth,
+                    tools,
+                    enabled,
+                },
+                _,
+            ) => {
+                self.current = Some(ServerState {
+                    workspace_id: *workspace_id,
+                    slug: slug.clone(),
+                    name: name.clone(),
+                    description: description.clone(),
+                    url: url.clone(),
+                    auth: auth.clone(),
+                    tools: tools.clone(),
+                    enabled: *enabled,
+                    provisioned: BTreeSet::new(),
+                });
+                return;
+            }
+            (ServerEvent::Deleted, _) => {
+                self.current = None;
+                self.deleted = true;
+                return;
+            }
+            // A change to a server that is not live cannot be in a valid stream.
+            (_, None) => return,
+            (_, Some(state)) => state,
         };
         match event {
-            DomainEvent::ServerDetailsChanged { name, description } => {
+            ServerEvent::DetailsChanged { name, description } => {
                 state.name = name.clone();
                 state.description = description.clone();
             }
-            DomainEvent::ServerUpstreamChanged { url } => state.url = url.clone(),
-            DomainEvent::ServerAuthChanged { auth } => state.auth = auth.clone(),
-            DomainEvent::ServerToolsChanged { tools } => state.tools = tools.clone(),
-            DomainEvent::ServerEnabledChanged { enabled } => state.enabled = *enabled,
-            DomainEvent::ServerProvisioned { workspace_id } => {
+            ServerEvent::UpstreamChanged { url } => state.url = url.clone(),
+            ServerEvent::AuthChanged { auth } => state.auth = auth.clone(),
+            ServerEvent::ToolsChanged { tools } => state.tools = tools.clone(),
+            ServerEvent::EnabledChanged { enabled } => state.enabled = *enabled,
+            ServerEvent::Provisioned { workspace_id } => {
                 state.provisioned.insert(*workspace_id);
             }
-            DomainEvent::ServerDeprovisioned { workspace_id } => {
+            ServerEvent::Deprovisioned { workspace_id } => {
                 state.provisioned.remove(workspace_id);
             }
-            _ => {}
+            ServerEvent::Registered { .. } | ServerEvent::Deleted => {}
         }
+    }
+
+    fn decide(
+        &self,
+        id: &ServerId,
+        command: ServerCommand,
+    ) -> Result<Decision<ServerEvent>, DomainError> {
+        let events = match command {
+            ServerCommand::Register(register) => self.register(id, register)?,
+            ServerCommand::Update(update) => self.update(id, update)?,
+            ServerCommand::Delete => {
+                self.live(id)?;
+                vec![ServerEvent::Deleted]
+            }
+        };
+        Ok(Decision {
+            audience: self.audience(&events),
+            events,
+        })
     }
 }
 
@@ -127,19 +291,36 @@ pub struct UpdateServer {
 }
 
 impl Server {
-    fn live(&self, id: &str) -> Result<&ServerState, DomainError> {
-        self.current.as_ref().ok_or_else(|| DomainError::NotFound {
-            kind: "server",
-            id: id.to_owned(),
-        })
+    /// The live state, or not found.
+    pub fn live(&self, id: &ServerId) -> Result<&ServerState, DomainError> {
+        self.current
+            .as_ref()
+            .ok_or_else(|| DomainError::not_found("server", id))
     }
 
-    /// Decides `RegisterServer`.
-    pub fn register(&self, id: &str, cmd: RegisterServer) -> Result<Vec<DomainEvent>, DomainError> {
+    /// A change concerns every workspace the server served before and serves after.
+    fn audience(&self, events: &[ServerEvent]) -> Vec<Audience> {
+        let mut after = self.clone();
+        for event in events {
+            after.apply(event);
+        }
+        let workspaces: BTreeSet<WorkspaceId> = [&self.current, &after.current]
+            .into_iter()
+            .flatten()
+            .flat_map(ServerState::workspaces)
+            .collect();
+        workspaces.into_iter().map(Audience::Workspace).collect()
+    }
+
+    fn register(
+        &self,
+        id: &ServerId,
+        cmd: RegisterServer,
+    ) -> Result<Vec<ServerEvent>, DomainError> {
         if self.current.is_some() || self.deleted {
             return Err(DomainError::AlreadyExists {
                 kind: "server",
-                id: id.to_owned(),
+                id: id.to_string(),
             });
         }
         validate_name("name", &cmd.name)?;
@@ -148,7 +329,7 @@ impl Server {
         validate_auth_endpoints(&cmd.auth)?;
         validate_tools(&cmd.tools)?;
         let provisioned = validate_provisioned(&cmd.workspace_id, cmd.provisioned.iter())?;
-        let mut events = vec![DomainEvent::ServerRegistered {
+        let mut events = vec![ServerEvent::Registered {
             workspace_id: cmd.workspace_id,
             slug: cmd.slug,
             name: cmd.name,
@@ -161,13 +342,13 @@ impl Server {
         events.extend(
             provisioned
                 .into_iter()
-                .map(|workspace_id| DomainEvent::ServerProvisioned { workspace_id }),
+                .map(|workspace_id| ServerEvent::Provisioned { workspace_id }),
         );
         Ok(events)
     }
 
-    /// Decides `UpdateServer`: one event per changed aspect, none when nothing changes.
-    pub fn update(&self, id: &str, cmd: UpdateServer) -> Result<Vec<DomainEvent>, DomainError> {
+    /// One event per changed aspect, none when nothing changes.
+    fn update(&self, id: &ServerId, cmd: UpdateServer) -> Result<Vec<ServerEvent>, DomainError> {
         let state = self.live(id)?;
         let mut events = Vec::new();
 
@@ -176,22 +357,22 @@ impl Server {
         validate_name("name", &name)?;
         validate_description(&description)?;
         if name != state.name || description != state.description {
-            events.push(DomainEvent::ServerDetailsChanged { name, description });
+            events.push(ServerEvent::DetailsChanged { name, description });
         }
         if let Some(url) = cmd.url.filter(|url| url != &state.url) {
             validate_url("url", &url)?;
-            events.push(DomainEvent::ServerUpstreamChanged { url });
+            events.push(ServerEvent::UpstreamChanged { url });
         }
         if let Some(auth) = cmd.auth {
             validate_auth_endpoints(&auth)?;
-            events.push(DomainEvent::ServerAuthChanged { auth });
+            events.push(ServerEvent::AuthChanged { auth });
         }
         if let Some(tools) = cmd.tools.filter(|tools| tools != &state.tools) {
             validate_tools(&tools)?;
-            events.push(DomainEvent::ServerToolsChanged { tools });
+            events.push(ServerEvent::ToolsChanged { tools });
         }
         if let Some(enabled) = cmd.enabled.filter(|enabled| enabled != &state.enabled) {
-            events.push(DomainEvent::ServerEnabledChanged { enabled });
+            events.push(ServerEvent::EnabledChanged { enabled });
         }
         if let Some(wanted) = cmd.provisioned {
             let wanted = validate_provisioned(&state.workspace_id, wanted.iter())?;
@@ -199,189 +380,16 @@ impl Server {
                 state
                     .provisioned
                     .difference(&wanted)
-                    .map(|&workspace_id| DomainEvent::ServerDeprovisioned { workspace_id }),
+                    .map(|&workspace_id| ServerEvent::Deprovisioned { workspace_id }),
             );
             events.extend(
                 wanted
                     .difference(&state.provisioned)
-                    .map(|&workspace_id| DomainEvent::ServerProvisioned { workspace_id }),
+                    .map(|&workspace_id| ServerEvent::Provisioned { workspace_id }),
             );
         }
         Ok(events)
     }
-
-    /// Decides `DeleteServer`.
-    pub fn delete(&self, id: &str) -> Result<Vec<DomainEvent>, DomainError> {
-        self.live(id)?;
-        Ok(vec![DomainEvent::ServerDeleted])
-    }
-}
-
-fn validate_description(description: &str) -> Result<(), DomainError> {
-    if description.chars().count() > MAX_DESCRIPTION_LEN {
-        return Err(DomainError::invalid(
-            "description",
-            format!("must be at most {MAX_DESCRIPTION_LEN} characters"),
-        ));
-    }
-    Ok(())
-}
-
-/// Validates an absolute `http` or `https` URL with a host.
-pub fn validate_url(field: &str, value: &str) -> Result<(), DomainError> {
-    if value.len() > MAX_URL_LEN {
-        return Err(DomainError::invalid(
-            field,
-            format!("must be at most {MAX_URL_LEN} bytes"),
-        ));
-    }
-    let url = url::Url::parse(value)
-        .map_err(|e| DomainError::invalid(field, format!("is not a valid URL ({e})")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(DomainError::invalid(
-            field,
-            format!("must be an http or https URL, not `{}:`", url.scheme()),
-        ));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(DomainError::invalid(field, "must name a host"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(DomainError::invalid(
-            field,
-            "must not carry credentials; use `auth` for upstream credentials",
-        ));
-    }
-    Ok(())
-}
-
-fn validate_optional_url(field: &str, value: Option<&String>) -> Result<(), DomainError> {
-    value.map_or(Ok(()), |v| validate_url(field, v))
-}
-
-/// Validates the non-secret parts of an auth config (URLs, required ids).
-fn validate_auth_endpoints<S>(auth: &UpstreamAuth<S>) -> Result<(), DomainError> {
-    match auth {
-        UpstreamAuth::None | UpstreamAuth::Headers { .. } => Ok(()),
-        UpstreamAuth::ClientCredentials {
-            token_endpoint,
-            client_id,
-            ..
-        } => {
-            validate_url("auth.token_endpoint", token_endpoint)?;
-            if client_id.trim().is_empty() {
-                return Err(DomainError::invalid("auth.client_id", "must not be empty"));
-            }
-            Ok(())
-        }
-        UpstreamAuth::Oauth2 { oauth_metadata } => {
-            let Some(m) = oauth_metadata else {
-                return Ok(());
-            };
-            validate_optional_url("auth.oauth_metadata.issuer", m.issuer.as_ref())?;
-            validate_optional_url(
-                "auth.oauth_metadata.authorization_endpoint",
-                m.authorization_endpoint.as_ref(),
-            )?;
-            validate_optional_url(
-                "auth.oauth_metadata.token_endpoint",
-                m.token_endpoint.as_ref(),
-            )?;
-            validate_optional_url("auth.oauth_metadata.redirect_uri", m.redirect_uri.as_ref())?;
-            if m.client_secret.is_some() && m.client_id.is_none() {
-                return Err(DomainError::invalid(
-                    "auth.oauth_metadata.client_secret",
-                    "needs `client_id` too",
-                ));
-            }
-            Ok(())
-        }
-    }
-}
-
-/// Validates the secret values of an auth config before they are sealed.
-pub fn validate_auth_secrets(auth: &UpstreamAuth<String>) -> Result<(), DomainError> {
-    if let UpstreamAuth::Headers { headers } = auth {
-        if headers.is_empty() {
-            return Err(DomainError::invalid(
-                "auth.headers",
-                "must name at least one header",
-            ));
-        }
-        for (name, value) in headers {
-            let field = format!("auth.headers.{name}");
-            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                return Err(DomainError::invalid(
-                    field,
-                    "is not a valid HTTP header name",
-                ));
-            }
-            if is_reserved_header(name) {
-                return Err(DomainError::invalid(
-                    field,
-                    "is set by the gateway itself and cannot be configured",
-                ));
-            }
-            if value.is_empty() || http::HeaderValue::from_str(value).is_err() {
-                return Err(DomainError::invalid(
-                    field,
-                    "must be a non-empty header value of visible ASCII",
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn is_reserved_header(name: &str) -> bool {
-    const RESERVED: &[&str] = &[
-        "host",
-        "content-length",
-        "content-type",
-        "transfer-encoding",
-        "connection",
-        "accept",
-        "mcp-session-id",
-        "mcp-protocol-version",
-        "last-event-id",
-    ];
-    RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name))
-}
-
-fn validate_tools(tools: &ToolFilter) -> Result<(), DomainError> {
-    let lists = [
-        ("tools.allow", tools.allow.as_deref().unwrap_or_default()),
-        ("tools.deny", &tools.deny),
-    ];
-    for (field, list) in lists {
-        if list.len() > MAX_TOOLS {
-            return Err(DomainError::invalid(
-                field,
-                format!("must hold at most {MAX_TOOLS} tools"),
-            ));
-        }
-        if let Some(bad) = list.iter().position(|t| t.is_empty() || t.len() > 128) {
-            return Err(DomainError::invalid(
-                format!("{field}[{bad}]"),
-                "must be a tool name of 1 to 128 characters",
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn validate_provisioned<'a>(
-    home: &WorkspaceId,
-    provisioned: impl Iterator<Item = &'a WorkspaceId>,
-) -> Result<BTreeSet<WorkspaceId>, DomainError> {
-    let provisioned: BTreeSet<WorkspaceId> = provisioned.copied().collect();
-    if provisioned.contains(home) {
-        return Err(DomainError::invalid(
-            "provisioned_workspaces",
-            "must not contain the server's own workspace",
-        ));
-    }
-    Ok(provisioned)
 }
 
 #[cfg(test)]

@@ -1,6 +1,52 @@
 //! Workspaces: the unit of tenancy that servers, keys and data planes are scoped to.
 
-use super::{Aggregate, DomainError, DomainEvent};
+use mcpgw_shared::{StreamId, WorkspaceId};
+use serde::{Deserialize, Serialize};
+
+use super::{Aggregate, Decision, DomainError, DomainEvent};
+
+/// A workspace's events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum WorkspaceEvent {
+    /// It was created.
+    #[serde(rename = "WorkspaceCreated")]
+    Created {
+        /// Its name.
+        name: String,
+    },
+    /// It was renamed.
+    #[serde(rename = "WorkspaceRenamed")]
+    Renamed {
+        /// The new name.
+        name: String,
+    },
+}
+
+impl WorkspaceEvent {
+    /// The stored type name.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Self::Created { .. } => "WorkspaceCreated",
+            Self::Renamed { .. } => "WorkspaceRenamed",
+        }
+    }
+}
+
+/// What can be asked of a workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkspaceCommand {
+    /// Create it with a name.
+    Create {
+        /// The name.
+        name: String,
+    },
+    /// Rename it.
+    Rename {
+        /// The new name.
+        name: String,
+    },
+}
 
 /// A workspace's state.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -10,13 +56,42 @@ pub struct Workspace {
 }
 
 impl Aggregate for Workspace {
-    fn apply(&mut self, event: &DomainEvent) {
+    type Id = WorkspaceId;
+    type Event = WorkspaceEvent;
+    type Command = WorkspaceCommand;
+
+    fn stream(id: &WorkspaceId) -> StreamId {
+        id.stream()
+    }
+
+    fn own(event: DomainEvent) -> Option<WorkspaceEvent> {
         match event {
-            DomainEvent::WorkspaceCreated { name } | DomainEvent::WorkspaceRenamed { name } => {
+            DomainEvent::Workspace(event) => Some(event),
+            _ => None,
+        }
+    }
+
+    fn apply(&mut self, event: &WorkspaceEvent) {
+        match event {
+            WorkspaceEvent::Created { name } | WorkspaceEvent::Renamed { name } => {
                 self.name = Some(name.clone());
             }
-            _ => {}
         }
+    }
+
+    fn decide(
+        &self,
+        id: &WorkspaceId,
+        command: WorkspaceCommand,
+    ) -> Result<Decision<WorkspaceEvent>, DomainError> {
+        let events = match command {
+            WorkspaceCommand::Create { name } => self.create(id, name)?,
+            WorkspaceCommand::Rename { name } => self.rename(id, name)?,
+        };
+        Ok(Decision {
+            events,
+            audience: vec![(*id).into()],
+        })
     }
 }
 
@@ -45,85 +120,30 @@ pub fn validate_name(field: &str, name: &str) -> Result<(), DomainError> {
 }
 
 impl Workspace {
-    /// Decides `CreateWorkspace`.
-    pub fn create(&self, id: &str, name: &str) -> Result<Vec<DomainEvent>, DomainError> {
+    fn create(&self, id: &WorkspaceId, name: String) -> Result<Vec<WorkspaceEvent>, DomainError> {
         if self.name.is_some() {
             return Err(DomainError::AlreadyExists {
                 kind: "workspace",
-                id: id.to_owned(),
+                id: id.to_string(),
             });
         }
-        validate_name("name", name)?;
-        Ok(vec![DomainEvent::WorkspaceCreated {
-            name: name.to_owned(),
-        }])
+        validate_name("name", &name)?;
+        Ok(vec![WorkspaceEvent::Created { name }])
     }
 
-    /// Decides `RenameWorkspace`; renaming to the same name changes nothing.
-    pub fn rename(&self, id: &str, name: &str) -> Result<Vec<DomainEvent>, DomainError> {
-        let current = self.name.as_deref().ok_or_else(|| DomainError::NotFound {
-            kind: "workspace",
-            id: id.to_owned(),
-        })?;
-        validate_name("name", name)?;
+    /// Renaming to the same name changes nothing.
+    fn rename(&self, id: &WorkspaceId, name: String) -> Result<Vec<WorkspaceEvent>, DomainError> {
+        let current = self
+            .name
+            .as_deref()
+            .ok_or_else(|| DomainError::not_found("workspace", id))?;
+        validate_name("name", &name)?;
         if current == name {
             return Ok(vec![]);
         }
-        Ok(vec![DomainEvent::WorkspaceRenamed {
-            name: name.to_owned(),
-        }])
+        Ok(vec![WorkspaceEvent::Renamed { name }])
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn given(events: &[DomainEvent]) -> Workspace {
-        Workspace::from_events(events)
-    }
-
-    #[test]
-    fn creating_a_new_workspace_records_its_name() {
-        assert_eq!(
-            given(&[]).create("w", "team").unwrap(),
-            vec![DomainEvent::WorkspaceCreated {
-                name: "team".into()
-            }]
-        );
-    }
-
-    #[test]
-    fn creating_an_existing_workspace_is_refused() {
-        let state = given(&[DomainEvent::WorkspaceCreated { name: "a".into() }]);
-        assert!(matches!(
-            state.create("w", "b"),
-            Err(DomainError::AlreadyExists { .. })
-        ));
-    }
-
-    #[test]
-    fn a_blank_or_overlong_name_is_refused_with_the_field() {
-        let err = given(&[]).create("w", "  ").unwrap_err();
-        assert!(matches!(err, DomainError::Invalid { ref field, .. } if field == "name"));
-        assert!(given(&[]).create("w", &"x".repeat(101)).is_err());
-    }
-
-    #[test]
-    fn renaming_to_the_same_name_records_nothing() {
-        let state = given(&[DomainEvent::WorkspaceCreated { name: "a".into() }]);
-        assert!(state.rename("w", "a").unwrap().is_empty());
-        assert_eq!(
-            state.rename("w", "b").unwrap(),
-            vec![DomainEvent::WorkspaceRenamed { name: "b".into() }]
-        );
-    }
-
-    #[test]
-    fn renaming_a_missing_workspace_is_not_found() {
-        assert!(matches!(
-            given(&[]).rename("w", "b"),
-            Err(DomainError::NotFound { .. })
-        ));
-    }
-}
+mod tests;

@@ -1,43 +1,28 @@
-//! Stored events to wire messages: one per workspace an event concerns.
+//! Stored events to wire messages: one per audience an event concerns.
 
 use mcpgw_shared::bus::BusMessage;
-use mcpgw_shared::wire::{ConfigEvent, EntityKind, GLOBAL_WORKSPACE, WIRE_VERSION};
+use mcpgw_shared::wire::{Audience, ConfigEvent, WIRE_VERSION};
 
 use crate::store::StoredEvent;
-
-/// The entity kind named by a stream id's prefix.
-pub fn entity_kind(stream_id: &str) -> Option<EntityKind> {
-    match stream_id.split_once(':')?.0 {
-        "workspace" => Some(EntityKind::Workspace),
-        "server" => Some(EntityKind::Server),
-        "api_key" => Some(EntityKind::ApiKey),
-        "data_plane" => Some(EntityKind::DataPlane),
-        _ => None,
-    }
-}
 
 /// The messages that publish `events`, in sequence order. The wire type carries no payload
 /// beyond the change's identity, so no secret can leak onto the bus.
 pub fn wire_messages(events: &[StoredEvent]) -> Vec<BusMessage> {
     let mut messages = Vec::with_capacity(events.len());
     for event in events {
-        let Some(kind) = entity_kind(&event.stream_id) else {
-            tracing::error!(stream = %event.stream_id, seq = event.seq, "event of an unknown stream kind is not published");
-            continue;
-        };
-        let global = [GLOBAL_WORKSPACE.to_owned()];
-        let workspaces = if event.workspaces.is_empty() {
+        let global = [Audience::Global];
+        let audience = if event.audience.is_empty() {
             &global[..]
         } else {
-            &event.workspaces[..]
+            &event.audience[..]
         };
-        for workspace in workspaces {
+        for workspace in audience {
             let wire = ConfigEvent {
                 v: WIRE_VERSION,
                 seq: event.seq,
-                workspace: workspace.clone(),
-                kind,
-                id: event.entity_id().to_owned(),
+                workspace: *workspace,
+                kind: event.stream.kind(),
+                id: event.stream.entity_id(),
                 change: event.event.event_type().to_owned(),
                 at: event.recorded_at,
             };

@@ -7,7 +7,7 @@ use std::path::Path;
 use mcpgw_shared::model::{KeyType, Permission, ToolFilter, UpstreamAuth};
 
 use crate::application::{
-    Admin, IssueApiKeyInput, RegisterDataPlaneInput, RegisterServerInput, Service,
+    Caller, IssueApiKeyInput, RegisterDataPlaneInput, RegisterServerInput, Service,
     UpdateServerInput,
 };
 use crate::secrets::{read_or_create, replace_secret_file};
@@ -25,13 +25,15 @@ pub struct Seeded {
 
 /// Seeds (or refreshes) the demo configuration.
 pub async fn seed(service: &Service, demo_url: &str, data_dir: &Path) -> anyhow::Result<Seeded> {
-    let system = Admin::system();
-    let workspace = match service.db().reader().await?.workspace_by_name(DEMO).await? {
+    let system = Caller::System;
+    let workspaces = service.workspaces(&system).await?;
+    let workspace = match workspaces.into_iter().find(|w| w.name == DEMO) {
         Some(workspace) => workspace,
         None => service.create_workspace(&system, DEMO).await?,
     };
     let mut invoke_key = None;
-    match service.db().reader().await?.server_by_slug(DEMO).await? {
+    let servers = service.servers(&system).await?;
+    match servers.into_iter().find(|s| s.slug.as_str() == DEMO) {
         Some(server) if server.url == demo_url => {}
         Some(server) => {
             let update = UpdateServerInput {
@@ -47,7 +49,7 @@ pub async fn seed(service: &Service, demo_url: &str, data_dir: &Path) -> anyhow:
                 .register_server(
                     &system,
                     RegisterServerInput {
-                        workspace_id: workspace.id.clone(),
+                        workspace_id: workspace.id.to_string(),
                         slug: DEMO.into(),
                         name: "Demo".into(),
                         description: "The gateway's built-in demo MCP server".into(),
@@ -63,7 +65,7 @@ pub async fn seed(service: &Service, demo_url: &str, data_dir: &Path) -> anyhow:
                 .issue_api_key(
                     &system,
                     IssueApiKeyInput {
-                        workspace_id: Some(workspace.id.clone()),
+                        workspace_id: Some(workspace.id.to_string()),
                         name: "demo client".into(),
                         key_type: KeyType::Service,
                         user_id: None,

@@ -79,6 +79,19 @@ impl Database {
         })
     }
 
+    /// A migrated SQLite database in memory, private to the caller (for unit tests).
+    #[cfg(test)]
+    pub async fn in_memory() -> Self {
+        let name = uuid::Uuid::new_v4().simple();
+        let db = Self::connect(&format!(
+            "sqlite:file:mcpgw-{name}?mode=memory&cache=shared"
+        ))
+        .await
+        .expect("an in-memory SQLite database opens");
+        db.migrate().await.expect("the schema applies");
+        db
+    }
+
     /// Applies pending migrations of this dialect.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let migrator = match self.dialect {

@@ -2,6 +2,8 @@
 //! sequence, and reads of streams and of the log.
 
 use chrono::{DateTime, Utc};
+use mcpgw_shared::wire::Audience;
+use mcpgw_shared::{StreamId, WorkspaceId};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
@@ -12,15 +14,15 @@ use crate::domain::events::SCHEMA_VERSION;
 /// Events to append to one stream in one transaction.
 #[derive(Debug, Clone)]
 pub struct AppendRequest {
-    /// The stream, such as `server:<uuid>`.
-    pub stream_id: String,
+    /// The stream.
+    pub stream: StreamId,
     /// The stream version the decision was made against (0 for a new stream).
     pub expected_version: i64,
     /// The decided events, in order.
     pub events: Vec<DomainEvent>,
-    /// Every workspace these events concern (where they are published); empty for none.
-    pub workspaces: Vec<String>,
-    /// Who made the change, such as `api_key:<id>`.
+    /// Everyone these events concern (where they are published); empty for no one.
+    pub audience: Vec<Audience>,
+    /// Who made the change, in its recorded form (such as `api_key:<id>`).
     pub actor: String,
 }
 
@@ -30,7 +32,7 @@ pub struct StoredEvent {
     /// Global sequence, gapless and in commit order.
     pub seq: i64,
     /// The stream it belongs to.
-    pub stream_id: String,
+    pub stream: StreamId,
     /// Its version within the stream, from 1.
     pub stream_version: i64,
     /// The event.
@@ -39,17 +41,8 @@ pub struct StoredEvent {
     pub actor: String,
     /// When it was recorded.
     pub recorded_at: DateTime<Utc>,
-    /// The workspaces it concerns.
-    pub workspaces: Vec<String>,
-}
-
-impl StoredEvent {
-    /// The entity id part of the stream id (`server:<id>` → `<id>`).
-    pub fn entity_id(&self) -> &str {
-        self.stream_id
-            .split_once(':')
-            .map_or(self.stream_id.as_str(), |(_, id)| id)
-    }
+    /// Everyone it concerns.
+    pub audience: Vec<Audience>,
 }
 
 const EVENT_COLUMNS: &str =
@@ -72,10 +65,10 @@ impl Database {
                 .fetch_one(&mut *tx)
                 .await?
                 .try_get(0)?;
-        let actual = stream_version(&mut tx, &request.stream_id).await?;
+        let actual = stream_version(&mut tx, &request.stream).await?;
         if actual != request.expected_version {
             return Err(StoreError::Conflict {
-                stream: request.stream_id,
+                stream: request.stream,
                 expected: request.expected_version,
                 actual,
             });
@@ -86,17 +79,15 @@ impl Database {
             let offset = offset as i64;
             let event = StoredEvent {
                 seq: head - count + 1 + offset,
-                stream_id: request.stream_id.clone(),
+                stream: request.stream.clone(),
                 stream_version: request.expected_version + 1 + offset,
                 event,
                 actor: request.actor.clone(),
                 recorded_at,
-                workspaces: request.workspaces.clone(),
+                audience: request.audience.clone(),
             };
             insert_event(&mut tx, &event).await?;
-            projections::apply(&mut tx, &event)
-                .await
-                .map_err(map_unique_violation)?;
+            projections::apply(&mut tx, &event).await?;
             stored.push(event);
         }
         if self.dialect() == Dialect::Postgres {
@@ -110,12 +101,12 @@ impl Database {
     }
 
     /// Every event of one stream, in order.
-    pub async fn load_stream(&self, stream_id: &str) -> Result<Vec<StoredEvent>, StoreError> {
+    pub async fn load_stream(&self, stream: &StreamId) -> Result<Vec<StoredEvent>, StoreError> {
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(stream_id)
+            .bind(stream.to_string())
             .fetch_all(self.pool())
             .await?;
         let mut events = rows
@@ -126,13 +117,25 @@ impl Database {
         Ok(events)
     }
 
+    /// The first event of one stream, if it has any.
+    pub async fn first_event(&self, stream: &StreamId) -> Result<Option<StoredEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = $1 AND stream_version = 1"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(stream.to_string())
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(decode_event).transpose()
+    }
+
     /// Up to `limit` events after `after`, in sequence order; with `workspaces`, only those
     /// that concern one of them.
     pub async fn read_log(
         &self,
         after: i64,
         limit: i64,
-        workspaces: Option<&[String]>,
+        workspaces: Option<&[WorkspaceId]>,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         let mut conn = self.pool().acquire().await?;
         read_log_on(&mut conn, after, limit, workspaces).await
@@ -158,7 +161,7 @@ pub(crate) async fn read_log_on(
     conn: &mut AnyConnection,
     after: i64,
     limit: i64,
-    workspaces: Option<&[String]>,
+    workspaces: Option<&[WorkspaceId]>,
 ) -> Result<Vec<StoredEvent>, StoreError> {
     let rows = match workspaces {
         None => {
@@ -182,7 +185,7 @@ pub(crate) async fn read_log_on(
                 .bind(after)
                 .bind(limit);
             for workspace in workspaces {
-                query = query.bind(workspace.as_str());
+                query = query.bind(workspace.to_string());
             }
             query.fetch_all(&mut *conn).await?
         }
@@ -203,10 +206,10 @@ pub(crate) fn placeholders(first: usize, count: usize) -> String {
         .join(", ")
 }
 
-async fn stream_version(conn: &mut AnyConnection, stream_id: &str) -> Result<i64, StoreError> {
+async fn stream_version(conn: &mut AnyConnection, stream: &StreamId) -> Result<i64, StoreError> {
     Ok(
         sqlx::query("SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = $1")
-            .bind(stream_id)
+            .bind(stream.to_string())
             .fetch_one(conn)
             .await?
             .try_get(0)?,
@@ -219,7 +222,7 @@ async fn insert_event(conn: &mut AnyConnection, event: &StoredEvent) -> Result<(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(event.seq)
-    .bind(&event.stream_id)
+    .bind(event.stream.to_string())
     .bind(event.stream_version)
     .bind(event.event.event_type())
     .bind(SCHEMA_VERSION)
@@ -228,9 +231,9 @@ async fn insert_event(conn: &mut AnyConnection, event: &StoredEvent) -> Result<(
     .bind(format_time(event.recorded_at))
     .execute(&mut *conn)
     .await?;
-    for workspace in &event.workspaces {
+    for audience in &event.audience {
         sqlx::query("INSERT INTO event_workspaces (workspace_id, seq) VALUES ($1, $2)")
-            .bind(workspace)
+            .bind(audience.to_string())
             .bind(event.seq)
             .execute(&mut *conn)
             .await?;
@@ -239,20 +242,36 @@ async fn insert_event(conn: &mut AnyConnection, event: &StoredEvent) -> Result<(
 }
 
 fn decode_event(row: &AnyRow) -> Result<StoredEvent, StoreError> {
+    let stream: StreamId = parse_text(row.try_get("stream_id")?)?;
     let event_type: String = row.try_get("event_type")?;
     let schema_version: i64 = row.try_get("schema_version")?;
     let payload: String = row.try_get("payload")?;
-    let event = DomainEvent::decode(&event_type, schema_version, serde_json::from_str(&payload)?)
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let event = DomainEvent::decode(
+        &stream,
+        &event_type,
+        schema_version,
+        serde_json::from_str(&payload)?,
+    )
+    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(StoredEvent {
         seq: row.try_get("seq")?,
-        stream_id: row.try_get("stream_id")?,
+        stream,
         stream_version: row.try_get("stream_version")?,
         event,
         actor: row.try_get("actor")?,
         recorded_at: parse_time(&row.try_get::<String, _>("recorded_at")?)?,
-        workspaces: vec![],
+        audience: vec![],
     })
+}
+
+/// Reads a stored text column as a typed value (an id, a stream, an audience).
+pub(crate) fn parse_text<T>(text: String) -> Result<T, StoreError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    text.parse()
+        .map_err(|e: T::Err| StoreError::Corrupt(format!("stored value `{text}`: {e}")))
 }
 
 async fn attach_workspaces<'c, E>(executor: E, events: &mut [StoredEvent]) -> Result<(), StoreError>
@@ -272,29 +291,8 @@ where
     for row in rows {
         let seq: i64 = row.try_get(0)?;
         if let Ok(index) = events.binary_search_by_key(&seq, |e| e.seq) {
-            events[index].workspaces.push(row.try_get(1)?);
+            events[index].audience.push(parse_text(row.try_get(1)?)?);
         }
     }
     Ok(())
-}
-
-/// Maps a read-model unique violation to [`StoreError::Taken`].
-fn map_unique_violation(error: StoreError) -> StoreError {
-    if let StoreError::Database(sqlx::Error::Database(db)) = &error
-        && db.is_unique_violation()
-    {
-        let text = format!("{} {}", db.message(), db.constraint().unwrap_or_default());
-        let field = if text.contains("slug") {
-            "slug"
-        } else if text.contains("token_id") {
-            "token"
-        } else {
-            "name"
-        };
-        return StoreError::Taken {
-            field,
-            value: String::new(),
-        };
-    }
-    error
 }

@@ -1,7 +1,9 @@
 //! The outbox relay's published cursor.
 
+use mcpgw_shared::wire::Audience;
 use sqlx::Row;
 
+use super::event_log::parse_text;
 use super::{Database, StoreError};
 
 impl Database {
@@ -27,7 +29,7 @@ impl Database {
     }
 
     /// The highest sequence that concerns each workspace, up to `up_to`.
-    pub async fn workspace_heads(&self, up_to: i64) -> Result<Vec<(String, i64)>, StoreError> {
+    pub async fn workspace_heads(&self, up_to: i64) -> Result<Vec<(Audience, i64)>, StoreError> {
         let rows = sqlx::query(
             "SELECT workspace_id, MAX(seq) FROM event_workspaces WHERE seq <= $1 GROUP BY workspace_id",
         )
@@ -35,7 +37,7 @@ impl Database {
         .fetch_all(self.pool())
         .await?;
         rows.iter()
-            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .map(|row| Ok((parse_text(row.try_get(0)?)?, row.try_get(1)?)))
             .collect()
     }
 }

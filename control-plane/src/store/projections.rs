@@ -2,11 +2,18 @@
 //! replays the whole log into empty tables. Each row records the sequence of the last event
 //! applied to it, so replaying an event it has seen changes nothing.
 
+mod unique;
+
 use sqlx::AnyConnection;
 
 use super::event_log::read_log_on;
-use super::{Database, StoreError, StoredEvent, format_time};
+use super::{Database, StoreError, StoredEvent, Taken, format_time};
 use crate::domain::DomainEvent;
+use crate::domain::api_key::ApiKeyEvent;
+use crate::domain::data_plane::DataPlaneEvent;
+use crate::domain::server::ServerEvent;
+use crate::domain::workspace::WorkspaceEvent;
+use unique::{DATA_PLANE_TOKEN, SERVER_SLUG, WORKSPACE_NAME};
 
 /// The projection tables, in the order a rebuild empties them.
 const TABLES: &[&str] = &[
@@ -17,43 +24,66 @@ const TABLES: &[&str] = &[
     "data_planes",
 ];
 
+/// What one event changes in its row.
+struct Row<'a> {
+    id: String,
+    version: i64,
+    at: String,
+    seq: i64,
+    conn: &'a mut AnyConnection,
+}
+
 /// Applies one stored event to the read models.
 pub(super) async fn apply(
     conn: &mut AnyConnection,
     stored: &StoredEvent,
 ) -> Result<(), StoreError> {
-    let id = stored.entity_id();
-    let at = format_time(stored.recorded_at);
-    let seq = stored.seq;
-    let version = stored.stream_version;
+    let row = Row {
+        id: stored.stream.entity_id(),
+        version: stored.stream_version,
+        at: format_time(stored.recorded_at),
+        seq: stored.seq,
+        conn,
+    };
     match &stored.event {
-        DomainEvent::WorkspaceCreated { name } => {
+        DomainEvent::Workspace(event) => apply_workspace(row, event).await,
+        DomainEvent::Server(event) => apply_server(row, event).await,
+        DomainEvent::ApiKey(event) => apply_api_key(row, event).await,
+        DomainEvent::DataPlane(event) => apply_data_plane(row, event).await,
+    }
+}
+
+async fn apply_workspace(row: Row<'_>, event: &WorkspaceEvent) -> Result<(), StoreError> {
+    match event {
+        WorkspaceEvent::Created { name } => {
             sqlx::query(
                 "INSERT INTO workspaces (id, name, version, created_at, updated_at, last_seq) \
                  VALUES ($1, $2, $3, $4, $4, $5) ON CONFLICT (id) DO NOTHING",
             )
-            .bind(id)
+            .bind(&row.id)
             .bind(name)
-            .bind(version)
-            .bind(&at)
-            .bind(seq)
-            .execute(conn)
-            .await?;
+            .bind(row.version)
+            .bind(&row.at)
+            .bind(row.seq)
+            .execute(row.conn)
+            .await
+            .map_err(|e| WORKSPACE_NAME.taken(e, || Taken::WorkspaceName(name.clone())))?;
         }
-        DomainEvent::WorkspaceRenamed { name } => {
-            update(
-                conn,
-                "workspaces",
-                "name = $4",
-                id,
-                version,
-                &at,
-                seq,
-                |q| q.bind(name.as_str()),
-            )
-            .await?;
+        WorkspaceEvent::Renamed { name } => {
+            let taken = || Taken::WorkspaceName(name.clone());
+            update(row, "workspaces", "name = $4", |q| q.bind(name.as_str()))
+                .await
+                .map_err(|e| WORKSPACE_NAME.taken(e, taken))?;
         }
-        DomainEvent::ServerRegistered {
+    }
+    Ok(())
+}
+
+async fn apply_server(row: Row<'_>, event: &ServerEvent) -> Result<(), StoreError> {
+    // The domain says which changes bump the connection version; the SQL only counts them.
+    let bump = i64::from(event.changes_connection());
+    match event {
+        ServerEvent::Registered {
             workspace_id,
             slug,
             name,
@@ -66,9 +96,9 @@ pub(super) async fn apply(
             sqlx::query(
                 "INSERT INTO servers (id, workspace_id, slug, name, description, url, auth, tools, enabled, \
                  version, connection_version, created_at, updated_at, last_seq) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11, $12) ON CONFLICT (id) DO NOTHING",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13) ON CONFLICT (id) DO NOTHING",
             )
-            .bind(id)
+            .bind(&row.id)
             .bind(workspace_id.to_string())
             .bind(slug.as_str())
             .bind(name)
@@ -77,96 +107,69 @@ pub(super) async fn apply(
             .bind(serde_json::to_string(auth)?)
             .bind(serde_json::to_string(tools)?)
             .bind(*enabled)
-            .bind(version)
-            .bind(&at)
-            .bind(seq)
-            .execute(&mut *conn)
-            .await?;
-            set_server_workspace(conn, id, &workspace_id.to_string(), true).await?;
+            .bind(row.version)
+            .bind(bump)
+            .bind(&row.at)
+            .bind(row.seq)
+            .execute(&mut *row.conn)
+            .await
+            .map_err(|e| SERVER_SLUG.taken(e, || Taken::ServerSlug(slug.clone())))?;
+            set_server_workspace(row.conn, &row.id, &workspace_id.to_string(), true).await?;
         }
-        DomainEvent::ServerDetailsChanged { name, description } => {
-            update(
-                conn,
-                "servers",
-                "name = $4, description = $5",
-                id,
-                version,
-                &at,
-                seq,
-                |q| q.bind(name.as_str()).bind(description.as_str()),
-            )
-            .await?;
-        }
-        DomainEvent::ServerUpstreamChanged { url } => {
-            update(
-                conn,
-                "servers",
-                CONNECTION_CHANGE_URL,
-                id,
-                version,
-                &at,
-                seq,
-                |q| q.bind(url.as_str()),
-            )
-            .await?;
-        }
-        DomainEvent::ServerAuthChanged { auth } => {
-            let auth = serde_json::to_string(auth)?;
-            update(
-                conn,
-                "servers",
-                CONNECTION_CHANGE_AUTH,
-                id,
-                version,
-                &at,
-                seq,
-                |q| q.bind(auth),
-            )
-            .await?;
-        }
-        DomainEvent::ServerToolsChanged { tools } => {
-            let tools = serde_json::to_string(tools)?;
-            update(conn, "servers", "tools = $4", id, version, &at, seq, |q| {
-                q.bind(tools)
+        ServerEvent::DetailsChanged { name, description } => {
+            update(row, "servers", "name = $4, description = $5", |q| {
+                q.bind(name.as_str()).bind(description.as_str())
             })
             .await?;
         }
-        DomainEvent::ServerEnabledChanged { enabled } => {
-            update(
-                conn,
-                "servers",
-                CONNECTION_CHANGE_ENABLED,
-                id,
-                version,
-                &at,
-                seq,
-                |q| q.bind(*enabled),
-            )
-            .await?;
+        ServerEvent::UpstreamChanged { url } => {
+            let set = "url = $4, connection_version = connection_version + $5";
+            update(row, "servers", set, |q| q.bind(url.as_str()).bind(bump)).await?;
         }
-        DomainEvent::ServerProvisioned { workspace_id } => {
-            update(conn, "servers", "name = name", id, version, &at, seq, |q| q).await?;
-            set_server_workspace(conn, id, &workspace_id.to_string(), false).await?;
+        ServerEvent::AuthChanged { auth } => {
+            let auth = serde_json::to_string(auth)?;
+            let set = "auth = $4, connection_version = connection_version + $5";
+            update(row, "servers", set, |q| q.bind(auth).bind(bump)).await?;
         }
-        DomainEvent::ServerDeprovisioned { workspace_id } => {
-            update(conn, "servers", "name = name", id, version, &at, seq, |q| q).await?;
+        ServerEvent::ToolsChanged { tools } => {
+            let tools = serde_json::to_string(tools)?;
+            update(row, "servers", "tools = $4", |q| q.bind(tools)).await?;
+        }
+        ServerEvent::EnabledChanged { enabled } => {
+            let set = "enabled = $4, connection_version = connection_version + $5";
+            update(row, "servers", set, |q| q.bind(*enabled).bind(bump)).await?;
+        }
+        ServerEvent::Provisioned { workspace_id } => {
+            let id = row.id.clone();
+            let conn = update(row, "servers", "name = name", |q| q).await?;
+            set_server_workspace(conn, &id, &workspace_id.to_string(), false).await?;
+        }
+        ServerEvent::Deprovisioned { workspace_id } => {
+            let id = row.id.clone();
+            let conn = update(row, "servers", "name = name", |q| q).await?;
             sqlx::query("DELETE FROM server_workspaces WHERE server_id = $1 AND workspace_id = $2")
                 .bind(id)
                 .bind(workspace_id.to_string())
                 .execute(conn)
                 .await?;
         }
-        DomainEvent::ServerDeleted => {
+        ServerEvent::Deleted => {
             sqlx::query("DELETE FROM servers WHERE id = $1")
-                .bind(id)
-                .execute(&mut *conn)
+                .bind(&row.id)
+                .execute(&mut *row.conn)
                 .await?;
             sqlx::query("DELETE FROM server_workspaces WHERE server_id = $1")
-                .bind(id)
-                .execute(conn)
+                .bind(&row.id)
+                .execute(row.conn)
                 .await?;
         }
-        DomainEvent::ApiKeyIssued {
+    }
+    Ok(())
+}
+
+async fn apply_api_key(row: Row<'_>, event: &ApiKeyEvent) -> Result<(), StoreError> {
+    match event {
+        ApiKeyEvent::Issued {
             workspace_id,
             name,
             key_type,
@@ -180,32 +183,38 @@ pub(super) async fn apply(
                  expires_at, revoked_at, version, created_at, last_seq) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10, $11) ON CONFLICT (id) DO NOTHING",
             )
-            .bind(id)
+            .bind(&row.id)
             .bind(workspace_id.map(|w| w.to_string()))
             .bind(name)
             .bind(key_type.as_str())
             .bind(user_id.as_deref())
             .bind(serde_json::to_string(permissions)?)
-            .bind(secret_hash)
+            .bind(hex::encode(secret_hash))
             .bind(expires_at.map(format_time))
-            .bind(version)
-            .bind(&at)
-            .bind(seq)
-            .execute(conn)
+            .bind(row.version)
+            .bind(&row.at)
+            .bind(row.seq)
+            .execute(row.conn)
             .await?;
         }
-        DomainEvent::ApiKeyRevoked => {
+        ApiKeyEvent::Revoked => {
             sqlx::query(
                 "UPDATE api_keys SET revoked_at = $2, version = $3, last_seq = $4 WHERE id = $1 AND last_seq < $4",
             )
-            .bind(id)
-            .bind(&at)
-            .bind(version)
-            .bind(seq)
-            .execute(conn)
+            .bind(&row.id)
+            .bind(&row.at)
+            .bind(row.version)
+            .bind(row.seq)
+            .execute(row.conn)
             .await?;
         }
-        DomainEvent::DataPlaneRegistered {
+    }
+    Ok(())
+}
+
+async fn apply_data_plane(row: Row<'_>, event: &DataPlaneEvent) -> Result<(), StoreError> {
+    match event {
+        DataPlaneEvent::Registered {
             name,
             workspaces,
             token_id,
@@ -215,41 +224,33 @@ pub(super) async fn apply(
                 "INSERT INTO data_planes (id, name, workspaces, token_id, token_hash, version, created_at, last_seq) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
             )
-            .bind(id)
+            .bind(&row.id)
             .bind(name)
             .bind(workspaces.as_ref().map(serde_json::to_string).transpose()?)
-            .bind(token_id)
-            .bind(token_hash)
-            .bind(version)
-            .bind(&at)
-            .bind(seq)
-            .execute(conn)
-            .await?;
+            .bind(token_id.as_str())
+            .bind(hex::encode(token_hash))
+            .bind(row.version)
+            .bind(&row.at)
+            .bind(row.seq)
+            .execute(row.conn)
+            .await
+            .map_err(|e| DATA_PLANE_TOKEN.taken(e, || Taken::DataPlaneToken(token_id.clone())))?;
         }
     }
     Ok(())
 }
 
-// Changes that invalidate upstream connections and sealed sessions bump connection_version.
-const CONNECTION_CHANGE_URL: &str = "url = $4, connection_version = connection_version + 1";
-const CONNECTION_CHANGE_AUTH: &str = "auth = $4, connection_version = connection_version + 1";
-const CONNECTION_CHANGE_ENABLED: &str = "enabled = $4, connection_version = connection_version + 1";
-
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
 /// `UPDATE <table> SET <assignments>, version, updated_at, last_seq WHERE id AND last_seq < seq`;
 /// `$1`–`$3` are id, version and time, `bind_rest` binds `$4` onwards, the sequence comes last.
-#[allow(clippy::too_many_arguments)]
-async fn update(
-    conn: &mut AnyConnection,
+/// Returns the connection for further statements.
+async fn update<'c>(
+    row: Row<'c>,
     table: &'static str,
     assignments: &'static str,
-    id: &str,
-    version: i64,
-    at: &str,
-    seq: i64,
     bind_rest: impl for<'q> FnOnce(AnyQuery<'q>) -> AnyQuery<'q>,
-) -> Result<(), StoreError> {
+) -> Result<&'c mut AnyConnection, sqlx::Error> {
     let extra = assignments.matches('$').count();
     let seq_param = 4 + extra;
     let sql = format!(
@@ -257,11 +258,14 @@ async fn update(
          WHERE id = $1 AND last_seq < ${seq_param}"
     );
     let query = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .bind(version)
-        .bind(at);
-    bind_rest(query).bind(seq).execute(conn).await?;
-    Ok(())
+        .bind(row.id)
+        .bind(row.version)
+        .bind(row.at);
+    bind_rest(query)
+        .bind(row.seq)
+        .execute(&mut *row.conn)
+        .await?;
+    Ok(row.conn)
 }
 
 async fn set_server_workspace(

@@ -4,20 +4,19 @@
 use std::ops::DerefMut;
 
 use chrono::{DateTime, Utc};
-use mcpgw_shared::SealedSecret;
-use mcpgw_shared::ids::WorkspaceId;
-use mcpgw_shared::model::{Permission, ToolFilter, UpstreamAuth};
+use mcpgw_shared::model::{KeyState, KeyType, Permission, ToolFilter, UpstreamAuth};
+use mcpgw_shared::{ApiKeyId, DataPlaneId, SealedSecret, ServerId, Slug, StreamId, WorkspaceId};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Row};
 
-use super::event_log::{head_on, placeholders};
+use super::event_log::{head_on, parse_text, placeholders};
 use super::{Database, StoreError, format_time, parse_time};
 
 /// A workspace row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkspaceRow {
     /// Id.
-    pub id: String,
+    pub id: WorkspaceId,
     /// Name.
     pub name: String,
     /// Stream version.
@@ -32,13 +31,13 @@ pub struct WorkspaceRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerRow {
     /// Id.
-    pub id: String,
+    pub id: ServerId,
     /// Home workspace.
-    pub workspace_id: String,
+    pub workspace_id: WorkspaceId,
     /// Workspaces it is provisioned to besides its home, sorted.
-    pub provisioned: Vec<String>,
+    pub provisioned: Vec<WorkspaceId>,
     /// Slug.
-    pub slug: String,
+    pub slug: Slug,
     /// Name.
     pub name: String,
     /// Description.
@@ -65,7 +64,7 @@ pub struct ServerRow {
 
 impl ServerRow {
     /// Every workspace the server serves: home first, then the provisioned ones.
-    pub fn workspaces(&self) -> impl Iterator<Item = &String> {
+    pub fn workspaces(&self) -> impl Iterator<Item = &WorkspaceId> {
         std::iter::once(&self.workspace_id).chain(&self.provisioned)
     }
 }
@@ -74,19 +73,19 @@ impl ServerRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiKeyRow {
     /// Id.
-    pub id: String,
+    pub id: ApiKeyId,
     /// Workspace, if bound to one.
-    pub workspace_id: Option<String>,
+    pub workspace_id: Option<WorkspaceId>,
     /// Name.
     pub name: String,
-    /// `service` or `user`.
-    pub key_type: String,
+    /// Service or user.
+    pub key_type: KeyType,
     /// User of a user key.
     pub user_id: Option<String>,
     /// Permissions.
     pub permissions: Vec<Permission>,
-    /// SHA-256 of the secret, hex.
-    pub secret_hash: String,
+    /// SHA-256 of the secret.
+    pub secret_hash: [u8; 32],
     /// Expiry.
     pub expires_at: Option<DateTime<Utc>>,
     /// When it was revoked.
@@ -99,29 +98,34 @@ pub struct ApiKeyRow {
     pub created_at: DateTime<Utc>,
 }
 
+impl ApiKeyRow {
+    /// Whether the key can be used at `now`.
+    pub fn state(&self, now: DateTime<Utc>) -> KeyState {
+        KeyState::at(self.revoked_at.is_some(), self.expires_at, now)
+    }
+}
+
 /// A data-plane registration row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DataPlaneRow {
     /// Id.
-    pub id: String,
+    pub id: DataPlaneId,
     /// Name.
     pub name: String,
     /// Workspaces it serves; `None` for all.
     pub workspaces: Option<Vec<WorkspaceId>>,
     /// Public id of its token.
-    pub token_id: String,
-    /// SHA-256 of the token's secret, hex.
-    pub token_hash: String,
+    pub token_id: ApiKeyId,
+    /// SHA-256 of the token's secret.
+    pub token_hash: [u8; 32],
     /// Created.
     pub created_at: DateTime<Utc>,
 }
 
 impl DataPlaneRow {
-    /// The workspace ids it serves as text, `None` for all.
-    pub fn scope(&self) -> Option<Vec<String>> {
-        self.workspaces
-            .as_ref()
-            .map(|ws| ws.iter().map(ToString::to_string).collect())
+    /// The workspaces it serves, `None` for all.
+    pub fn scope(&self) -> Scope<'_> {
+        self.workspaces.as_deref()
     }
 }
 
@@ -129,7 +133,7 @@ impl DataPlaneRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DataPlaneInstanceRow {
     /// The registration it runs under.
-    pub data_plane_id: String,
+    pub data_plane_id: DataPlaneId,
     /// The instance.
     pub instance_id: String,
     /// Its build version.
@@ -143,7 +147,7 @@ pub struct DataPlaneInstanceRow {
 }
 
 /// Which workspaces a query covers: `None` for all.
-pub type Scope<'a> = Option<&'a [String]>;
+pub type Scope<'a> = Option<&'a [WorkspaceId]>;
 
 /// Runs read-model queries on one connection or transaction.
 pub struct Reader<C> {
@@ -178,7 +182,7 @@ impl Database {
              version = excluded.version, applied_seq = excluded.applied_seq, healthy = excluded.healthy, \
              last_seen = excluded.last_seen",
         )
-        .bind(&row.data_plane_id)
+        .bind(row.data_plane_id.to_string())
         .bind(&row.instance_id)
         .bind(&row.version)
         .bind(row.applied_seq)
@@ -218,25 +222,14 @@ impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
     }
 
     /// One workspace.
-    pub async fn workspace(&mut self, id: &str) -> Result<Option<WorkspaceRow>, StoreError> {
+    pub async fn workspace(
+        &mut self,
+        id: &WorkspaceId,
+    ) -> Result<Option<WorkspaceRow>, StoreError> {
         let row = sqlx::query(
             "SELECT id, name, version, created_at, updated_at FROM workspaces WHERE id = $1",
         )
-        .bind(id)
-        .fetch_optional(&mut *self.conn)
-        .await?;
-        row.as_ref().map(decode_workspace).transpose()
-    }
-
-    /// The workspace with this name.
-    pub async fn workspace_by_name(
-        &mut self,
-        name: &str,
-    ) -> Result<Option<WorkspaceRow>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, name, version, created_at, updated_at FROM workspaces WHERE name = $1",
-        )
-        .bind(name)
+        .bind(id.to_string())
         .fetch_optional(&mut *self.conn)
         .await?;
         row.as_ref().map(decode_workspace).transpose()
@@ -270,23 +263,10 @@ impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
     }
 
     /// One server.
-    pub async fn server(&mut self, id: &str) -> Result<Option<ServerRow>, StoreError> {
-        self.server_where("id", id).await
-    }
-
-    /// The server with this slug.
-    pub async fn server_by_slug(&mut self, slug: &str) -> Result<Option<ServerRow>, StoreError> {
-        self.server_where("slug", slug).await
-    }
-
-    async fn server_where(
-        &mut self,
-        column: &'static str,
-        value: &str,
-    ) -> Result<Option<ServerRow>, StoreError> {
-        let sql = format!("SELECT {SERVER_COLUMNS} FROM servers WHERE {column} = $1");
+    pub async fn server(&mut self, id: &ServerId) -> Result<Option<ServerRow>, StoreError> {
+        let sql = format!("SELECT {SERVER_COLUMNS} FROM servers WHERE id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(value)
+            .bind(id.to_string())
             .fetch_optional(&mut *self.conn)
             .await?;
         let Some(row) = row else { return Ok(None) };
@@ -307,18 +287,20 @@ impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
         };
         let mut query = sqlx::query(sql).bind(false);
         if let [only] = &servers[..] {
-            query = query.bind(only.id.clone());
+            query = query.bind(only.id.to_string());
         }
         let rows = query.fetch_all(&mut *self.conn).await?;
-        let index: std::collections::HashMap<String, usize> = servers
+        let index: std::collections::HashMap<ServerId, usize> = servers
             .iter()
             .enumerate()
-            .map(|(position, server)| (server.id.clone(), position))
+            .map(|(position, server)| (server.id, position))
             .collect();
         for row in rows {
-            let server_id: String = row.try_get(0)?;
+            let server_id: ServerId = parse_text(row.try_get(0)?)?;
             if let Some(&position) = index.get(&server_id) {
-                servers[position].provisioned.push(row.try_get(1)?);
+                servers[position]
+                    .provisioned
+                    .push(parse_text(row.try_get(1)?)?);
             }
         }
         Ok(())
@@ -338,21 +320,22 @@ impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
     }
 
     /// One API key.
-    pub async fn api_key(&mut self, id: &str) -> Result<Option<ApiKeyRow>, StoreError> {
+    pub async fn api_key(&mut self, id: &ApiKeyId) -> Result<Option<ApiKeyRow>, StoreError> {
         let sql = format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(&mut *self.conn)
             .await?;
         row.as_ref().map(decode_api_key).transpose()
     }
 
-    /// Whether any unrevoked key holds the admin permission.
+    /// Whether any active key holds the admin permission.
     pub async fn any_admin_key(&mut self) -> Result<bool, StoreError> {
         let keys = self.api_keys(None).await?;
-        Ok(keys
-            .iter()
-            .any(|k| k.revoked_at.is_none() && k.permissions.contains(&Permission::Admin)))
+        let now = Utc::now();
+        Ok(keys.iter().any(|k| {
+            k.state(now) == KeyState::Active && k.permissions.contains(&Permission::Admin)
+        }))
     }
 
     /// Every data-plane registration.
@@ -367,11 +350,11 @@ impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
     /// The data plane whose token has this public id.
     pub async fn data_plane_by_token(
         &mut self,
-        token_id: &str,
+        token_id: &ApiKeyId,
     ) -> Result<Option<DataPlaneRow>, StoreError> {
         let sql = format!("SELECT {DATA_PLANE_COLUMNS} FROM data_planes WHERE token_id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(token_id)
+            .bind(token_id.as_str())
             .fetch_optional(&mut *self.conn)
             .await?;
         row.as_ref().map(decode_data_plane).transpose()
@@ -388,7 +371,7 @@ impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
         rows.iter()
             .map(|row| {
                 Ok(DataPlaneInstanceRow {
-                    data_plane_id: row.try_get(0)?,
+                    data_plane_id: parse_text(row.try_get(0)?)?,
                     instance_id: row.try_get(1)?,
                     version: row.try_get(2)?,
                     applied_seq: row.try_get(3)?,
@@ -440,7 +423,7 @@ impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for workspace in scope {
-            query = query.bind(workspace.as_str());
+            query = query.bind(workspace.to_string());
         }
         Ok(query.fetch_all(&mut *self.conn).await?)
     }
@@ -448,7 +431,7 @@ impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
 
 fn decode_workspace(row: &AnyRow) -> Result<WorkspaceRow, StoreError> {
     Ok(WorkspaceRow {
-        id: row.try_get(0)?,
+        id: parse_text(row.try_get(0)?)?,
         name: row.try_get(1)?,
         version: row.try_get(2)?,
         created_at: parse_time(&row.try_get::<String, _>(3)?)?,
@@ -458,10 +441,10 @@ fn decode_workspace(row: &AnyRow) -> Result<WorkspaceRow, StoreError> {
 
 fn decode_server(row: &AnyRow) -> Result<ServerRow, StoreError> {
     Ok(ServerRow {
-        id: row.try_get(0)?,
-        workspace_id: row.try_get(1)?,
+        id: parse_text(row.try_get(0)?)?,
+        workspace_id: parse_text(row.try_get(1)?)?,
         provisioned: vec![],
-        slug: row.try_get(2)?,
+        slug: parse_text(row.try_get(2)?)?,
         name: row.try_get(3)?,
         description: row.try_get(4)?,
         url: row.try_get(5)?,
@@ -484,13 +467,16 @@ fn decode_api_key(row: &AnyRow) -> Result<ApiKeyRow, StoreError> {
             .transpose()
     };
     Ok(ApiKeyRow {
-        id: row.try_get(0)?,
-        workspace_id: row.try_get(1)?,
+        id: parse_text(row.try_get(0)?)?,
+        workspace_id: row
+            .try_get::<Option<String>, _>(1)?
+            .map(parse_text)
+            .transpose()?,
         name: row.try_get(2)?,
-        key_type: row.try_get(3)?,
+        key_type: parse_text(row.try_get(3)?)?,
         user_id: row.try_get(4)?,
         permissions: serde_json::from_str(&row.try_get::<String, _>(5)?)?,
-        secret_hash: row.try_get(6)?,
+        secret_hash: parse_hash(&row.try_get::<String, _>(6)?)?,
         expires_at: optional_time(7)?,
         revoked_at: optional_time(8)?,
         version: row.try_get(9)?,
@@ -501,15 +487,15 @@ fn decode_api_key(row: &AnyRow) -> Result<ApiKeyRow, StoreError> {
 
 fn decode_data_plane(row: &AnyRow) -> Result<DataPlaneRow, StoreError> {
     Ok(DataPlaneRow {
-        id: row.try_get(0)?,
+        id: parse_text(row.try_get(0)?)?,
         name: row.try_get(1)?,
         workspaces: row
             .try_get::<Option<String>, _>(2)?
             .as_deref()
             .map(serde_json::from_str)
             .transpose()?,
-        token_id: row.try_get(3)?,
-        token_hash: row.try_get(4)?,
+        token_id: parse_text(row.try_get(3)?)?,
+        token_hash: parse_hash(&row.try_get::<String, _>(4)?)?,
         created_at: parse_time(&row.try_get::<String, _>(5)?)?,
     })
 }
@@ -522,7 +508,7 @@ impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
         after: i64,
         up_to: i64,
         scope: Scope<'_>,
-    ) -> Result<Vec<(String, i64)>, StoreError> {
+    ) -> Result<Vec<(StreamId, i64)>, StoreError> {
         let rows =
             match scope {
                 None => sqlx::query(
@@ -546,13 +532,21 @@ impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
                         .bind(after)
                         .bind(up_to);
                     for workspace in scope {
-                        query = query.bind(workspace.as_str());
+                        query = query.bind(workspace.to_string());
                     }
                     query.fetch_all(&mut *self.conn).await?
                 }
             };
         rows.iter()
-            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .map(|row| Ok((parse_text(row.try_get(0)?)?, row.try_get(1)?)))
             .collect()
     }
+}
+
+/// A SHA-256 hash stored as hex.
+fn parse_hash(text: &str) -> Result<[u8; 32], StoreError> {
+    let mut hash = [0u8; 32];
+    hex::decode_to_slice(text, &mut hash)
+        .map_err(|_| StoreError::Corrupt(format!("stored hash `{text}` is not 64 hex digits")))?;
+    Ok(hash)
 }

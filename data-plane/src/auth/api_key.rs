@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use http::HeaderMap;
+use mcpgw_shared::bearer::bearer_token;
 use mcpgw_shared::model::{ApiKeyRecord, KeyType, Permission, ServerConfig};
 use mcpgw_shared::{Credential, CredentialKind};
 
@@ -36,13 +37,7 @@ fn presented(headers: &HeaderMap) -> Result<&str, GatewayError> {
         let text = value
             .to_str()
             .map_err(|_| GatewayError::InvalidCredential)?;
-        let (scheme, token) = text
-            .split_once(' ')
-            .ok_or(GatewayError::InvalidCredential)?;
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return Err(GatewayError::InvalidCredential);
-        }
-        return Ok(token.trim());
+        return bearer_token(text).ok_or(GatewayError::InvalidCredential);
     }
     match headers.get(API_KEY_HEADER) {
         Some(value) => value
@@ -92,5 +87,4 @@ pub fn authorize(principal: &Principal, server: &ServerConfig) -> Result<(), Gat
 }
 
 #[cfg(test)]
-#[path = "api_key_tests.rs"]
 mod tests;

@@ -214,5 +214,4 @@ impl HostPolicy {
 }
 
 #[cfg(test)]
-#[path = "host_tests.rs"]
 mod tests;

@@ -5,8 +5,8 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde_json::value::RawValue;
 
-use super::request_id::RequestId;
 use super::session::SessionError;
+use mcpgw_shared::request_id::RequestId;
 
 /// JSON-RPC code for a header that does not match the body (2026-07-28).
 pub const HEADER_MISMATCH: i64 = -32020;
@@ -281,5 +281,4 @@ impl IntoResponse for Failure {
 }
 
 #[cfg(test)]
-#[path = "errors_tests.rs"]
 mod tests;

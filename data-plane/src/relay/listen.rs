@@ -20,10 +20,10 @@ use super::RelayState;
 use super::admit::admit;
 use super::errors::{Failure, GatewayError};
 use super::post::open_session;
-use super::request_id::RequestId;
 use super::response::{self, Exchange, Mode};
 use super::session::SessionClaims;
 use crate::drain::StreamKind;
+use mcpgw_shared::request_id::RequestId;
 
 /// Prefix of the event ids the gateway gives its own priming events.
 const PRIMING_PREFIX: &str = "mcpgw-primed-";

@@ -165,5 +165,4 @@ fn classify(e: &serde_json::Error) -> GatewayError {
 }
 
 #[cfg(test)]
-#[path = "message_tests.rs"]
 mod tests;

@@ -12,12 +12,12 @@ use super::admit::{Admitted, admit};
 use super::era::{self, Era};
 use super::errors::{Failure, GatewayError};
 use super::message::{self, Body as Shape, Kind};
-use super::request_id::RequestId;
 use super::response::{self, Exchange, Mode};
 use super::session::SessionClaims;
 use super::upstream::MCP_SESSION_ID;
 use super::{RelayState, tools};
 use crate::drain::StreamKind;
+use mcpgw_shared::request_id::RequestId;
 
 /// The notification that ends the handshake.
 pub(super) const INITIALIZED: &str = "notifications/initialized";

@@ -219,5 +219,4 @@ impl SessionSealer {
 }
 
 #[cfg(test)]
-#[path = "session_tests.rs"]
 mod tests;

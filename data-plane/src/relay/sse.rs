@@ -137,5 +137,4 @@ pub fn with_data(event: &[u8], new_data: &[u8]) -> Bytes {
 }
 
 #[cfg(test)]
-#[path = "sse_tests.rs"]
 mod tests;

@@ -10,7 +10,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use mcpgw_shared::model::{ServerConfig, UpstreamAuth};
 
 use super::errors::GatewayError;
-use super::request_id::{RequestId, X_REQUEST_ID};
+use mcpgw_shared::request_id::{RequestId, X_REQUEST_ID};
 
 /// The session header.
 pub const MCP_SESSION_ID: &str = "mcp-session-id";

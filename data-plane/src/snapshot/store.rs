@@ -149,5 +149,4 @@ impl ConfigUpdater {
 }
 
 #[cfg(test)]
-#[path = "store_tests.rs"]
 mod tests;

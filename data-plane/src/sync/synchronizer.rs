@@ -7,7 +7,9 @@ use futures::StreamExt;
 use futures::stream::{self, BoxStream};
 use mcpgw_shared::bus::{Bus, BusMessage};
 use mcpgw_shared::proto::StatusReport;
-use mcpgw_shared::wire::{CONFIG_SUBJECT_PREFIX, ConfigEvent, HEARTBEAT_SUBJECT, Heartbeat};
+use mcpgw_shared::wire::{
+    Audience, CONFIG_SUBJECT_PREFIX, ConfigEvent, HEARTBEAT_SUBJECT, Heartbeat,
+};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -230,7 +232,7 @@ impl Synchronizer {
         }
         config
             .workspaces()
-            .filter_map(|w| heartbeat.workspaces.get(&w.id.to_string()))
+            .filter_map(|w| heartbeat.workspaces.get(&Audience::Workspace(w.id)))
             .copied()
             .max()
             .unwrap_or(0)

@@ -28,16 +28,43 @@ impl KeyType {
     }
 }
 
+/// A key type name that does not exist.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("unknown key type `{0}`: use `service` or `user`")]
+pub struct UnknownKeyType(String);
+
 impl FromStr for KeyType {
-    type Err = String;
+    type Err = UnknownKeyType;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "service" => Ok(Self::Service),
             "user" => Ok(Self::User),
-            other => Err(format!(
-                "unknown key type `{other}`: use `service` or `user`"
-            )),
+            other => Err(UnknownKeyType(other.chars().take(64).collect())),
+        }
+    }
+}
+
+/// Whether a key can be used at a given time: the one rule both planes apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// Usable.
+    Active,
+    /// Revoked by an admin.
+    Revoked,
+    /// Past its expiry.
+    Expired,
+}
+
+impl KeyState {
+    /// The state of a key that is `revoked` or not and expires at `expires_at`, at `now`.
+    pub fn at(revoked: bool, expires_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Self {
+        if revoked {
+            Self::Revoked
+        } else if expires_at.is_some_and(|at| now >= at) {
+            Self::Expired
+        } else {
+            Self::Active
         }
     }
 }
@@ -125,7 +152,12 @@ pub struct ApiKeyRecord {
 impl ApiKeyRecord {
     /// Whether the key may be used at `now`.
     pub fn is_active(&self, now: DateTime<Utc>) -> bool {
-        !self.revoked && self.expires_at.is_none_or(|at| now < at)
+        self.state(now) == KeyState::Active
+    }
+
+    /// The key's state at `now`.
+    pub fn state(&self, now: DateTime<Utc>) -> KeyState {
+        KeyState::at(self.revoked, self.expires_at, now)
     }
 
     /// Whether the key holds `permission`.

@@ -2,12 +2,13 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
+use mcpgw_shared::ApiKeyId;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
-use super::extract::{AdminAuth, JsonBody, parse_json};
+use super::extract::{AdminAuth, IdPath, JsonBody, parse_json};
 use super::views::ApiKeyView;
 use crate::application::{IssueApiKeyInput, Service};
 
@@ -54,7 +55,7 @@ pub async fn list(
 pub async fn show(
     State(service): State<Service>,
     AdminAuth(admin): AdminAuth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ApiKeyId>,
 ) -> Result<Json<ApiKeyView>, ApiError> {
     Ok(Json(service.api_key(&admin, &id).await?.into()))
 }
@@ -66,7 +67,7 @@ pub async fn show(
 pub async fn revoke(
     State(service): State<Service>,
     AdminAuth(admin): AdminAuth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ApiKeyId>,
     body: Bytes,
 ) -> Result<Json<ApiKeyView>, ApiError> {
     if !body.iter().all(u8::is_ascii_whitespace) {

@@ -27,11 +27,7 @@ pub async fn create(
     JsonBody(body): JsonBody<RegisterDataPlaneInput>,
 ) -> Result<(StatusCode, Json<DataPlaneView>), ApiError> {
     let registered = service.register_data_plane(&admin, body).await?;
-    let head = service
-        .db()
-        .head()
-        .await
-        .map_err(|e| ApiError::from(crate::application::ServiceError::from(e)))?;
+    let head = service.head().await?;
     let status = DataPlaneStatus {
         row: registered.row,
         instances: vec![],
@@ -49,11 +45,7 @@ pub async fn list(
     AdminAuth(admin): AdminAuth,
 ) -> Result<Json<DataPlaneList>, ApiError> {
     let statuses = service.data_planes(&admin).await?;
-    let head = service
-        .db()
-        .head()
-        .await
-        .map_err(|e| ApiError::from(crate::application::ServiceError::from(e)))?;
+    let head = service.head().await?;
     Ok(Json(DataPlaneList {
         data_planes: statuses
             .into_iter()

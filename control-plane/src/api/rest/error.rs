@@ -85,19 +85,36 @@ impl From<ServiceError> for ApiError {
             e @ ServiceError::VersionConflict { .. } => {
                 Self::new(StatusCode::CONFLICT, "version_conflict", e.to_string())
             }
-            ServiceError::Taken { field, value } => Self {
-                field: Some(field.to_owned()),
+            ServiceError::Taken(taken) => Self {
+                field: Some(taken.field().to_owned()),
                 ..Self::new(
                     StatusCode::CONFLICT,
                     "taken",
-                    format!("{field} `{value}` is already in use; choose another"),
+                    format!("{taken}; choose another"),
                 )
             },
-            ServiceError::Forbidden(message) => {
-                Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+            ServiceError::Forbidden(forbidden) => {
+                Self::new(StatusCode::FORBIDDEN, "forbidden", forbidden.to_string())
             }
-            ServiceError::Unauthenticated(message) => {
-                Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+            ServiceError::Unauthenticated(refused) => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                refused.to_string(),
+            ),
+            e @ ServiceError::SnapshotNeeded { .. } => {
+                Self::new(StatusCode::CONFLICT, "snapshot_needed", e.to_string())
+            }
+            ServiceError::SecretUnreadable {
+                server,
+                field,
+                source,
+            } => {
+                tracing::error!(%server, field, error = %source, "a stored secret does not open");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "secret_unreadable",
+                    "a stored secret cannot be decrypted with the configured MCPGW_SECRET_KEY; report the request id to the operator",
+                )
             }
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "store failure");

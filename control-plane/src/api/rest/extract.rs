@@ -1,17 +1,60 @@
-//! Extractors: the authenticated admin, strictly parsed JSON bodies, and `If-Match`.
+//! Extractors: the authenticated admin, entity ids in the path, strictly parsed JSON bodies,
+//! and `If-Match`.
+
+use std::str::FromStr;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::StatusCode;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, IF_MATCH};
 use axum::http::request::Parts;
+use mcpgw_shared::bearer::bearer_token;
+use mcpgw_shared::{ApiKeyId, ServerId, WorkspaceId};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
-use crate::application::{Admin, Service};
+use crate::application::{Caller, Service, ServiceError};
 
-/// The admin authenticated by `Authorization: Bearer <admin key>`.
-pub struct AdminAuth(pub Admin);
+/// The admin authenticated by `Authorization: Bearer <admin key>`, as a service caller.
+pub struct AdminAuth(pub Caller);
+
+/// An id that names an entity in a path (`/v1/servers/{id}`).
+pub trait PathId: FromStr {
+    /// The kind of entity, for the not-found answer to an id that cannot be one.
+    const KIND: &'static str;
+}
+
+impl PathId for WorkspaceId {
+    const KIND: &'static str = "workspace";
+}
+
+impl PathId for ServerId {
+    const KIND: &'static str = "server";
+}
+
+impl PathId for ApiKeyId {
+    const KIND: &'static str = "api key";
+}
+
+/// The `{id}` of the path, parsed: text that cannot be an id of the kind is not found, like an
+/// id that names nothing.
+pub struct IdPath<T>(pub T);
+
+impl<T: PathId + Send> FromRequestParts<Service> for IdPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        service: &Service,
+    ) -> Result<Self, Self::Rejection> {
+        let Path(text) = Path::<String>::from_request_parts(parts, service)
+            .await
+            .map_err(|_| ApiError::from(ServiceError::not_found(T::KIND, "")))?;
+        text.parse()
+            .map(Self)
+            .map_err(|_| ServiceError::not_found(T::KIND, text).into())
+    }
+}
 
 impl FromRequestParts<Service> for AdminAuth {
     type Rejection = ApiError;
@@ -28,13 +71,10 @@ impl FromRequestParts<Service> for AdminAuth {
         let value = header
             .to_str()
             .map_err(|_| unauthenticated("the Authorization header is not valid text"))?;
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .ok_or_else(|| {
-                unauthenticated("the Authorization header must be `Bearer <admin key>`")
-            })?;
-        Ok(Self(service.authenticate_admin(token.trim()).await?))
+        let token = bearer_token(value).ok_or_else(|| {
+            unauthenticated("the Authorization header must be `Bearer <admin key>`")
+        })?;
+        Ok(Self(service.authenticate_admin(token).await?.into()))
     }
 }
 

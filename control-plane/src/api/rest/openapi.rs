@@ -22,6 +22,7 @@ use crate::application::{
         servers::create,
         servers::list,
         servers::show,
+        servers::history,
         servers::update,
         servers::delete,
         api_keys::create,
@@ -39,6 +40,7 @@ use crate::application::{
         RegisterServerInput,
         UpdateServerInput,
         servers::ServerList,
+        servers::ServerHistory,
         IssueApiKeyInput,
         api_keys::ApiKeyList,
         RegisterDataPlaneInput,
@@ -50,6 +52,8 @@ use crate::application::{
         views::DataPlaneView,
         views::InstanceView,
         views::EventView,
+        views::ServerVersionView,
+        views::ServerChangeView,
     ))
 )]
 struct ApiDoc;

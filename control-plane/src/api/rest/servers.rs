@@ -1,19 +1,34 @@
 //! `/v1/servers`.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use serde::Serialize;
+use mcpgw_shared::ServerId;
+use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
-use super::extract::{AdminAuth, IfMatch, JsonBody};
-use super::views::ServerView;
-use crate::application::{RegisterServerInput, Service, UpdateServerInput};
+use super::extract::{AdminAuth, IdPath, IfMatch, JsonBody};
+use super::views::{ServerVersionView, ServerView};
+use crate::application::{RegisterServerInput, ServerAt, Service, UpdateServerInput};
 
 /// `GET /v1/servers`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ServerList {
     servers: Vec<ServerView>,
+}
+
+/// `GET /v1/servers/{id}/history`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ServerHistory {
+    versions: Vec<ServerVersionView>,
+}
+
+/// Query parameters of `GET /v1/servers/{id}`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ShowQuery {
+    /// Show the server as it was after this event sequence, or at this RFC 3339 time.
+    at: Option<String>,
 }
 
 /// Registers a server.
@@ -41,14 +56,40 @@ pub async fn list(
     }))
 }
 
-/// Shows one server.
-#[utoipa::path(get, path = "/v1/servers/{id}", responses((status = 200, body = ServerView)))]
+/// Shows one server, as it is or, with `at`, as it was then (read from its event stream).
+#[utoipa::path(get, path = "/v1/servers/{id}", params(ShowQuery),
+    responses((status = 200, body = ServerView)))]
 pub async fn show(
     State(service): State<Service>,
     AdminAuth(admin): AdminAuth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ServerId>,
+    query: Result<Query<ShowQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ServerView>, ApiError> {
-    Ok(Json(service.server(&admin, &id).await?.into()))
+    let Query(query) = query.map_err(|e| ApiError::invalid_field("query", e.body_text()))?;
+    let row = match query.at {
+        None => service.server(&admin, &id).await?,
+        Some(at) => {
+            let at: ServerAt = at.parse().map_err(|e: crate::application::BadPoint| {
+                ApiError::invalid_field("at", e.to_string())
+            })?;
+            service.server_at(&admin, &id, at).await?
+        }
+    };
+    Ok(Json(row.into()))
+}
+
+/// Every version of a server, deleted ones included, with what changed in each.
+#[utoipa::path(get, path = "/v1/servers/{id}/history",
+    responses((status = 200, body = ServerHistory)))]
+pub async fn history(
+    State(service): State<Service>,
+    AdminAuth(admin): AdminAuth,
+    IdPath(id): IdPath<ServerId>,
+) -> Result<Json<ServerHistory>, ApiError> {
+    let versions = service.server_history(&admin, &id).await?;
+    Ok(Json(ServerHistory {
+        versions: versions.into_iter().map(Into::into).collect(),
+    }))
 }
 
 /// Changes a server; `If-Match` or `version` pins the version the change was made against.
@@ -57,7 +98,7 @@ pub async fn show(
 pub async fn update(
     State(service): State<Service>,
     AdminAuth(admin): AdminAuth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ServerId>,
     IfMatch(if_match): IfMatch,
     JsonBody(body): JsonBody<UpdateServerInput>,
 ) -> Result<Json<ServerView>, ApiError> {
@@ -74,7 +115,7 @@ pub async fn update(
 pub async fn delete(
     State(service): State<Service>,
     AdminAuth(admin): AdminAuth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ServerId>,
     IfMatch(if_match): IfMatch,
 ) -> Result<StatusCode, ApiError> {
     service.delete_server(&admin, &id, if_match).await?;

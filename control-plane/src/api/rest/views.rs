@@ -3,16 +3,18 @@
 
 use chrono::{DateTime, Utc};
 use mcpgw_shared::model::{SecretSet, ToolFilter, UpstreamAuth};
+use mcpgw_shared::wire::Audience;
+use mcpgw_shared::{ApiKeyId, DataPlaneId, ServerId, Slug, StreamId, WorkspaceId};
 use serde::Serialize;
 
-use crate::application::DataPlaneStatus;
-use crate::domain::DomainEvent;
-use crate::store::{ApiKeyRow, DataPlaneInstanceRow, ServerRow, StoredEvent, WorkspaceRow};
+use crate::application::{AuditEntry, DataPlaneStatus, ServerChange, ServerVersion};
+use crate::store::{ApiKeyRow, DataPlaneInstanceRow, ServerRow, WorkspaceRow};
 
 /// A workspace.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WorkspaceView {
-    id: String,
+    #[schema(value_type = String)]
+    id: WorkspaceId,
     name: String,
     version: i64,
     created_at: DateTime<Utc>,
@@ -34,10 +36,14 @@ impl From<WorkspaceRow> for WorkspaceView {
 /// A server.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ServerView {
-    id: String,
-    workspace_id: String,
-    provisioned_workspaces: Vec<String>,
-    slug: String,
+    #[schema(value_type = String)]
+    id: ServerId,
+    #[schema(value_type = String)]
+    workspace_id: WorkspaceId,
+    #[schema(value_type = Vec<String>)]
+    provisioned_workspaces: Vec<WorkspaceId>,
+    #[schema(value_type = String)]
+    slug: Slug,
     name: String,
     description: String,
     url: String,
@@ -76,11 +82,13 @@ impl From<ServerRow> for ServerView {
 /// An API key (never the key itself, except `key` in the creation response).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ApiKeyView {
-    id: String,
-    workspace_id: Option<String>,
+    #[schema(value_type = String)]
+    id: ApiKeyId,
+    #[schema(value_type = Option<String>)]
+    workspace_id: Option<WorkspaceId>,
     name: String,
     #[serde(rename = "type")]
-    key_type: String,
+    key_type: &'static str,
     user_id: Option<String>,
     permissions: Vec<String>,
     expires_at: Option<DateTime<Utc>>,
@@ -109,7 +117,7 @@ impl From<ApiKeyRow> for ApiKeyView {
             id: row.id,
             workspace_id: row.workspace_id,
             name: row.name,
-            key_type: row.key_type,
+            key_type: row.key_type.as_str(),
             user_id: row.user_id,
             permissions: row.permissions.iter().map(ToString::to_string).collect(),
             expires_at: row.expires_at,
@@ -136,10 +144,12 @@ pub struct InstanceView {
 /// A data-plane registration with its instances.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DataPlaneView {
-    id: String,
+    #[schema(value_type = String)]
+    id: DataPlaneId,
     name: String,
     /// The workspaces it serves; `null` for all.
-    workspaces: Option<Vec<String>>,
+    #[schema(value_type = Option<Vec<String>>)]
+    workspaces: Option<Vec<WorkspaceId>>,
     created_at: DateTime<Utc>,
     instances: Vec<InstanceView>,
     /// Only in the response that creates the registration.
@@ -151,7 +161,7 @@ impl DataPlaneView {
     /// A registration's view; `head` gives each instance's lag.
     pub fn new(status: DataPlaneStatus, head: i64, token: Option<String>) -> Self {
         Self {
-            workspaces: status.row.scope(),
+            workspaces: status.row.workspaces,
             id: status.row.id,
             name: status.row.name,
             created_at: status.row.created_at,
@@ -177,34 +187,72 @@ impl DataPlaneView {
 pub struct EventView {
     seq: i64,
     #[serde(rename = "type")]
-    event_type: String,
-    stream: String,
+    event_type: &'static str,
+    #[schema(value_type = String)]
+    stream: StreamId,
     version: i64,
     actor: String,
     at: DateTime<Utc>,
-    workspaces: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    workspaces: Vec<Audience>,
     #[schema(value_type = Object)]
     data: serde_json::Value,
 }
 
-impl From<StoredEvent> for EventView {
-    fn from(event: StoredEvent) -> Self {
-        let mut data = event.event.payload();
-        // Sealed secrets are ciphertext, but the audit log shows only that they are set.
-        if let DomainEvent::ServerRegistered { auth, .. }
-        | DomainEvent::ServerAuthChanged { auth } = &event.event
-        {
-            data["auth"] = serde_json::to_value(auth.redacted()).unwrap_or_default();
-        }
+impl From<AuditEntry> for EventView {
+    fn from(entry: AuditEntry) -> Self {
         Self {
-            seq: event.seq,
-            event_type: event.event.event_type().to_owned(),
-            stream: event.stream_id,
-            version: event.stream_version,
-            actor: event.actor,
-            at: event.recorded_at,
-            workspaces: event.workspaces,
-            data,
+            seq: entry.seq,
+            event_type: entry.event_type,
+            stream: entry.stream,
+            version: entry.version,
+            actor: entry.actor,
+            at: entry.at,
+            workspaces: entry.workspaces,
+            data: entry.data,
+        }
+    }
+}
+
+/// One field a server version changed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ServerChangeView {
+    field: String,
+    #[schema(value_type = Object)]
+    before: serde_json::Value,
+    #[schema(value_type = Object)]
+    after: serde_json::Value,
+}
+
+/// One version of a server.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ServerVersionView {
+    version: i64,
+    seq: i64,
+    /// The event that made this version, such as `ServerUpstreamChanged`.
+    change: &'static str,
+    actor: String,
+    at: DateTime<Utc>,
+    changes: Vec<ServerChangeView>,
+}
+
+impl From<ServerVersion> for ServerVersionView {
+    fn from(version: ServerVersion) -> Self {
+        Self {
+            version: version.version,
+            seq: version.seq,
+            change: version.change,
+            actor: version.actor,
+            at: version.at,
+            changes: version
+                .changes
+                .into_iter()
+                .map(|c: ServerChange| ServerChangeView {
+                    field: c.field,
+                    before: c.before,
+                    after: c.after,
+                })
+                .collect(),
         }
     }
 }

@@ -1,12 +1,13 @@
 //! `/v1/workspaces`.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
+use mcpgw_shared::WorkspaceId;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
-use super::extract::{AdminAuth, IfMatch, JsonBody};
+use super::extract::{AdminAuth, IdPath, IfMatch, JsonBody};
 use super::views::WorkspaceView;
 use crate::application::Service;
 
@@ -60,7 +61,7 @@ pub async fn list(
 pub async fn show(
     State(service): State<Service>,
     AdminAuth(admin): AdminAuth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<WorkspaceId>,
 ) -> Result<Json<WorkspaceView>, ApiError> {
     Ok(Json(service.workspace(&admin, &id).await?.into()))
 }
@@ -71,7 +72,7 @@ pub async fn show(
 pub async fn update(
     State(service): State<Service>,
     AdminAuth(admin): AdminAuth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<WorkspaceId>,
     IfMatch(if_match): IfMatch,
     JsonBody(body): JsonBody<UpdateWorkspace>,
 ) -> Result<Json<WorkspaceView>, ApiError> {

@@ -1,3 +1,5 @@
+//! Tests of `server`: given these events, when this command, then these events or that error.
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
@@ -16,13 +18,26 @@ fn register(workspace_id: WorkspaceId) -> RegisterServer {
     }
 }
 
-fn given(events: Vec<DomainEvent>) -> Server {
+fn given(events: Vec<ServerEvent>) -> Server {
     Server::from_events(&events)
+}
+
+fn id() -> ServerId {
+    ServerId::new()
+}
+
+/// The events `command` decides against `state`.
+fn when(state: &Server, command: ServerCommand) -> Result<Vec<ServerEvent>, DomainError> {
+    state.decide(&id(), command).map(|decision| decision.events)
+}
+
+fn update(state: &Server, update: UpdateServer) -> Result<Vec<ServerEvent>, DomainError> {
+    when(state, ServerCommand::Update(update))
 }
 
 fn registered() -> (WorkspaceId, Server) {
     let ws = WorkspaceId::new();
-    let events = given(vec![]).register("s", register(ws)).unwrap();
+    let events = when(&given(vec![]), ServerCommand::Register(register(ws))).unwrap();
     (ws, given(events))
 }
 
@@ -30,22 +45,25 @@ fn registered() -> (WorkspaceId, Server) {
 fn registering_records_the_server_and_its_provisioning() {
     let ws = WorkspaceId::new();
     let other = WorkspaceId::new();
-    let events = given(vec![])
-        .register(
-            "s",
-            RegisterServer {
+    let decision = given(vec![])
+        .decide(
+            &id(),
+            ServerCommand::Register(RegisterServer {
                 provisioned: BTreeSet::from([other]),
                 ..register(ws)
-            },
+            }),
         )
         .unwrap();
-    assert_eq!(events[0].event_type(), "ServerRegistered");
+    assert_eq!(decision.events[0].event_type(), "ServerRegistered");
     assert_eq!(
-        events[1],
-        DomainEvent::ServerProvisioned {
+        decision.events[1],
+        ServerEvent::Provisioned {
             workspace_id: other
         }
     );
+    let mut audience = vec![Audience::Workspace(ws), Audience::Workspace(other)];
+    audience.sort();
+    assert_eq!(decision.audience, audience);
 }
 
 #[test]
@@ -56,15 +74,14 @@ fn a_non_http_url_is_refused_naming_the_field() {
         "not a url",
         "https://user:pw@h/mcp",
     ] {
-        let err = given(vec![])
-            .register(
-                "s",
-                RegisterServer {
-                    url: url.into(),
-                    ..register(WorkspaceId::new())
-                },
-            )
-            .unwrap_err();
+        let err = when(
+            &given(vec![]),
+            ServerCommand::Register(RegisterServer {
+                url: url.into(),
+                ..register(WorkspaceId::new())
+            }),
+        )
+        .unwrap_err();
         assert!(
             matches!(err, DomainError::Invalid { ref field, .. } if field == "url"),
             "{url}"
@@ -75,15 +92,14 @@ fn a_non_http_url_is_refused_naming_the_field() {
 #[test]
 fn provisioning_to_the_home_workspace_is_refused() {
     let ws = WorkspaceId::new();
-    let err = given(vec![])
-        .register(
-            "s",
-            RegisterServer {
-                provisioned: BTreeSet::from([ws]),
-                ..register(ws)
-            },
-        )
-        .unwrap_err();
+    let err = when(
+        &given(vec![]),
+        ServerCommand::Register(RegisterServer {
+            provisioned: BTreeSet::from([ws]),
+            ..register(ws)
+        }),
+    )
+    .unwrap_err();
     assert!(
         matches!(err, DomainError::Invalid { ref field, .. } if field == "provisioned_workspaces")
     );
@@ -92,22 +108,21 @@ fn provisioning_to_the_home_workspace_is_refused() {
 #[test]
 fn an_update_records_one_event_per_changed_aspect() {
     let (_, server) = registered();
-    let events = server
-        .update(
-            "s",
-            UpdateServer {
-                url: Some("https://new.example.com/mcp".into()),
-                enabled: Some(false),
-                tools: Some(ToolFilter {
-                    allow: None,
-                    deny: vec!["rm".into()],
-                }),
-                name: Some("GitHub".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    let types: Vec<_> = events.iter().map(DomainEvent::event_type).collect();
+    let events = update(
+        &server,
+        UpdateServer {
+            url: Some("https://new.example.com/mcp".into()),
+            enabled: Some(false),
+            tools: Some(ToolFilter {
+                allow: None,
+                deny: vec!["rm".into()],
+            }),
+            name: Some("GitHub".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let types: Vec<_> = events.iter().map(ServerEvent::event_type).collect();
     assert_eq!(
         types,
         [
@@ -126,71 +141,62 @@ fn an_update_that_changes_nothing_records_nothing() {
         enabled: Some(true),
         ..Default::default()
     };
-    assert!(server.update("s", same).unwrap().is_empty());
+    assert!(update(&server, same).unwrap().is_empty());
 }
 
 #[test]
 fn provisioning_changes_become_provisioned_and_deprovisioned_events() {
-    let (_, server) = registered();
+    let ws = WorkspaceId::new();
     let a = WorkspaceId::new();
     let b = WorkspaceId::new();
-    let events = server
-        .update(
-            "s",
-            UpdateServer {
-                provisioned: Some(vec![a]),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    let server = Server::from_events(
-        &[
-            given(vec![])
-                .register("s", register(server.current.unwrap().workspace_id))
-                .unwrap(),
-            events,
-        ]
-        .concat(),
-    );
-    let events = server
-        .update(
-            "s",
-            UpdateServer {
-                provisioned: Some(vec![b]),
-                ..Default::default()
-            },
-        )
+    let mut history = when(&given(vec![]), ServerCommand::Register(register(ws))).unwrap();
+    let provision = |list| UpdateServer {
+        provisioned: Some(list),
+        ..Default::default()
+    };
+    history.extend(update(&given(history.clone()), provision(vec![a])).unwrap());
+    let server = given(history);
+    let decision = server
+        .decide(&id(), ServerCommand::Update(provision(vec![b])))
         .unwrap();
     assert_eq!(
-        events,
+        decision.events,
         vec![
-            DomainEvent::ServerDeprovisioned { workspace_id: a },
-            DomainEvent::ServerProvisioned { workspace_id: b }
+            ServerEvent::Deprovisioned { workspace_id: a },
+            ServerEvent::Provisioned { workspace_id: b }
         ]
+    );
+    let mut everyone = vec![ws.into(), a.into(), b.into()];
+    everyone.sort();
+    assert_eq!(
+        decision.audience, everyone,
+        "the change concerns the workspaces served before and after"
     );
 }
 
 #[test]
 fn a_deleted_server_cannot_be_changed_or_registered_again() {
     let (_, server) = registered();
-    let mut events = vec![];
-    events.extend(
-        given(vec![])
-            .register("s", register(WorkspaceId::new()))
-            .unwrap(),
-    );
-    events.extend(server.delete("s").unwrap());
+    let mut events = when(
+        &given(vec![]),
+        ServerCommand::Register(register(WorkspaceId::new())),
+    )
+    .unwrap();
+    events.extend(when(&server, ServerCommand::Delete).unwrap());
     let deleted = given(events);
     assert!(matches!(
-        deleted.update("s", UpdateServer::default()),
+        update(&deleted, UpdateServer::default()),
         Err(DomainError::NotFound { .. })
     ));
     assert!(matches!(
-        deleted.delete("s"),
+        when(&deleted, ServerCommand::Delete),
         Err(DomainError::NotFound { .. })
     ));
     assert!(matches!(
-        deleted.register("s", register(WorkspaceId::new())),
+        when(
+            &deleted,
+            ServerCommand::Register(register(WorkspaceId::new()))
+        ),
         Err(DomainError::AlreadyExists { .. })
     ));
 }
@@ -230,16 +236,43 @@ fn client_credentials_need_an_http_token_endpoint() {
         scope: None,
         audience: None,
     };
-    let err = given(vec![])
-        .register(
-            "s",
-            RegisterServer {
-                auth,
-                ..register(WorkspaceId::new())
-            },
-        )
-        .unwrap_err();
+    let err = when(
+        &given(vec![]),
+        ServerCommand::Register(RegisterServer {
+            auth,
+            ..register(WorkspaceId::new())
+        }),
+    )
+    .unwrap_err();
     assert!(
         matches!(err, DomainError::Invalid { ref field, .. } if field == "auth.token_endpoint")
     );
+}
+
+#[test]
+fn only_url_auth_enabled_registration_and_deletion_change_the_connection() {
+    let (ws, _) = registered();
+    let changing = [
+        ServerEvent::UpstreamChanged {
+            url: "https://x/mcp".into(),
+        },
+        ServerEvent::AuthChanged {
+            auth: UpstreamAuth::None,
+        },
+        ServerEvent::EnabledChanged { enabled: false },
+        ServerEvent::Deleted,
+    ];
+    let keeping = [
+        ServerEvent::DetailsChanged {
+            name: "n".into(),
+            description: String::new(),
+        },
+        ServerEvent::ToolsChanged {
+            tools: ToolFilter::default(),
+        },
+        ServerEvent::Provisioned { workspace_id: ws },
+        ServerEvent::Deprovisioned { workspace_id: ws },
+    ];
+    assert!(changing.iter().all(ServerEvent::changes_connection));
+    assert!(!keeping.iter().any(ServerEvent::changes_connection));
 }

@@ -1,5 +1,7 @@
-//! A request id for every request: made here, carried in the request's extensions, returned in
-//! `x-request-id` on every response (errors included) and sent upstream for correlation.
+//! A request id for every HTTP request, on both planes: made here (a client-sent
+//! `x-request-id` is not trusted: it is logged and sent upstream), carried in the request's
+//! extensions, returned in `x-request-id` on every response, errors included, and named by
+//! every log line of the request.
 
 use std::fmt;
 use std::sync::Arc;
@@ -13,7 +15,7 @@ use tracing::Instrument;
 /// The header that carries the request id.
 pub const X_REQUEST_ID: &str = "x-request-id";
 
-/// The gateway's id of one HTTP request.
+/// The id of one HTTP request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestId(Arc<str>);
 
@@ -27,6 +29,20 @@ impl RequestId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The id a request was given by [`assign`], or a new one where none was (a handler
+    /// mounted without the middleware).
+    pub fn of<B>(request: &http::Request<B>) -> Self {
+        Self::from_extensions(request.extensions())
+    }
+
+    /// The id in `extensions`, or a new one.
+    pub fn from_extensions(extensions: &http::Extensions) -> Self {
+        extensions
+            .get::<Self>()
+            .cloned()
+            .unwrap_or_else(Self::generate)
+    }
 }
 
 impl fmt::Display for RequestId {
@@ -35,9 +51,8 @@ impl fmt::Display for RequestId {
     }
 }
 
-/// Middleware: assigns the id (a client-sent `x-request-id` is not trusted), runs the request
-/// in a span that carries it (so every log line of the request names it), logs the outcome at
-/// debug level, and sets the header.
+/// Middleware: assigns the id, runs the request in a span that carries it (so every log line
+/// of the request names it), logs the outcome at debug level, and sets the header.
 pub async fn assign(mut request: Request, next: Next) -> Response {
     let id = RequestId::generate();
     request.extensions_mut().insert(id.clone());

@@ -1,5 +1,8 @@
 //! The relay driven by rmcp clients, both protocol eras, against the demo upstream.
 
+mod errors;
+mod streams;
+
 use std::time::Duration;
 
 use rmcp::model::{

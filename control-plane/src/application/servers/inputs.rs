@@ -1,0 +1,95 @@
+//! The request bodies of server operations. They carry plaintext secrets, so their `Debug`
+//! output shows only the shape of the auth config.
+
+use std::fmt;
+
+use mcpgw_shared::model::{ToolFilter, UpstreamAuth};
+use serde::Deserialize;
+
+/// `POST /v1/servers`.
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterServerInput {
+    /// Home workspace.
+    pub workspace_id: String,
+    /// Globally unique slug, `^[a-z0-9][a-z0-9-]{1,62}$`.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// Upstream MCP endpoint (http or https).
+    pub url: String,
+    /// Upstream auth: `{"type": "none"}`, `{"type": "headers", "headers": {...}}`,
+    /// `{"type": "client_credentials", ...}` or `{"type": "oauth2", "oauth_metadata": {...}}`.
+    #[schema(value_type = Object)]
+    pub auth: UpstreamAuth<String>,
+    /// Tool visibility; omitted: every tool.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub tools: ToolFilter,
+    /// Whether clients may use it (default true).
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+    /// Other workspaces to provision it to.
+    #[serde(default)]
+    pub provisioned_workspaces: Vec<String>,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+/// `PATCH /v1/servers/{id}`: only the given fields change.
+#[derive(Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateServerInput {
+    /// The version the change was made against (or the `If-Match` header).
+    pub version: Option<i64>,
+    /// New name.
+    pub name: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// New upstream URL.
+    pub url: Option<String>,
+    /// New upstream auth (replaces the old one, secrets included).
+    #[schema(value_type = Option<Object>)]
+    pub auth: Option<UpstreamAuth<String>>,
+    /// New tool filter (`{}` allows every tool).
+    #[schema(value_type = Option<Object>)]
+    pub tools: Option<ToolFilter>,
+    /// New enabled flag.
+    pub enabled: Option<bool>,
+    /// The complete new list of provisioned workspaces.
+    pub provisioned_workspaces: Option<Vec<String>>,
+}
+
+impl fmt::Debug for RegisterServerInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegisterServerInput")
+            .field("workspace_id", &self.workspace_id)
+            .field("slug", &self.slug)
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("auth", &self.auth.redacted())
+            .field("tools", &self.tools)
+            .field("enabled", &self.enabled)
+            .field("provisioned_workspaces", &self.provisioned_workspaces)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for UpdateServerInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpdateServerInput")
+            .field("version", &self.version)
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("auth", &self.auth.as_ref().map(UpstreamAuth::redacted))
+            .field("tools", &self.tools)
+            .field("enabled", &self.enabled)
+            .field("provisioned_workspaces", &self.provisioned_workspaces)
+            .finish_non_exhaustive()
+    }
+}

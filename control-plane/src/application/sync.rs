@@ -1,0 +1,228 @@
+//! What a data plane may see of the configuration: the entities of the workspaces its token
+//! serves, secrets opened for it, read in one consistent state of the database with the
+//! sequence it is current at.
+
+use std::ops::DerefMut;
+
+use mcpgw_shared::model::{ApiKeyRecord, Permission, ServerConfig};
+use mcpgw_shared::{Redacted, SecretCipher, StreamId, WorkspaceId};
+use sqlx::AnyConnection;
+
+use super::{Service, ServiceError, secret_context};
+use crate::store::read_models::{Reader, Scope};
+use crate::store::{ApiKeyRow, DataPlaneRow, ServerRow, WorkspaceRow};
+
+/// A data plane more than this many events behind takes a new snapshot instead of changes.
+pub const MAX_CHANGES: i64 = 10_000;
+
+/// Every entity a data plane serves, current at `seq`.
+#[derive(Debug, Clone)]
+pub struct SyncSnapshot {
+    /// Every event up to this sequence is reflected.
+    pub seq: i64,
+    /// Whether the data plane serves every workspace.
+    pub all_workspaces: bool,
+    /// Its workspaces.
+    pub workspaces: Vec<WorkspaceRow>,
+    /// The servers that serve them, secrets opened.
+    pub servers: Vec<ServerConfig>,
+    /// Their keys.
+    pub api_keys: Vec<ApiKeyRecord>,
+}
+
+/// The current state of one entity as a data plane may see it.
+#[derive(Debug, Clone)]
+pub struct SyncEntity {
+    /// The entity's stream.
+    pub stream: StreamId,
+    /// The sequence of the last event of the entity that the state reflects.
+    pub seq: i64,
+    /// Its state.
+    pub state: SyncState,
+}
+
+/// An entity's state for a data plane.
+#[derive(Debug, Clone)]
+pub enum SyncState {
+    /// It no longer exists, or is no longer in the data plane's scope (or is not a kind of
+    /// entity data planes hold).
+    Removed,
+    /// A workspace.
+    Workspace(WorkspaceRow),
+    /// A server, secrets opened.
+    Server(Box<ServerConfig>),
+    /// An API key.
+    ApiKey(ApiKeyRecord),
+}
+
+impl Service {
+    /// A consistent snapshot of everything `data_plane` serves.
+    pub async fn sync_snapshot(
+        &self,
+        data_plane: &DataPlaneRow,
+    ) -> Result<SyncSnapshot, ServiceError> {
+        let scope = data_plane.scope();
+        let mut reader = self.db.snapshot_reader().await?;
+        let seq = reader.head().await?;
+        let resolver = Resolver::new(&self.cipher, scope);
+        let workspaces = reader.workspaces(scope).await?;
+        let servers = reader
+            .servers(scope)
+            .await?
+            .into_iter()
+            .map(|row| resolver.server(row))
+            .collect::<Result<_, _>>()?;
+        let api_keys = reader
+            .api_keys(scope)
+            .await?
+            .into_iter()
+            .filter_map(|row| resolver.api_key(row))
+            .collect();
+        Ok(SyncSnapshot {
+            seq,
+            all_workspaces: scope.is_none(),
+            workspaces,
+            servers,
+            api_keys,
+        })
+    }
+
+    /// The head sequence and the current state of every entity of `data_plane`'s scope that
+    /// changed after `after`. [`ServiceError::SnapshotNeeded`] when `after` is ahead of the
+    /// log or too far behind it.
+    pub async fn sync_changes(
+        &self,
+        data_plane: &DataPlaneRow,
+        after: i64,
+    ) -> Result<(i64, Vec<SyncEntity>), ServiceError> {
+        let scope = data_plane.scope();
+        let mut reader = self.db.snapshot_reader().await?;
+        let head = reader.head().await?;
+        if after > head || after < 0 || head - after > MAX_CHANGES {
+            return Err(ServiceError::SnapshotNeeded { after, head });
+        }
+        let resolver = Resolver::new(&self.cipher, scope);
+        let changed = reader.changed_entities(after, head, scope).await?;
+        let mut entities = Vec::with_capacity(changed.len());
+        for (stream, seq) in changed {
+            // Data planes hold no registrations, their own included.
+            if !matches!(stream, StreamId::DataPlane(_)) {
+                entities.push(resolver.resolve(&mut reader, stream, seq).await?);
+            }
+        }
+        Ok((head, entities))
+    }
+
+    /// The current state of one entity as `data_plane` may see it.
+    pub async fn sync_entity(
+        &self,
+        data_plane: &DataPlaneRow,
+        stream: StreamId,
+    ) -> Result<SyncEntity, ServiceError> {
+        let scope = data_plane.scope();
+        let mut reader = self.db.snapshot_reader().await?;
+        let head = reader.head().await?;
+        Resolver::new(&self.cipher, scope)
+            .resolve(&mut reader, stream, head)
+            .await
+    }
+}
+
+/// Turns read-model rows into what one data plane may see: in its scope, secrets opened, keys
+/// only when they can invoke MCP servers.
+struct Resolver<'a> {
+    cipher: &'a SecretCipher,
+    scope: Scope<'a>,
+}
+
+impl<'a> Resolver<'a> {
+    fn new(cipher: &'a SecretCipher, scope: Scope<'a>) -> Self {
+        Self { cipher, scope }
+    }
+
+    fn in_scope(&self, workspace: &WorkspaceId) -> bool {
+        self.scope.is_none_or(|s| s.contains(workspace))
+    }
+
+    fn server(&self, row: ServerRow) -> Result<ServerConfig, ServiceError> {
+        let id = row.id;
+        let auth = row.auth.try_map_secrets(|sealed, path| {
+            self.cipher
+                .open(&sealed, &secret_context(&id, path))
+                .map(|s| Redacted::new(s.into_inner()))
+                .map_err(|source| {
+                    tracing::error!(server = %id, field = path, error = %source, "cannot open a stored secret");
+                    ServiceError::SecretUnreadable {
+                        server: id,
+                        field: path.to_owned(),
+                        source,
+                    }
+                })
+        })?;
+        Ok(ServerConfig {
+            id,
+            workspace_id: row.workspace_id,
+            provisioned: row.provisioned,
+            slug: row.slug,
+            name: row.name,
+            description: row.description,
+            url: row.url,
+            enabled: row.enabled,
+            tools: row.tools,
+            auth,
+            version: row.version,
+            connection_version: row.connection_version,
+        })
+    }
+
+    /// A key's record, or `None` for keys a data plane has no use for (no `mcp.invoke`).
+    fn api_key(&self, row: ApiKeyRow) -> Option<ApiKeyRecord> {
+        row.permissions
+            .contains(&Permission::McpInvoke)
+            .then(|| ApiKeyRecord {
+                revoked: row.revoked_at.is_some(),
+                id: row.id,
+                workspace_id: row.workspace_id,
+                name: row.name,
+                key_type: row.key_type,
+                user_id: row.user_id,
+                permissions: row.permissions,
+                expires_at: row.expires_at,
+                secret_hash: row.secret_hash,
+            })
+    }
+
+    /// The current state of the entity in `stream` as this data plane may see it.
+    async fn resolve<C: DerefMut<Target = AnyConnection>>(
+        &self,
+        reader: &mut Reader<C>,
+        stream: StreamId,
+        seq: i64,
+    ) -> Result<SyncEntity, ServiceError> {
+        let state = match &stream {
+            StreamId::Workspace(id) => reader
+                .workspace(id)
+                .await?
+                .filter(|w| self.in_scope(&w.id))
+                .map(SyncState::Workspace),
+            StreamId::Server(id) => match reader.server(id).await? {
+                Some(server) if server.workspaces().any(|w| self.in_scope(w)) => {
+                    Some(SyncState::Server(Box::new(self.server(server)?)))
+                }
+                _ => None,
+            },
+            StreamId::ApiKey(id) => reader
+                .api_key(id)
+                .await?
+                .filter(|k| k.workspace_id.is_some_and(|w| self.in_scope(&w)))
+                .and_then(|k| self.api_key(k))
+                .map(SyncState::ApiKey),
+            StreamId::DataPlane(_) => None,
+        };
+        Ok(SyncEntity {
+            stream,
+            seq,
+            state: state.unwrap_or(SyncState::Removed),
+        })
+    }
+}

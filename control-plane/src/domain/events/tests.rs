@@ -1,0 +1,126 @@
+//! Tests of `events`.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use mcpgw_shared::model::{KeyType, Permission, ToolFilter, UpstreamAuth};
+use mcpgw_shared::{ApiKeyId, DataPlaneId, ServerId, Slug, WorkspaceId};
+
+use super::*;
+
+/// One event of every type, with the stream it belongs to.
+fn every_event() -> Vec<(StreamId, DomainEvent)> {
+    let workspace = WorkspaceId::new();
+    let server = ServerId::new().stream();
+    let key = ApiKeyId::generate().stream();
+    let data_plane = DataPlaneId::new().stream();
+    let server_events = [
+        ServerEvent::Registered {
+            workspace_id: workspace,
+            slug: Slug::parse("s1").unwrap(),
+            name: "n".into(),
+            description: String::new(),
+            url: "https://x/mcp".into(),
+            auth: UpstreamAuth::Headers {
+                headers: BTreeMap::new(),
+            },
+            tools: ToolFilter::default(),
+            enabled: true,
+        },
+        ServerEvent::DetailsChanged {
+            name: "n".into(),
+            description: "d".into(),
+        },
+        ServerEvent::UpstreamChanged {
+            url: "https://y/mcp".into(),
+        },
+        ServerEvent::AuthChanged {
+            auth: UpstreamAuth::None,
+        },
+        ServerEvent::ToolsChanged {
+            tools: ToolFilter::default(),
+        },
+        ServerEvent::EnabledChanged { enabled: false },
+        ServerEvent::Provisioned {
+            workspace_id: workspace,
+        },
+        ServerEvent::Deprovisioned {
+            workspace_id: workspace,
+        },
+        ServerEvent::Deleted,
+    ];
+    let mut events: Vec<(StreamId, DomainEvent)> = vec![
+        (
+            workspace.stream(),
+            WorkspaceEvent::Created { name: "w".into() }.into(),
+        ),
+        (
+            workspace.stream(),
+            WorkspaceEvent::Renamed { name: "v".into() }.into(),
+        ),
+        (
+            key.clone(),
+            ApiKeyEvent::Issued {
+                workspace_id: Some(workspace),
+                name: "k".into(),
+                key_type: KeyType::User,
+                user_id: Some("alice".into()),
+                permissions: vec![Permission::McpInvoke],
+                expires_at: Some(Utc::now()),
+                secret_hash: [7; 32],
+            }
+            .into(),
+        ),
+        (key, ApiKeyEvent::Revoked.into()),
+        (
+            data_plane,
+            DataPlaneEvent::Registered {
+                name: "edge".into(),
+                workspaces: Some(vec![workspace]),
+                token_id: ApiKeyId::generate(),
+                token_hash: [9; 32],
+            }
+            .into(),
+        ),
+    ];
+    events.extend(server_events.map(|e| (server.clone(), e.into())));
+    events
+}
+
+#[test]
+fn every_event_round_trips_through_its_stored_form_under_its_serde_tag() {
+    for (stream, event) in every_event() {
+        let tag = match &event {
+            DomainEvent::Workspace(e) => serde_json::to_value(e).unwrap()["type"].clone(),
+            DomainEvent::Server(e) => serde_json::to_value(e).unwrap()["type"].clone(),
+            DomainEvent::ApiKey(e) => serde_json::to_value(e).unwrap()["type"].clone(),
+            DomainEvent::DataPlane(e) => serde_json::to_value(e).unwrap()["type"].clone(),
+        };
+        assert_eq!(tag, event.event_type(), "{event:?}");
+        let back =
+            DomainEvent::decode(&stream, event.event_type(), SCHEMA_VERSION, event.payload())
+                .unwrap();
+        assert_eq!(back, event);
+    }
+}
+
+#[test]
+fn hashes_are_stored_as_hex() {
+    let (_, issued) = every_event().remove(2);
+    assert_eq!(issued.payload()["secret_hash"], "07".repeat(32));
+}
+
+#[test]
+fn unit_events_store_an_empty_object() {
+    assert_eq!(
+        DomainEvent::from(ServerEvent::Deleted).payload(),
+        serde_json::json!({})
+    );
+}
+
+#[test]
+fn an_unknown_event_type_or_one_of_another_stream_is_an_error_not_a_panic() {
+    let server = ServerId::new().stream();
+    assert!(DomainEvent::decode(&server, "Nope", 1, serde_json::json!({})).is_err());
+    assert!(DomainEvent::decode(&server, "ApiKeyRevoked", 1, serde_json::json!({})).is_err());
+}

@@ -1,0 +1,182 @@
+//! Validation of server fields: URLs, auth configs, tool lists and provisioning.
+
+use std::collections::BTreeSet;
+
+use mcpgw_shared::WorkspaceId;
+use mcpgw_shared::model::{ToolFilter, UpstreamAuth};
+
+use super::super::DomainError;
+
+/// Longest accepted description, in characters.
+const MAX_DESCRIPTION_LEN: usize = 2000;
+/// Longest accepted URL.
+const MAX_URL_LEN: usize = 2048;
+/// Most tools in one allow or deny list.
+const MAX_TOOLS: usize = 1000;
+
+pub(super) fn validate_description(description: &str) -> Result<(), DomainError> {
+    if description.chars().count() > MAX_DESCRIPTION_LEN {
+        return Err(DomainError::invalid(
+            "description",
+            format!("must be at most {MAX_DESCRIPTION_LEN} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Validates an absolute `http` or `https` URL with a host.
+pub fn validate_url(field: &str, value: &str) -> Result<(), DomainError> {
+    if value.len() > MAX_URL_LEN {
+        return Err(DomainError::invalid(
+            field,
+            format!("must be at most {MAX_URL_LEN} bytes"),
+        ));
+    }
+    let url = url::Url::parse(value)
+        .map_err(|e| DomainError::invalid(field, format!("is not a valid URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(DomainError::invalid(
+            field,
+            format!("must be an http or https URL, not `{}:`", url.scheme()),
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(DomainError::invalid(field, "must name a host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(DomainError::invalid(
+            field,
+            "must not carry credentials; use `auth` for upstream credentials",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_optional_url(field: &str, value: Option<&String>) -> Result<(), DomainError> {
+    value.map_or(Ok(()), |v| validate_url(field, v))
+}
+
+/// Validates the non-secret parts of an auth config (URLs, required ids).
+pub(super) fn validate_auth_endpoints<S>(auth: &UpstreamAuth<S>) -> Result<(), DomainError> {
+    match auth {
+        UpstreamAuth::None | UpstreamAuth::Headers { .. } => Ok(()),
+        UpstreamAuth::ClientCredentials {
+            token_endpoint,
+            client_id,
+            ..
+        } => {
+            validate_url("auth.token_endpoint", token_endpoint)?;
+            if client_id.trim().is_empty() {
+                return Err(DomainError::invalid("auth.client_id", "must not be empty"));
+            }
+            Ok(())
+        }
+        UpstreamAuth::Oauth2 { oauth_metadata } => {
+            let Some(m) = oauth_metadata else {
+                return Ok(());
+            };
+            validate_optional_url("auth.oauth_metadata.issuer", m.issuer.as_ref())?;
+            validate_optional_url(
+                "auth.oauth_metadata.authorization_endpoint",
+                m.authorization_endpoint.as_ref(),
+            )?;
+            validate_optional_url(
+                "auth.oauth_metadata.token_endpoint",
+                m.token_endpoint.as_ref(),
+            )?;
+            validate_optional_url("auth.oauth_metadata.redirect_uri", m.redirect_uri.as_ref())?;
+            if m.client_secret.is_some() && m.client_id.is_none() {
+                return Err(DomainError::invalid(
+                    "auth.oauth_metadata.client_secret",
+                    "needs `client_id` too",
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Validates the secret values of an auth config before they are sealed.
+pub fn validate_auth_secrets(auth: &UpstreamAuth<String>) -> Result<(), DomainError> {
+    if let UpstreamAuth::Headers { headers } = auth {
+        if headers.is_empty() {
+            return Err(DomainError::invalid(
+                "auth.headers",
+                "must name at least one header",
+            ));
+        }
+        for (name, value) in headers {
+            let field = format!("auth.headers.{name}");
+            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err(DomainError::invalid(
+                    field,
+                    "is not a valid HTTP header name",
+                ));
+            }
+            if is_reserved_header(name) {
+                return Err(DomainError::invalid(
+                    field,
+                    "is set by the gateway itself and cannot be configured",
+                ));
+            }
+            if value.is_empty() || http::HeaderValue::from_str(value).is_err() {
+                return Err(DomainError::invalid(
+                    field,
+                    "must be a non-empty header value of visible ASCII",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn is_reserved_header(name: &str) -> bool {
+    const RESERVED: &[&str] = &[
+        "host",
+        "content-length",
+        "content-type",
+        "transfer-encoding",
+        "connection",
+        "accept",
+        "mcp-session-id",
+        "mcp-protocol-version",
+        "last-event-id",
+    ];
+    RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name))
+}
+
+pub(super) fn validate_tools(tools: &ToolFilter) -> Result<(), DomainError> {
+    let lists = [
+        ("tools.allow", tools.allow.as_deref().unwrap_or_default()),
+        ("tools.deny", &tools.deny),
+    ];
+    for (field, list) in lists {
+        if list.len() > MAX_TOOLS {
+            return Err(DomainError::invalid(
+                field,
+                format!("must hold at most {MAX_TOOLS} tools"),
+            ));
+        }
+        if let Some(bad) = list.iter().position(|t| t.is_empty() || t.len() > 128) {
+            return Err(DomainError::invalid(
+                format!("{field}[{bad}]"),
+                "must be a tool name of 1 to 128 characters",
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn validate_provisioned<'a>(
+    home: &WorkspaceId,
+    provisioned: impl Iterator<Item = &'a WorkspaceId>,
+) -> Result<BTreeSet<WorkspaceId>, DomainError> {
+    let provisioned: BTreeSet<WorkspaceId> = provisioned.copied().collect();
+    if provisioned.contains(home) {
+        return Err(DomainError::invalid(
+            "provisioned_workspaces",
+            "must not contain the server's own workspace",
+        ));
+    }
+    Ok(provisioned)
+}

@@ -1,0 +1,51 @@
+//! Tests of `conversions`.
+
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::ids::{ApiKeyId, ServerId, WorkspaceId};
+use crate::model::Permission;
+
+#[test]
+fn a_server_survives_the_round_trip_through_proto() {
+    let server = ServerConfig {
+        id: ServerId::new(),
+        workspace_id: WorkspaceId::new(),
+        provisioned: vec![WorkspaceId::new()],
+        slug: Slug::parse("demo").unwrap(),
+        name: "Demo".into(),
+        description: String::new(),
+        url: "http://127.0.0.1:1/mcp".into(),
+        enabled: true,
+        tools: ToolFilter {
+            allow: Some(vec![]),
+            deny: vec!["x".into()],
+        },
+        auth: UpstreamAuth::Headers {
+            headers: BTreeMap::from([("X-Key".into(), Redacted::new("v".into()))]),
+        },
+        version: 3,
+        connection_version: 2,
+    };
+    let back = ServerConfig::try_from(proto::Server::from(&server)).unwrap();
+    assert_eq!(back, server);
+}
+
+#[test]
+fn an_api_key_survives_the_round_trip_through_proto() {
+    let key = ApiKeyRecord {
+        id: ApiKeyId::generate(),
+        workspace_id: None,
+        name: "k".into(),
+        key_type: KeyType::User,
+        user_id: Some("alice".into()),
+        permissions: vec![Permission::McpInvoke],
+        expires_at: DateTime::from_timestamp_millis(1_800_000_000_000),
+        revoked: true,
+        secret_hash: [7; 32],
+    };
+    assert_eq!(
+        ApiKeyRecord::try_from(proto::ApiKey::from(&key)).unwrap(),
+        key
+    );
+}
