@@ -35,14 +35,14 @@ pub struct Settings {
     #[arg(long, env = "MCPGW_PUBLIC_BASE_URL")]
     pub public_base_url: Option<Url>,
     /// Extra accepted Host names, comma-separated; `*` accepts any.
-    #[arg(long, env = "MCPGW_ALLOWED_HOSTS", value_delimiter = ',', value_parser = list_entry)]
-    pub allowed_hosts: Vec<String>,
+    #[arg(long, env = "MCPGW_ALLOWED_HOSTS", default_value = "")]
+    pub allowed_hosts: CommaList,
     /// Accepted browser origins, comma-separated.
-    #[arg(long, env = "MCPGW_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = list_entry)]
-    pub allowed_origins: Vec<String>,
+    #[arg(long, env = "MCPGW_ALLOWED_ORIGINS", default_value = "")]
+    pub allowed_origins: CommaList,
     /// Proxies whose `X-Forwarded-Host` is believed: IPs or CIDRs, comma-separated.
-    #[arg(long, env = "MCPGW_TRUSTED_PROXIES", value_delimiter = ',', value_parser = list_entry)]
-    pub trusted_proxies: Vec<String>,
+    #[arg(long, env = "MCPGW_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: CommaList,
     /// Keys that seal session ids, `kid:base64key[,kid:base64key…]`: the first seals, all open.
     /// Required by `mcpgw-data-plane serve`; standalone mode generates one.
     #[arg(long, env = "MCPGW_SESSION_KEYS", hide_env_values = true)]
@@ -72,8 +72,8 @@ pub struct Settings {
           value_parser = humantime::parse_duration)]
     pub drain_timeout: Duration,
     /// Client headers forwarded upstream besides the MCP ones, comma-separated.
-    #[arg(long, env = "MCPGW_FORWARD_HEADERS", value_delimiter = ',', value_parser = list_entry)]
-    pub forward_headers: Vec<String>,
+    #[arg(long, env = "MCPGW_FORWARD_HEADERS", default_value = "")]
+    pub forward_headers: CommaList,
 }
 
 /// `mcpgw-data-plane serve`: the gateway's settings and where its configuration comes from.
@@ -112,9 +112,9 @@ impl Settings {
         Self {
             listen_addr,
             public_base_url: None,
-            allowed_hosts: Vec::new(),
-            allowed_origins: Vec::new(),
-            trusted_proxies: Vec::new(),
+            allowed_hosts: CommaList::default(),
+            allowed_origins: CommaList::default(),
+            trusted_proxies: CommaList::default(),
             session_keys: Some(session_keys),
             session_max_age: duration(defaults::SESSION_MAX_AGE),
             max_body_bytes: defaults::MAX_BODY_BYTES
@@ -124,7 +124,7 @@ impl Settings {
             upstream_timeout: duration(defaults::UPSTREAM_TIMEOUT),
             sse_keep_alive: duration(defaults::SSE_KEEPALIVE),
             drain_timeout: duration(defaults::DRAIN_TIMEOUT),
-            forward_headers: Vec::new(),
+            forward_headers: CommaList::default(),
         }
     }
 }
@@ -143,13 +143,30 @@ pub enum SettingsError {
     ForwardHeader(String),
 }
 
-/// One entry of a comma-separated list, trimmed.
-fn list_entry(text: &str) -> Result<String, String> {
-    let entry = text.trim();
-    if entry.is_empty() {
-        return Err("empty entry in a comma-separated list".into());
+/// A comma-separated list setting: entries trimmed, empty ones (an empty variable) dropped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommaList(pub Vec<String>);
+
+impl std::str::FromStr for CommaList {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(
+            s.split(',')
+                .map(str::trim)
+                .filter(|entry| !entry.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        ))
     }
-    Ok(entry.to_owned())
+}
+
+impl std::ops::Deref for CommaList {
+    type Target = [String];
+
+    fn deref(&self) -> &[String] {
+        &self.0
+    }
 }
 
 #[cfg(test)]

@@ -78,9 +78,10 @@ fn values_are_read_and_bad_ones_named() {
     .unwrap()
     .gateway;
     assert_eq!(
-        s.allowed_origins,
+        *s.allowed_origins,
         ["https://a.example", "https://b.example"]
     );
+    assert!(s.allowed_hosts.is_empty());
     assert_eq!(s.upstream_timeout, Duration::from_secs(30));
     assert_eq!(s.sse_keep_alive, Duration::from_secs(5));
     assert_eq!((s.max_body_bytes, s.forward_headers.len()), (1024, 1));
@@ -100,4 +101,11 @@ fn the_token_and_session_keys_never_show_in_debug_output() {
     let debug = format!("{serve:?}");
     assert!(!debug.contains("TokenMarker"), "{debug}");
     assert!(!debug.contains(&keys[3..]), "{debug}");
+}
+
+#[test]
+fn comma_lists_are_trimmed_and_empty_entries_dropped() {
+    let list: CommaList = " a, ,b ,".parse().unwrap();
+    assert_eq!(*list, ["a", "b"]);
+    assert!("".parse::<CommaList>().unwrap().is_empty());
 }

@@ -541,7 +541,7 @@ async fn forwarded_hosts_count_only_from_trusted_proxies_over_the_wire() {
             let public = public.clone();
             let mut gw = Harness::start_with(move |s| {
                 s.public_base_url = Some(public);
-                s.trusted_proxies = trusted;
+                s.trusted_proxies = crate::config::CommaList(trusted);
             })
             .await;
             gw.add_server("echo", &upstream);
