@@ -34,7 +34,7 @@ pub fn key(
 ) -> (Credential, ApiKeyRecord) {
     let credential = Credential::generate(CredentialKind::ApiKey);
     let record = ApiKeyRecord {
-        id: credential.id().clone(),
+        id: *credential.id(),
         workspace_id: workspace,
         name: format!("test key {}", credential.id()),
         key_type: KeyType::Service,

@@ -102,39 +102,46 @@ uuid_id!(
 );
 
 /// Identifies an API key: 8 to 16 lowercase letters and digits, the public part of the key.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// Held inline (no heap): a data plane keeps one for every key of its workspaces.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct ApiKeyId(String);
+pub struct ApiKeyId {
+    len: u8,
+    bytes: [u8; ApiKeyId::MAX_LEN],
+}
 
 impl ApiKeyId {
     /// Length of generated ids.
     const GENERATED_LEN: usize = 12;
+    /// Shortest id.
+    const MIN_LEN: usize = 8;
+    /// Longest id.
+    const MAX_LEN: usize = 16;
 
     /// A new random id.
     pub fn generate() -> Self {
         use rand::Rng;
         const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
         let mut rng = rand::rng();
-        let id = (0..Self::GENERATED_LEN)
-            .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-            .collect();
-        Self(id)
+        let mut bytes = [0; Self::MAX_LEN];
+        for byte in &mut bytes[..Self::GENERATED_LEN] {
+            *byte = ALPHABET[rng.random_range(0..ALPHABET.len())];
+        }
+        Self {
+            len: Self::GENERATED_LEN as u8,
+            bytes,
+        }
     }
 
     /// The id as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)])
+            .expect("ids are checked ASCII when made")
     }
 
     /// The event stream that holds this key's history.
     pub fn stream(&self) -> StreamId {
-        StreamId::ApiKey(self.clone())
-    }
-
-    fn is_valid(s: &str) -> bool {
-        (8..=16).contains(&s.len())
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        StreamId::ApiKey(*self)
     }
 }
 
@@ -142,14 +149,21 @@ impl FromStr for ApiKeyId {
     type Err = InvalidId;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if Self::is_valid(s) {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(InvalidId {
+        let valid = (Self::MIN_LEN..=Self::MAX_LEN).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        if !valid {
+            return Err(InvalidId {
                 kind: "api key",
                 value: s.chars().take(64).collect(),
-            })
+            });
         }
+        let mut bytes = [0; Self::MAX_LEN];
+        bytes[..s.len()].copy_from_slice(s.as_bytes());
+        Ok(Self {
+            len: s.len() as u8,
+            bytes,
+        })
     }
 }
 
@@ -163,19 +177,19 @@ impl TryFrom<String> for ApiKeyId {
 
 impl From<ApiKeyId> for String {
     fn from(value: ApiKeyId) -> Self {
-        value.0
+        value.as_str().to_owned()
     }
 }
 
 impl fmt::Display for ApiKeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl fmt::Debug for ApiKeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ApiKeyId({})", self.0)
+        write!(f, "ApiKeyId({})", self.as_str())
     }
 }
 

@@ -85,7 +85,7 @@ impl Service {
                 None
             }
         };
-        let id = credential.id().clone();
+        let id = *credential.id();
         let command = ApiKeyCommand::Issue(IssueApiKey {
             workspace_id,
             name: input.name,

@@ -52,13 +52,10 @@ impl Service {
     pub async fn authenticate_admin(&self, bearer: &str) -> Result<Admin, ServiceError> {
         let credential = Credential::parse(CredentialKind::ApiKey, bearer)
             .map_err(|_| Unauthenticated::NotAnApiKey)?;
-        let key_id = credential.id().clone();
+        let key_id = *credential.id();
         let refused = |cause| {
             tracing::info!(key_id = %key_id, ?cause, "admin API key refused");
-            Unauthenticated::ApiKeyRefused {
-                key_id: key_id.clone(),
-                cause,
-            }
+            Unauthenticated::ApiKeyRefused { key_id, cause }
         };
         let key = self
             .db

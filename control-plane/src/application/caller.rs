@@ -71,7 +71,7 @@ impl Caller {
     pub fn actor(&self) -> Actor {
         match self {
             Self::System => Actor::System,
-            Self::Admin(admin) => Actor::ApiKey(admin.key_id.clone()),
+            Self::Admin(admin) => Actor::ApiKey(admin.key_id),
         }
     }
 

@@ -67,7 +67,7 @@ impl Service {
         let command = DataPlaneCommand::Register(RegisterDataPlane {
             name: input.name,
             workspaces,
-            token_id: token.id().clone(),
+            token_id: *token.id(),
             token_hash: token.secret_hash(),
         });
         self.execute::<DataPlane>(caller, &id, None, |_| Ok(()), command)

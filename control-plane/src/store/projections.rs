@@ -234,7 +234,7 @@ async fn apply_data_plane(row: Row<'_>, event: &DataPlaneEvent) -> Result<(), St
             .bind(row.seq)
             .execute(row.conn)
             .await
-            .map_err(|e| DATA_PLANE_TOKEN.taken(e, || Taken::DataPlaneToken(token_id.clone())))?;
+            .map_err(|e| DATA_PLANE_TOKEN.taken(e, || Taken::DataPlaneToken(*token_id)))?;
         }
     }
     Ok(())

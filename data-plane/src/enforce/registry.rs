@@ -80,7 +80,7 @@ impl StreamRegistry {
         streams.open.insert(
             id,
             OpenStream {
-                key: key.clone(),
+                key: *key,
                 server: *server,
                 connection_version,
                 close: close.clone(),

@@ -77,7 +77,7 @@ pub(crate) fn from_snapshot(snapshot: proto::Snapshot) -> Result<Config, ApplyEr
     }
     for key in snapshot.api_keys {
         let key = ApiKeyRecord::try_from(key)?;
-        config.keys.insert(key.id.clone(), entry(seq, key));
+        config.keys.insert(key.id, entry(seq, key));
     }
     Ok(config)
 }
@@ -218,10 +218,10 @@ pub(crate) fn apply_entity(
             if key.id.as_str() != state.id {
                 return Err(mismatched());
             }
-            let id = key.id.clone();
+            let id = key.id;
             let after = Arc::new(key);
             let before = config.keys.insert(
-                id.clone(),
+                id,
                 Entry {
                     seq,
                     value: after.clone(),
@@ -300,7 +300,7 @@ pub(crate) fn diff(old: &Config, new: &Config) -> Vec<Change> {
         let before = old.keys.get(id).map(|o| o.value.clone());
         if before.as_deref() != Some(&*e.value) {
             changes.push(Change::ApiKey {
-                id: id.clone(),
+                id: *id,
                 before,
                 after: Some(e.value.clone()),
             });
@@ -309,7 +309,7 @@ pub(crate) fn diff(old: &Config, new: &Config) -> Vec<Change> {
     for (id, e) in &old.keys {
         if !new.keys.contains_key(id) {
             changes.push(Change::ApiKey {
-                id: id.clone(),
+                id: *id,
                 before: Some(e.value.clone()),
                 after: None,
             });
