@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mcpgw_data_plane::app::{RunningDataPlane, SyncSource};
+use mcpgw_data_plane::config::CommaList;
 use mcpgw_data_plane::demo_upstream::DemoUpstream;
 use mcpgw_data_plane::sync::SyncSettings;
 use mcpgw_shared::Redacted;
@@ -55,6 +56,13 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     let seeded = seed::seed(&control_plane.service, &demo.url(), data_dir).await?;
 
     let mut settings = args.gateway.clone();
+    if settings.egress_allow.is_empty() {
+        // The demo upstream listens on loopback; other internal addresses stay refused.
+        settings.egress_allow = CommaList(vec!["127.0.0.0/8".into(), "::1/128".into()]);
+        tracing::info!(
+            "standalone: the gateway may connect to loopback upstreams (set MCPGW_EGRESS_ALLOW to choose otherwise)"
+        );
+    }
     if settings.session_keys.is_none() {
         let generated = read_or_create(&data_dir.join("session.keys"), || {
             format!("standalone:{}", generate_base64_key())

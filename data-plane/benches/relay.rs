@@ -19,7 +19,7 @@ use axum::body::Bytes;
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::routing::post;
-use mcpgw_data_plane::relay::session::SessionSealer;
+use mcpgw_data_plane::session::SessionSealer;
 use mcpgw_data_plane::testing::harness::Harness;
 use mcpgw_shared::ServerId;
 use mcpgw_shared::secret::{Keyring, generate_base64_key};
@@ -240,7 +240,7 @@ async fn rss_child() {
     }
     let config = gw.store.load();
     assert_eq!(
-        (config.servers().count(), config.api_keys().count()),
+        (config.routes().count(), config.api_keys().count()),
         (10_000, 100_000)
     );
     let loaded = rss_kib();

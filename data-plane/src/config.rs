@@ -23,6 +23,9 @@ mod defaults {
     pub const UPSTREAM_TIMEOUT: &str = "120s";
     pub const SSE_KEEPALIVE: &str = "15s";
     pub const DRAIN_TIMEOUT: &str = "10s";
+    pub const HEADER_READ_TIMEOUT: &str = "10s";
+    pub const BODY_READ_TIMEOUT: &str = "30s";
+    pub const MAX_STREAMS_PER_KEY: &str = "64";
 }
 
 /// What the relay needs to know besides the configuration store.
@@ -74,6 +77,22 @@ pub struct Settings {
     /// Client headers forwarded upstream besides the MCP ones, comma-separated.
     #[arg(long, env = "MCPGW_FORWARD_HEADERS", default_value = "")]
     pub forward_headers: CommaList,
+    /// Non-public ranges (CIDRs, addresses) and host names the gateway may connect to,
+    /// comma-separated; everything else must be a public address. Standalone mode allows
+    /// loopback when this is empty.
+    #[arg(long, env = "MCPGW_EGRESS_ALLOW", default_value = "")]
+    pub egress_allow: CommaList,
+    /// Time allowed for a request's headers to arrive (then the connection is closed).
+    #[arg(long, env = "MCPGW_HEADER_READ_TIMEOUT", default_value = defaults::HEADER_READ_TIMEOUT,
+          value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Duration,
+    /// Time allowed for a request's body to arrive (then 408).
+    #[arg(long, env = "MCPGW_BODY_READ_TIMEOUT", default_value = defaults::BODY_READ_TIMEOUT,
+          value_parser = humantime::parse_duration)]
+    pub body_read_timeout: Duration,
+    /// Most open streams (SSE answers and GET streams) one key may hold on one pod (then 429).
+    #[arg(long, env = "MCPGW_MAX_STREAMS_PER_KEY", default_value = defaults::MAX_STREAMS_PER_KEY)]
+    pub max_streams_per_key: usize,
 }
 
 /// `mcpgw-data-plane serve`: the gateway's settings and where its configuration comes from.
@@ -125,6 +144,12 @@ impl Settings {
             sse_keep_alive: duration(defaults::SSE_KEEPALIVE),
             drain_timeout: duration(defaults::DRAIN_TIMEOUT),
             forward_headers: CommaList::default(),
+            egress_allow: CommaList::default(),
+            header_read_timeout: duration(defaults::HEADER_READ_TIMEOUT),
+            body_read_timeout: duration(defaults::BODY_READ_TIMEOUT),
+            max_streams_per_key: defaults::MAX_STREAMS_PER_KEY
+                .parse()
+                .expect("the built-in defaults parse"),
         }
     }
 }
@@ -137,7 +162,10 @@ pub enum SettingsError {
     Missing(&'static str),
     /// The Host/Origin settings are inconsistent.
     #[error(transparent)]
-    HostPolicy(#[from] crate::auth::HostPolicyError),
+    HostPolicy(#[from] crate::admission::HostPolicyError),
+    /// An entry of MCPGW_EGRESS_ALLOW is not usable.
+    #[error(transparent)]
+    Egress(#[from] crate::egress::BadEgressEntry),
     /// A header name in MCPGW_FORWARD_HEADERS is not valid.
     #[error("`{0}` in MCPGW_FORWARD_HEADERS is not a header name")]
     ForwardHeader(String),

@@ -1,21 +1,23 @@
 //! Enforcement of configuration changes on this pod's open streams, per the change-to-action
-//! table: a withdrawn (revoked, expired, deleted) key loses its streams; a server whose URL,
-//! auth or enabled flag changed, or that was deleted, loses its streams (its sessions answer
-//! 404 on their next request, since they were sealed against the old connection version); a
-//! changed tool filter is announced with `notifications/tools/list_changed` on the server's
-//! open GET streams.
+//! table. After every change (and every half second, for expiry) each open stream is judged by
+//! the same access rule as a new request ([`crate::access::check`]): a withdrawn key (revoked,
+//! expired, deleted, permission lost), a server withdrawn from the key's workspace, disabled
+//! or deleted loses its streams; so does a server whose URL or auth changed (its sessions answer
+//! 404 on their next request, since they were sealed against the old connection version). A
+//! changed tool policy is announced with `notifications/tools/list_changed` on the server's open
+//! GET streams.
 
 mod registry;
 
 use std::time::Duration;
 
 use chrono::Utc;
-use mcpgw_shared::model::Permission;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 pub use registry::{StreamGuard, StreamRegistry};
 
+use crate::access;
 use crate::snapshot::{Config, ConfigStore};
 
 /// How often expiry is checked (keys expire by the clock, with no event).
@@ -54,17 +56,18 @@ pub async fn run(store: ConfigStore, registry: StreamRegistry, shutdown: Cancell
     }
 }
 
-/// Closes every stream whose key is no longer usable or whose server's connection changed.
+/// Closes every stream the access rule no longer allows, or whose server's connection changed.
 fn sweep_withdrawn(config: &Config, registry: &StreamRegistry) {
     let now = Utc::now();
     let closed = registry.close_where(|stream| {
-        let key_usable = config
-            .api_key(&stream.key)
-            .is_some_and(|key| key.is_active(now) && key.has(Permission::McpInvoke));
-        let server_current = config.server(&stream.server).is_some_and(|server| {
-            server.enabled && server.connection_version == stream.connection_version
-        });
-        !(key_usable && server_current && config.is_ready())
+        let allowed = match (config.api_key(&stream.key), config.route(&stream.server)) {
+            (Some(key), Some(route)) => {
+                access::check(key, route, now).is_ok()
+                    && route.connection_version() == stream.connection_version
+            }
+            _ => false,
+        };
+        !(allowed && config.is_ready())
     });
     if closed > 0 {
         tracing::info!(closed, "closed streams after a configuration change");

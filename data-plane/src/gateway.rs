@@ -2,21 +2,27 @@
 //! `mcpgw-data-plane` binary does, and what the control plane's standalone mode mounts.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use http::HeaderName;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tower::ServiceExt;
 
-use crate::auth::HostPolicy;
+use crate::admission::HostPolicy;
 use crate::config::{Settings, SettingsError};
 use crate::drain::Drain;
+use crate::egress::EgressPolicy;
 use crate::enforce::{self, StreamRegistry};
-use crate::relay::session::SessionSealer;
 use crate::relay::upstream::Upstream;
-use crate::relay::{self, RelayState};
+use crate::relay::{self, Limits, RelayState};
+use crate::session::SessionSealer;
 use crate::snapshot::ConfigStore;
 
 /// A gateway ready to serve: its router, and the drain that ends its streams at shutdown.
@@ -24,6 +30,7 @@ use crate::snapshot::ConfigStore;
 pub struct Gateway {
     state: RelayState,
     drain_timeout: Duration,
+    header_read_timeout: Duration,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -52,22 +59,34 @@ impl Gateway {
                     .map_err(|_| SettingsError::ForwardHeader(h.clone()))
             })
             .collect::<Result<_, _>>()?;
+        let egress = EgressPolicy::parse(settings.egress_allow.iter().map(String::as_str))?;
+        tracing::info!(
+            allowed = ?settings.egress_allow.0,
+            loopback = egress.allows_loopback(),
+            "egress policy: public destinations, plus what MCPGW_EGRESS_ALLOW lists"
+        );
+        let sealer = SessionSealer::new(
+            settings
+                .session_keys
+                .clone()
+                .ok_or(SettingsError::Missing("MCPGW_SESSION_KEYS"))?,
+            settings.session_max_age,
+        );
         let state = RelayState {
             store,
-            sealer: SessionSealer::new(
-                settings
-                    .session_keys
-                    .clone()
-                    .ok_or(SettingsError::Missing("MCPGW_SESSION_KEYS"))?,
-                settings.session_max_age,
-            ),
+            sealer,
             upstream: Upstream::new(
                 settings.upstream_connect_timeout,
                 settings.upstream_timeout,
+                Arc::new(egress),
                 extra,
             ),
             hosts: Arc::new(hosts),
-            max_body: settings.max_body_bytes,
+            limits: Limits {
+                max_body: settings.max_body_bytes,
+                body_read_timeout: settings.body_read_timeout,
+                max_streams_per_key: settings.max_streams_per_key,
+            },
             keep_alive: settings.sse_keep_alive,
             drain: Drain::new(),
             streams: StreamRegistry::new(),
@@ -75,12 +94,13 @@ impl Gateway {
         Ok(Self {
             state,
             drain_timeout: settings.drain_timeout,
+            header_read_timeout: settings.header_read_timeout,
         })
     }
 
-    /// The routes (`/{slug}/mcp`, `/healthz`, `/readyz`), with request ids on every response. Mount it with
-    /// `Router::merge`; serve it with connect info (`into_make_service_with_connect_info`) so
-    /// `MCPGW_TRUSTED_PROXIES` can be applied.
+    /// The routes (`/{slug}/mcp`, `/healthz`, `/readyz`), with request ids on every response.
+    /// Mount it with `Router::merge`; serve it with connect info
+    /// (`into_make_service_with_connect_info`) so `MCPGW_TRUSTED_PROXIES` can be applied.
     pub fn router(&self) -> Router {
         relay::router(self.state.clone())
             .merge(crate::health::router(self.state.store.clone()))
@@ -99,6 +119,8 @@ impl Gateway {
 
     /// Serves on `listener` until `shutdown` resolves, then drains: GET streams end at once,
     /// POST answers get the drain timeout, and the call returns when every connection closed.
+    /// A client must send its request headers within `MCPGW_HEADER_READ_TIMEOUT` (slow clients
+    /// cannot hold connections open).
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -113,23 +135,49 @@ impl Gateway {
             enforcement.clone(),
         ));
         let _stop_enforcement = enforcement.drop_guard();
-        let app = self
-            .router()
-            .into_make_service_with_connect_info::<SocketAddr>();
-        // Small JSON-RPC answers must not wait for Nagle's algorithm.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                tracing::info!(
-                    grace_secs = grace.as_secs(),
-                    "shutting down: draining streams"
-                );
-                drain.begin(grace);
-            })
-            .await
+        let router = self.router();
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.header_read_timeout);
+        let graceful = GracefulShutdown::new();
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        tracing::warn!(%error, "accepting a connection failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            // Small JSON-RPC answers must not wait for Nagle's algorithm.
+            let _ = stream.set_nodelay(true);
+            let router = router.clone();
+            let service = tower::service_fn(move |mut request: http::Request<_>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                router.clone().oneshot(request.map(axum::body::Body::new))
+            });
+            let connection = builder
+                .serve_connection_with_upgrades(
+                    TokioIo::new(stream),
+                    TowerToHyperService::new(service),
+                )
+                .into_owned();
+            tokio::spawn(graceful.watch(connection));
+        }
+        drop(listener);
+        tracing::info!(
+            grace_secs = grace.as_secs(),
+            "shutting down: draining streams"
+        );
+        drain.begin(grace);
+        graceful.shutdown().await;
+        Ok(())
     }
 }
 

@@ -1,18 +1,14 @@
 //! The Streamable HTTP relay at `POST|GET|DELETE /{slug}/mcp`.
 //!
 //! rmcp's server side is typed and drops unknown fields when it re-encodes, so the hot path is
-//! a JSON-RPC relay over one pooled HTTP client: the body is read (bounded) only to learn the
-//! method, id and target, then forwarded byte for byte; answers stream back.
+//! a JSON-RPC relay over one pooled HTTP client: the body is read (bounded) only to learn what
+//! the gateway decides by, then forwarded byte for byte; answers stream back. Admission (host,
+//! credential, server, access, session) happens in extractors before a handler runs.
 
-mod admit;
-pub mod era;
-pub mod errors;
 mod initialize;
 mod listen;
-pub mod message;
 mod post;
 mod response;
-pub mod session;
 pub mod sse;
 mod stream;
 pub mod tools;
@@ -22,23 +18,36 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::FromRef;
 use axum::routing::post;
 
-use crate::auth::HostPolicy;
+use crate::admission::HostPolicy;
 use crate::drain::Drain;
 use crate::enforce::StreamRegistry;
+use crate::session::SessionSealer;
 use crate::snapshot::ConfigStore;
-use session::SessionSealer;
 use upstream::Upstream;
 
-/// What every relay handler shares.
-#[derive(Clone)]
+/// Bounds on what a client may send and hold.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest request body.
+    pub max_body: usize,
+    /// Time allowed for a request body to arrive.
+    pub body_read_timeout: Duration,
+    /// Most open streams one key may hold on this pod.
+    pub max_streams_per_key: usize,
+}
+
+/// What every relay handler shares; extractors take the parts they need.
+#[derive(Clone, FromRef)]
 pub struct RelayState {
     pub(crate) store: ConfigStore,
     pub(crate) sealer: SessionSealer,
     pub(crate) upstream: Upstream,
     pub(crate) hosts: Arc<HostPolicy>,
-    pub(crate) max_body: usize,
+    pub(crate) limits: Limits,
+    #[from_ref(skip)]
     pub(crate) keep_alive: Duration,
     pub(crate) drain: Drain,
     pub(crate) streams: StreamRegistry,

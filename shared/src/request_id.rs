@@ -51,6 +51,18 @@ impl fmt::Display for RequestId {
     }
 }
 
+/// The request's id as a handler argument.
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestId {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self::from_extensions(&parts.extensions))
+    }
+}
+
 /// Middleware: assigns the id, runs the request in a span that carries it (so every log line
 /// of the request names it), logs the outcome at debug level, and sets the header.
 pub async fn assign(mut request: Request, next: Next) -> Response {

@@ -139,6 +139,8 @@ impl Fleet {
             ("MCPGW_LISTEN_ADDR", format!("127.0.0.1:{port}")),
             ("MCPGW_SESSION_KEYS", self.session_keys.clone()),
             ("MCPGW_DATA_DIR", data_dir.path().display().to_string()),
+            // Test upstreams listen on loopback, which the egress policy refuses by default.
+            ("MCPGW_EGRESS_ALLOW", "127.0.0.0/8".to_owned()),
             ("RUST_LOG", process_log_filter()),
         ];
         env.extend(extra.iter().cloned());

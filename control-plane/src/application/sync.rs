@@ -4,7 +4,7 @@
 
 use std::ops::DerefMut;
 
-use mcpgw_shared::model::{ApiKeyRecord, Permission, ServerConfig};
+use mcpgw_shared::model::{ApiKeyRecord, ServerConfig};
 use mcpgw_shared::{Redacted, SecretCipher, StreamId, WorkspaceId};
 use sqlx::AnyConnection;
 
@@ -76,7 +76,9 @@ impl Service {
             .api_keys(scope)
             .await?
             .into_iter()
-            .filter_map(|row| resolver.api_key(row))
+            // Keys of no workspace are global admin keys: no data plane has a use for them.
+            .filter(|row| row.workspace_id.is_some())
+            .map(|row| resolver.api_key(row))
             .collect();
         Ok(SyncSnapshot {
             seq,
@@ -128,8 +130,7 @@ impl Service {
     }
 }
 
-/// Turns read-model rows into what one data plane may see: in its scope, secrets opened, keys
-/// only when they can invoke MCP servers.
+/// Turns read-model rows into what one data plane may see: in its scope, secrets opened.
 struct Resolver<'a> {
     cipher: &'a SecretCipher,
     scope: Scope<'a>,
@@ -175,21 +176,20 @@ impl<'a> Resolver<'a> {
         })
     }
 
-    /// A key's record, or `None` for keys a data plane has no use for (no `mcp.invoke`).
-    fn api_key(&self, row: ApiKeyRow) -> Option<ApiKeyRecord> {
-        row.permissions
-            .contains(&Permission::McpInvoke)
-            .then(|| ApiKeyRecord {
-                revoked: row.revoked_at.is_some(),
-                id: row.id,
-                workspace_id: row.workspace_id,
-                name: row.name,
-                key_type: row.key_type,
-                user_id: row.user_id,
-                permissions: row.permissions,
-                expires_at: row.expires_at,
-                secret_hash: row.secret_hash,
-            })
+    /// A key's record. Data planes hold every key of their workspaces, usable or not, so each
+    /// key gets the right answer (a missing permission named, revoked or expired told so).
+    fn api_key(&self, row: ApiKeyRow) -> ApiKeyRecord {
+        ApiKeyRecord {
+            revoked: row.revoked_at.is_some(),
+            id: row.id,
+            workspace_id: row.workspace_id,
+            name: row.name,
+            key_type: row.key_type,
+            user_id: row.user_id,
+            permissions: row.permissions,
+            expires_at: row.expires_at,
+            secret_hash: row.secret_hash,
+        }
     }
 
     /// The current state of the entity in `stream` as this data plane may see it.
@@ -215,8 +215,7 @@ impl<'a> Resolver<'a> {
                 .api_key(id)
                 .await?
                 .filter(|k| k.workspace_id.is_some_and(|w| self.in_scope(&w)))
-                .and_then(|k| self.api_key(k))
-                .map(SyncState::ApiKey),
+                .map(|k| SyncState::ApiKey(self.api_key(k))),
             StreamId::DataPlane(_) => None,
         };
         Ok(SyncEntity {

@@ -8,6 +8,8 @@ use mcpgw_shared::{ApiKeyId, ServerId};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::errors::GatewayError;
+
 /// Notifications queued per GET stream before further ones are dropped (a stream that slow is
 /// about to be closed by its client anyway; `list_changed` is idempotent).
 const INJECT_CAPACITY: usize = 16;
@@ -29,6 +31,8 @@ pub struct OpenStream {
 struct Streams {
     next_id: u64,
     open: HashMap<u64, OpenStream>,
+    /// How many streams each key holds (keys with none are absent).
+    per_key: HashMap<ApiKeyId, usize>,
 }
 
 /// Open streams of this pod, cheap to clone. The lock is never held across an await.
@@ -77,6 +81,7 @@ impl StreamRegistry {
         let mut streams = self.lock();
         streams.next_id += 1;
         let id = streams.next_id;
+        *streams.per_key.entry(*key).or_default() += 1;
         streams.open.insert(
             id,
             OpenStream {
@@ -120,6 +125,16 @@ impl StreamRegistry {
             .count()
     }
 
+    /// Refuses a new stream of `key` when it already holds `limit` open ones.
+    pub fn admit(&self, key: &ApiKeyId, limit: usize) -> Result<(), GatewayError> {
+        let open = self.lock().per_key.get(key).copied().unwrap_or(0);
+        if open >= limit {
+            Err(GatewayError::TooManyStreams(open))
+        } else {
+            Ok(())
+        }
+    }
+
     /// How many streams are open.
     pub fn len(&self) -> usize {
         self.lock().open.len()
@@ -152,6 +167,15 @@ impl StreamGuard {
 
 impl Drop for StreamGuard {
     fn drop(&mut self) {
-        self.registry.lock().open.remove(&self.id);
+        let mut streams = self.registry.lock();
+        if let Some(stream) = streams.open.remove(&self.id)
+            && let std::collections::hash_map::Entry::Occupied(mut held) =
+                streams.per_key.entry(stream.key)
+        {
+            *held.get_mut() -= 1;
+            if *held.get() == 0 {
+                held.remove();
+            }
+        }
     }
 }

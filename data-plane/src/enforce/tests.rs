@@ -43,3 +43,20 @@ async fn announcements_reach_only_listening_streams_of_the_server() {
         "injected events carry no id"
     );
 }
+
+#[test]
+fn a_key_may_hold_only_so_many_streams() {
+    let registry = StreamRegistry::new();
+    let key = ApiKeyId::generate();
+    let server = ServerId::new();
+    let first = registry.register(&key, &server, 1, true);
+    let _second = registry.register(&key, &server, 1, false);
+    assert!(registry.admit(&key, 3).is_ok());
+    assert!(matches!(
+        registry.admit(&key, 2),
+        Err(crate::errors::GatewayError::TooManyStreams(2))
+    ));
+    assert!(registry.admit(&ApiKeyId::generate(), 2).is_ok(), "per key");
+    drop(first);
+    assert!(registry.admit(&key, 2).is_ok());
+}

@@ -1,6 +1,8 @@
 //! The relay driven by rmcp clients, both protocol eras, against the demo upstream.
 
 mod errors;
+mod hostile;
+mod http;
 mod streams;
 
 use std::time::Duration;

@@ -1,6 +1,7 @@
 //! `GET /{slug}/mcp` (the standalone SSE stream, with `Last-Event-ID` resumption) and
 //! `DELETE /{slug}/mcp` (ending a session) of the session era. Both relay to the upstream,
-//! which answers 405 if it offers neither.
+//! which answers 405 if it offers neither; they read `MCP-Protocol-Version` by the same rules as
+//! a POST. A successful DELETE answers 200, whatever success status the upstream used.
 //!
 //! In sessions whose client invites server requests (roots, sampling, elicitation), the client's
 //! `notifications/initialized` is held back (see `post`) and delivered here: the first GET
@@ -10,23 +11,29 @@
 //! is the gateway's own: a reconnect that names it needs no second `initialized`, and the id is
 //! not passed upstream, which never issued it. Any pod can do this — the session token says
 //! whether `initialized` is held back.
+//!
+//! On a server whose tool policy hides tools, every listing on a GET stream is filtered too:
+//! a stream resumed with `Last-Event-ID` replays a POST stream's messages, answers included.
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::response::Response;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, header};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use mcpgw_shared::request_id::RequestId;
 
 use super::RelayState;
-use super::admit::admit;
-use super::errors::{Failure, GatewayError};
-use super::post::open_session;
 use super::response::{self, Exchange, Mode};
-use super::session::SessionClaims;
+use crate::admission::{Principal, Routed, SessionHeader};
 use crate::drain::StreamKind;
-use mcpgw_shared::request_id::RequestId;
+use crate::errors::{Failure, GatewayError};
+use crate::protocol::era::{self, Era};
+use crate::session::SessionClaims;
+use crate::snapshot::Route;
 
 /// Prefix of the event ids the gateway gives its own priming events.
 const PRIMING_PREFIX: &str = "mcpgw-primed-";
+/// Largest answer to the held-back `initialized` that is read (and dropped).
+const MAX_INITIALIZED_ANSWER: usize = 64 * 1024;
 
 /// How a GET relates to a held-back `notifications/initialized`.
 enum Priming {
@@ -52,11 +59,12 @@ fn priming(method: &Method, headers: &HeaderMap, claims: Option<&SessionClaims>)
     }
 }
 
-/// Sends the held-back `notifications/initialized` upstream. Its failure is logged, not
-/// reported: the client's GET is what is being answered.
+/// Sends the held-back `notifications/initialized` upstream and reads its (small) answer within
+/// the upstream timeout. Its failure is logged, not reported: the client's GET is what is being
+/// answered.
 async fn deliver_initialized(
     state: &RelayState,
-    admitted: &super::admit::Admitted,
+    route: &Route,
     claims: &SessionClaims,
     rid: &RequestId,
 ) {
@@ -70,13 +78,13 @@ async fn deliver_initialized(
         HeaderValue::from_static("application/json, text/event-stream"),
     );
     if let Ok(version) = HeaderValue::from_str(&claims.protocol_version) {
-        headers.insert(super::era::PROTOCOL_VERSION, version);
+        headers.insert(era::PROTOCOL_VERSION, version);
     }
     let body = Bytes::from_static(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
     let sent = state
         .upstream
         .send(
-            &admitted.server,
+            route,
             Method::POST,
             &headers,
             claims.upstream_session.as_deref(),
@@ -86,7 +94,20 @@ async fn deliver_initialized(
         .await;
     match sent {
         Ok(answer) if answer.status().is_success() => {
-            let _ = answer.bytes().await;
+            let drained = tokio::time::timeout(state.upstream.timeout(), async {
+                let mut answer = answer;
+                let mut read = 0;
+                while let Ok(Some(chunk)) = answer.chunk().await {
+                    read += chunk.len();
+                    if read > MAX_INITIALIZED_ANSWER {
+                        break;
+                    }
+                }
+            })
+            .await;
+            if drained.is_err() {
+                tracing::warn!(request_id = %rid, "the answer to the held-back notifications/initialized did not end in time");
+            }
         }
         Ok(answer) => {
             tracing::warn!(request_id = %rid, status = %answer.status(), "the upstream refused the held-back notifications/initialized")
@@ -99,26 +120,21 @@ async fn deliver_initialized(
 
 async fn forward(
     state: RelayState,
-    slug: String,
+    rid: RequestId,
+    principal: Principal,
+    route: std::sync::Arc<Route>,
+    session: SessionHeader,
     request: Request,
     method: Method,
 ) -> Result<Response, Failure> {
     let (parts, _) = request.into_parts();
-    let rid = parts
-        .extensions
-        .get::<RequestId>()
-        .cloned()
-        .unwrap_or_else(RequestId::generate);
     let fail = |e: GatewayError| e.into_failure(&rid, None);
-    let admitted = admit(&state, &parts, &slug).map_err(fail)?;
-    let stateless = parts
-        .headers
-        .get(super::era::PROTOCOL_VERSION)
-        .is_some_and(|v| v.as_bytes() == super::era::MODERN.as_bytes());
-    let claims = if stateless {
-        None
-    } else {
-        open_session(&state, &parts.headers, &admitted).map_err(fail)?
+    let (era, _) = era::era(&parts.headers).map_err(|e| fail(e.into()))?;
+    let claims = match era {
+        Era::Stateless => None,
+        Era::Sessions => session
+            .open(&state.sealer, &route, &principal)
+            .map_err(|e| fail(e.into()))?,
     };
     let upstream_session = claims.as_ref().and_then(|c| c.upstream_session.as_deref());
     let priming = priming(&method, &parts.headers, claims.as_ref());
@@ -126,11 +142,17 @@ async fn forward(
     if matches!(priming, Priming::Reconnect) {
         headers.remove("last-event-id");
     }
+    if method == Method::GET {
+        state
+            .streams
+            .admit(&principal.key_id, state.limits.max_streams_per_key)
+            .map_err(fail)?;
+    }
     let answer = state
         .upstream
         .send(
-            &admitted.server,
-            method,
+            &route,
+            method.clone(),
             &headers,
             upstream_session,
             &rid,
@@ -138,42 +160,65 @@ async fn forward(
         )
         .await
         .map_err(fail)?;
-    let mut mode = Mode::Plain;
-    if let (Priming::First, Some(claims)) = (&priming, &claims) {
-        let status = answer.status();
-        // Attached (2xx), or no standalone stream at all (405): either way it is time.
-        if status.is_success() || status == http::StatusCode::METHOD_NOT_ALLOWED {
-            deliver_initialized(&state, &admitted, claims, &rid).await;
+    let tools = route.tools.filters_anything().then(|| route.tools.clone());
+    let mode = match (&priming, &claims) {
+        (Priming::First, Some(claims)) => {
+            let status = answer.status();
+            // Attached (2xx), or no standalone stream at all (405): either way it is time.
+            if status.is_success() || status == StatusCode::METHOD_NOT_ALLOWED {
+                deliver_initialized(&state, &route, claims, &rid).await;
+            }
+            let id = format!("{PRIMING_PREFIX}{}", uuid::Uuid::new_v4().simple());
+            Mode::Primed {
+                event: Bytes::from(format!("id: {id}\ndata:\n\n")),
+                tools,
+            }
         }
-        let id = format!("{PRIMING_PREFIX}{}", uuid::Uuid::new_v4().simple());
-        mode = Mode::Primed {
-            event: Bytes::from(format!("id: {id}\ndata:\n\n")),
-        };
-    }
+        _ => tools.map_or(Mode::Plain, Mode::FilterTools),
+    };
     let exchange = Exchange {
         state: &state,
-        server: &admitted.server,
+        route: &route,
         carried_session: claims.is_some(),
         kind: StreamKind::Listen,
-        key: &admitted.principal.key.id,
+        key: &principal.key_id,
     };
-    response::relay(answer, mode, exchange).await.map_err(fail)
+    let mut out = response::relay(answer, mode, exchange)
+        .await
+        .map_err(fail)?;
+    if method == Method::DELETE && out.status().is_success() {
+        *out.status_mut() = StatusCode::OK;
+    }
+    Ok(out)
 }
 
 /// The GET handler.
 pub async fn get(
     State(state): State<RelayState>,
-    Path(slug): Path<String>,
+    rid: RequestId,
+    Routed { principal, route }: Routed,
+    session: SessionHeader,
     request: Request,
 ) -> Result<Response, Failure> {
-    forward(state, slug, request, Method::GET).await
+    forward(state, rid, principal, route, session, request, Method::GET).await
 }
 
 /// The DELETE handler.
 pub async fn delete(
     State(state): State<RelayState>,
-    Path(slug): Path<String>,
+    rid: RequestId,
+    Routed { principal, route }: Routed,
+    session: SessionHeader,
     request: Request,
 ) -> Result<Response, Failure> {
-    forward(state, slug, request, Method::DELETE).await
+    forward(
+        state,
+        rid,
+        principal,
+        route,
+        session,
+        request,
+        Method::DELETE,
+    )
+    .await
 }

@@ -1,8 +1,8 @@
 //! From the upstream's response to the client's: status and the headers that may cross, the
 //! gateway's own mappings (upstream auth failures, server errors, "unknown session"), and the
-//! body streamed — JSON as bytes, SSE as whole events with keep-alives — except for the two
-//! answers the gateway must read: `initialize` (to seal the session; see `initialize`) and a
-//! filtered `tools/list`.
+//! body streamed — JSON as bytes, SSE as whole events with keep-alives — except for the answers
+//! the gateway must read: `initialize` (to seal the session; see `initialize`), and listings of
+//! tools on a server whose policy hides some (see `tools`).
 
 use std::sync::Arc;
 
@@ -11,18 +11,18 @@ use axum::response::Response;
 use bytes::Bytes;
 use futures::StreamExt;
 use http::{HeaderMap, StatusCode, header};
-use mcpgw_shared::model::{ServerConfig, ToolFilter};
-use serde_json::value::RawValue;
-
-use super::errors::GatewayError;
-use super::stream::{Rewrite, SseRelay};
-use super::upstream::MCP_SESSION_ID;
-use super::{RelayState, sse, tools};
-use crate::drain::StreamKind;
-use crate::enforce::StreamGuard;
 use mcpgw_shared::ApiKeyId;
 
-/// Largest upstream body the gateway reads whole (initialize, filtered tools/list, errors).
+use super::stream::{Rewrite, SseRelay};
+use super::tools::{self, Filtered};
+use super::upstream::MCP_SESSION_ID;
+use super::{RelayState, sse};
+use crate::drain::StreamKind;
+use crate::enforce::StreamGuard;
+use crate::errors::GatewayError;
+use crate::snapshot::{Route, ToolPolicy};
+
+/// Largest upstream body the gateway reads whole (initialize, filtered tools/list).
 pub(super) const MAX_READ: usize = 8 * 1024 * 1024;
 /// Largest JSON answer read whole before it is sent on (see the plain JSON case of `relay`).
 const SMALL_ANSWER: usize = 64 * 1024;
@@ -38,6 +38,8 @@ pub enum Mode {
     Primed {
         /// The event (an `id` and no data).
         event: Bytes,
+        /// The server's tool policy, when it hides tools (replays are filtered too).
+        tools: Option<ToolPolicy>,
     },
     /// The answer to `initialize`: seal the upstream's session id for `principal`.
     Initialize {
@@ -48,13 +50,9 @@ pub enum Mode {
         /// Whether the session holds `notifications/initialized` back until the first GET.
         defer_initialized: bool,
     },
-    /// The answer to `tools/list` with id `id`: hide what `filter` hides.
-    ToolsList {
-        /// The request's id.
-        id: Box<RawValue>,
-        /// The server's filter.
-        filter: ToolFilter,
-    },
+    /// An answer that may list tools (`tools/list`, a standalone stream's replays) on a server
+    /// whose policy hides some: every listing in it is filtered.
+    FilterTools(ToolPolicy),
 }
 
 /// The request the answer belongs to.
@@ -62,7 +60,7 @@ pub struct Exchange<'a> {
     /// Shared relay state.
     pub state: &'a RelayState,
     /// The server.
-    pub server: &'a Arc<ServerConfig>,
+    pub route: &'a Arc<Route>,
     /// Whether the request carried a session (so 404, or a 400 about the session, means the
     /// upstream forgot it).
     pub carried_session: bool,
@@ -78,9 +76,28 @@ impl Exchange<'_> {
     pub(super) fn register_stream(&self) -> StreamGuard {
         self.state.streams.register(
             self.key,
-            &self.server.id,
-            self.server.connection_version,
+            &self.route.id(),
+            self.route.connection_version(),
             self.kind == StreamKind::Listen,
+        )
+    }
+
+    /// An upstream failure of this exchange's server.
+    pub(super) fn failed(&self, detail: impl Into<String>) -> GatewayError {
+        GatewayError::UpstreamFailed {
+            slug: self.route.slug().to_string(),
+            detail: detail.into(),
+        }
+    }
+
+    /// The SSE body of `relay`, rewritten by `rewrite`, registered for enforcement.
+    pub(super) fn sse_body(&self, relay: SseRelay, rewrite: Option<Rewrite>) -> Body {
+        relay.into_body(
+            rewrite,
+            self.state.keep_alive,
+            self.state.drain.clone(),
+            self.kind,
+            self.register_stream(),
         )
     }
 }
@@ -101,25 +118,22 @@ fn relayed_headers(upstream: &HeaderMap) -> HeaderMap {
     out
 }
 
+/// Reads a whole upstream body of at most `limit` bytes, within the upstream timeout.
 pub(super) async fn read_bounded(
     response: reqwest::Response,
     limit: usize,
     exchange: &Exchange<'_>,
 ) -> Result<Bytes, GatewayError> {
-    let upstream = exchange.server.url.clone();
     let read = async {
         let mut stream = response.bytes_stream();
         let mut buf = Vec::new();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| GatewayError::UpstreamFailed {
-                upstream: upstream.clone(),
-                detail: e.to_string(),
-            })?;
+            let chunk = chunk
+                .map_err(|e| exchange.failed(super::upstream::error_chain(&e.without_url())))?;
             if buf.len() + chunk.len() > limit {
-                return Err(GatewayError::UpstreamFailed {
-                    upstream: upstream.clone(),
-                    detail: format!("its answer exceeds the {limit} bytes the gateway reads whole"),
-                });
+                return Err(exchange.failed(format!(
+                    "its answer exceeds the {limit} bytes the gateway reads whole"
+                )));
             }
             buf.extend_from_slice(&chunk);
         }
@@ -129,7 +143,7 @@ pub(super) async fn read_bounded(
     tokio::time::timeout(timeout, read)
         .await
         .map_err(|_| GatewayError::UpstreamTimeout {
-            upstream: upstream.clone(),
+            slug: exchange.route.slug().to_string(),
             secs: timeout.as_secs(),
         })?
 }
@@ -147,6 +161,17 @@ fn mentions_session(body: &[u8]) -> bool {
         .contains("session")
 }
 
+/// The rewrite of SSE events that filters tool listings in their data.
+fn tools_rewrite(policy: ToolPolicy) -> Rewrite {
+    Box::new(move |event: Bytes| match sse::data(&event) {
+        Some(data) => match tools::filter(&data, &policy) {
+            Filtered::Unchanged => event,
+            Filtered::Rewritten(new) => sse::with_data(&event, &new),
+        },
+        None => event,
+    })
+}
+
 /// Turns the upstream's answer into the client's.
 pub async fn relay(
     response: reqwest::Response,
@@ -154,18 +179,15 @@ pub async fn relay(
     exchange: Exchange<'_>,
 ) -> Result<Response, GatewayError> {
     let status = response.status();
-    let upstream = exchange.server.url.clone();
+    let slug = || exchange.route.slug().to_string();
     if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
         return Err(GatewayError::UpstreamAuth {
-            upstream,
+            slug: slug(),
             status: status.as_u16(),
         });
     }
     if status.is_server_error() {
-        return Err(GatewayError::UpstreamFailed {
-            upstream,
-            detail: format!("it answered HTTP {status}"),
-        });
+        return Err(exchange.failed(format!("it answered HTTP {status}")));
     }
     if exchange.carried_session && status == StatusCode::NOT_FOUND {
         return Err(GatewayError::UpstreamSessionGone);
@@ -187,16 +209,13 @@ pub async fn relay(
         }
         return Ok(build(status, headers, Body::from(body)));
     }
-    let state = exchange.state;
-    match (mode, is_sse && status.is_success()) {
-        (
-            Mode::Initialize {
-                principal,
-                requested,
-                defer_initialized,
-            },
-            sse_body,
-        ) if status.is_success() => {
+    let sse_body = is_sse && status.is_success();
+    match mode {
+        Mode::Initialize {
+            principal,
+            requested,
+            defer_initialized,
+        } if status.is_success() => {
             let session = super::initialize::Session {
                 upstream: upstream_session,
                 principal,
@@ -205,42 +224,31 @@ pub async fn relay(
             };
             super::initialize::answer(response, status, headers, sse_body, session, exchange).await
         }
-        (Mode::ToolsList { id, filter }, true) => {
-            let rewrite: Rewrite = Box::new(move |event: Bytes| {
-                sse::data(&event)
-                    .and_then(|d| tools::filter_list_response(&d, &id, &filter))
-                    .map_or(event.clone(), |new| sse::with_data(&event, &new))
-            });
-            let body = SseRelay::new(response).into_body(
-                Some(rewrite),
-                state.keep_alive,
-                state.drain.clone(),
-                exchange.kind,
-                exchange.register_stream(),
-            );
+        Mode::FilterTools(policy) if sse_body => {
+            let body = exchange.sse_body(SseRelay::new(response), Some(tools_rewrite(policy)));
             Ok(build(status, headers, body))
         }
-        (Mode::ToolsList { id, filter }, false) if status.is_success() => {
+        Mode::FilterTools(policy) if status.is_success() => {
             let bytes = read_bounded(response, MAX_READ, &exchange).await?;
-            let body = tools::filter_list_response(&bytes, &id, &filter).map_or(bytes, Bytes::from);
+            let body = match tools::filter(&bytes, &policy) {
+                Filtered::Unchanged => bytes,
+                Filtered::Rewritten(new) => Bytes::from(new),
+            };
             headers.remove(header::CONTENT_LENGTH);
             Ok(build(status, headers, Body::from(body)))
         }
-        (mode, true) => {
+        Mode::Primed { event, tools } if sse_body => {
             let mut relay = SseRelay::new(response);
-            if let Mode::Primed { event } = mode {
-                relay.unread(vec![event]);
-            }
-            let body = relay.into_body(
-                None,
-                state.keep_alive,
-                state.drain.clone(),
-                exchange.kind,
-                exchange.register_stream(),
-            );
+            relay.unread(vec![event]);
+            let body = exchange.sse_body(relay, tools.map(tools_rewrite));
             Ok(build(status, headers, body))
         }
-        (_, false) => {
+        _ if sse_body => Ok(build(
+            status,
+            headers,
+            exchange.sse_body(SseRelay::new(response), None),
+        )),
+        _ => {
             // Relayed unchanged, so the upstream's length holds. A small answer is read whole
             // first (it is one JSON-RPC message, usually already in the socket buffer), so
             // headers and body leave in one write instead of two; larger ones stream.

@@ -1,15 +1,25 @@
-//! Tool allow/deny lists: `tools/list` answers lose the tools a client may not see (only that
-//! response is rewritten, everything else in it kept in order), and a `tools/call` of such a
-//! tool is answered as the upstream would answer an unknown tool.
+//! Tool policies on the wire: every response that lists tools, on a server whose policy hides
+//! some, loses the hidden ones (only that message is rewritten; everything else in it is kept in
+//! order), and a `tools/call` of a hidden tool is answered as the upstream would answer an
+//! unknown tool.
+//!
+//! Filtering fails closed: a response is filtered by what it is (a JSON-RPC response carrying
+//! `result.tools`), not by matching its id to a request, and one the gateway cannot read the way
+//! a client would (a key given twice, `tools` not a list) is replaced by an error instead of
+//! being relayed.
 
 use std::fmt;
 
 use bytes::Bytes;
-use mcpgw_shared::model::ToolFilter;
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
+
+use crate::snapshot::ToolPolicy;
+
+/// JSON-RPC internal error, answered in place of a list that could not be filtered.
+const INTERNAL_ERROR: i64 = -32603;
 
 /// A JSON object read with its members in order and their values left as raw text.
 struct OrderedObject(Vec<(String, Box<RawValue>)>);
@@ -44,50 +54,128 @@ impl Serialize for OrderedObject {
     }
 }
 
+/// A member that a client could read two ways.
+struct Ambiguous;
+
 impl OrderedObject {
-    fn get_mut(&mut self, key: &str) -> Option<&mut Box<RawValue>> {
-        self.0.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v)
+    /// The one member named `key`; given twice, it is ambiguous (parsers disagree which wins).
+    fn get(&self, key: &str) -> Result<Option<&RawValue>, Ambiguous> {
+        let mut found = self.0.iter().filter(|(k, _)| k == key);
+        let first = found.next().map(|(_, v)| &**v);
+        match found.next() {
+            Some(_) => Err(Ambiguous),
+            None => Ok(first),
+        }
     }
 
-    fn get(&self, key: &str) -> Option<&RawValue> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| &**v)
+    fn set(&mut self, key: &str, value: Box<RawValue>) {
+        if let Some((_, v)) = self.0.iter_mut().find(|(k, _)| k == key) {
+            *v = value;
+        }
     }
 }
 
 #[derive(Deserialize)]
 struct Named<'a> {
     #[serde(borrow)]
-    name: Option<std::borrow::Cow<'a, str>>,
+    name: std::borrow::Cow<'a, str>,
 }
 
-fn same_id(a: &RawValue, b: &RawValue) -> bool {
-    let parse = |raw: &RawValue| serde_json::from_str::<serde_json::Value>(raw.get()).ok();
-    a.get() == b.get() || parse(a).is_some_and(|x| Some(x) == parse(b))
+/// What filtering did to one SSE event's data or one JSON body.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Filtered {
+    /// Nothing to filter: relay as is.
+    Unchanged,
+    /// The message as it may be relayed.
+    Rewritten(Vec<u8>),
 }
 
-/// If `message` is the response to request `id` and carries `result.tools`, the same message
-/// without the tools `filter` hides; otherwise `None` (relay it unchanged).
-pub fn filter_list_response(message: &[u8], id: &RawValue, filter: &ToolFilter) -> Option<Vec<u8>> {
-    let mut top: OrderedObject = serde_json::from_slice(message).ok()?;
-    if !top.get("id").is_some_and(|got| same_id(got, id)) {
-        return None;
+/// Filters every tools listing in `data` (one JSON-RPC message, or a batch of them) by `policy`.
+pub fn filter(data: &[u8], policy: &ToolPolicy) -> Filtered {
+    let first = data.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'[') {
+        let Ok(items) = serde_json::from_slice::<Vec<Box<RawValue>>>(data) else {
+            return Filtered::Unchanged;
+        };
+        let mut changed = false;
+        let items: Vec<Box<RawValue>> = items
+            .into_iter()
+            .map(|item| match filter_message(item.get().as_bytes(), policy) {
+                Filtered::Unchanged => item,
+                Filtered::Rewritten(new) => {
+                    changed = true;
+                    raw(new)
+                }
+            })
+            .collect();
+        return if changed {
+            Filtered::Rewritten(serde_json::to_vec(&items).expect("raw JSON values serialize"))
+        } else {
+            Filtered::Unchanged
+        };
     }
-    let result = top.get_mut("result")?;
-    let mut result_obj: OrderedObject = serde_json::from_str(result.get()).ok()?;
-    let tools = result_obj.get_mut("tools")?;
-    let list: Vec<Box<RawValue>> = serde_json::from_str(tools.get()).ok()?;
+    filter_message(data, policy)
+}
+
+fn raw(bytes: Vec<u8>) -> Box<RawValue> {
+    let text = String::from_utf8(bytes).expect("serde_json writes UTF-8");
+    RawValue::from_string(text).expect("serde_json writes valid JSON")
+}
+
+fn filter_message(data: &[u8], policy: &ToolPolicy) -> Filtered {
+    let Ok(mut top) = serde_json::from_slice::<OrderedObject>(data) else {
+        // Not an object: no client reads a tools listing out of it.
+        return Filtered::Unchanged;
+    };
+    let id = top.get("id").ok().flatten().map(ToOwned::to_owned);
+    match rewrite(&mut top, policy) {
+        Ok(false) => Filtered::Unchanged,
+        Ok(true) => Filtered::Rewritten(serde_json::to_vec(&top).expect("raw JSON serializes")),
+        Err(Ambiguous) => Filtered::Rewritten(unfilterable(id.as_deref())),
+    }
+}
+
+/// Filters `result.tools` of a response in place; `Ok(true)` when it did.
+fn rewrite(top: &mut OrderedObject, policy: &ToolPolicy) -> Result<bool, Ambiguous> {
+    top.get("id")?;
+    let Some(result) = top.get("result")? else {
+        return Ok(false);
+    };
+    let Ok(mut result_obj) = serde_json::from_str::<OrderedObject>(result.get()) else {
+        return Ok(false);
+    };
+    let Some(tools) = result_obj.get("tools")? else {
+        return Ok(false);
+    };
+    let list: Vec<Box<RawValue>> = serde_json::from_str(tools.get()).map_err(|_| Ambiguous)?;
     let kept: Vec<Box<RawValue>> = list
         .into_iter()
         .filter(|tool| {
-            serde_json::from_str::<Named<'_>>(tool.get())
-                .ok()
-                .and_then(|t| t.name.map(|n| filter.permits(&n)))
-                .unwrap_or(false)
+            serde_json::from_str::<Named<'_>>(tool.get()).is_ok_and(|t| policy.permits(&t.name))
         })
         .collect();
-    *tools = serde_json::value::to_raw_value(&kept).ok()?;
-    *result = serde_json::value::to_raw_value(&result_obj).ok()?;
-    serde_json::to_vec(&top).ok()
+    result_obj.set(
+        "tools",
+        serde_json::value::to_raw_value(&kept).expect("raw JSON values serialize"),
+    );
+    top.set(
+        "result",
+        serde_json::value::to_raw_value(&result_obj).expect("raw JSON serializes"),
+    );
+    Ok(true)
+}
+
+/// The error relayed in place of a listing that cannot be filtered safely.
+fn unfilterable(id: Option<&RawValue>) -> Vec<u8> {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": id,
+        "error": {
+            "code": INTERNAL_ERROR,
+            "message": "the gateway could not filter this server's tool list, so it is not relayed",
+        },
+    });
+    serde_json::to_vec(&body).expect("a JSON value serializes")
 }
 
 /// The answer to a `tools/call` of a tool the client may not see: the same JSON-RPC error an
@@ -101,11 +189,6 @@ pub fn unknown_tool_response(id: Option<&RawValue>, name: &str) -> Bytes {
     serde_json::to_vec(&body)
         .expect("a JSON value serializes")
         .into()
-}
-
-/// Whether `filter` hides anything at all (if not, responses are never touched).
-pub fn filters_anything(filter: &ToolFilter) -> bool {
-    filter.allow.is_some() || !filter.deny.is_empty()
 }
 
 #[cfg(test)]

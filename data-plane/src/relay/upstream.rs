@@ -1,19 +1,21 @@
 //! Calls to upstream MCP servers: one pooled HTTP client for every upstream, the headers that
-//! may cross (an allowlist; never the client's credential), the server's own upstream auth,
-//! and the mapping of connect and response timeouts to 502 and 504.
+//! may cross (an allowlist; never the client's credential), the server's own upstream auth, the
+//! egress policy on every destination, and the mapping of failures to 502 and 504 naming the
+//! server's slug (never its URL).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
-use mcpgw_shared::model::{ServerConfig, UpstreamAuth};
-
-use super::errors::GatewayError;
 use mcpgw_shared::request_id::{RequestId, X_REQUEST_ID};
 
-/// The session header.
-pub const MCP_SESSION_ID: &str = "mcp-session-id";
+use crate::admission::API_KEY_HEADER;
+use crate::egress::{self, EgressDenied, EgressPolicy, PolicyResolver};
+use crate::errors::GatewayError;
+use crate::snapshot::Route;
+
+pub use crate::admission::MCP_SESSION_ID;
 
 /// Client headers always forwarded: what MCP's transport defines, plus trace context.
 const FORWARDED: [&str; 10] = [
@@ -32,7 +34,7 @@ const FORWARDED: [&str; 10] = [
 /// Headers that carry the client's own credentials: never forwarded, whatever is configured.
 const NEVER: [&str; 4] = [
     "authorization",
-    "x-mcpgw-api-key",
+    API_KEY_HEADER,
     "cookie",
     "proxy-authorization",
 ];
@@ -41,16 +43,18 @@ const NEVER: [&str; 4] = [
 #[derive(Clone, Debug)]
 pub struct Upstream {
     client: reqwest::Client,
+    egress: Arc<EgressPolicy>,
     timeout: Duration,
     extra: Arc<[HeaderName]>,
 }
 
 impl Upstream {
-    /// A pooled client with the given connect and response-header timeouts, forwarding
-    /// `extra_headers` from clients besides the MCP ones.
+    /// A pooled client with the given connect and response-header timeouts, connecting only
+    /// where `egress` allows, forwarding `extra_headers` from clients besides the MCP ones.
     pub fn new(
         connect_timeout: Duration,
         timeout: Duration,
+        egress: Arc<EgressPolicy>,
         extra_headers: Vec<HeaderName>,
     ) -> Self {
         let client = reqwest::Client::builder()
@@ -58,6 +62,9 @@ impl Upstream {
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy from the environment would resolve names itself, past the egress policy.
+            .no_proxy()
+            .dns_resolver(Arc::new(PolicyResolver::new(egress.clone())))
             .build()
             .expect("the upstream HTTP client builds with static settings");
         let extra = extra_headers
@@ -66,6 +73,7 @@ impl Upstream {
             .collect();
         Self {
             client,
+            egress,
             timeout,
             extra,
         }
@@ -76,17 +84,21 @@ impl Upstream {
         FORWARDED.contains(&n) || n.starts_with("mcp-param-") || self.extra.contains(name)
     }
 
-    /// Sends one request to `server`'s upstream; resolves when its response headers arrive.
+    /// Sends one request to `route`'s upstream; resolves when its response headers arrive.
     pub async fn send(
         &self,
-        server: &ServerConfig,
+        route: &Route,
         method: Method,
         client_headers: &HeaderMap,
         upstream_session: Option<&str>,
         request_id: &RequestId,
         body: Option<Bytes>,
     ) -> Result<reqwest::Response, GatewayError> {
-        let mut headers = HeaderMap::with_capacity(12);
+        let slug = || route.slug().to_string();
+        self.egress
+            .check_url(&route.upstream)
+            .map_err(|denied| egress_denied(route, denied))?;
+        let mut headers = HeaderMap::with_capacity(12 + route.auth_headers.len());
         for (name, value) in client_headers {
             if self.forwards(name) {
                 headers.append(name.clone(), value.clone());
@@ -100,37 +112,23 @@ impl Upstream {
         if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
             headers.insert(X_REQUEST_ID, value);
         }
-        if let UpstreamAuth::Headers { headers: secret } = &server.auth {
-            for (name, value) in secret {
-                if let (Ok(name), Ok(mut value)) = (
-                    HeaderName::try_from(name.as_str()),
-                    HeaderValue::from_str(value.expose()),
-                ) {
-                    value.set_sensitive(true);
-                    headers.insert(name, value);
-                }
-            }
+        for (name, value) in &route.auth_headers {
+            headers.insert(name.clone(), value.clone());
         }
-        let mut request = self.client.request(method, &server.url).headers(headers);
+        let mut request = self
+            .client
+            .request(method, route.upstream.clone())
+            .headers(headers);
         if let Some(body) = body {
             request = request.body(body);
         }
         match tokio::time::timeout(self.timeout, request.send()).await {
             Err(_) => Err(GatewayError::UpstreamTimeout {
-                upstream: server.url.clone(),
+                slug: slug(),
                 secs: self.timeout.as_secs(),
             }),
             Ok(Ok(response)) => Ok(response),
-            Ok(Err(e)) if e.is_connect() || e.is_timeout() => {
-                Err(GatewayError::UpstreamUnreachable {
-                    upstream: server.url.clone(),
-                    detail: error_chain(&e),
-                })
-            }
-            Ok(Err(e)) => Err(GatewayError::UpstreamFailed {
-                upstream: server.url.clone(),
-                detail: error_chain(&e),
-            }),
+            Ok(Err(e)) => Err(classify(route, e)),
         }
     }
 
@@ -140,8 +138,46 @@ impl Upstream {
     }
 }
 
+fn egress_denied(route: &Route, denied: EgressDenied) -> GatewayError {
+    tracing::warn!(server = %route.slug(), upstream = %egress::redacted(&route.upstream), %denied, "egress refused");
+    GatewayError::EgressDenied {
+        slug: route.slug().to_string(),
+        denied,
+    }
+}
+
+/// A failed upstream call as the client sees it: which server, and why, without its URL.
+fn classify(route: &Route, error: reqwest::Error) -> GatewayError {
+    if let Some(denied) = find_cause::<EgressDenied>(&error) {
+        return egress_denied(route, denied.clone());
+    }
+    let unreachable = error.is_connect() || error.is_timeout();
+    let detail = error_chain(&error.without_url());
+    tracing::debug!(server = %route.slug(), upstream = %egress::redacted(&route.upstream), %detail, "upstream call failed");
+    let slug = route.slug().to_string();
+    if unreachable {
+        GatewayError::UpstreamUnreachable { slug, detail }
+    } else {
+        GatewayError::UpstreamFailed { slug, detail }
+    }
+}
+
+/// The first cause of type `T` in `error`'s chain.
+fn find_cause<'e, T: std::error::Error + 'static>(
+    error: &'e (dyn std::error::Error + 'static),
+) -> Option<&'e T> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = e.source();
+    }
+    None
+}
+
 /// The error and its causes on one line (reqwest's own message names only the outer layer).
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(super) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {

@@ -4,11 +4,14 @@
 use std::sync::Arc;
 
 use mcpgw_shared::model::InvalidMessage;
-use mcpgw_shared::model::{ApiKeyRecord, ServerConfig};
+use mcpgw_shared::model::ServerConfig;
 use mcpgw_shared::proto::{self, entity_state::State};
 use mcpgw_shared::{ApiKeyId, ServerId, WorkspaceId};
 
 use super::change::Change;
+use super::key::KeyRecord;
+use super::route::Route;
+use super::sharded::ShardedMap;
 use super::view::{Config, Entry, Workspace};
 
 /// A config-sync message could not be applied; the configuration is left as it was.
@@ -70,42 +73,45 @@ pub(crate) fn from_snapshot(snapshot: proto::Snapshot) -> Result<Config, ApplyEr
     };
     for ws in snapshot.workspaces {
         let ws = workspace_from(ws)?;
-        config.workspaces.insert(ws.id, entry(seq, ws));
+        config.workspaces.insert(ws.id, entry(seq, Arc::new(ws)));
     }
     for server in snapshot.servers {
-        upsert_server(&mut config, seq, ServerConfig::try_from(server)?);
+        upsert_route(&mut config, seq, route(server)?);
     }
     for key in snapshot.api_keys {
-        let key = ApiKeyRecord::try_from(key)?;
-        config.keys.insert(key.id, entry(seq, key));
+        let (id, key) = KeyRecord::from_message(key)?;
+        config.keys.insert(id, entry(seq, key));
     }
     Ok(config)
 }
 
 fn entry<T>(seq: i64, value: T) -> Entry<T> {
-    Entry {
-        seq,
-        value: Arc::new(value),
-    }
+    Entry { seq, value }
 }
 
-fn upsert_server(config: &mut Config, seq: i64, server: ServerConfig) -> Option<Arc<ServerConfig>> {
-    let before = config.servers.get(&server.id).map(|e| e.value.clone());
+fn route(server: proto::Server) -> Result<Arc<Route>, ApplyError> {
+    Ok(Arc::new(Route::build(ServerConfig::try_from(server)?)?))
+}
+
+fn upsert_route(config: &mut Config, seq: i64, route: Arc<Route>) -> Option<Arc<Route>> {
+    let before = config.routes.get(&route.id()).map(|e| e.value.clone());
     if let Some(old) = &before
-        && old.slug != server.slug
-        && config.slugs.get(old.slug.as_str()) == Some(&old.id)
+        && old.slug() != route.slug()
+        && config.slugs.get(old.slug().as_str()) == Some(&old.id())
     {
-        config.slugs.remove(old.slug.as_str());
+        config.slugs.remove(old.slug().as_str());
     }
-    config.slugs.insert(server.slug.to_string(), server.id);
-    config.servers.insert(server.id, entry(seq, server));
+    config
+        .slugs
+        .insert(route.slug().as_str().into(), route.id());
+    config.routes.insert(route.id(), entry(seq, route));
     before
 }
 
-fn remove_server(config: &mut Config, id: &ServerId) -> Option<Arc<ServerConfig>> {
-    let before = config.servers.remove(id)?.value;
-    if config.slugs.get(before.slug.as_str()) == Some(id) {
-        config.slugs.remove(before.slug.as_str());
+fn remove_route(config: &mut Config, id: &ServerId) -> Option<Arc<Route>> {
+    let before = config.routes.remove(id)?.value;
+    if config.slugs.get(before.slug().as_str()) == Some(id) {
+        config.slugs.remove(before.slug().as_str());
     }
     Some(before)
 }
@@ -134,7 +140,7 @@ pub(crate) fn apply_entity(
             .and_then(|id| config.workspaces.get(&id).map(|e| e.seq)),
         proto::EntityKind::Server => parse_id::<ServerId>(&state.id, "server.id")
             .ok()
-            .and_then(|id| config.servers.get(&id).map(|e| e.seq)),
+            .and_then(|id| config.routes.get(&id).map(|e| e.seq)),
         proto::EntityKind::ApiKey => parse_id::<ApiKeyId>(&state.id, "api_key.id")
             .ok()
             .and_then(|id| config.keys.get(&id).map(|e| e.seq)),
@@ -172,13 +178,7 @@ pub(crate) fn apply_entity(
             }
             let id = ws.id;
             let after = Arc::new(ws);
-            let before = config.workspaces.insert(
-                id,
-                Entry {
-                    seq,
-                    value: after.clone(),
-                },
-            );
+            let before = config.workspaces.insert(id, entry(seq, after.clone()));
             Change::Workspace {
                 id,
                 before: before.map(|e| e.value),
@@ -187,7 +187,7 @@ pub(crate) fn apply_entity(
         }
         (proto::EntityKind::Server, Some(State::Removed(_))) => {
             let id = parse_id::<ServerId>(&state.id, "server.id")?;
-            let before = remove_server(config, &id);
+            let before = remove_route(config, &id);
             Change::Server {
                 id,
                 before,
@@ -195,14 +195,17 @@ pub(crate) fn apply_entity(
             }
         }
         (proto::EntityKind::Server, Some(State::Server(server))) => {
-            let server = ServerConfig::try_from(server)?;
-            if server.id.to_string() != state.id {
+            let route = route(server)?;
+            if route.id().to_string() != state.id {
                 return Err(mismatched());
             }
-            let id = server.id;
-            let before = upsert_server(config, seq, server);
-            let after = config.servers.get(&id).map(|e| e.value.clone());
-            Change::Server { id, before, after }
+            let id = route.id();
+            let before = upsert_route(config, seq, route.clone());
+            Change::Server {
+                id,
+                before,
+                after: Some(route),
+            }
         }
         (proto::EntityKind::ApiKey, Some(State::Removed(_))) => {
             let id = parse_id::<ApiKeyId>(&state.id, "api_key.id")?;
@@ -214,23 +217,16 @@ pub(crate) fn apply_entity(
             }
         }
         (proto::EntityKind::ApiKey, Some(State::ApiKey(key))) => {
-            let key = ApiKeyRecord::try_from(key)?;
-            if key.id.as_str() != state.id {
+            let (id, key) = KeyRecord::from_message(key)?;
+            if id.as_str() != state.id {
                 return Err(mismatched());
             }
-            let id = key.id;
-            let after = Arc::new(key);
-            let before = config.keys.insert(
-                id,
-                Entry {
-                    seq,
-                    value: after.clone(),
-                },
-            );
+            let before = config.keys.insert(id, entry(seq, key.clone()));
+            let after = Some(key);
             Change::ApiKey {
                 id,
                 before: before.map(|e| e.value),
-                after: Some(after),
+                after,
             }
         }
         _ => return Err(mismatched()),
@@ -258,62 +254,43 @@ where
 /// The changes between two configurations, for subscribers of a snapshot replacement.
 pub(crate) fn diff(old: &Config, new: &Config) -> Vec<Change> {
     let mut changes = Vec::new();
-    for (id, e) in &new.workspaces {
-        let before = old.workspaces.get(id).map(|o| o.value.clone());
-        if before.as_deref() != Some(&*e.value) {
-            changes.push(Change::Workspace {
-                id: *id,
-                before,
-                after: Some(e.value.clone()),
-            });
-        }
-    }
-    for (id, e) in &old.workspaces {
-        if !new.workspaces.contains_key(id) {
-            changes.push(Change::Workspace {
-                id: *id,
-                before: Some(e.value.clone()),
-                after: None,
-            });
-        }
-    }
-    for (id, e) in &new.servers {
-        let before = old.servers.get(id).map(|o| o.value.clone());
-        if before.as_deref() != Some(&*e.value) {
-            changes.push(Change::Server {
-                id: *id,
-                before,
-                after: Some(e.value.clone()),
-            });
-        }
-    }
-    for (id, e) in &old.servers {
-        if !new.servers.contains_key(id) {
-            changes.push(Change::Server {
-                id: *id,
-                before: Some(e.value.clone()),
-                after: None,
-            });
-        }
-    }
-    for (id, e) in &new.keys {
-        let before = old.keys.get(id).map(|o| o.value.clone());
-        if before.as_deref() != Some(&*e.value) {
-            changes.push(Change::ApiKey {
-                id: *id,
-                before,
-                after: Some(e.value.clone()),
-            });
-        }
-    }
-    for (id, e) in &old.keys {
-        if !new.keys.contains_key(id) {
-            changes.push(Change::ApiKey {
-                id: *id,
-                before: Some(e.value.clone()),
-                after: None,
-            });
-        }
-    }
+    diff_map(
+        &old.workspaces,
+        &new.workspaces,
+        &mut changes,
+        |id, before, after| Change::Workspace { id, before, after },
+    );
+    diff_map(
+        &old.routes,
+        &new.routes,
+        &mut changes,
+        |id, before, after| Change::Server { id, before, after },
+    );
+    diff_map(&old.keys, &new.keys, &mut changes, |id, before, after| {
+        Change::ApiKey { id, before, after }
+    });
     changes
+}
+
+/// Appends a change for every entity of `old` or `new` whose value differs between them.
+fn diff_map<K, V>(
+    old: &ShardedMap<K, Entry<V>>,
+    new: &ShardedMap<K, Entry<V>>,
+    changes: &mut Vec<Change>,
+    change: impl Fn(K, Option<V>, Option<V>) -> Change,
+) where
+    K: std::hash::Hash + Eq + Copy,
+    V: Clone + PartialEq,
+{
+    for (id, e) in new {
+        let before = old.get(id).map(|o| o.value.clone());
+        if before.as_ref() != Some(&e.value) {
+            changes.push(change(*id, before, Some(e.value.clone())));
+        }
+    }
+    for (id, e) in old {
+        if !new.contains_key(id) {
+            changes.push(change(*id, Some(e.value.clone()), None));
+        }
+    }
 }

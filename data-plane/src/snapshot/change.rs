@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use mcpgw_shared::model::{ApiKeyRecord, ServerConfig};
 use mcpgw_shared::{ApiKeyId, ServerId, WorkspaceId};
 
+use super::key::KeyRecord;
+use super::route::Route;
 use super::view::Workspace;
 
 /// One entity's state before and after an update; `None` where it did not exist.
@@ -24,38 +25,23 @@ pub enum Change {
         /// Its id.
         id: ServerId,
         /// Before the update.
-        before: Option<Arc<ServerConfig>>,
+        before: Option<Arc<Route>>,
         /// After the update.
-        after: Option<Arc<ServerConfig>>,
+        after: Option<Arc<Route>>,
     },
     /// An API key was added, changed or removed.
     ApiKey {
         /// Its id.
         id: ApiKeyId,
         /// Before the update.
-        before: Option<Arc<ApiKeyRecord>>,
+        before: Option<KeyRecord>,
         /// After the update.
-        after: Option<Arc<ApiKeyRecord>>,
+        after: Option<KeyRecord>,
     },
 }
 
 impl Change {
-    /// For a server: whether its upstream connections and sealed sessions are now invalid
-    /// (removed, or its URL, auth or enabled flag changed, which bumps `connection_version`).
-    pub fn invalidates_connections(&self) -> bool {
-        match self {
-            Self::Server {
-                before: Some(before),
-                after,
-                ..
-            } => after
-                .as_ref()
-                .is_none_or(|after| after.connection_version != before.connection_version),
-            _ => false,
-        }
-    }
-
-    /// For a server that still exists: whether its tool filter changed.
+    /// For a server that still exists: whether its tool policy changed.
     pub fn changes_tools(&self) -> bool {
         match self {
             Self::Server {
@@ -63,24 +49,6 @@ impl Change {
                 after: Some(after),
                 ..
             } => before.tools != after.tools,
-            _ => false,
-        }
-    }
-
-    /// For an API key: whether it can no longer be used (removed, revoked, or lost `mcp.invoke`
-    /// or its workspace changed).
-    pub fn withdraws_key(&self) -> bool {
-        match self {
-            Self::ApiKey {
-                before: Some(before),
-                after,
-                ..
-            } => after.as_ref().is_none_or(|after| {
-                after.revoked
-                    || after.permissions != before.permissions
-                    || after.workspace_id != before.workspace_id
-                    || after.expires_at != before.expires_at
-            }),
             _ => false,
         }
     }

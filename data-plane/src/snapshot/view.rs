@@ -2,8 +2,10 @@
 
 use std::sync::Arc;
 
+use super::key::KeyRecord;
+use super::route::Route;
 use super::sharded::ShardedMap as HashMap;
-use mcpgw_shared::model::{ApiKeyRecord, ServerConfig};
+use mcpgw_shared::proto;
 use mcpgw_shared::{ApiKeyId, ServerId, WorkspaceId};
 
 /// A workspace as the data plane knows it.
@@ -19,7 +21,7 @@ pub struct Workspace {
 #[derive(Debug, Clone)]
 pub(crate) struct Entry<T> {
     pub(crate) seq: i64,
-    pub(crate) value: Arc<T>,
+    pub(crate) value: T,
 }
 
 /// A complete, immutable configuration of the workspaces this data plane serves.
@@ -33,11 +35,12 @@ pub struct Config {
     /// Set while nothing has confirmed the configuration for longer than `MCPGW_MAX_STALENESS`.
     pub(crate) stale: bool,
     pub(crate) all_workspaces: bool,
-    pub(crate) workspaces: HashMap<WorkspaceId, Entry<Workspace>>,
-    pub(crate) servers: HashMap<ServerId, Entry<ServerConfig>>,
+    pub(crate) workspaces: HashMap<WorkspaceId, Entry<Arc<Workspace>>>,
+    pub(crate) routes: HashMap<ServerId, Entry<Arc<Route>>>,
     /// Slug (validated when applied) to server; keyed by text so lookups need no validation.
-    pub(crate) slugs: HashMap<String, ServerId>,
-    pub(crate) keys: HashMap<ApiKeyId, Entry<ApiKeyRecord>>,
+    pub(crate) slugs: HashMap<Box<str>, ServerId>,
+    /// Every key of the workspaces served, held inline (no allocation per key).
+    pub(crate) keys: HashMap<ApiKeyId, Entry<KeyRecord>>,
     /// Sequences of removals, so a late upsert older than its removal is not resurrected.
     pub(crate) removed: HashMap<(u8, String), i64>,
 }
@@ -59,19 +62,19 @@ impl Config {
         self.all_workspaces
     }
 
-    /// The server at `slug`.
-    pub fn server_by_slug(&self, slug: &str) -> Option<&Arc<ServerConfig>> {
+    /// The route of the server at `slug`.
+    pub fn route_by_slug(&self, slug: &str) -> Option<&Arc<Route>> {
         let id = self.slugs.get(slug)?;
-        self.server(id)
+        self.route(id)
     }
 
-    /// The server with `id`.
-    pub fn server(&self, id: &ServerId) -> Option<&Arc<ServerConfig>> {
-        self.servers.get(id).map(|e| &e.value)
+    /// The route of the server with `id`.
+    pub fn route(&self, id: &ServerId) -> Option<&Arc<Route>> {
+        self.routes.get(id).map(|e| &e.value)
     }
 
     /// The API key with `id`.
-    pub fn api_key(&self, id: &ApiKeyId) -> Option<&Arc<ApiKeyRecord>> {
+    pub fn api_key(&self, id: &ApiKeyId) -> Option<&KeyRecord> {
         self.keys.get(id).map(|e| &e.value)
     }
 
@@ -80,47 +83,41 @@ impl Config {
         self.workspaces.get(id).map(|e| &e.value)
     }
 
-    /// Every server.
-    pub fn servers(&self) -> impl Iterator<Item = &Arc<ServerConfig>> {
-        self.servers.values().map(|e| &e.value)
+    /// Every route.
+    pub fn routes(&self) -> impl Iterator<Item = &Arc<Route>> {
+        self.routes.values().map(|e| &e.value)
     }
 
     /// Every API key.
-    pub fn api_keys(&self) -> impl Iterator<Item = &Arc<ApiKeyRecord>> {
-        self.keys.values().map(|e| &e.value)
+    pub fn api_keys(&self) -> impl Iterator<Item = (&ApiKeyId, &KeyRecord)> {
+        self.keys.iter().map(|(id, e)| (id, &e.value))
     }
 
     /// Every workspace.
     pub fn workspaces(&self) -> impl Iterator<Item = &Arc<Workspace>> {
         self.workspaces.values().map(|e| &e.value)
     }
-}
 
-impl Config {
     /// This configuration as a snapshot message (for the last-known-good file).
-    pub fn to_snapshot(&self) -> mcpgw_shared::proto::Snapshot {
-        use mcpgw_shared::proto;
+    pub fn to_snapshot(&self) -> proto::Snapshot {
         proto::Snapshot {
             format: proto::SnapshotFormat::V1.into(),
             seq: self.seq,
             all_workspaces: self.all_workspaces,
             workspaces: self
-                .workspaces
-                .values()
+                .workspaces()
                 .map(|w| proto::Workspace {
-                    id: w.value.id.to_string(),
-                    name: w.value.name.clone(),
+                    id: w.id.to_string(),
+                    name: w.name.clone(),
                 })
                 .collect(),
             servers: self
-                .servers
-                .values()
-                .map(|s| proto::Server::from(&*s.value))
+                .routes()
+                .map(|r| proto::Server::from(&r.server))
                 .collect(),
             api_keys: self
-                .keys
-                .values()
-                .map(|k| proto::ApiKey::from(&*k.value))
+                .api_keys()
+                .map(|(id, key)| key.to_message(id))
                 .collect(),
         }
     }

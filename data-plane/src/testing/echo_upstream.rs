@@ -2,9 +2,12 @@
 //! text and the headers), so tests can see exactly what crossed the gateway. Methods
 //! `fail/<status>` answer that status with the body `{"upstream":"<status>"}`; `initialize`
 //! hands out the session `up-1` (and answers 404 to any other session id); `tools/list`
-//! answers over SSE with a progress notification first; GET opens a standalone stream. Like many
-//! servers, it reacts to `notifications/initialized` by sending a request (`roots/list`) on
-//! the standalone stream — and drops it if no stream is attached at that moment.
+//! answers over SSE with a progress notification first (event `e1`, then the answer as `e2`),
+//! and with its id respelled as a float when asked for the cursor `float-id`, as a careless
+//! upstream might; GET opens a standalone stream, which replays the `tools/list` answer when
+//! resumed after `e1`; DELETE answers 202, as rmcp does. Like many servers, it reacts to
+//! `notifications/initialized` by sending a request (`roots/list`) on the standalone stream —
+//! and drops it if no stream is attached at that moment.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -46,7 +49,10 @@ async fn answer(State(standalone): State<Standalone>, headers: HeaderMap, body: 
     } else {
         serde_json::json!({"body": String::from_utf8_lossy(&body), "headers": seen})
     };
-    let message = serde_json::json!({"jsonrpc": "2.0", "id": id, "result": result});
+    let mut message = serde_json::json!({"jsonrpc": "2.0", "id": id, "result": result}).to_string();
+    if method == "tools/list" && request["params"]["cursor"] == "float-id" {
+        message = message.replacen(&format!(r#""id":{id}"#), &format!(r#""id":{id}.0"#), 1);
+    }
     if request.is_object() && request.get("id").is_none() {
         if method == "notifications/initialized" {
             let roots = "id: g-roots\ndata: {\"jsonrpc\":\"2.0\",\"id\":\"srv-1\",\"method\":\"roots/list\"}\n\n";
@@ -62,7 +68,7 @@ async fn answer(State(standalone): State<Standalone>, headers: HeaderMap, body: 
             format!("id: e1\ndata: {progress}\n\nid: e2\nevent: message\ndata: {message}\n\n");
         ([("content-type", "text/event-stream")], sse).into_response()
     } else {
-        ([("content-type", "application/json")], message.to_string()).into_response()
+        ([("content-type", "application/json")], message).into_response()
     };
     if method == "initialize" {
         response
@@ -71,6 +77,10 @@ async fn answer(State(standalone): State<Standalone>, headers: HeaderMap, body: 
     }
     response
 }
+
+/// The `tools/list` answer (id 1) as a resumed stream replays it.
+const TOOLS_LIST_REPLAY: &str =
+    r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"echo"},{"name":"secret"}]}}"#;
 
 /// The standalone stream: one event naming the `Last-Event-ID` it was opened with, then
 /// silence until the client leaves.
@@ -83,9 +93,13 @@ async fn listen(State(standalone): State<Standalone>, headers: HeaderMap) -> Res
         .and_then(|v| v.to_str().ok())
         .unwrap_or("none")
         .to_owned();
-    let first = format!(
+    let mut first = format!(
         "id: g-1\ndata: {{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{{\"resumed_after\":\"{last}\"}}}}\n\n"
     );
+    if last == "e1" {
+        // Resuming the tools/list stream: its answer is replayed.
+        first = format!("id: e2\ndata: {TOOLS_LIST_REPLAY}\n\n{first}");
+    }
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     *standalone.lock().expect("not poisoned") = Some(tx);
     let events = futures::stream::once(async move { Bytes::from(first) })
@@ -107,7 +121,9 @@ pub async fn spawn() -> String {
     let app = Router::new()
         .route(
             "/mcp",
-            post(answer).get(listen).delete(|| async { StatusCode::OK }),
+            post(answer)
+                .get(listen)
+                .delete(|| async { StatusCode::ACCEPTED }),
         )
         .with_state(Standalone::default());
     tokio::spawn(async move { axum::serve(listener, app).await });

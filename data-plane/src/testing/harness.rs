@@ -9,7 +9,7 @@ use mcpgw_shared::{Credential, WorkspaceId};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Settings;
+use crate::config::{CommaList, Settings};
 use crate::drain::Drain;
 use crate::gateway::Gateway;
 use crate::snapshot::{ConfigStore, ConfigUpdater};
@@ -56,6 +56,8 @@ impl Harness {
             .local_addr()
             .expect("a bound listener has an address");
         let mut settings = Settings::new(addr, session_keys.clone());
+        // Test upstreams listen on loopback, which the egress policy refuses by default.
+        settings.egress_allow = CommaList(vec!["127.0.0.0/8".into(), "::1/128".into()]);
         adjust(&mut settings);
         let (store, mut updater) = ConfigStore::new();
         let workspace = WorkspaceId::new();

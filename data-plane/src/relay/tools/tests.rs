@@ -1,42 +1,96 @@
 //! Tests of `tools`.
 
+use mcpgw_shared::model::ToolFilter;
+
 use super::*;
 
-fn raw(s: &str) -> Box<RawValue> {
-    RawValue::from_string(s.to_owned()).unwrap()
+fn deny(names: &[&str]) -> ToolPolicy {
+    ToolPolicy::compile(&ToolFilter {
+        allow: None,
+        deny: names.iter().map(|n| (*n).to_owned()).collect(),
+    })
+}
+
+fn rewritten(data: &str, policy: &ToolPolicy) -> String {
+    match filter(data.as_bytes(), policy) {
+        Filtered::Rewritten(bytes) => String::from_utf8(bytes).unwrap(),
+        Filtered::Unchanged => panic!("expected a rewrite of {data}"),
+    }
 }
 
 #[test]
 fn hidden_tools_are_removed_and_everything_else_is_kept_in_order() {
-    let filter = ToolFilter {
-        allow: None,
-        deny: vec!["secret".into()],
-    };
     let body = r#"{"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"echo","x-extra":{"k":1}},{"name":"secret"}],"nextCursor":"c","_meta":{"z":1}},"zzz":true}"#;
-    let out = filter_list_response(body.as_bytes(), &raw("3"), &filter).unwrap();
     assert_eq!(
-        String::from_utf8(out).unwrap(),
+        rewritten(body, &deny(&["secret"])),
         r#"{"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"echo","x-extra":{"k":1}}],"nextCursor":"c","_meta":{"z":1}},"zzz":true}"#
     );
 }
 
 #[test]
+fn any_response_listing_tools_is_filtered_whatever_its_id() {
+    for id in ["3", "3.0", "\"3\"", "null", "1e0"] {
+        let body =
+            format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{"tools":[{{"name":"secret"}}]}}}}"#);
+        assert!(
+            !rewritten(&body, &deny(&["secret"])).contains("secret"),
+            "id {id}"
+        );
+    }
+}
+
+#[test]
+fn batches_of_answers_are_filtered_element_by_element() {
+    let batch = r#"[{"jsonrpc":"2.0","id":1,"result":{}},{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"secret"},{"name":"ok"}]}}]"#;
+    assert_eq!(
+        rewritten(batch, &deny(&["secret"])),
+        r#"[{"jsonrpc":"2.0","id":1,"result":{}},{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"ok"}]}}]"#
+    );
+}
+
+#[test]
+fn a_listing_a_client_could_read_two_ways_is_replaced_by_an_error() {
+    for body in [
+        r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[]},"result":{"tools":[{"name":"secret"}]}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[],"tools":[{"name":"secret"}]}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"result":{"tools":{"name":"secret"}}}"#,
+    ] {
+        let out = rewritten(body, &deny(&["secret"]));
+        assert!(!out.contains("secret"), "{out}");
+        let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(json["error"]["code"], INTERNAL_ERROR, "{body}");
+        assert_eq!(json["id"], 1);
+    }
+    let twice = r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"ok","name":"secret"}]}}"#;
+    let out = rewritten(twice, &deny(&["secret"]));
+    assert!(
+        !out.contains("secret"),
+        "a tool with two names is dropped: {out}"
+    );
+}
+
+#[test]
 fn other_messages_are_left_alone() {
-    let filter = ToolFilter {
-        allow: Some(vec!["echo".into()]),
-        deny: vec![],
-    };
-    let note = r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{}}"#;
-    assert!(filter_list_response(note.as_bytes(), &raw("3"), &filter).is_none());
-    let other = r#"{"jsonrpc":"2.0","id":4,"result":{"tools":[]}}"#;
-    assert!(filter_list_response(other.as_bytes(), &raw("3"), &filter).is_none());
-    let string_id = r#"{"jsonrpc":"2.0","id":"3","result":{"tools":[{"name":"a"}]}}"#;
-    assert!(filter_list_response(string_id.as_bytes(), &raw("3"), &filter).is_none());
+    let policy = deny(&["secret"]);
+    for other in [
+        r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{}}"#,
+        r#"{"jsonrpc":"2.0","id":4,"result":{"content":[]}}"#,
+        r#"{"jsonrpc":"2.0","id":4,"error":{"code":-1,"message":"x"}}"#,
+        "not json",
+        "[1,2]",
+    ] {
+        assert_eq!(
+            filter(other.as_bytes(), &policy),
+            Filtered::Unchanged,
+            "{other}"
+        );
+    }
 }
 
 #[test]
 fn a_denied_call_looks_like_an_unknown_tool() {
-    let body = unknown_tool_response(Some(&raw("\"x\"")), "secret");
+    let id = RawValue::from_string("\"x\"".to_owned()).unwrap();
+    let body = unknown_tool_response(Some(&id), "secret");
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["id"], "x");
     assert_eq!(v["error"]["code"], -32602);

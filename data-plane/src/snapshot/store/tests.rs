@@ -18,7 +18,7 @@ fn a_new_store_is_not_ready_until_a_snapshot_is_applied() {
     assert!(config.is_ready());
     assert_eq!(config.seq(), 7);
     assert_eq!(store.applied_seq(), 7);
-    assert_eq!(config.server_by_slug("demo").unwrap().id, demo.id);
+    assert_eq!(config.route_by_slug("demo").unwrap().id(), demo.id);
     assert!(config.workspace(&ws).is_some());
 }
 
@@ -30,8 +30,8 @@ fn readers_keep_their_version_while_an_update_swaps_in() {
     updater.replace(snapshot(1, &[ws], &[&demo], &[])).unwrap();
     let held = store.load();
     updater.apply([server_removed(2, demo.id)], 2).unwrap();
-    assert!(held.server_by_slug("demo").is_some());
-    assert!(store.load().server_by_slug("demo").is_none());
+    assert!(held.route_by_slug("demo").is_some());
+    assert!(store.load().route_by_slug("demo").is_none());
 }
 
 #[test]
@@ -44,8 +44,8 @@ fn a_renamed_slug_moves_and_the_old_one_disappears() {
     demo.version = 2;
     updater.apply([server_state(2, &demo)], 2).unwrap();
     let config = store.load();
-    assert!(config.server_by_slug("demo").is_none());
-    assert_eq!(config.server_by_slug("renamed").unwrap().version, 2);
+    assert!(config.route_by_slug("demo").is_none());
+    assert_eq!(config.route_by_slug("renamed").unwrap().server.version, 2);
 }
 
 #[test]
@@ -56,7 +56,10 @@ fn stale_and_repeated_states_are_skipped_and_removals_are_not_undone() {
     updater.replace(snapshot(1, &[ws], &[], &[&key])).unwrap();
     key.revoked = true;
     let set = updater.apply([key_state(5, &key)], 5).unwrap();
-    assert!(set.changes[0].withdraws_key());
+    assert!(matches!(
+        &set.changes[0],
+        Change::ApiKey { after: Some(after), .. } if after.revoked
+    ));
     key.revoked = false;
     let set = updater.apply([key_state(4, &key)], 5).unwrap();
     assert!(set.changes.is_empty(), "an older state must not win");
@@ -101,7 +104,7 @@ async fn subscribers_see_what_changed_and_the_sequence_advances() {
     let mut seq = store.watch_seq();
     let ws = WorkspaceId::new();
     let mut demo = server("demo", ws, "http://127.0.0.1:1/mcp");
-    let (_, key) = crate::testing::key(None, &[Permission::McpInvoke]);
+    let (_, key) = crate::testing::key(Some(ws), &[Permission::McpInvoke]);
     updater
         .replace(snapshot(1, &[ws], &[&demo], &[&key]))
         .unwrap();
@@ -114,14 +117,21 @@ async fn subscribers_see_what_changed_and_the_sequence_advances() {
     updater.apply([server_state(2, &demo)], 2).unwrap();
     let second = changes.recv().await.unwrap();
     assert!(second.changes[0].changes_tools());
-    assert!(!second.changes[0].invalidates_connections());
+    assert!(matches!(
+        &second.changes[0],
+        Change::Server { before: Some(b), after: Some(a), .. }
+            if a.connection_version() == b.connection_version()
+    ));
 
     demo.url = "http://127.0.0.1:2/mcp".into();
     demo.connection_version = 2;
     updater.apply([server_state(3, &demo)], 3).unwrap();
     let third = changes.recv().await.unwrap();
-    assert!(matches!(&third.changes[0], Change::Server { .. }));
-    assert!(third.changes[0].invalidates_connections());
+    assert!(matches!(
+        &third.changes[0],
+        Change::Server { before: Some(b), after: Some(a), .. }
+            if a.connection_version() != b.connection_version()
+    ));
 
     tokio::time::timeout(std::time::Duration::from_secs(5), seq.wait_for(|s| *s == 3))
         .await
@@ -133,4 +143,31 @@ async fn subscribers_see_what_changed_and_the_sequence_advances() {
         .unwrap();
     assert!(unchanged.changes.is_empty(), "{unchanged:?}");
     assert_eq!(store.applied_seq(), 4);
+}
+
+#[test]
+fn every_key_is_held_whatever_its_permissions_and_routes_are_built_once() {
+    let (store, mut updater) = ConfigStore::new();
+    let ws = WorkspaceId::new();
+    let (_, admin) = crate::testing::key(Some(ws), &[Permission::Admin]);
+    let mut authed = server("authed", ws, "http://127.0.0.1:1/mcp?token=x");
+    authed.auth = mcpgw_shared::model::UpstreamAuth::Headers {
+        headers: [(
+            "X-Api-Key".to_owned(),
+            mcpgw_shared::Redacted::new("s3cret".to_owned()),
+        )]
+        .into(),
+    };
+    updater
+        .replace(snapshot(1, &[ws], &[&authed], &[&admin]))
+        .unwrap();
+    let config = store.load();
+    let held = config
+        .api_key(&admin.id)
+        .expect("a key without mcp.invoke is held");
+    assert!(held.permissions.has(Permission::Admin));
+    assert!(!held.permissions.has(Permission::McpInvoke));
+    let route = config.route_by_slug("authed").unwrap();
+    assert_eq!(route.upstream.query(), Some("token=x"));
+    assert!(route.auth_headers["x-api-key"].is_sensitive());
 }

@@ -5,7 +5,11 @@ use mcpgw_shared::model::Permission;
 
 use super::*;
 use crate::snapshot::ConfigStore;
-use crate::testing::{invoke_key, key, server, snapshot};
+use crate::testing::{invoke_key, key, snapshot};
+
+fn authenticate(config: &Config, headers: &HeaderMap) -> Result<Principal, CredentialError> {
+    super::authenticate(config, headers, Utc::now())
+}
 
 fn bearer(text: &str) -> HeaderMap {
     let mut headers = HeaderMap::new();
@@ -26,8 +30,7 @@ fn a_valid_key_authenticates_from_either_header() {
     assert_eq!(
         authenticate(&config, &bearer(&cred.expose()))
             .unwrap()
-            .key
-            .id,
+            .key_id,
         record.id
     );
     let mut headers = HeaderMap::new();
@@ -48,20 +51,20 @@ fn missing_wrong_revoked_and_expired_keys_are_told_apart_only_where_safe() {
     let config = store.load();
     assert!(matches!(
         authenticate(&config, &HeaderMap::new()),
-        Err(GatewayError::MissingCredential)
+        Err(CredentialError::Missing)
     ));
     assert!(matches!(
         authenticate(&config, &bearer("nonsense")),
-        Err(GatewayError::InvalidCredential)
+        Err(CredentialError::Invalid)
     ));
     assert!(matches!(
         authenticate(&config, &bearer(&other.expose())),
-        Err(GatewayError::InvalidCredential)
+        Err(CredentialError::Invalid)
     ));
     let wrong_secret = format!("mcpgw_{}_{}", cred.id(), "B".repeat(40));
     assert!(matches!(
         authenticate(&config, &bearer(&wrong_secret)),
-        Err(GatewayError::InvalidCredential)
+        Err(CredentialError::Invalid)
     ));
     let mut basic = HeaderMap::new();
     basic.insert(
@@ -70,47 +73,35 @@ fn missing_wrong_revoked_and_expired_keys_are_told_apart_only_where_safe() {
     );
     assert!(matches!(
         authenticate(&config, &basic),
-        Err(GatewayError::InvalidCredential)
+        Err(CredentialError::Invalid)
     ));
 
     record.revoked = true;
     up.replace(snapshot(2, &[ws], &[], &[&record])).unwrap();
     assert!(matches!(
         authenticate(&store.load(), &bearer(&cred.expose())),
-        Err(GatewayError::Revoked)
+        Err(CredentialError::Revoked)
     ));
     record.revoked = false;
     record.expires_at = Some(Utc::now() - Duration::seconds(1));
     up.replace(snapshot(3, &[ws], &[], &[&record])).unwrap();
     assert!(matches!(
         authenticate(&store.load(), &bearer(&cred.expose())),
-        Err(GatewayError::Expired)
+        Err(CredentialError::Expired)
     ));
 }
 
 #[test]
-fn authorization_needs_invoke_a_served_workspace_and_an_enabled_server() {
+fn a_known_key_without_invoke_authenticates_and_sessions_name_workspace_and_key() {
     let ws = WorkspaceId::new();
-    let other_ws = WorkspaceId::new();
-    let mut demo = server("demo", ws, "http://127.0.0.1:1/mcp");
-    let principal = |record| Principal {
-        key: std::sync::Arc::new(record),
-    };
-    assert!(authorize(&principal(invoke_key(ws).1), &demo).is_ok());
-    assert!(authorize(&principal(key(None, &[Permission::McpInvoke]).1), &demo).is_ok());
-    assert!(matches!(
-        authorize(&principal(key(Some(ws), &[Permission::Admin]).1), &demo),
-        Err(GatewayError::MissingPermission)
-    ));
-    assert!(matches!(
-        authorize(&principal(invoke_key(other_ws).1), &demo),
-        Err(GatewayError::NotProvisioned(_))
-    ));
-    demo.provisioned.push(other_ws);
-    assert!(authorize(&principal(invoke_key(other_ws).1), &demo).is_ok());
-    demo.enabled = false;
-    assert!(matches!(
-        authorize(&principal(invoke_key(ws).1), &demo),
-        Err(GatewayError::ServerDisabled(_))
-    ));
+    let (cred, admin) = key(Some(ws), &[Permission::Admin]);
+    let (store, mut up) = ConfigStore::new();
+    up.replace(snapshot(1, &[ws], &[], &[&admin])).unwrap();
+    let principal = authenticate(&store.load(), &bearer(&cred.expose())).unwrap();
+    assert!(!principal.key.permissions.has(Permission::McpInvoke));
+    assert_eq!(
+        principal.session_key(),
+        format!("k:{ws}:{}", cred.id()),
+        "a service key's sessions are bound to its workspace and id"
+    );
 }

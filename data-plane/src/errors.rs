@@ -1,21 +1,30 @@
 //! Every error the gateway answers on `/{slug}/mcp`, and the one place that maps each to an
-//! HTTP status and a JSON-RPC error body carrying `request_id`, `reason` and a `hint`.
+//! HTTP status and a JSON-RPC error body carrying `request_id`, `reason` and a `hint`. Errors
+//! name the server by its slug and never its upstream URL, which may carry a credential.
+
+use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
+use mcpgw_shared::model::Permission;
+use mcpgw_shared::request_id::RequestId;
 use serde_json::value::RawValue;
 
-use super::session::SessionError;
-use mcpgw_shared::request_id::RequestId;
+use crate::egress::{EGRESS_ALLOW_VAR, EgressDenied};
+use crate::protocol::era::{EraError, KNOWN_VERSIONS};
+use crate::protocol::message::MessageError;
+use crate::session::SessionError;
 
 /// JSON-RPC code for a header that does not match the body (2026-07-28).
 pub const HEADER_MISMATCH: i64 = -32020;
-/// JSON-RPC code for an unsupported protocol version (2026-07-28).
+/// JSON-RPC code for an unsupported protocol version (2026-07-28, SEP-2575).
 pub const UNSUPPORTED_VERSION: i64 = -32022;
 /// JSON-RPC parse error.
 pub const PARSE_ERROR: i64 = -32700;
 /// JSON-RPC invalid request.
 pub const INVALID_REQUEST: i64 = -32600;
+/// JSON-RPC invalid params.
+pub const INVALID_PARAMS: i64 = -32602;
 /// Generic server error, used for transport-level refusals.
 pub const SERVER_ERROR: i64 = -32000;
 /// Session not found (the code the reference SDKs use).
@@ -42,9 +51,9 @@ pub enum GatewayError {
     /// A browser `Origin` that is not allowed.
     #[error("origin `{0}` is not allowed")]
     OriginNotAllowed(String),
-    /// The key lacks `mcp.invoke`.
-    #[error("the API key lacks the `mcp.invoke` permission")]
-    MissingPermission,
+    /// The key lacks a permission.
+    #[error("the API key lacks the `{0}` permission")]
+    MissingPermission(Permission),
     /// The server is not provisioned to the key's workspace.
     #[error("server `{0}` is not provisioned to this key's workspace")]
     NotProvisioned(String),
@@ -63,12 +72,23 @@ pub enum GatewayError {
     /// The body is larger than the limit.
     #[error("the request body exceeds {0} bytes")]
     BodyTooLarge(usize),
+    /// The body did not arrive in time.
+    #[error("the request body did not arrive within {}s", .0.as_secs())]
+    BodyTimeout(Duration),
     /// The body is not JSON.
     #[error("the request body is not valid JSON")]
     Parse,
     /// The body is JSON but not a JSON-RPC message the gateway accepts.
     #[error("invalid JSON-RPC message: {0}")]
     InvalidRequest(&'static str),
+    /// The params of a method the gateway routes on are not what the method takes.
+    #[error("invalid params of {method}: {problem}")]
+    InvalidParams {
+        /// The method.
+        method: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
     /// A batch outside a session negotiated at 2025-03-26.
     #[error(
         "JSON-RPC batches are only allowed in sessions negotiated at protocol version 2025-03-26"
@@ -80,41 +100,58 @@ pub enum GatewayError {
         /// The header at fault.
         header: &'static str,
     },
+    /// A routing header appears more than once.
+    #[error("header `{header}` appears more than once")]
+    DuplicateHeader {
+        /// The header at fault.
+        header: &'static str,
+    },
     /// The `MCP-Protocol-Version` header names a version the gateway does not know.
     #[error("unsupported protocol version `{0}`")]
     UnsupportedVersion(String),
     /// The method needs a session this protocol version has (GET and DELETE).
     #[error("this request needs an `Mcp-Session-Id` header")]
     SessionRequired,
+    /// The key holds as many open streams as it may.
+    #[error("this key already holds {0} open streams")]
+    TooManyStreams(usize),
+    /// The egress policy refuses the upstream's address.
+    #[error("the upstream of `{slug}` is not an allowed destination: {denied}")]
+    EgressDenied {
+        /// The server.
+        slug: String,
+        /// What was refused.
+        denied: EgressDenied,
+    },
     /// The gateway could not connect to the upstream.
-    #[error("could not connect to the upstream {upstream}: {detail}")]
+    #[error("could not connect to the upstream of `{slug}`: {detail}")]
     UpstreamUnreachable {
-        /// The upstream's URL.
-        upstream: String,
+        /// The server.
+        slug: String,
         /// What failed.
         detail: String,
     },
     /// The upstream did not answer in time.
-    #[error("the upstream {upstream} did not answer within {secs}s")]
+    #[error("the upstream of `{slug}` did not answer within {secs}s")]
     UpstreamTimeout {
-        /// The upstream's URL.
-        upstream: String,
+        /// The server.
+        slug: String,
         /// The timeout that elapsed.
         secs: u64,
     },
     /// The upstream answered with a server error, or a broken response.
-    #[error("the upstream {upstream} failed: {detail}")]
+    #[error("the upstream of `{slug}` failed: {detail}")]
     UpstreamFailed {
-        /// The upstream's URL.
-        upstream: String,
+        /// The server.
+        slug: String,
         /// What went wrong.
         detail: String,
     },
     /// The upstream refused the gateway's own credentials.
-    #[error("the upstream {upstream} refused the gateway's credentials (HTTP {status})")]
+    #[error("the upstream of `{slug}` refused the gateway's credentials (HTTP {status})")]
     UpstreamAuth {
-        /// The upstream's URL.
-        upstream: String,
+        /// The server.
+        slug: String,
         /// The upstream's status.
         status: u16,
     },
@@ -129,19 +166,24 @@ impl GatewayError {
         use GatewayError::*;
         match self {
             MissingCredential | InvalidCredential | Revoked | Expired => StatusCode::UNAUTHORIZED,
-            HostNotAllowed(_) | OriginNotAllowed(_) | MissingPermission | NotProvisioned(_)
+            HostNotAllowed(_) | OriginNotAllowed(_) | MissingPermission(_) | NotProvisioned(_)
             | ServerDisabled(_) => StatusCode::FORBIDDEN,
             UnknownServer(_) | Session(_) | UpstreamSessionGone => StatusCode::NOT_FOUND,
             BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            TooManyStreams(_) => StatusCode::TOO_MANY_REQUESTS,
             Parse
             | InvalidRequest(_)
+            | InvalidParams { .. }
             | BatchNotAllowed
             | HeaderMismatch { .. }
+            | DuplicateHeader { .. }
             | UnsupportedVersion(_)
             | SessionRequired => StatusCode::BAD_REQUEST,
-            UpstreamUnreachable { .. } | UpstreamFailed { .. } | UpstreamAuth { .. } => {
-                StatusCode::BAD_GATEWAY
-            }
+            EgressDenied { .. }
+            | UpstreamUnreachable { .. }
+            | UpstreamFailed { .. }
+            | UpstreamAuth { .. } => StatusCode::BAD_GATEWAY,
             UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             NotReady => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -157,18 +199,23 @@ impl GatewayError {
             Expired => "key_expired",
             HostNotAllowed(_) => "host_not_allowed",
             OriginNotAllowed(_) => "origin_not_allowed",
-            MissingPermission => "missing_permission",
+            MissingPermission(_) => "missing_permission",
             NotProvisioned(_) => "not_provisioned",
             ServerDisabled(_) => "server_disabled",
             UnknownServer(_) => "unknown_server",
             Session(_) | UpstreamSessionGone => "unknown_session",
             BodyTooLarge(_) => "body_too_large",
+            BodyTimeout(_) => "body_timeout",
             Parse => "parse_error",
             InvalidRequest(_) => "invalid_request",
+            InvalidParams { .. } => "invalid_params",
             BatchNotAllowed => "batch_not_allowed",
             HeaderMismatch { .. } => "header_mismatch",
+            DuplicateHeader { .. } => "duplicate_header",
             UnsupportedVersion(_) => "unsupported_protocol_version",
             SessionRequired => "session_required",
+            TooManyStreams(_) => "too_many_streams",
+            EgressDenied { .. } => "egress_denied",
             UpstreamUnreachable { .. } => "upstream_unreachable",
             UpstreamTimeout { .. } => "upstream_timeout",
             UpstreamFailed { .. } => "upstream_failed",
@@ -187,18 +234,23 @@ impl GatewayError {
             Expired => "this key has expired: ask an admin for a new one".into(),
             HostNotAllowed(_) => "connect through the gateway's public URL, or have the operator add this host to MCPGW_ALLOWED_HOSTS".into(),
             OriginNotAllowed(_) => "browser origins must be listed in MCPGW_ALLOWED_ORIGINS by the operator".into(),
-            MissingPermission => "ask an admin for a key with the `mcp.invoke` permission".into(),
+            MissingPermission(permission) => format!("this key is valid but may not call MCP servers: ask an admin for a key with the `{permission}` permission"),
             NotProvisioned(slug) => format!("ask an admin to provision server `{slug}` to your key's workspace, or use a key of its workspace"),
             ServerDisabled(slug) => format!("server `{slug}` was disabled by an admin; ask them to enable it"),
             UnknownServer(_) => "check the server slug in the URL: `GET /v1/servers` on the admin API lists them".into(),
             Session(_) | UpstreamSessionGone => "start a new session: send `initialize` again without `Mcp-Session-Id`".into(),
             BodyTooLarge(limit) => format!("send a smaller message (at most {limit} bytes), or have the operator raise MCPGW_MAX_BODY_BYTES"),
+            BodyTimeout(_) => "send the whole body without pausing, or have the operator raise MCPGW_BODY_READ_TIMEOUT".into(),
             Parse => "send one JSON-RPC message as UTF-8 JSON".into(),
-            InvalidRequest(_) => "send one JSON-RPC 2.0 request, notification or response per POST".into(),
+            InvalidRequest(_) => "send one JSON-RPC 2.0 request, notification or response per POST, with a string or integer id".into(),
+            InvalidParams { .. } => "send the method's params as the MCP specification defines them, each field once".into(),
             BatchNotAllowed => "send one JSON-RPC message per POST".into(),
             HeaderMismatch { header } => format!("make `{header}` match the JSON-RPC body"),
-            UnsupportedVersion(_) => "use one of 2025-03-26, 2025-06-18, 2025-11-25 or 2026-07-28 in MCP-Protocol-Version".into(),
+            DuplicateHeader { header } => format!("send `{header}` once"),
+            UnsupportedVersion(_) => format!("use one of {} in MCP-Protocol-Version", KNOWN_VERSIONS.join(", ")),
             SessionRequired => "initialize a session first and send its `Mcp-Session-Id`".into(),
+            TooManyStreams(_) => "close streams this key no longer needs (or use another key), then retry".into(),
+            EgressDenied { .. } => format!("the server's URL points at an internal or metadata address: an operator must allow it in {EGRESS_ALLOW_VAR}, or an admin must fix the URL"),
             UpstreamUnreachable { .. } => "the upstream MCP server is down or unreachable from the gateway; retry later or tell its owner".into(),
             UpstreamTimeout { .. } => "the upstream MCP server is slow or hung; retry later or tell its owner".into(),
             UpstreamFailed { .. } => "the upstream MCP server failed; retry later or tell its owner".into(),
@@ -212,7 +264,8 @@ impl GatewayError {
         match self {
             Parse => PARSE_ERROR,
             InvalidRequest(_) | BatchNotAllowed | SessionRequired => INVALID_REQUEST,
-            HeaderMismatch { .. } => HEADER_MISMATCH,
+            InvalidParams { .. } => INVALID_PARAMS,
+            HeaderMismatch { .. } | DuplicateHeader { .. } => HEADER_MISMATCH,
             UnsupportedVersion(_) => UNSUPPORTED_VERSION,
             Session(_) | UpstreamSessionGone => SESSION_NOT_FOUND,
             _ => SERVER_ERROR,
@@ -225,6 +278,28 @@ impl GatewayError {
             error: self,
             request_id: request_id.clone(),
             rpc_id: rpc_id.map(|id| id.to_owned()),
+        }
+    }
+}
+
+impl From<EraError> for GatewayError {
+    fn from(error: EraError) -> Self {
+        match error {
+            EraError::UnsupportedVersion(version) => Self::UnsupportedVersion(version),
+            EraError::HeaderMismatch { header } => Self::HeaderMismatch { header },
+            EraError::DuplicateHeader { header } => Self::DuplicateHeader { header },
+        }
+    }
+}
+
+impl From<MessageError> for GatewayError {
+    fn from(error: MessageError) -> Self {
+        match error {
+            MessageError::Parse => Self::Parse,
+            MessageError::Invalid(what) => Self::InvalidRequest(what),
+            MessageError::InvalidParams {
+                method, problem, ..
+            } => Self::InvalidParams { method, problem },
         }
     }
 }
@@ -243,17 +318,22 @@ pub struct Failure {
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
         let status = self.error.status();
+        let mut data = serde_json::json!({
+            "request_id": self.request_id.as_str(),
+            "reason": self.error.reason(),
+            "hint": self.error.hint(),
+        });
+        if let GatewayError::UnsupportedVersion(requested) = &self.error {
+            data["supported"] = serde_json::json!(KNOWN_VERSIONS);
+            data["requested"] = serde_json::json!(requested);
+        }
         let body = serde_json::json!({
             "jsonrpc": "2.0",
             "id": self.rpc_id,
             "error": {
                 "code": self.error.code(),
                 "message": self.error.to_string(),
-                "data": {
-                    "request_id": self.request_id.as_str(),
-                    "reason": self.error.reason(),
-                    "hint": self.error.hint(),
-                },
+                "data": data,
             },
         });
         if status.is_server_error() {

@@ -1,12 +1,17 @@
 //! DNS-rebinding protection: which `Host` names the gateway answers to, which browser `Origin`s
-//! may call it, and which proxies' `X-Forwarded-Host` to believe.
+//! may call it, and which proxies' `X-Forwarded-Host` to believe. The first admission step.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use http::HeaderMap;
+use http::request::Parts;
+use ipnet::IpNet;
 use url::Url;
 
-use crate::relay::errors::GatewayError;
+use crate::errors::{Failure, GatewayError};
+use mcpgw_shared::request_id::RequestId;
 
 const LOOPBACK_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
 
@@ -25,47 +30,6 @@ pub enum HostPolicyError {
     BadProxy(String),
 }
 
-/// An IP network `addr/prefix`; a hand-rolled match, as it is one comparison and a mask.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Cidr {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-impl Cidr {
-    fn parse(text: &str) -> Option<Self> {
-        let (addr, prefix) = match text.split_once('/') {
-            Some((a, p)) => (a.parse::<IpAddr>().ok()?, Some(p.parse::<u8>().ok()?)),
-            None => (text.parse::<IpAddr>().ok()?, None),
-        };
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = prefix.unwrap_or(max);
-        (prefix <= max).then_some(Self { addr, prefix })
-    }
-
-    fn contains(&self, ip: IpAddr) -> bool {
-        let ip = match (self.addr, ip) {
-            (IpAddr::V4(_), IpAddr::V6(v6)) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            _ => ip,
-        };
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
-    }
-}
-
 /// The Host/Origin policy.
 #[derive(Debug, Clone)]
 pub struct HostPolicy {
@@ -73,7 +37,27 @@ pub struct HostPolicy {
     loopback_origins: bool,
     hosts: Vec<String>,
     origins: Vec<String>,
-    proxies: Vec<Cidr>,
+    proxies: Vec<IpNet>,
+}
+
+/// The request's host or origin is not one this gateway answers to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HostError {
+    /// The host (or trusted forwarded host) is not allowed.
+    #[error("host `{0}` is not allowed")]
+    HostNotAllowed(String),
+    /// The browser origin is not allowed.
+    #[error("origin `{0}` is not allowed")]
+    OriginNotAllowed(String),
+}
+
+impl From<HostError> for GatewayError {
+    fn from(error: HostError) -> Self {
+        match error {
+            HostError::HostNotAllowed(host) => Self::HostNotAllowed(host),
+            HostError::OriginNotAllowed(origin) => Self::OriginNotAllowed(origin),
+        }
+    }
 }
 
 /// Splits `host[:port]` (or `[v6]:port`) into the lowercased name and the full text.
@@ -133,7 +117,12 @@ impl HostPolicy {
         }
         let proxies = trusted_proxies
             .iter()
-            .map(|p| Cidr::parse(p.trim()).ok_or_else(|| HostPolicyError::BadProxy(p.clone())))
+            .map(|p| {
+                let p = p.trim();
+                p.parse::<IpNet>()
+                    .or_else(|_| p.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| HostPolicyError::BadProxy(p.to_owned()))
+            })
             .collect::<Result<_, _>>()?;
         let origins = allowed_origins
             .iter()
@@ -155,7 +144,8 @@ impl HostPolicy {
 
     /// Whether `peer` is a proxy whose forwarded headers are believed.
     pub fn trusts(&self, peer: Option<IpAddr>) -> bool {
-        peer.is_some_and(|ip| self.proxies.iter().any(|c| c.contains(ip)))
+        peer.map(|ip| ip.to_canonical())
+            .is_some_and(|ip| self.proxies.iter().any(|net| net.contains(&ip)))
     }
 
     fn host_allowed(&self, host: &str) -> bool {
@@ -168,19 +158,21 @@ impl HostPolicy {
     }
 
     /// Checks the request's host (the forwarded one when `peer` is a trusted proxy) and its
-    /// `Origin`, if any.
+    /// `Origin`, if any. Of a forwarded host, the value the nearest proxy added (the rightmost)
+    /// is the one believed: what a client sent ahead of it is not the trusted proxy's word.
     pub fn check(
         &self,
         headers: &HeaderMap,
         uri_host: Option<&str>,
         peer: Option<IpAddr>,
-    ) -> Result<(), GatewayError> {
+    ) -> Result<(), HostError> {
         let forwarded = self
             .trusts(peer)
-            .then(|| headers.get("x-forwarded-host"))
+            .then(|| headers.get_all("x-forwarded-host").iter().next_back())
             .flatten()
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next());
+            .and_then(|v| v.rsplit(',').next())
+            .map(str::trim);
         let host = forwarded
             .or_else(|| {
                 headers
@@ -190,9 +182,7 @@ impl HostPolicy {
             .or(uri_host)
             .unwrap_or("");
         if !self.host_allowed(host) {
-            return Err(GatewayError::HostNotAllowed(
-                host.chars().take(100).collect(),
-            ));
+            return Err(HostError::HostNotAllowed(host.chars().take(100).collect()));
         }
         if let Some(origin) = headers.get(http::header::ORIGIN) {
             let origin = origin
@@ -204,12 +194,42 @@ impl HostPolicy {
             let allowed = self.origins.contains(&origin)
                 || (self.loopback_origins && is_loopback_origin(&origin));
             if !allowed {
-                return Err(GatewayError::OriginNotAllowed(
+                return Err(HostError::OriginNotAllowed(
                     origin.chars().take(100).collect(),
                 ));
             }
         }
         Ok(())
+    }
+}
+
+/// The Host/Origin check passed.
+#[derive(Debug, Clone, Copy)]
+pub struct HostChecked;
+
+impl<S> FromRequestParts<S> for HostChecked
+where
+    Arc<HostPolicy>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Failure> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        Arc::<HostPolicy>::from_ref(state)
+            .check(
+                &parts.headers,
+                parts.uri.authority().map(|a| a.as_str()),
+                peer,
+            )
+            .map(|()| Self)
+            .map_err(|e| {
+                GatewayError::from(e)
+                    .into_failure(&RequestId::from_extensions(&parts.extensions), None)
+            })
     }
 }
 

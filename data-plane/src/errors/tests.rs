@@ -1,6 +1,8 @@
 use axum::response::IntoResponse;
 use http_body_util::BodyExt;
 
+use mcpgw_shared::model::Permission;
+
 use super::*;
 
 async fn render(
@@ -41,7 +43,7 @@ async fn a_401_carries_www_authenticate_and_the_hint() {
 async fn statuses_and_codes_follow_the_error_table() {
     let cases = [
         (
-            GatewayError::MissingPermission,
+            GatewayError::MissingPermission(Permission::McpInvoke),
             StatusCode::FORBIDDEN,
             SERVER_ERROR,
         ),
@@ -77,7 +79,7 @@ async fn statuses_and_codes_follow_the_error_table() {
         ),
         (
             GatewayError::UpstreamTimeout {
-                upstream: "http://u".into(),
+                slug: "u".into(),
                 secs: 1,
             },
             StatusCode::GATEWAY_TIMEOUT,
@@ -96,4 +98,51 @@ async fn statuses_and_codes_follow_the_error_table() {
         assert_eq!(json["id"], serde_json::Value::Null);
         assert_eq!(json["error"]["code"], code);
     }
+}
+
+#[tokio::test]
+async fn an_unsupported_version_names_the_supported_and_the_requested_ones() {
+    let (status, _, json) = render(
+        GatewayError::UnsupportedVersion("2099-01-01".into()),
+        Some("1"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(json["error"]["code"], UNSUPPORTED_VERSION);
+    assert_eq!(json["error"]["data"]["requested"], "2099-01-01");
+    let supported = json["error"]["data"]["supported"].as_array().unwrap();
+    assert!(supported.contains(&serde_json::json!("2026-07-28")));
+    assert!(supported.contains(&serde_json::json!("2025-11-25")));
+}
+
+#[tokio::test]
+async fn a_valid_key_without_invoke_is_told_which_permission_it_lacks() {
+    let (status, headers, json) =
+        render(GatewayError::MissingPermission(Permission::McpInvoke), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(!headers.contains_key(header::WWW_AUTHENTICATE));
+    assert_eq!(json["error"]["data"]["reason"], "missing_permission");
+    let hint = json["error"]["data"]["hint"].as_str().unwrap();
+    assert!(
+        hint.contains("mcp.invoke") && !hint.contains("copied"),
+        "{hint}"
+    );
+}
+
+#[tokio::test]
+async fn upstream_errors_name_the_slug_never_the_url() {
+    let (status, _, json) = render(
+        GatewayError::UpstreamUnreachable {
+            slug: "github".into(),
+            detail: "connection refused".into(),
+        },
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    let message = json["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`github`") && !message.contains("http"),
+        "{message}"
+    );
 }

@@ -37,7 +37,7 @@ fn origins_are_refused_unless_listed() {
         None,
         None,
     );
-    assert!(matches!(err, Err(GatewayError::OriginNotAllowed(_))));
+    assert!(matches!(err, Err(HostError::OriginNotAllowed(_))));
     let local = headers(&[("host", "localhost:9"), ("origin", "http://localhost:6274")]);
     assert!(
         policy.check(&local, None, None).is_ok(),
@@ -105,4 +105,30 @@ fn forwarded_hosts_count_only_from_trusted_proxies() {
     );
     assert!(policy.check(&h, None, None).is_err());
     assert!(HostPolicy::new(&[], &[], &["not-an-ip".into()], Some(&url), false).is_err());
+}
+
+#[test]
+fn the_nearest_proxys_forwarded_host_is_believed_not_the_clients() {
+    let url = Url::parse("https://mcp.example.com").unwrap();
+    let policy = HostPolicy::new(&[], &[], &["10.0.0.0/8".into()], Some(&url), false).unwrap();
+    let proxy = Some("10.1.2.3".parse().unwrap());
+    // A client sends its own X-Forwarded-Host; the trusted proxy appends the real one.
+    let spoofed = headers(&[
+        ("host", "pod-7:8080"),
+        ("x-forwarded-host", "mcp.example.com, evil.example"),
+    ]);
+    assert_eq!(
+        policy.check(&spoofed, None, proxy),
+        Err(HostError::HostNotAllowed("evil.example".into()))
+    );
+    let honest = headers(&[
+        ("host", "pod-7:8080"),
+        ("x-forwarded-host", "evil.example, mcp.example.com"),
+    ]);
+    assert!(policy.check(&honest, None, proxy).is_ok());
+    let mapped = Some("::ffff:10.1.2.3".parse().unwrap());
+    assert!(
+        policy.check(&honest, None, mapped).is_ok(),
+        "an IPv4 proxy seen through an IPv6 socket"
+    );
 }

@@ -1,0 +1,56 @@
+//! The one access rule: whether a key may use a server now. Request admission asks it before
+//! anything reaches an upstream, and the enforcement sweep asks it of every open stream after
+//! every change, so what a new request is refused, an open stream loses.
+
+use chrono::{DateTime, Utc};
+use mcpgw_shared::model::{KeyState, Permission};
+
+use crate::snapshot::{KeyRecord, Route};
+
+/// Why a key may not use a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Denial {
+    /// The key was revoked.
+    #[error("the key was revoked")]
+    Revoked,
+    /// The key is past its expiry.
+    #[error("the key has expired")]
+    Expired,
+    /// The key lacks a permission.
+    #[error("the key lacks the `{0}` permission")]
+    MissingPermission(Permission),
+    /// The server does not serve the key's workspace.
+    #[error("the server is not provisioned to the key's workspace")]
+    NotProvisioned,
+    /// The server is disabled.
+    #[error("the server is disabled")]
+    Disabled,
+}
+
+/// Whether the key itself can be used at `now` (the part of the rule that needs no server).
+pub fn key_usable(key: &KeyRecord, now: DateTime<Utc>) -> Result<(), Denial> {
+    match key.state(now) {
+        KeyState::Active => Ok(()),
+        KeyState::Revoked => Err(Denial::Revoked),
+        KeyState::Expired => Err(Denial::Expired),
+    }
+}
+
+/// Whether `key` may use `route` at `now`: it is usable, holds `mcp.invoke`, belongs to a
+/// workspace the server serves, and the server is enabled.
+pub fn check(key: &KeyRecord, route: &Route, now: DateTime<Utc>) -> Result<(), Denial> {
+    key_usable(key, now)?;
+    if !key.permissions.has(Permission::McpInvoke) {
+        return Err(Denial::MissingPermission(Permission::McpInvoke));
+    }
+    if !key.workspace.is_some_and(|w| route.serves(&w)) {
+        return Err(Denial::NotProvisioned);
+    }
+    if !route.enabled() {
+        return Err(Denial::Disabled);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,113 @@
+//! The caller's credential: an API key in `Authorization: Bearer` or `x-mcpgw-api-key`, looked
+//! up by its id among every key the pod holds, its secret verified in constant time. A key the
+//! pod has never heard of is "not valid"; a known key that was revoked or expired is told so.
+
+use chrono::{DateTime, Utc};
+use http::HeaderMap;
+use mcpgw_shared::bearer::bearer_token;
+use mcpgw_shared::model::KeyType;
+use mcpgw_shared::{ApiKeyId, Credential, CredentialKind};
+
+use crate::access::{self, Denial};
+use crate::errors::GatewayError;
+use crate::snapshot::{Config, KeyRecord};
+
+/// The header that may carry the key instead of `Authorization`.
+pub const API_KEY_HEADER: &str = "x-mcpgw-api-key";
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The key's id.
+    pub key_id: ApiKeyId,
+    /// The key's record.
+    pub key: KeyRecord,
+}
+
+impl Principal {
+    /// The stable identity sessions are bound to: the workspace and the key for a service key,
+    /// the workspace and the user for a user key (so a user's rotated key keeps their sessions,
+    /// and the same user name in another workspace does not).
+    pub fn session_key(&self) -> String {
+        let workspace = self
+            .key
+            .workspace
+            .map(|w| w.to_string())
+            .unwrap_or_default();
+        match (self.key.key_type, &self.key.user) {
+            (KeyType::User, Some(user)) => format!("u:{workspace}:{user}"),
+            _ => format!("k:{workspace}:{}", self.key_id),
+        }
+    }
+}
+
+/// The credential was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CredentialError {
+    /// None was presented.
+    #[error("no credential was presented")]
+    Missing,
+    /// Malformed, unknown, or the secret is wrong (not told apart, on purpose).
+    #[error("the credential is not valid")]
+    Invalid,
+    /// A known key that was revoked.
+    #[error("the API key was revoked")]
+    Revoked,
+    /// A known key past its expiry.
+    #[error("the API key has expired")]
+    Expired,
+}
+
+impl From<CredentialError> for GatewayError {
+    fn from(error: CredentialError) -> Self {
+        match error {
+            CredentialError::Missing => Self::MissingCredential,
+            CredentialError::Invalid => Self::InvalidCredential,
+            CredentialError::Revoked => Self::Revoked,
+            CredentialError::Expired => Self::Expired,
+        }
+    }
+}
+
+fn presented(headers: &HeaderMap) -> Result<&str, CredentialError> {
+    if let Some(value) = headers.get(http::header::AUTHORIZATION) {
+        let text = value.to_str().map_err(|_| CredentialError::Invalid)?;
+        return bearer_token(text).ok_or(CredentialError::Invalid);
+    }
+    match headers.get(API_KEY_HEADER) {
+        Some(value) => value
+            .to_str()
+            .map(str::trim)
+            .map_err(|_| CredentialError::Invalid),
+        None => Err(CredentialError::Missing),
+    }
+}
+
+/// Authenticates the API key in `headers` against `config`: it must be known, verify, and be
+/// usable at `now` (not revoked, not expired).
+pub fn authenticate(
+    config: &Config,
+    headers: &HeaderMap,
+    now: DateTime<Utc>,
+) -> Result<Principal, CredentialError> {
+    let credential = Credential::parse(CredentialKind::ApiKey, presented(headers)?)
+        .map_err(|_| CredentialError::Invalid)?;
+    let key = config
+        .api_key(credential.id())
+        .ok_or(CredentialError::Invalid)?;
+    if !credential.verify(&key.secret_hash) {
+        return Err(CredentialError::Invalid);
+    }
+    match access::key_usable(key, now) {
+        Ok(()) => {}
+        Err(Denial::Revoked) => return Err(CredentialError::Revoked),
+        Err(_) => return Err(CredentialError::Expired),
+    }
+    Ok(Principal {
+        key_id: *credential.id(),
+        key: key.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

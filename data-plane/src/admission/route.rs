@@ -1,0 +1,94 @@
+//! The server a request addresses, and whether the caller may use it now: the extractor every
+//! relay handler takes. It runs the whole admission in order (host, configuration, credential,
+//! server, access rule) on one version of the configuration.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequestParts, Path};
+use chrono::Utc;
+use http::request::Parts;
+use mcpgw_shared::request_id::RequestId;
+
+use super::credential::{Principal, authenticate};
+use super::host::{HostChecked, HostPolicy};
+use crate::access::{self, Denial};
+use crate::errors::{Failure, GatewayError};
+use crate::snapshot::{ConfigStore, Route};
+
+/// A request that may proceed: who calls, and the route of the server it addresses.
+#[derive(Debug, Clone)]
+pub struct Routed {
+    /// The caller.
+    pub principal: Principal,
+    /// The server.
+    pub route: Arc<Route>,
+}
+
+/// The caller may not use the server it addresses, or there is none.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    /// No server has this slug.
+    #[error("no MCP server at `/{0}/mcp`")]
+    Unknown(String),
+    /// The access rule refuses.
+    #[error("server `{slug}`: {denial}")]
+    Denied {
+        /// The server.
+        slug: String,
+        /// Why.
+        denial: Denial,
+    },
+}
+
+impl From<RouteError> for GatewayError {
+    fn from(error: RouteError) -> Self {
+        match error {
+            RouteError::Unknown(slug) => Self::UnknownServer(slug),
+            RouteError::Denied { slug, denial } => match denial {
+                Denial::Revoked => Self::Revoked,
+                Denial::Expired => Self::Expired,
+                Denial::MissingPermission(permission) => Self::MissingPermission(permission),
+                Denial::NotProvisioned => Self::NotProvisioned(slug),
+                Denial::Disabled => Self::ServerDisabled(slug),
+            },
+        }
+    }
+}
+
+impl<S> FromRequestParts<S> for Routed
+where
+    Arc<HostPolicy>: FromRef<S>,
+    ConfigStore: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Failure> {
+        HostChecked::from_request_parts(parts, state).await?;
+        let rid = RequestId::from_extensions(&parts.extensions);
+        let fail = |error: GatewayError| error.into_failure(&rid, None);
+        let config = ConfigStore::from_ref(state).load();
+        if !config.is_ready() {
+            return Err(fail(GatewayError::NotReady));
+        }
+        let now = Utc::now();
+        let principal = authenticate(&config, &parts.headers, now).map_err(|e| fail(e.into()))?;
+        let Path(slug) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| fail(GatewayError::UnknownServer(String::new())))?;
+        let route = config
+            .route_by_slug(&slug)
+            .ok_or_else(|| RouteError::Unknown(slug.chars().take(64).collect()))
+            .map_err(|e| fail(e.into()))?;
+        access::check(&principal.key, route, now)
+            .map_err(|denial| RouteError::Denied {
+                slug: route.slug().to_string(),
+                denial,
+            })
+            .map_err(|e| fail(e.into()))?;
+        Ok(Self {
+            principal,
+            route: route.clone(),
+        })
+    }
+}

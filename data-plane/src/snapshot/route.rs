@@ -1,0 +1,113 @@
+//! The runtime form of a server, built once when the configuration is applied: the parsed
+//! upstream URL, the upstream auth headers ready to send (values marked sensitive), the compiled
+//! tool policy and the connection version. The relay reads only this, never the model types.
+
+use std::collections::HashSet;
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use mcpgw_shared::model::{InvalidMessage, ServerConfig, ToolFilter, UpstreamAuth};
+use mcpgw_shared::{ServerId, Slug, WorkspaceId};
+use url::Url;
+
+/// A server as the relay uses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// The server as configured.
+    pub server: ServerConfig,
+    /// Its upstream MCP endpoint.
+    pub upstream: Url,
+    /// Headers added to every upstream request (values sensitive).
+    pub auth_headers: HeaderMap,
+    /// Which tools clients may see and call.
+    pub tools: ToolPolicy,
+}
+
+impl Route {
+    /// Builds the runtime form of `server`.
+    pub fn build(server: ServerConfig) -> Result<Self, InvalidMessage> {
+        let invalid = |field, reason: String| InvalidMessage { field, reason };
+        let upstream = Url::parse(&server.url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+            .ok_or_else(|| invalid("server.url", "not an absolute http(s) URL".into()))?;
+        let mut auth_headers = HeaderMap::new();
+        if let UpstreamAuth::Headers { headers } = &server.auth {
+            for (name, value) in headers {
+                let name = HeaderName::try_from(name.as_str()).map_err(|_| {
+                    invalid(
+                        "server.auth.headers",
+                        format!("`{name}` is not a header name"),
+                    )
+                })?;
+                let mut value = HeaderValue::from_str(value.expose()).map_err(|_| {
+                    invalid(
+                        "server.auth.headers",
+                        format!("the value of `{name}` is not a header value"),
+                    )
+                })?;
+                value.set_sensitive(true);
+                auth_headers.insert(name, value);
+            }
+        }
+        Ok(Self {
+            tools: ToolPolicy::compile(&server.tools),
+            upstream,
+            auth_headers,
+            server,
+        })
+    }
+
+    /// The server's id.
+    pub fn id(&self) -> ServerId {
+        self.server.id
+    }
+
+    /// The server's slug.
+    pub fn slug(&self) -> &Slug {
+        &self.server.slug
+    }
+
+    /// Bumped by URL, auth and enabled changes: sessions and streams of another version are
+    /// stale.
+    pub fn connection_version(&self) -> i64 {
+        self.server.connection_version
+    }
+
+    /// Whether clients may use it.
+    pub fn enabled(&self) -> bool {
+        self.server.enabled
+    }
+
+    /// Whether keys of `workspace` may reach it (its home, or a workspace it is provisioned to).
+    pub fn serves(&self, workspace: &WorkspaceId) -> bool {
+        self.server.serves(workspace)
+    }
+}
+
+/// A tool allow/deny list compiled for lookups.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToolPolicy {
+    allow: Option<HashSet<Box<str>>>,
+    deny: HashSet<Box<str>>,
+}
+
+impl ToolPolicy {
+    /// Compiles `filter`.
+    pub fn compile(filter: &ToolFilter) -> Self {
+        let set = |names: &[String]| names.iter().map(|n| n.as_str().into()).collect();
+        Self {
+            allow: filter.allow.as_deref().map(set),
+            deny: set(&filter.deny),
+        }
+    }
+
+    /// Whether a tool of this name may be listed and called.
+    pub fn permits(&self, tool: &str) -> bool {
+        self.allow.as_ref().is_none_or(|allow| allow.contains(tool)) && !self.deny.contains(tool)
+    }
+
+    /// Whether the policy hides anything at all (if not, answers are never read).
+    pub fn filters_anything(&self) -> bool {
+        self.allow.is_some() || !self.deny.is_empty()
+    }
+}
