@@ -11,7 +11,7 @@ use mcpgw_shared::request_id::RequestId;
 use serde_json::value::RawValue;
 
 use crate::egress::{EGRESS_ALLOW_VAR, EgressDenied};
-use crate::protocol::era::{EraError, KNOWN_VERSIONS};
+use crate::protocol::era::EraError;
 use crate::protocol::message::MessageError;
 use crate::session::SessionError;
 
@@ -107,8 +107,13 @@ pub enum GatewayError {
         header: &'static str,
     },
     /// The `MCP-Protocol-Version` header names a version the gateway does not know.
-    #[error("unsupported protocol version `{0}`")]
-    UnsupportedVersion(String),
+    #[error("unsupported protocol version `{requested}`")]
+    UnsupportedVersion {
+        /// The version asked for.
+        requested: String,
+        /// The versions offered instead (those of the era the request is shaped for).
+        supported: &'static [&'static str],
+    },
     /// The method needs a session this protocol version has (GET and DELETE).
     #[error("this request needs an `Mcp-Session-Id` header")]
     SessionRequired,
@@ -178,7 +183,7 @@ impl GatewayError {
             | BatchNotAllowed
             | HeaderMismatch { .. }
             | DuplicateHeader { .. }
-            | UnsupportedVersion(_)
+            | UnsupportedVersion { .. }
             | SessionRequired => StatusCode::BAD_REQUEST,
             EgressDenied { .. }
             | UpstreamUnreachable { .. }
@@ -212,7 +217,7 @@ impl GatewayError {
             BatchNotAllowed => "batch_not_allowed",
             HeaderMismatch { .. } => "header_mismatch",
             DuplicateHeader { .. } => "duplicate_header",
-            UnsupportedVersion(_) => "unsupported_protocol_version",
+            UnsupportedVersion { .. } => "unsupported_protocol_version",
             SessionRequired => "session_required",
             TooManyStreams(_) => "too_many_streams",
             EgressDenied { .. } => "egress_denied",
@@ -247,7 +252,7 @@ impl GatewayError {
             BatchNotAllowed => "send one JSON-RPC message per POST".into(),
             HeaderMismatch { header } => format!("make `{header}` match the JSON-RPC body"),
             DuplicateHeader { header } => format!("send `{header}` once"),
-            UnsupportedVersion(_) => format!("use one of {} in MCP-Protocol-Version", KNOWN_VERSIONS.join(", ")),
+            UnsupportedVersion { supported, .. } => format!("use one of {} in MCP-Protocol-Version", supported.join(", ")),
             SessionRequired => "initialize a session first and send its `Mcp-Session-Id`".into(),
             TooManyStreams(_) => "close streams this key no longer needs (or use another key), then retry".into(),
             EgressDenied { .. } => format!("the server's URL points at an internal or metadata address: an operator must allow it in {EGRESS_ALLOW_VAR}, or an admin must fix the URL"),
@@ -266,7 +271,7 @@ impl GatewayError {
             InvalidRequest(_) | BatchNotAllowed | SessionRequired => INVALID_REQUEST,
             InvalidParams { .. } => INVALID_PARAMS,
             HeaderMismatch { .. } | DuplicateHeader { .. } => HEADER_MISMATCH,
-            UnsupportedVersion(_) => UNSUPPORTED_VERSION,
+            UnsupportedVersion { .. } => UNSUPPORTED_VERSION,
             Session(_) | UpstreamSessionGone => SESSION_NOT_FOUND,
             _ => SERVER_ERROR,
         }
@@ -285,7 +290,13 @@ impl GatewayError {
 impl From<EraError> for GatewayError {
     fn from(error: EraError) -> Self {
         match error {
-            EraError::UnsupportedVersion(version) => Self::UnsupportedVersion(version),
+            EraError::UnsupportedVersion {
+                requested,
+                supported,
+            } => Self::UnsupportedVersion {
+                requested,
+                supported,
+            },
             EraError::HeaderMismatch { header } => Self::HeaderMismatch { header },
             EraError::DuplicateHeader { header } => Self::DuplicateHeader { header },
         }
@@ -323,8 +334,12 @@ impl IntoResponse for Failure {
             "reason": self.error.reason(),
             "hint": self.error.hint(),
         });
-        if let GatewayError::UnsupportedVersion(requested) = &self.error {
-            data["supported"] = serde_json::json!(KNOWN_VERSIONS);
+        if let GatewayError::UnsupportedVersion {
+            requested,
+            supported,
+        } = &self.error
+        {
+            data["supported"] = serde_json::json!(supported);
             data["requested"] = serde_json::json!(requested);
         }
         let body = serde_json::json!({

@@ -68,7 +68,10 @@ async fn statuses_and_codes_follow_the_error_table() {
             HEADER_MISMATCH,
         ),
         (
-            GatewayError::UnsupportedVersion("x".into()),
+            GatewayError::UnsupportedVersion {
+                requested: "x".into(),
+                supported: &crate::protocol::era::KNOWN_VERSIONS,
+            },
             StatusCode::BAD_REQUEST,
             UNSUPPORTED_VERSION,
         ),
@@ -103,7 +106,10 @@ async fn statuses_and_codes_follow_the_error_table() {
 #[tokio::test]
 async fn an_unsupported_version_names_the_supported_and_the_requested_ones() {
     let (status, _, json) = render(
-        GatewayError::UnsupportedVersion("2099-01-01".into()),
+        GatewayError::UnsupportedVersion {
+            requested: "2099-01-01".into(),
+            supported: &crate::protocol::era::KNOWN_VERSIONS,
+        },
         Some("1"),
     )
     .await;

@@ -18,12 +18,18 @@ pub const BATCH_VERSION: &str = "2025-03-26";
 /// Versions assumed when a session-era request carries no header.
 pub const DEFAULT_LEGACY: &str = "2025-03-26";
 
+/// The versions of the session era the gateway relays.
+pub const SESSION_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
+
+/// The versions of the stateless era the gateway relays.
+pub const STATELESS_VERSIONS: [&str; 1] = [MODERN];
+
 /// Every version the gateway relays.
 pub const KNOWN_VERSIONS: [&str; 5] = [
-    "2024-11-05",
-    "2025-03-26",
-    "2025-06-18",
-    "2025-11-25",
+    SESSION_VERSIONS[0],
+    SESSION_VERSIONS[1],
+    SESSION_VERSIONS[2],
+    SESSION_VERSIONS[3],
     MODERN,
 ];
 
@@ -40,8 +46,14 @@ pub enum Era {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EraError {
     /// `MCP-Protocol-Version` names a version the gateway does not know.
-    #[error("unsupported protocol version `{0}`")]
-    UnsupportedVersion(String),
+    #[error("unsupported protocol version `{requested}`")]
+    UnsupportedVersion {
+        /// The version asked for.
+        requested: String,
+        /// The versions of the era the request is shaped for: a request with `Mcp-Method`
+        /// is a stateless one (SEP-2575's `data.supported` then names only 2026-07-28).
+        supported: &'static [&'static str],
+    },
     /// A routing header disagrees with the body.
     #[error("header `{header}` does not match the request body")]
     HeaderMismatch {
@@ -79,9 +91,15 @@ pub fn era(headers: &HeaderMap) -> Result<(Era, Option<&str>), EraError> {
     };
     let version = value.to_str().unwrap_or("").trim();
     if !KNOWN_VERSIONS.contains(&version) {
-        return Err(EraError::UnsupportedVersion(
-            version.chars().take(40).collect(),
-        ));
+        let supported: &'static [&'static str] = if headers.contains_key(MCP_METHOD) {
+            &STATELESS_VERSIONS
+        } else {
+            &SESSION_VERSIONS
+        };
+        return Err(EraError::UnsupportedVersion {
+            requested: version.chars().take(40).collect(),
+            supported,
+        });
     }
     let era = if version == MODERN {
         Era::Stateless

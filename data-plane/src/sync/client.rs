@@ -10,6 +10,10 @@ use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request};
 
+/// Largest sync message a data plane reads. A snapshot of 10k servers and 100k keys is about
+/// 20 MiB; the default of gRPC (4 MiB) would refuse it.
+pub const MAX_SYNC_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
+
 /// A sync call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -71,7 +75,8 @@ impl SyncClient {
             .parse()
             .map_err(|_| SyncError::BadToken)?;
         Ok(Self {
-            inner: ConfigSyncClient::new(endpoint.connect_lazy()),
+            inner: ConfigSyncClient::new(endpoint.connect_lazy())
+                .max_decoding_message_size(MAX_SYNC_MESSAGE_BYTES),
             authorization,
         })
     }

@@ -369,8 +369,22 @@ async fn protocol_headers_follow_the_same_rules_on_every_method() {
             assert_eq!(json["error"]["code"], -32022, "{method}");
             assert_eq!(json["error"]["data"]["requested"], "2099-01-01");
             let supported: &Vec<Value> = json["error"]["data"]["supported"].as_array().unwrap();
-            assert!(supported.contains(&json!("2026-07-28")), "{method}");
+            assert!(supported.contains(&json!("2025-11-25")), "{method}");
         }
+        // A stateless request (it names its method in a header) is offered the stateless era,
+        // so the versions offered are ones the upstream's discovery names too (SEP-2575).
+        let stateless = reqwest::Client::new()
+            .post(&url)
+            .bearer_auth(&key)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "v999.0.0")
+            .header("mcp-method", "tools/list")
+            .json(&json!({"jsonrpc":"2.0","id":3,"method":"tools/list"}));
+        let json = send(stateless)
+            .await
+            .assert_error(400, "unsupported_protocol_version");
+        assert_eq!(json["error"]["data"]["supported"], json!(["2026-07-28"]));
+        assert_eq!(json["id"], 3, "answered with the request's id");
         let duplicated = reqwest::Client::new()
             .post(&url)
             .bearer_auth(&key)

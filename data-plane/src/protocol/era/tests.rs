@@ -21,7 +21,15 @@ fn versions_pick_the_era_and_unknown_ones_are_refused() {
     h.insert(PROTOCOL_VERSION, HeaderValue::from_static(MODERN));
     assert_eq!(era(&h).unwrap().0, Era::Stateless);
     h.insert(PROTOCOL_VERSION, HeaderValue::from_static("1999-01-01"));
-    assert!(matches!(era(&h), Err(EraError::UnsupportedVersion(_))));
+    assert!(matches!(
+        era(&h),
+        Err(EraError::UnsupportedVersion { supported, .. }) if supported == SESSION_VERSIONS
+    ));
+    h.insert(MCP_METHOD, HeaderValue::from_static("tools/list"));
+    assert!(matches!(
+        era(&h),
+        Err(EraError::UnsupportedVersion { supported, .. }) if supported == STATELESS_VERSIONS
+    ));
 }
 
 #[test]
