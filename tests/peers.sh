@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the MCP peers the end-to-end tests drive, into tests/.peers/ (gitignored):
-#   npm: node@22 (the conformance suite needs Node >= 22), @modelcontextprotocol/conformance,
+#   npm: node@22 (the conformance suite needs Node >= 22), @modelcontextprotocol/conformance
+#        (0.1.16, and 0.2.0-alpha.12 as `conformance-next` for the 2026-07-28 requirements),
 #        @modelcontextprotocol/server-everything, @modelcontextprotocol/inspector-cli
 #   Python: a venv with the `mcp` SDK (both protocol eras)
 # Idempotent: a no-op when the pinned versions are already there. Status lines go to stderr.
@@ -11,6 +12,7 @@ readonly PEERS=.peers
 readonly NPM_PACKAGES=(
     node@22
     @modelcontextprotocol/conformance@0.1.16
+    conformance-next@npm:@modelcontextprotocol/conformance@0.2.0-alpha.12
     @modelcontextprotocol/server-everything@2026.8.31
     @modelcontextprotocol/inspector-cli@1.0.3
 )

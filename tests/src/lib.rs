@@ -4,6 +4,7 @@
 pub mod admin_api;
 pub mod conformance_upstream;
 pub mod control_plane;
+pub mod cpu_hog;
 pub mod credential_proxy;
 pub mod db;
 pub mod fleet;

@@ -36,6 +36,11 @@ pub fn npm_bin(name: &str) -> PathBuf {
     require(peers().join("npm/node_modules/.bin").join(name))
 }
 
+/// A file of an installed npm package, such as `conformance-next/dist/index.js`.
+pub fn npm_file(path: &str) -> PathBuf {
+    require(peers().join("npm/node_modules").join(path))
+}
+
 /// The venv's Python, with the `mcp` SDK.
 pub fn python() -> PathBuf {
     require(peers().join("venv/bin/python"))

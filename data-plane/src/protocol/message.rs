@@ -14,6 +14,8 @@ use std::fmt;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::era::Era;
+
 /// What kind of JSON-RPC message it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -183,8 +185,12 @@ struct Capabilities<'a> {
     elicitation: Option<&'a RawValue>,
 }
 
-/// The methods whose params the gateway reads to route or filter.
-const ROUTED: [&str; 4] = ["tools/call", "prompts/get", "resources/read", "initialize"];
+/// The methods whose params the gateway reads to route or filter, in either era.
+const ROUTED: [&str; 3] = ["tools/call", "prompts/get", "resources/read"];
+
+/// `initialize` exists in the session era only; in the stateless one it is an unknown method the
+/// upstream answers with 404, and the gateway does not read it.
+const INITIALIZE: &str = "initialize";
 
 fn canonical(raw: &RawValue) -> Result<CanonicalId, MessageError> {
     let text = raw.get();
@@ -228,7 +234,7 @@ fn without_position(error: &serde_json::Error) -> String {
     }
 }
 
-fn message(env: Envelope<'_>) -> Result<Message, MessageError> {
+fn message(env: Envelope<'_>, era: Era) -> Result<Message, MessageError> {
     if env.jsonrpc.as_deref() != Some("2.0") {
         return Err(MessageError::Invalid("`jsonrpc` must be \"2.0\""));
     }
@@ -265,8 +271,10 @@ fn message(env: Envelope<'_>) -> Result<Message, MessageError> {
         protocol_version: None,
         invites_server_requests: false,
     };
+    let sessions_only = (era == Era::Sessions).then_some(INITIALIZE);
     let Some(method) = ROUTED
         .into_iter()
+        .chain(sessions_only)
         .find(|m| env.method.as_deref() == Some(m))
     else {
         return Ok(message);
@@ -297,8 +305,17 @@ fn message(env: Envelope<'_>) -> Result<Message, MessageError> {
     Ok(message)
 }
 
-/// Reads the shape and the routing fields of a POST body.
-pub fn inspect(body: &[u8]) -> Result<Body, MessageError> {
+/// The id of a single message, if it can be read at all: what an error about the request as a
+/// whole (its protocol version, say) answers with, before the body is inspected.
+pub fn peek_id(body: &[u8]) -> Option<Box<RawValue>> {
+    let envelope: Envelope<'_> = serde_json::from_slice(body).ok()?;
+    let raw = envelope.id?;
+    canonical(raw).ok()?;
+    Some(raw.to_owned())
+}
+
+/// Reads the shape and the routing fields of a POST body of `era`.
+pub fn inspect(body: &[u8], era: Era) -> Result<Body, MessageError> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first == Some(&b'[') {
         let items: Vec<Envelope<'_>> = parse(body)?;
@@ -307,11 +324,11 @@ pub fn inspect(body: &[u8]) -> Result<Body, MessageError> {
         }
         return items
             .into_iter()
-            .map(message)
+            .map(|env| message(env, era))
             .collect::<Result<_, _>>()
             .map(Body::Batch);
     }
-    message(parse(body)?).map(Body::Single)
+    message(parse(body)?, era).map(Body::Single)
 }
 
 fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, MessageError> {

@@ -62,7 +62,9 @@ pub async fn handle(
         ));
     }
     let bytes = read_body(&state, body).await.map_err(|e| fail(e, None))?;
-    let shape = message::inspect(&bytes).map_err(|e| match e {
+    let (era, _) = era::era(&parts.headers)
+        .map_err(|e| fail(e.into(), message::peek_id(&bytes).as_deref()))?;
+    let shape = message::inspect(&bytes, era).map_err(|e| match e {
         MessageError::InvalidParams { ref id, .. } => {
             let id = id.clone();
             fail(e.into(), id.as_deref())
@@ -73,7 +75,6 @@ pub async fn handle(
         Shape::Single(m) => m.raw_id(),
         Shape::Batch(_) => None,
     };
-    let (era, _) = era::era(&parts.headers).map_err(|e| fail(e.into(), first_id))?;
     let is_initialize = matches!(&shape, Shape::Single(m) if m.is("initialize"));
     let claims = if era == Era::Sessions && !is_initialize {
         session

@@ -6,7 +6,7 @@ use super::*;
 use crate::protocol::message::{Body, inspect};
 
 fn msg(body: &str) -> Message {
-    match inspect(body.as_bytes()).unwrap() {
+    match inspect(body.as_bytes(), Era::Sessions).unwrap() {
         Body::Single(m) => m,
         Body::Batch(_) => unreachable!("tests send single messages"),
     }

@@ -3,14 +3,14 @@
 use super::*;
 
 fn single(body: &str) -> Message {
-    match inspect(body.as_bytes()).unwrap() {
+    match inspect(body.as_bytes(), Era::Sessions).unwrap() {
         Body::Single(m) => m,
         Body::Batch(_) => panic!("not a batch"),
     }
 }
 
 fn refused(body: &str) -> MessageError {
-    inspect(body.as_bytes()).expect_err(body)
+    inspect(body.as_bytes(), Era::Sessions).expect_err(body)
 }
 
 #[test]
@@ -41,8 +41,11 @@ fn requests_notifications_and_responses_are_told_apart() {
 
 #[test]
 fn batches_and_garbage_are_recognized() {
-    match inspect(br#" [{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"x"}]"#)
-        .unwrap()
+    match inspect(
+        br#" [{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"x"}]"#,
+        Era::Sessions,
+    )
+    .unwrap()
     {
         Body::Batch(items) => assert_eq!(items.len(), 2),
         Body::Single(_) => panic!("a batch"),
@@ -144,4 +147,17 @@ fn ids_compare_by_value_not_by_spelling() {
     assert!(number.matches(&raw("5")));
     assert!(!number.matches(&raw(r#""5""#)));
     assert!(!number.matches(&raw("5.0")));
+}
+
+#[test]
+fn initialize_is_read_in_the_session_era_only() {
+    let body = br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#;
+    assert!(matches!(
+        inspect(body, Era::Sessions),
+        Err(MessageError::InvalidParams { .. })
+    ));
+    let Ok(Body::Single(relayed)) = inspect(body, Era::Stateless) else {
+        panic!("a stateless initialize is the upstream's to refuse");
+    };
+    assert!(relayed.protocol_version.is_none());
 }
