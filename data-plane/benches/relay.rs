@@ -1,7 +1,7 @@
 //! Relay benchmark: the same fast upstream called directly and through the gateway, 1 KiB and
 //! 16 KiB `tools/call`, both protocol eras; fixed-rate latency (p50/p99, open loop) and
 //! saturation throughput, printed as ratios; the data plane's RSS idle and with 10k servers and
-//! 100k keys loaded; session seal/open cost.
+//! 100k keys loaded; the cold start from such a snapshot; session seal/open cost.
 //!
 //! Run: `cargo bench -p mcpgw-data-plane --features test-util --bench relay` (`-- --quick` for
 //! a short run). The gateway runs in a process of its own. Without `--pin` it shares the
@@ -247,6 +247,34 @@ async fn rss_child() {
     println!("{idle} {loaded}");
 }
 
+/// In a child process: the time from a snapshot's bytes (10k servers, 100k keys) to a ready
+/// configuration, as a pod's cold start takes it (decode, then build routes and key records).
+fn cold_start_child() {
+    use prost::Message;
+    let workspace = mcpgw_shared::WorkspaceId::new();
+    let servers: Vec<_> = (0..10_000)
+        .map(|i| mcpgw_data_plane::testing::server(&format!("server-{i}"), workspace, "http://127.0.0.1:9/mcp"))
+        .collect();
+    let keys: Vec<_> = (0..100_000)
+        .map(|_| mcpgw_data_plane::testing::invoke_key(workspace).1)
+        .collect();
+    let snapshot = mcpgw_data_plane::testing::snapshot(
+        1,
+        &[workspace],
+        &servers.iter().collect::<Vec<_>>(),
+        &keys.iter().collect::<Vec<_>>(),
+    );
+    let bytes = snapshot.encode_to_vec();
+    drop((servers, keys, snapshot));
+    let started = Instant::now();
+    let decoded = mcpgw_shared::proto::Snapshot::decode(bytes.as_slice()).unwrap();
+    let (store, mut updater) = mcpgw_data_plane::ConfigStore::new();
+    updater.replace(decoded).unwrap();
+    let took = started.elapsed();
+    assert!(store.load().is_ready());
+    println!("{} {}", took.as_secs_f64() * 1000.0, bytes.len());
+}
+
 fn seal_open_cost() -> (f64, f64) {
     let sealer = SessionSealer::new(
         Keyring::parse(&format!("k1:{}", generate_base64_key())).unwrap(),
@@ -330,6 +358,10 @@ fn main() {
         runtime.block_on(rss_child());
         return;
     }
+    if args.iter().any(|a| a == "--cold-start-child") {
+        cold_start_child();
+        return;
+    }
     if let Some(i) = args.iter().position(|a| a == "--gateway-child") {
         runtime.block_on(gateway_child(&args[i + 1]));
         return;
@@ -355,6 +387,15 @@ fn main() {
         .map(|v| v.parse::<f64>().unwrap_or(0.0) / 1024.0);
     let (idle, loaded) = (parts.next().unwrap_or(0.0), parts.next().unwrap_or(0.0));
     println!("data-plane RSS: idle {idle:.1} MiB, with 10k servers + 100k keys {loaded:.1} MiB");
+    let cold = std::process::Command::new(std::env::current_exe().unwrap())
+        .arg("--cold-start-child")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&cold.stdout);
+    let mut parts = text.split_whitespace();
+    let (millis, bytes) = (parts.next().unwrap_or("?"), parts.next().unwrap_or("0"));
+    let mib = bytes.parse::<f64>().unwrap_or(0.0) / (1024.0 * 1024.0);
+    println!("cold start: a snapshot of 10k servers + 100k keys ({mib:.1} MiB) decoded and applied in {millis} ms");
     runtime.block_on(async {
         let upstream = fast_upstream().await;
         // The gateway runs in its own process; with --pin, on CPU 1 (run the bench itself
