@@ -253,7 +253,13 @@ fn cold_start_child() {
     use prost::Message;
     let workspace = mcpgw_shared::WorkspaceId::new();
     let servers: Vec<_> = (0..10_000)
-        .map(|i| mcpgw_data_plane::testing::server(&format!("server-{i}"), workspace, "http://127.0.0.1:9/mcp"))
+        .map(|i| {
+            mcpgw_data_plane::testing::server(
+                &format!("server-{i}"),
+                workspace,
+                "http://127.0.0.1:9/mcp",
+            )
+        })
         .collect();
     let keys: Vec<_> = (0..100_000)
         .map(|_| mcpgw_data_plane::testing::invoke_key(workspace).1)
@@ -395,7 +401,9 @@ fn main() {
     let mut parts = text.split_whitespace();
     let (millis, bytes) = (parts.next().unwrap_or("?"), parts.next().unwrap_or("0"));
     let mib = bytes.parse::<f64>().unwrap_or(0.0) / (1024.0 * 1024.0);
-    println!("cold start: a snapshot of 10k servers + 100k keys ({mib:.1} MiB) decoded and applied in {millis} ms");
+    println!(
+        "cold start: a snapshot of 10k servers + 100k keys ({mib:.1} MiB) decoded and applied in {millis} ms"
+    );
     runtime.block_on(async {
         let upstream = fast_upstream().await;
         // The gateway runs in its own process; with --pin, on CPU 1 (run the bench itself

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout;
 
-use super::http::{WAIT, initialize, post, send, setup};
+use super::http::{WAIT, initialize, listen, post, send, setup};
 use crate::config::CommaList;
 use crate::testing::harness::Harness;
 use crate::testing::{echo_upstream, invoke_key};
@@ -103,12 +103,7 @@ async fn a_filtered_listing_is_filtered_whatever_its_id_and_when_replayed() {
         assert!(!answer.text.contains("secret"), "{}", answer.text);
 
         let session = initialize(&gw, &key, "2025-11-25").await;
-        let resumed = reqwest::Client::new()
-            .get(gw.url("echo"))
-            .bearer_auth(&key)
-            .header("accept", "text/event-stream")
-            .header("mcp-session-id", &session)
-            .header("mcp-protocol-version", "2025-11-25")
+        let resumed = listen(&gw.url("echo"), &key, &session)
             .header("last-event-id", "e1")
             .send()
             .await
@@ -212,12 +207,7 @@ async fn withdrawing_a_server_from_a_workspace_closes_that_workspaces_streams() 
         let open = |key: String, session: String| {
             let url = gw.url("echo");
             async move {
-                reqwest::Client::new()
-                    .get(url)
-                    .bearer_auth(key)
-                    .header("accept", "text/event-stream")
-                    .header("mcp-session-id", session)
-                    .header("mcp-protocol-version", "2025-11-25")
+                listen(&url, &key, &session)
                     .send()
                     .await
                     .unwrap()
@@ -326,14 +316,7 @@ async fn trickled_headers_and_bodies_and_hoarded_streams_are_cut_off() {
 
         // One open stream per key here: a second one gets 429.
         let session = initialize(&gw, &key, "2025-11-25").await;
-        let get = || {
-            reqwest::Client::new()
-                .get(gw.url("echo"))
-                .bearer_auth(&key)
-                .header("accept", "text/event-stream")
-                .header("mcp-session-id", &session)
-                .header("mcp-protocol-version", "2025-11-25")
-        };
+        let get = || listen(&gw.url("echo"), &key, &session);
         let first = get().send().await.unwrap();
         assert_eq!(first.status(), 200);
         let mut held = first.bytes_stream();

@@ -79,3 +79,13 @@ pub(super) async fn initialize(gw: &Harness, key: &str, version: &str) -> String
         .unwrap()
         .to_owned()
 }
+
+/// A GET of the standalone stream of `session` on `url`, in the 2025-11-25 era.
+pub(super) fn listen(url: &str, key: &str, session: &str) -> reqwest::RequestBuilder {
+    reqwest::Client::new()
+        .get(url)
+        .bearer_auth(key)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", session)
+        .header("mcp-protocol-version", "2025-11-25")
+}
