@@ -13,7 +13,7 @@ mod store;
 mod view;
 
 pub use apply::ApplyError;
-pub use change::{Change, ChangeSet};
+pub use change::{Change, ChangeSet, ServerChange};
 pub use key::{KeyRecord, Permissions};
 pub use route::{Route, ToolPolicy};
 pub use store::{ConfigStore, ConfigUpdater};

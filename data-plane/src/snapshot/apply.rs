@@ -164,12 +164,8 @@ pub(crate) fn apply_entity(
         }
         (proto::EntityKind::Workspace, Some(State::Removed(_))) => {
             let id = parse_id::<WorkspaceId>(&state.id, "workspace.id")?;
-            let before = config.workspaces.remove(&id).map(|e| e.value);
-            Change::Workspace {
-                id,
-                before,
-                after: None,
-            }
+            config.workspaces.remove(&id);
+            Change::Workspace { id }
         }
         (proto::EntityKind::Workspace, Some(State::Workspace(ws))) => {
             let ws = workspace_from(ws)?;
@@ -177,22 +173,13 @@ pub(crate) fn apply_entity(
                 return Err(mismatched());
             }
             let id = ws.id;
-            let after = Arc::new(ws);
-            let before = config.workspaces.insert(id, entry(seq, after.clone()));
-            Change::Workspace {
-                id,
-                before: before.map(|e| e.value),
-                after: Some(after),
-            }
+            config.workspaces.insert(id, entry(seq, Arc::new(ws)));
+            Change::Workspace { id }
         }
         (proto::EntityKind::Server, Some(State::Removed(_))) => {
             let id = parse_id::<ServerId>(&state.id, "server.id")?;
             let before = remove_route(config, &id);
-            Change::Server {
-                id,
-                before,
-                after: None,
-            }
+            Change::server(id, before.as_deref(), None)
         }
         (proto::EntityKind::Server, Some(State::Server(server))) => {
             let route = route(server)?;
@@ -201,33 +188,21 @@ pub(crate) fn apply_entity(
             }
             let id = route.id();
             let before = upsert_route(config, seq, route.clone());
-            Change::Server {
-                id,
-                before,
-                after: Some(route),
-            }
+            Change::server(id, before.as_deref(), Some(&route))
         }
         (proto::EntityKind::ApiKey, Some(State::Removed(_))) => {
             let id = parse_id::<ApiKeyId>(&state.id, "api_key.id")?;
-            let before = config.keys.remove(&id).map(|e| e.value);
-            Change::ApiKey {
-                id,
-                before,
-                after: None,
-            }
+            config.keys.remove(&id);
+            Change::api_key(id, None)
         }
         (proto::EntityKind::ApiKey, Some(State::ApiKey(key))) => {
             let (id, key) = KeyRecord::from_message(key)?;
             if id.as_str() != state.id {
                 return Err(mismatched());
             }
-            let before = config.keys.insert(id, entry(seq, key.clone()));
-            let after = Some(key);
-            Change::ApiKey {
-                id,
-                before: before.map(|e| e.value),
-                after,
-            }
+            let change = Change::api_key(id, Some(&key));
+            config.keys.insert(id, entry(seq, key));
+            change
         }
         _ => return Err(mismatched()),
     };
@@ -258,16 +233,16 @@ pub(crate) fn diff(old: &Config, new: &Config) -> Vec<Change> {
         &old.workspaces,
         &new.workspaces,
         &mut changes,
-        |id, before, after| Change::Workspace { id, before, after },
+        |id, _, _| Change::Workspace { id },
     );
     diff_map(
         &old.routes,
         &new.routes,
         &mut changes,
-        |id, before, after| Change::Server { id, before, after },
+        |id, before, after| Change::server(id, before.map(|r| &**r), after.map(|r| &**r)),
     );
-    diff_map(&old.keys, &new.keys, &mut changes, |id, before, after| {
-        Change::ApiKey { id, before, after }
+    diff_map(&old.keys, &new.keys, &mut changes, |id, _, after| {
+        Change::api_key(id, after)
     });
     changes
 }
@@ -277,20 +252,20 @@ fn diff_map<K, V>(
     old: &ShardedMap<K, Entry<V>>,
     new: &ShardedMap<K, Entry<V>>,
     changes: &mut Vec<Change>,
-    change: impl Fn(K, Option<V>, Option<V>) -> Change,
+    change: impl Fn(K, Option<&V>, Option<&V>) -> Change,
 ) where
     K: std::hash::Hash + Eq + Copy,
     V: Clone + PartialEq,
 {
     for (id, e) in new {
-        let before = old.get(id).map(|o| o.value.clone());
-        if before.as_ref() != Some(&e.value) {
-            changes.push(change(*id, before, Some(e.value.clone())));
+        let before = old.get(id).map(|o| &o.value);
+        if before != Some(&e.value) {
+            changes.push(change(*id, before, Some(&e.value)));
         }
     }
     for (id, e) in old {
         if !new.contains_key(id) {
-            changes.push(change(*id, Some(e.value.clone()), None));
+            changes.push(change(*id, Some(&e.value), None));
         }
     }
 }

@@ -1,56 +1,79 @@
-//! What an update changed, announced to subscribers (the enforcement registry of each pod).
-
-use std::sync::Arc;
+//! What an update changed, announced to subscribers (the enforcement of each pod). A change
+//! names the entity and what kind of change it was, never the entity's state: change sets stay
+//! in the broadcast channel's buffer until overwritten, and must not pin copies of the
+//! configuration there.
 
 use mcpgw_shared::{ApiKeyId, ServerId, WorkspaceId};
 
 use super::key::KeyRecord;
 use super::route::Route;
-use super::view::Workspace;
 
-/// One entity's state before and after an update; `None` where it did not exist.
-#[derive(Debug, Clone)]
+/// One entity that changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// A workspace was added, changed or removed.
     Workspace {
         /// Its id.
         id: WorkspaceId,
-        /// Before the update.
-        before: Option<Arc<Workspace>>,
-        /// After the update.
-        after: Option<Arc<Workspace>>,
     },
     /// A server was added, changed or removed.
     Server {
         /// Its id.
         id: ServerId,
-        /// Before the update.
-        before: Option<Arc<Route>>,
-        /// After the update.
-        after: Option<Arc<Route>>,
+        /// How.
+        how: ServerChange,
     },
     /// An API key was added, changed or removed.
     ApiKey {
         /// Its id.
         id: ApiKeyId,
-        /// Before the update.
-        before: Option<KeyRecord>,
-        /// After the update.
-        after: Option<KeyRecord>,
+        /// Whether it is gone.
+        removed: bool,
+        /// Whether it is revoked now.
+        revoked: bool,
     },
 }
 
+/// How a server changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerChange {
+    /// It did not exist before.
+    pub added: bool,
+    /// It does not exist after.
+    pub removed: bool,
+    /// Its tool policy changed (it exists before and after).
+    pub tools: bool,
+    /// Its connection version changed (URL, auth or enabled flag).
+    pub connection: bool,
+}
+
 impl Change {
+    /// The change of server `id` from `before` to `after`.
+    pub(crate) fn server(id: ServerId, before: Option<&Route>, after: Option<&Route>) -> Self {
+        let how = ServerChange {
+            added: before.is_none(),
+            removed: after.is_none(),
+            tools: matches!((before, after), (Some(b), Some(a)) if b.tools != a.tools),
+            connection: matches!(
+                (before, after),
+                (Some(b), Some(a)) if b.connection_version() != a.connection_version()
+            ),
+        };
+        Self::Server { id, how }
+    }
+
+    /// The change of key `id` to `after`.
+    pub(crate) fn api_key(id: ApiKeyId, after: Option<&KeyRecord>) -> Self {
+        Self::ApiKey {
+            id,
+            removed: after.is_none(),
+            revoked: after.is_some_and(|k| k.revoked),
+        }
+    }
+
     /// For a server that still exists: whether its tool policy changed.
     pub fn changes_tools(&self) -> bool {
-        match self {
-            Self::Server {
-                before: Some(before),
-                after: Some(after),
-                ..
-            } => before.tools != after.tools,
-            _ => false,
-        }
+        matches!(self, Self::Server { how, .. } if how.tools)
     }
 }
 
