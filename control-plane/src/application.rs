@@ -21,7 +21,10 @@ use tokio::sync::Notify;
 pub use api_keys::{IssueApiKeyInput, IssuedApiKey};
 pub use authenticate::{Refusal, Unauthenticated};
 pub use caller::{Admin, AdminScope, Caller, Forbidden};
-pub use data_planes::{DataPlaneStatus, RegisterDataPlaneInput, RegisteredDataPlane};
+pub use data_planes::{
+    DataPlaneStatus, IssuedDataPlaneToken, MAX_INSTANCES_PER_DATA_PLANE, RegisterDataPlaneInput,
+    RegisteredDataPlane, RevokeDataPlaneInput, RotateTokenInput,
+};
 pub use error::ServiceError;
 pub use events::AuditEntry;
 pub use servers::{

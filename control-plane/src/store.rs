@@ -12,7 +12,9 @@ pub mod read_models;
 pub use database::{Database, Dialect};
 pub use error::{StoreError, Taken};
 pub use event_log::{AppendRequest, StoredEvent};
-pub use read_models::{ApiKeyRow, DataPlaneInstanceRow, DataPlaneRow, ServerRow, WorkspaceRow};
+pub use read_models::{
+    ApiKeyRow, DataPlaneInstanceRow, DataPlaneRow, DataPlaneTokenRow, ServerRow, WorkspaceRow,
+};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 

@@ -48,7 +48,16 @@ pub fn router(service: Service) -> Router {
         .route(
             "/data-planes",
             post(data_planes::create).get(data_planes::list),
-        );
+        )
+        .route(
+            "/data-planes/{id}",
+            get(data_planes::show).delete(data_planes::delete),
+        )
+        .route(
+            "/data-planes/{id}/rotate-token",
+            post(data_planes::rotate_token),
+        )
+        .route("/data-planes/{id}/revoke", post(data_planes::revoke));
     Router::new()
         .nest("/v1", v1)
         .route("/openapi.json", get(openapi::document))

@@ -25,7 +25,9 @@ pub enum Unauthenticated {
         cause: Refusal,
     },
     /// A data-plane token that cannot be used.
-    #[error("the data-plane token is invalid; create one with POST /v1/data-planes")]
+    #[error(
+        "the data-plane token is not valid (unknown, revoked or past its rotation overlap); issue one with POST /v1/data-planes/{{id}}/rotate-token"
+    )]
     DataPlaneTokenRefused {
         /// Why.
         cause: Refusal,
@@ -85,19 +87,28 @@ impl Service {
 
     /// Authenticates a data plane by its token.
     pub async fn authenticate_data_plane(&self, token: &str) -> Result<DataPlaneRow, ServiceError> {
-        let refused = |cause| Unauthenticated::DataPlaneTokenRefused { cause };
+        let refused = |cause| {
+            tracing::info!(?cause, "data-plane token refused");
+            Unauthenticated::DataPlaneTokenRefused { cause }
+        };
         let credential = Credential::parse(CredentialKind::DataPlaneToken, token)
             .map_err(|_| refused(Refusal::Malformed))?;
-        let row = self
-            .db
-            .reader()
-            .await?
-            .data_plane_by_token(credential.id())
+        let mut reader = self.db.reader().await?;
+        let token = reader
+            .data_plane_token(credential.id())
             .await?
             .ok_or_else(|| refused(Refusal::Unknown))?;
-        if !credential.verify(&row.token_hash) {
+        if !credential.verify(&token.token_hash) {
             return Err(refused(Refusal::WrongSecret).into());
         }
-        Ok(row)
+        match token.state(Utc::now()) {
+            KeyState::Active => {}
+            KeyState::Revoked => return Err(refused(Refusal::Revoked).into()),
+            KeyState::Expired => return Err(refused(Refusal::Expired).into()),
+        }
+        Ok(reader
+            .data_plane(token.data_plane_id)
+            .await?
+            .ok_or_else(|| refused(Refusal::Unknown))?)
     }
 }

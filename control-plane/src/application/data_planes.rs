@@ -1,15 +1,24 @@
-//! Data-plane registrations and their instances' status.
+//! Data-plane registrations, their tokens and their instances' status.
 
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use mcpgw_shared::{Credential, CredentialKind, DataPlaneId};
+use mcpgw_shared::{ApiKeyId, Credential, CredentialKind, DataPlaneId};
 use serde::Deserialize;
 
 use super::{Caller, Service, ServiceError};
 use crate::domain::DomainError;
-use crate::domain::data_plane::{DataPlane, DataPlaneCommand, RegisterDataPlane};
-use crate::store::{DataPlaneInstanceRow, DataPlaneRow};
+use crate::domain::data_plane::{
+    DataPlane, DataPlaneCommand, MAX_ROTATION_OVERLAP, RegisterDataPlane,
+};
+use crate::store::{DataPlaneInstanceRow, DataPlaneRow, DataPlaneTokenRow};
+
+/// Most instance rows kept per data plane: the most recently seen ones. Pods that are gone
+/// make room for new ones instead of piling up.
+pub const MAX_INSTANCES_PER_DATA_PLANE: usize = 32;
+
+/// Overlap a rotation gives the replaced tokens when the request names none.
+pub const DEFAULT_ROTATION_OVERLAP_SECONDS: u64 = 3600;
 
 /// `POST /v1/data-planes`.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -22,30 +31,62 @@ pub struct RegisterDataPlaneInput {
     pub workspaces: Option<Vec<String>>,
 }
 
-/// A newly registered data plane: the only time its token is shown. Its `Debug` output hides
-/// the token.
-#[derive(Clone)]
-pub struct RegisteredDataPlane {
-    /// The stored registration.
-    pub row: DataPlaneRow,
-    /// Its token, the data plane's `MCPGW_DATA_PLANE_TOKEN`.
-    pub token: String,
+/// `POST /v1/data-planes/{id}/rotate-token`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateTokenInput {
+    /// How long the current tokens keep working, in seconds (0 to 604800; default 3600), so
+    /// pods can be given the new token before the old one stops.
+    #[serde(default)]
+    pub overlap_seconds: Option<u64>,
 }
 
-impl fmt::Debug for RegisteredDataPlane {
+/// `POST /v1/data-planes/{id}/revoke`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeDataPlaneInput {
+    /// The token to revoke; omitted: every token still usable.
+    #[serde(default)]
+    pub token_id: Option<String>,
+}
+
+/// A newly issued data-plane token: the only time it is shown. Its `Debug` output hides it.
+#[derive(Clone)]
+pub struct IssuedDataPlaneToken {
+    /// Public id of the token.
+    pub token_id: ApiKeyId,
+    /// The token, the data plane's `MCPGW_DATA_PLANE_TOKEN`.
+    pub token: String,
+    /// When the tokens it replaces stop working (registration: `None`).
+    pub retire_previous_at: Option<DateTime<Utc>>,
+}
+
+impl fmt::Debug for IssuedDataPlaneToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RegisteredDataPlane")
-            .field("row", &self.row)
+        f.debug_struct("IssuedDataPlaneToken")
+            .field("token_id", &self.token_id)
             .field("token", &"[redacted]")
+            .field("retire_previous_at", &self.retire_previous_at)
             .finish()
     }
 }
 
-/// A registration with its instances' reports.
+/// A newly registered data plane with its first token.
+#[derive(Debug, Clone)]
+pub struct RegisteredDataPlane {
+    /// The registration as it now stands.
+    pub status: DataPlaneStatus,
+    /// Its first token.
+    pub token: IssuedDataPlaneToken,
+}
+
+/// A registration with its tokens and its instances' reports.
 #[derive(Debug, Clone)]
 pub struct DataPlaneStatus {
     /// The registration.
     pub row: DataPlaneRow,
+    /// Its tokens, oldest first (hashes included; views leave them out).
+    pub tokens: Vec<DataPlaneTokenRow>,
     /// Its instances.
     pub instances: Vec<DataPlaneInstanceRow>,
 }
@@ -72,37 +113,120 @@ impl Service {
         });
         self.execute::<DataPlane>(caller, &id, None, |_| Ok(()), command)
             .await?;
-        let row = self
-            .db
-            .reader()
-            .await?
-            .data_plane_by_token(token.id())
-            .await?
-            .ok_or_else(|| ServiceError::not_found("data plane", id))?;
         Ok(RegisteredDataPlane {
-            row,
-            token: token.expose(),
+            status: self.data_plane(caller, id).await?,
+            token: IssuedDataPlaneToken {
+                token_id: *token.id(),
+                token: token.expose(),
+                retire_previous_at: None,
+            },
         })
     }
 
-    /// Every registration with its instances (global admins only).
+    /// Every registration with its tokens and instances (global admins only).
     pub async fn data_planes(&self, caller: &Caller) -> Result<Vec<DataPlaneStatus>, ServiceError> {
         caller.require_global("listing data planes")?;
         let mut reader = self.db.reader().await?;
         let rows = reader.data_planes().await?;
+        let mut tokens = reader.data_plane_tokens().await?;
         let mut instances = reader.data_plane_instances().await?;
         Ok(rows
             .into_iter()
-            .map(|row| {
-                let mine = instances
+            .map(|row| DataPlaneStatus {
+                tokens: tokens
+                    .extract_if(.., |t| t.data_plane_id == row.id)
+                    .collect(),
+                instances: instances
                     .extract_if(.., |i| i.data_plane_id == row.id)
-                    .collect();
-                DataPlaneStatus {
-                    row,
-                    instances: mine,
-                }
+                    .collect(),
+                row,
             })
             .collect())
+    }
+
+    /// One registration with its tokens and instances (global admins only).
+    pub async fn data_plane(
+        &self,
+        caller: &Caller,
+        id: DataPlaneId,
+    ) -> Result<DataPlaneStatus, ServiceError> {
+        self.data_planes(caller)
+            .await?
+            .into_iter()
+            .find(|status| status.row.id == id)
+            .ok_or_else(|| ServiceError::not_found("data plane", id))
+    }
+
+    /// Issues a new token; the current ones keep working for the overlap, then stop.
+    pub async fn rotate_data_plane_token(
+        &self,
+        caller: &Caller,
+        id: DataPlaneId,
+        input: RotateTokenInput,
+    ) -> Result<IssuedDataPlaneToken, ServiceError> {
+        caller.require_global("rotating a data-plane token")?;
+        let overlap = input
+            .overlap_seconds
+            .unwrap_or(DEFAULT_ROTATION_OVERLAP_SECONDS);
+        let overlap = i64::try_from(overlap)
+            .ok()
+            .map(chrono::Duration::seconds)
+            .filter(|overlap| *overlap <= MAX_ROTATION_OVERLAP)
+            .ok_or_else(|| {
+                DomainError::invalid("overlap_seconds", "must be between 0 and 604800 (7 days)")
+            })?;
+        let token = Credential::generate(CredentialKind::DataPlaneToken);
+        let now = Utc::now();
+        let retire_previous_at = now + overlap;
+        let command = DataPlaneCommand::RotateToken {
+            token_id: *token.id(),
+            token_hash: token.secret_hash(),
+            retire_previous_at,
+            now,
+        };
+        self.execute::<DataPlane>(caller, &id, None, |_| Ok(()), command)
+            .await?;
+        Ok(IssuedDataPlaneToken {
+            token_id: *token.id(),
+            token: token.expose(),
+            retire_previous_at: Some(retire_previous_at),
+        })
+    }
+
+    /// Revokes one token, or every usable one: the pods holding it lose the sync API at once.
+    pub async fn revoke_data_plane(
+        &self,
+        caller: &Caller,
+        id: DataPlaneId,
+        input: RevokeDataPlaneInput,
+    ) -> Result<DataPlaneStatus, ServiceError> {
+        caller.require_global("revoking a data-plane token")?;
+        let token_id = input
+            .token_id
+            .map(|text| {
+                text.parse::<ApiKeyId>()
+                    .map_err(|_| DomainError::invalid("token_id", "not a data-plane token id"))
+            })
+            .transpose()?;
+        let command = DataPlaneCommand::Revoke {
+            token_id,
+            now: Utc::now(),
+        };
+        self.execute::<DataPlane>(caller, &id, None, |_| Ok(()), command)
+            .await?;
+        self.data_plane(caller, id).await
+    }
+
+    /// Deletes a registration with its tokens and instance rows.
+    pub async fn delete_data_plane(
+        &self,
+        caller: &Caller,
+        id: DataPlaneId,
+    ) -> Result<(), ServiceError> {
+        caller.require_global("deleting a data plane")?;
+        self.execute::<DataPlane>(caller, &id, None, |_| Ok(()), DataPlaneCommand::Delete)
+            .await?;
+        Ok(())
     }
 
     /// Records an instance's status report.
@@ -126,14 +250,17 @@ impl Service {
             .into());
         }
         self.db
-            .record_instance_status(&DataPlaneInstanceRow {
-                data_plane_id: data_plane.id,
-                instance_id: instance_id.to_owned(),
-                version: version.chars().take(64).collect(),
-                applied_seq,
-                healthy,
-                last_seen: now,
-            })
+            .record_instance_status(
+                &DataPlaneInstanceRow {
+                    data_plane_id: data_plane.id,
+                    instance_id: instance_id.to_owned(),
+                    version: version.chars().take(64).collect(),
+                    applied_seq,
+                    healthy,
+                    last_seen: now,
+                },
+                MAX_INSTANCES_PER_DATA_PLANE,
+            )
             .await?;
         Ok(())
     }

@@ -5,12 +5,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use mcpgw_shared::model::{KeyType, Permission, ToolFilter, UpstreamAuth};
+use mcpgw_shared::model::{KeyState, KeyType, Permission, ToolFilter, UpstreamAuth};
 use mcpgw_shared::secret::{Keyring, generate_base64_key};
 use mcpgw_shared::{SecretCipher, WorkspaceId};
 use serde_json::json;
 
 use super::*;
+use crate::domain::DomainError;
 use crate::store::{ServerRow, Taken};
 
 const SECRET: &str = "header-secret-marker-1";
@@ -373,6 +374,135 @@ async fn debug_output_of_inputs_and_results_never_shows_a_plaintext_secret() {
         .register_data_plane(&Caller::System, data_plane())
         .await
         .unwrap();
-    let token_secret = registered.token.rsplit('_').next().unwrap().to_owned();
+    let token_secret = registered
+        .token
+        .token
+        .rsplit('_')
+        .next()
+        .unwrap()
+        .to_owned();
     assert!(!format!("{registered:?}").contains(&token_secret));
+}
+
+#[tokio::test]
+async fn a_rotated_token_overlaps_then_only_the_new_one_works() {
+    let service = service().await;
+    let registered = service
+        .register_data_plane(&Caller::System, data_plane())
+        .await
+        .unwrap();
+    let id = registered.status.row.id;
+    let first = registered.token.token;
+    let works = |token: String| {
+        let service = service.clone();
+        async move { service.authenticate_data_plane(&token).await.is_ok() }
+    };
+    let overlapping = service
+        .rotate_data_plane_token(
+            &Caller::System,
+            id,
+            RotateTokenInput {
+                overlap_seconds: Some(3600),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(works(first.clone()).await && works(overlapping.token.clone()).await);
+    let immediate = service
+        .rotate_data_plane_token(
+            &Caller::System,
+            id,
+            RotateTokenInput {
+                overlap_seconds: Some(0),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        !works(first).await,
+        "an overlap of 0 retires the earlier tokens at once"
+    );
+    assert!(!works(overlapping.token).await);
+    assert!(works(immediate.token.clone()).await);
+    let status = service
+        .revoke_data_plane(
+            &Caller::System,
+            id,
+            RevokeDataPlaneInput {
+                token_id: Some(immediate.token_id.to_string()),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!works(immediate.token).await);
+    assert_eq!(status.tokens.len(), 3);
+    assert!(
+        status
+            .tokens
+            .iter()
+            .all(|t| t.state(chrono::Utc::now()) != KeyState::Active)
+    );
+    let too_long = service
+        .rotate_data_plane_token(
+            &Caller::System,
+            id,
+            RotateTokenInput {
+                overlap_seconds: Some(604_801),
+            },
+        )
+        .await;
+    assert!(matches!(
+        too_long,
+        Err(ServiceError::Domain(DomainError::Invalid { .. }))
+    ));
+}
+
+#[tokio::test]
+async fn a_deleted_data_plane_is_gone_with_its_tokens_and_instances() {
+    let service = service().await;
+    let registered = service
+        .register_data_plane(&Caller::System, data_plane())
+        .await
+        .unwrap();
+    let row = service
+        .authenticate_data_plane(&registered.token.token)
+        .await
+        .unwrap();
+    for instance in 0..(MAX_INSTANCES_PER_DATA_PLANE + 8) {
+        let seen = chrono::Utc::now() + chrono::Duration::seconds(instance as i64);
+        service
+            .record_instance_status(&row, &format!("pod-{instance:02}"), "0.1.0", 1, true, seen)
+            .await
+            .unwrap();
+    }
+    let status = service.data_plane(&Caller::System, row.id).await.unwrap();
+    assert_eq!(status.instances.len(), MAX_INSTANCES_PER_DATA_PLANE);
+    assert!(
+        status
+            .instances
+            .iter()
+            .all(|i| i.instance_id.as_str() >= "pod-08"),
+        "the most recently seen instances are kept"
+    );
+    service
+        .delete_data_plane(&Caller::System, row.id)
+        .await
+        .unwrap();
+    assert!(
+        service
+            .authenticate_data_plane(&registered.token.token)
+            .await
+            .is_err()
+    );
+    assert!(
+        service
+            .data_planes(&Caller::System)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        service.delete_data_plane(&Caller::System, row.id).await,
+        Err(ServiceError::Domain(DomainError::NotFound { .. }))
+    ));
 }

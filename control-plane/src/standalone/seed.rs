@@ -96,8 +96,8 @@ pub async fn seed(service: &Service, demo_url: &str, data_dir: &Path) -> anyhow:
                     },
                 )
                 .await?;
-            replace_secret_file(&token_file, &registered.token)?;
-            registered.token
+            replace_secret_file(&token_file, &registered.token.token)?;
+            registered.token.token
         }
     };
     Ok(Seeded {

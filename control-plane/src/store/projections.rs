@@ -4,6 +4,7 @@
 
 mod unique;
 
+use mcpgw_shared::ApiKeyId;
 use sqlx::AnyConnection;
 
 use super::event_log::read_log_on;
@@ -22,6 +23,7 @@ const TABLES: &[&str] = &[
     "server_workspaces",
     "api_keys",
     "data_planes",
+    "data_plane_tokens",
 ];
 
 /// What one event changes in its row.
@@ -221,22 +223,101 @@ async fn apply_data_plane(row: Row<'_>, event: &DataPlaneEvent) -> Result<(), St
             token_hash,
         } => {
             sqlx::query(
-                "INSERT INTO data_planes (id, name, workspaces, token_id, token_hash, version, created_at, last_seq) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+                "INSERT INTO data_planes (id, name, workspaces, version, created_at, last_seq) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
             )
             .bind(&row.id)
             .bind(name)
             .bind(workspaces.as_ref().map(serde_json::to_string).transpose()?)
-            .bind(token_id.as_str())
-            .bind(hex::encode(token_hash))
             .bind(row.version)
             .bind(&row.at)
             .bind(row.seq)
-            .execute(row.conn)
-            .await
-            .map_err(|e| DATA_PLANE_TOKEN.taken(e, || Taken::DataPlaneToken(*token_id)))?;
+            .execute(&mut *row.conn)
+            .await?;
+            insert_token(row, *token_id, token_hash).await?;
+        }
+        DataPlaneEvent::TokenRotated {
+            token_id,
+            token_hash,
+            retire_previous_at,
+        } => {
+            let retire = format_time(*retire_previous_at);
+            sqlx::query(
+                "UPDATE data_plane_tokens SET expires_at = $2, last_seq = $3 \
+                 WHERE data_plane_id = $1 AND last_seq < $3 AND (expires_at IS NULL OR expires_at > $2)",
+            )
+            .bind(&row.id)
+            .bind(&retire)
+            .bind(row.seq)
+            .execute(&mut *row.conn)
+            .await?;
+            touch_data_plane(&mut *row.conn, &row.id, row.version, row.seq).await?;
+            insert_token(row, *token_id, token_hash).await?;
+        }
+        DataPlaneEvent::TokenRevoked { token_id } => {
+            sqlx::query(
+                "UPDATE data_plane_tokens SET revoked = TRUE, last_seq = $2 \
+                 WHERE token_id = $1 AND last_seq < $2",
+            )
+            .bind(token_id.as_str())
+            .bind(row.seq)
+            .execute(&mut *row.conn)
+            .await?;
+            touch_data_plane(row.conn, &row.id, row.version, row.seq).await?;
+        }
+        DataPlaneEvent::Deleted => {
+            for table in ["data_plane_tokens", "data_plane_instances"] {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DELETE FROM {table} WHERE data_plane_id = $1"
+                )))
+                .bind(&row.id)
+                .execute(&mut *row.conn)
+                .await?;
+            }
+            sqlx::query("DELETE FROM data_planes WHERE id = $1")
+                .bind(&row.id)
+                .execute(row.conn)
+                .await?;
         }
     }
+    Ok(())
+}
+
+async fn insert_token(
+    row: Row<'_>,
+    token_id: ApiKeyId,
+    token_hash: &[u8; 32],
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO data_plane_tokens (token_id, data_plane_id, token_hash, created_at, last_seq) \
+         SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS \
+         (SELECT 1 FROM data_plane_tokens WHERE token_id = $1 AND data_plane_id = $2)",
+    )
+    .bind(token_id.as_str())
+    .bind(&row.id)
+    .bind(hex::encode(token_hash))
+    .bind(&row.at)
+    .bind(row.seq)
+    .execute(row.conn)
+    .await
+    .map_err(|e| DATA_PLANE_TOKEN.taken(e, || Taken::DataPlaneToken(token_id)))?;
+    Ok(())
+}
+
+async fn touch_data_plane(
+    conn: &mut AnyConnection,
+    id: &str,
+    version: i64,
+    seq: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE data_planes SET version = $2, last_seq = $3 WHERE id = $1 AND last_seq < $3",
+    )
+    .bind(id)
+    .bind(version)
+    .bind(seq)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

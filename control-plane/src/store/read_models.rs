@@ -114,10 +114,6 @@ pub struct DataPlaneRow {
     pub name: String,
     /// Workspaces it serves; `None` for all.
     pub workspaces: Option<Vec<WorkspaceId>>,
-    /// Public id of its token.
-    pub token_id: ApiKeyId,
-    /// SHA-256 of the token's secret.
-    pub token_hash: [u8; 32],
     /// Created.
     pub created_at: DateTime<Utc>,
 }
@@ -126,6 +122,30 @@ impl DataPlaneRow {
     /// The workspaces it serves, `None` for all.
     pub fn scope(&self) -> Scope<'_> {
         self.workspaces.as_deref()
+    }
+}
+
+/// One token of a data plane.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataPlaneTokenRow {
+    /// Public id.
+    pub token_id: ApiKeyId,
+    /// The registration it belongs to.
+    pub data_plane_id: DataPlaneId,
+    /// SHA-256 of the token's secret.
+    pub token_hash: [u8; 32],
+    /// Issued.
+    pub created_at: DateTime<Utc>,
+    /// When a rotation retires it.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Whether it was revoked.
+    pub revoked: bool,
+}
+
+impl DataPlaneTokenRow {
+    /// Whether the token can be used at `now`.
+    pub fn state(&self, now: DateTime<Utc>) -> KeyState {
+        KeyState::at(self.revoked, self.expires_at, now)
     }
 }
 
@@ -171,10 +191,12 @@ impl Database {
         })
     }
 
-    /// Records a data-plane instance's status report.
+    /// Records a data-plane instance's status report, keeping the `keep` most recently seen
+    /// instances of its data plane (pods come and go; their rows must not pile up).
     pub async fn record_instance_status(
         &self,
         row: &DataPlaneInstanceRow,
+        keep: usize,
     ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO data_plane_instances (data_plane_id, instance_id, version, applied_seq, healthy, last_seen) \
@@ -190,6 +212,15 @@ impl Database {
         .bind(format_time(row.last_seen))
         .execute(self.pool())
         .await?;
+        sqlx::query(
+            "DELETE FROM data_plane_instances WHERE data_plane_id = $1 AND instance_id NOT IN \
+             (SELECT instance_id FROM data_plane_instances WHERE data_plane_id = $1 \
+              ORDER BY last_seen DESC, instance_id LIMIT $2)",
+        )
+        .bind(row.data_plane_id.to_string())
+        .bind(i64::try_from(keep).unwrap_or(i64::MAX))
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 }
@@ -200,7 +231,8 @@ const SERVER_COLUMNS: &str = "id, workspace_id, slug, name, description, url, au
      version, connection_version, last_seq, created_at, updated_at";
 const API_KEY_COLUMNS: &str = "id, workspace_id, name, key_type, user_id, permissions, secret_hash, \
      expires_at, revoked_at, version, last_seq, created_at";
-const DATA_PLANE_COLUMNS: &str = "id, name, workspaces, token_id, token_hash, created_at";
+const DATA_PLANE_COLUMNS: &str = "id, name, workspaces, created_at";
+const DATA_PLANE_TOKEN_COLUMNS: &str = "token_id, data_plane_id, token_hash, created_at, expires_at, CASE WHEN revoked THEN 1 ELSE 0 END";
 
 impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
     /// The head sequence as this reader sees it.
@@ -347,17 +379,42 @@ impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
         rows.iter().map(decode_data_plane).collect()
     }
 
-    /// The data plane whose token has this public id.
-    pub async fn data_plane_by_token(
+    /// One data-plane registration.
+    pub async fn data_plane(
+        &mut self,
+        id: DataPlaneId,
+    ) -> Result<Option<DataPlaneRow>, StoreError> {
+        let sql = format!("SELECT {DATA_PLANE_COLUMNS} FROM data_planes WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_optional(&mut *self.conn)
+            .await?;
+        row.as_ref().map(decode_data_plane).transpose()
+    }
+
+    /// The data-plane token with this public id.
+    pub async fn data_plane_token(
         &mut self,
         token_id: &ApiKeyId,
-    ) -> Result<Option<DataPlaneRow>, StoreError> {
-        let sql = format!("SELECT {DATA_PLANE_COLUMNS} FROM data_planes WHERE token_id = $1");
+    ) -> Result<Option<DataPlaneTokenRow>, StoreError> {
+        let sql =
+            format!("SELECT {DATA_PLANE_TOKEN_COLUMNS} FROM data_plane_tokens WHERE token_id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(token_id.as_str())
             .fetch_optional(&mut *self.conn)
             .await?;
-        row.as_ref().map(decode_data_plane).transpose()
+        row.as_ref().map(decode_data_plane_token).transpose()
+    }
+
+    /// Every data-plane token, by data plane, oldest first.
+    pub async fn data_plane_tokens(&mut self) -> Result<Vec<DataPlaneTokenRow>, StoreError> {
+        let sql = format!(
+            "SELECT {DATA_PLANE_TOKEN_COLUMNS} FROM data_plane_tokens ORDER BY data_plane_id, created_at, token_id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&mut *self.conn)
+            .await?;
+        rows.iter().map(decode_data_plane_token).collect()
     }
 
     /// Every instance report, by data plane and instance.
@@ -396,6 +453,9 @@ impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
         }
         for data_plane in self.data_planes().await? {
             dump.push(format!("{data_plane:?}"));
+        }
+        for token in self.data_plane_tokens().await? {
+            dump.push(format!("{token:?}"));
         }
         Ok(dump)
     }
@@ -494,9 +554,22 @@ fn decode_data_plane(row: &AnyRow) -> Result<DataPlaneRow, StoreError> {
             .as_deref()
             .map(serde_json::from_str)
             .transpose()?,
-        token_id: parse_text(row.try_get(3)?)?,
-        token_hash: parse_hash(&row.try_get::<String, _>(4)?)?,
-        created_at: parse_time(&row.try_get::<String, _>(5)?)?,
+        created_at: parse_time(&row.try_get::<String, _>(3)?)?,
+    })
+}
+
+fn decode_data_plane_token(row: &AnyRow) -> Result<DataPlaneTokenRow, StoreError> {
+    Ok(DataPlaneTokenRow {
+        token_id: parse_text(row.try_get(0)?)?,
+        data_plane_id: parse_text(row.try_get(1)?)?,
+        token_hash: parse_hash(&row.try_get::<String, _>(2)?)?,
+        created_at: parse_time(&row.try_get::<String, _>(3)?)?,
+        expires_at: row
+            .try_get::<Option<String>, _>(4)?
+            .as_deref()
+            .map(parse_time)
+            .transpose()?,
+        revoked: row.try_get::<i64, _>(5)? != 0,
     })
 }
 

@@ -8,7 +8,7 @@ use mcpgw_shared::ApiKeyId;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
-use super::extract::{AdminAuth, IdPath, JsonBody, parse_json};
+use super::extract::{AdminAuth, IdPath, JsonBody, parse_optional_json};
 use super::views::ApiKeyView;
 use crate::application::{IssueApiKeyInput, Service};
 
@@ -19,7 +19,7 @@ pub struct ApiKeyList {
 }
 
 /// The optional body of a revocation: nothing, or `{}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RevokeBody {}
 
@@ -70,8 +70,6 @@ pub async fn revoke(
     IdPath(id): IdPath<ApiKeyId>,
     body: Bytes,
 ) -> Result<Json<ApiKeyView>, ApiError> {
-    if !body.iter().all(u8::is_ascii_whitespace) {
-        parse_json::<RevokeBody>(&body)?;
-    }
+    parse_optional_json::<RevokeBody>(&body)?;
     Ok(Json(service.revoke_api_key(&admin, &id).await?.into()))
 }

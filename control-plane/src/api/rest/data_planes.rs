@@ -1,14 +1,16 @@
-//! `/v1/data-planes`: the fleet.
+//! `/v1/data-planes`: the fleet, its tokens and its instances.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
+use mcpgw_shared::DataPlaneId;
 use serde::Serialize;
 
 use super::error::ApiError;
-use super::extract::{AdminAuth, JsonBody};
-use super::views::DataPlaneView;
-use crate::application::{DataPlaneStatus, RegisterDataPlaneInput, Service};
+use super::extract::{AdminAuth, IdPath, JsonBody, parse_optional_json};
+use super::views::{DataPlaneView, IssuedTokenView};
+use crate::application::{RegisterDataPlaneInput, RevokeDataPlaneInput, RotateTokenInput, Service};
 
 /// `GET /v1/data-planes`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -28,17 +30,14 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<DataPlaneView>), ApiError> {
     let registered = service.register_data_plane(&admin, body).await?;
     let head = service.head().await?;
-    let status = DataPlaneStatus {
-        row: registered.row,
-        instances: vec![],
-    };
     Ok((
         StatusCode::CREATED,
-        Json(DataPlaneView::new(status, head, Some(registered.token))),
+        Json(DataPlaneView::new(registered.status, head).with_token(registered.token.token)),
     ))
 }
 
-/// Lists data planes with each instance's applied sequence and lag.
+/// Lists data planes with their tokens (never the secrets) and each instance's applied
+/// sequence and lag.
 #[utoipa::path(get, path = "/v1/data-planes", responses((status = 200, body = DataPlaneList)))]
 pub async fn list(
     State(service): State<Service>,
@@ -49,8 +48,62 @@ pub async fn list(
     Ok(Json(DataPlaneList {
         data_planes: statuses
             .into_iter()
-            .map(|s| DataPlaneView::new(s, head, None))
+            .map(|s| DataPlaneView::new(s, head))
             .collect(),
         head,
     }))
+}
+
+/// One data plane.
+#[utoipa::path(get, path = "/v1/data-planes/{id}", responses((status = 200, body = DataPlaneView)))]
+pub async fn show(
+    State(service): State<Service>,
+    AdminAuth(admin): AdminAuth,
+    IdPath(id): IdPath<DataPlaneId>,
+) -> Result<Json<DataPlaneView>, ApiError> {
+    let status = service.data_plane(&admin, id).await?;
+    Ok(Json(DataPlaneView::new(status, service.head().await?)))
+}
+
+/// Issues a new token (shown once); the current tokens keep working for `overlap_seconds`
+/// (default 3600), then stop.
+#[utoipa::path(post, path = "/v1/data-planes/{id}/rotate-token",
+    request_body(content = RotateTokenInput, description = "optional"),
+    responses((status = 201, body = IssuedTokenView)))]
+pub async fn rotate_token(
+    State(service): State<Service>,
+    AdminAuth(admin): AdminAuth,
+    IdPath(id): IdPath<DataPlaneId>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<IssuedTokenView>), ApiError> {
+    let input = parse_optional_json::<RotateTokenInput>(&body)?;
+    let issued = service.rotate_data_plane_token(&admin, id, input).await?;
+    Ok((StatusCode::CREATED, Json(issued.into())))
+}
+
+/// Revokes one token (`{"token_id": …}`) or, with no body, every usable token: pods holding
+/// it lose the sync API at once and answer 503 once `MCPGW_MAX_STALENESS` passes.
+#[utoipa::path(post, path = "/v1/data-planes/{id}/revoke",
+    request_body(content = RevokeDataPlaneInput, description = "optional"),
+    responses((status = 200, body = DataPlaneView)))]
+pub async fn revoke(
+    State(service): State<Service>,
+    AdminAuth(admin): AdminAuth,
+    IdPath(id): IdPath<DataPlaneId>,
+    body: Bytes,
+) -> Result<Json<DataPlaneView>, ApiError> {
+    let input = parse_optional_json::<RevokeDataPlaneInput>(&body)?;
+    let status = service.revoke_data_plane(&admin, id, input).await?;
+    Ok(Json(DataPlaneView::new(status, service.head().await?)))
+}
+
+/// Deletes a registration with its tokens and instance rows.
+#[utoipa::path(delete, path = "/v1/data-planes/{id}", responses((status = 204)))]
+pub async fn delete(
+    State(service): State<Service>,
+    AdminAuth(admin): AdminAuth,
+    IdPath(id): IdPath<DataPlaneId>,
+) -> Result<StatusCode, ApiError> {
+    service.delete_data_plane(&admin, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

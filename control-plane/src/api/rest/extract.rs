@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, IF_MATCH};
 use axum::http::request::Parts;
 use mcpgw_shared::bearer::bearer_token;
-use mcpgw_shared::{ApiKeyId, ServerId, WorkspaceId};
+use mcpgw_shared::{ApiKeyId, DataPlaneId, ServerId, WorkspaceId};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
@@ -34,6 +34,10 @@ impl PathId for ServerId {
 
 impl PathId for ApiKeyId {
     const KIND: &'static str = "api key";
+}
+
+impl PathId for DataPlaneId {
+    const KIND: &'static str = "data plane";
 }
 
 /// The `{id}` of the path, parsed: text that cannot be an id of the kind is not found, like an
@@ -120,6 +124,16 @@ impl<T: DeserializeOwned> FromRequest<Service> for JsonBody<T> {
                 }
             })?;
         parse_json(&bytes).map(Self)
+    }
+}
+
+/// Parses an optional body: none (or only whitespace) is `T::default()`, anything else as
+/// [`parse_json`] reads it.
+pub fn parse_optional_json<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        Ok(T::default())
+    } else {
+        parse_json(bytes)
     }
 }
 

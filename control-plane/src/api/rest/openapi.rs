@@ -5,7 +5,8 @@ use utoipa::OpenApi;
 
 use super::{api_keys, data_planes, events, servers, views, workspaces};
 use crate::application::{
-    IssueApiKeyInput, RegisterDataPlaneInput, RegisterServerInput, UpdateServerInput,
+    IssueApiKeyInput, RegisterDataPlaneInput, RegisterServerInput, RevokeDataPlaneInput,
+    RotateTokenInput, UpdateServerInput,
 };
 
 #[derive(OpenApi)]
@@ -32,6 +33,10 @@ use crate::application::{
         events::list,
         data_planes::create,
         data_planes::list,
+        data_planes::show,
+        data_planes::rotate_token,
+        data_planes::revoke,
+        data_planes::delete,
     ),
     components(schemas(
         workspaces::CreateWorkspace,
@@ -44,6 +49,8 @@ use crate::application::{
         IssueApiKeyInput,
         api_keys::ApiKeyList,
         RegisterDataPlaneInput,
+        RotateTokenInput,
+        RevokeDataPlaneInput,
         data_planes::DataPlaneList,
         events::EventList,
         views::WorkspaceView,
@@ -51,6 +58,8 @@ use crate::application::{
         views::ApiKeyView,
         views::DataPlaneView,
         views::InstanceView,
+        views::TokenView,
+        views::IssuedTokenView,
         views::EventView,
         views::ServerVersionView,
         views::ServerChangeView,

@@ -2,13 +2,15 @@
 //! stored, keys and tokens appear only in the creation response.
 
 use chrono::{DateTime, Utc};
-use mcpgw_shared::model::{SecretSet, ToolFilter, UpstreamAuth};
+use mcpgw_shared::model::{KeyState, SecretSet, ToolFilter, UpstreamAuth};
 use mcpgw_shared::wire::Audience;
 use mcpgw_shared::{ApiKeyId, DataPlaneId, ServerId, Slug, StreamId, WorkspaceId};
 use serde::Serialize;
 
-use crate::application::{AuditEntry, DataPlaneStatus, ServerChange, ServerVersion};
-use crate::store::{ApiKeyRow, DataPlaneInstanceRow, ServerRow, WorkspaceRow};
+use crate::application::{
+    AuditEntry, DataPlaneStatus, IssuedDataPlaneToken, ServerChange, ServerVersion,
+};
+use crate::store::{ApiKeyRow, DataPlaneInstanceRow, DataPlaneTokenRow, ServerRow, WorkspaceRow};
 
 /// A workspace.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -141,7 +143,58 @@ pub struct InstanceView {
     last_seen: DateTime<Utc>,
 }
 
-/// A data-plane registration with its instances.
+/// A data-plane token, without its secret.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TokenView {
+    #[schema(value_type = String)]
+    id: ApiKeyId,
+    created_at: DateTime<Utc>,
+    /// When a rotation retires it.
+    expires_at: Option<DateTime<Utc>>,
+    revoked: bool,
+    /// `active`, `revoked` or `expired`.
+    state: &'static str,
+}
+
+impl From<DataPlaneTokenRow> for TokenView {
+    fn from(row: DataPlaneTokenRow) -> Self {
+        let state = match row.state(Utc::now()) {
+            KeyState::Active => "active",
+            KeyState::Revoked => "revoked",
+            KeyState::Expired => "expired",
+        };
+        Self {
+            id: row.token_id,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            revoked: row.revoked,
+            state,
+        }
+    }
+}
+
+/// A newly issued data-plane token: the only time it is shown.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct IssuedTokenView {
+    #[schema(value_type = String)]
+    token_id: ApiKeyId,
+    /// The data plane's `MCPGW_DATA_PLANE_TOKEN`.
+    token: String,
+    /// When the tokens it replaces stop working.
+    retire_previous_at: Option<DateTime<Utc>>,
+}
+
+impl From<IssuedDataPlaneToken> for IssuedTokenView {
+    fn from(issued: IssuedDataPlaneToken) -> Self {
+        Self {
+            token_id: issued.token_id,
+            token: issued.token,
+            retire_previous_at: issued.retire_previous_at,
+        }
+    }
+}
+
+/// A data-plane registration with its tokens and instances.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DataPlaneView {
     #[schema(value_type = String)]
@@ -151,6 +204,7 @@ pub struct DataPlaneView {
     #[schema(value_type = Option<Vec<String>>)]
     workspaces: Option<Vec<WorkspaceId>>,
     created_at: DateTime<Utc>,
+    tokens: Vec<TokenView>,
     instances: Vec<InstanceView>,
     /// Only in the response that creates the registration.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -159,12 +213,13 @@ pub struct DataPlaneView {
 
 impl DataPlaneView {
     /// A registration's view; `head` gives each instance's lag.
-    pub fn new(status: DataPlaneStatus, head: i64, token: Option<String>) -> Self {
+    pub fn new(status: DataPlaneStatus, head: i64) -> Self {
         Self {
             workspaces: status.row.workspaces,
             id: status.row.id,
             name: status.row.name,
             created_at: status.row.created_at,
+            tokens: status.tokens.into_iter().map(Into::into).collect(),
             instances: status
                 .instances
                 .into_iter()
@@ -177,8 +232,14 @@ impl DataPlaneView {
                     last_seen: i.last_seen,
                 })
                 .collect(),
-            token,
+            token: None,
         }
+    }
+
+    /// The view of a new registration, with its token shown once.
+    pub fn with_token(mut self, token: String) -> Self {
+        self.token = Some(token);
+        self
     }
 }
 

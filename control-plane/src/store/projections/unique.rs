@@ -1,6 +1,6 @@
 //! The read models' unique constraints, each known by its name so a violation maps to the
 //! [`Taken`] value that caused it. PostgreSQL reports the constraint's name (the default
-//! `<table>_<column>_key` of a `UNIQUE` column); SQLite reports no name, only
+//! `<table>_<column>_key` of a `UNIQUE` column, `<table>_pkey` of a primary key); SQLite reports no name, only
 //! `UNIQUE constraint failed: <table>.<column>`, matched whole.
 
 use super::{StoreError, Taken};
@@ -23,10 +23,10 @@ pub(super) const SERVER_SLUG: UniqueConstraint = UniqueConstraint {
     postgres: "servers_slug_key",
     sqlite: "servers.slug",
 };
-/// `data_planes.token_id`.
+/// `data_plane_tokens.token_id` (its primary key).
 pub(super) const DATA_PLANE_TOKEN: UniqueConstraint = UniqueConstraint {
-    postgres: "data_planes_token_id_key",
-    sqlite: "data_planes.token_id",
+    postgres: "data_plane_tokens_pkey",
+    sqlite: "data_plane_tokens.token_id",
 };
 
 impl UniqueConstraint {
