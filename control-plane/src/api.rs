@@ -2,6 +2,7 @@
 //! through the service layer ([`crate::application::Service`]) and nothing else: no query and
 //! no secret key is reachable from here (a test keeps it so).
 
+pub mod grpc_tls;
 pub mod rest;
 pub mod sync;
 

@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tonic::transport::ServerTlsConfig;
 
 use crate::api::{rest, sync::SyncService};
 use crate::application::Service;
@@ -28,6 +29,8 @@ pub struct ControlPlaneConfig {
     pub admin_addr: SocketAddr,
     /// gRPC listen address (port 0: any).
     pub grpc_addr: SocketAddr,
+    /// TLS of the gRPC listener; `None`: clear text.
+    pub grpc_tls: Option<ServerTlsConfig>,
     /// Relay pacing.
     pub relay: RelaySettings,
     /// `MCPGW_BOOTSTRAP_ADMIN_KEY`: issued before the APIs open, unless it exists; without it a
@@ -62,6 +65,11 @@ pub enum StartError {
         /// Why.
         error: std::io::Error,
     },
+    /// The gRPC TLS certificate or key is not usable.
+    #[error(
+        "the gRPC TLS certificate or key (MCPGW_GRPC_TLS_CERT, MCPGW_GRPC_TLS_KEY) is not usable: {0}"
+    )]
+    GrpcTls(String),
     /// The bootstrap admin key cannot be issued.
     #[error("cannot issue the bootstrap admin key: {0}")]
     Bootstrap(#[from] crate::application::ServiceError),
@@ -108,6 +116,12 @@ impl RunningControlPlane {
                 error,
             })?;
         let grpc_shutdown = shutdown.clone();
+        let mut server = tonic::transport::Server::builder();
+        if let Some(tls) = config.grpc_tls {
+            server = server
+                .tls_config(tls)
+                .map_err(|e| StartError::GrpcTls(e.to_string()))?;
+        }
         let sync = SyncService::new(service.clone());
         tasks.spawn(async move {
             let (health_reporter, health) = tonic_health::server::health_reporter();
@@ -118,7 +132,7 @@ impl RunningControlPlane {
                 .register_encoded_file_descriptor_set(mcpgw_shared::proto::FILE_DESCRIPTOR_SET)
                 .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
                 .build_v1();
-            let router = tonic::transport::Server::builder()
+            let router = server
                 .add_service(health)
                 .add_service(sync.into_server());
             let router = match reflection {

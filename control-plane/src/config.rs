@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use mcpgw_shared::Redacted;
+use mcpgw_shared::subjects::Cluster;
 
 /// The MCP gateway's control plane.
 #[derive(Debug, Parser)]
@@ -19,7 +20,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Runs the control plane: REST admin API, gRPC sync API and the outbox relay to NATS.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Runs both planes in one process on SQLite with an in-process event bus, seeded with a
     /// demo workspace, keys and upstream.
     Standalone(Box<StandaloneArgs>),
@@ -82,6 +83,28 @@ pub struct ServeArgs {
     /// NATS server the outbox publishes to.
     #[arg(long, env = "MCPGW_NATS_URL")]
     pub nats_url: String,
+    /// The cluster whose bus subjects the outbox publishes on (`mcpgw.<cluster>.…`), so
+    /// control planes sharing a NATS server stay apart.
+    #[arg(long, env = "MCPGW_CLUSTER", default_value = "default")]
+    pub cluster: Cluster,
+    /// TLS of the gRPC sync API.
+    #[command(flatten)]
+    pub grpc_tls: GrpcTlsArgs,
+}
+
+/// TLS of the gRPC sync API: a certificate and key make it TLS-only; a client CA makes it
+/// mutual TLS (every data plane must present a certificate that CA signed).
+#[derive(Debug, Clone, Default, Args)]
+pub struct GrpcTlsArgs {
+    /// PEM certificate chain of the gRPC listener, with `MCPGW_GRPC_TLS_KEY`.
+    #[arg(long, env = "MCPGW_GRPC_TLS_CERT")]
+    pub grpc_tls_cert: Option<PathBuf>,
+    /// PEM private key of that certificate.
+    #[arg(long, env = "MCPGW_GRPC_TLS_KEY")]
+    pub grpc_tls_key: Option<PathBuf>,
+    /// PEM bundle of the CA that signs data planes' client certificates (mutual TLS).
+    #[arg(long, env = "MCPGW_GRPC_TLS_CLIENT_CA")]
+    pub grpc_tls_client_ca: Option<PathBuf>,
 }
 
 /// `standalone`.

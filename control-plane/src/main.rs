@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use mcpgw_control_plane::api::grpc_tls::server_tls;
 use mcpgw_control_plane::app::{ControlPlaneConfig, RunningControlPlane};
 use mcpgw_control_plane::config::{Cli, Command, DatabaseArgs, ServeArgs};
 use mcpgw_control_plane::outbox::RelaySettings;
@@ -24,7 +25,7 @@ async fn main() -> ExitCode {
     mcpgw_shared::telemetry::init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Standalone(args) => standalone::run(*args).await,
         Command::Migrate(args) => migrate(&args).await.map(|_| ()),
         Command::RebuildProjections(args) => rebuild(&args).await,
@@ -72,7 +73,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         bus: Arc::new(NatsBus::new(nats)),
         admin_addr: cp.admin_addr,
         grpc_addr: cp.grpc_addr,
-        relay: RelaySettings::default(),
+        grpc_tls: server_tls(&args.grpc_tls, cp.grpc_addr)?,
+        relay: RelaySettings {
+            subjects: args.cluster.subjects(),
+            ..RelaySettings::default()
+        },
         bootstrap_admin_key: cp.bootstrap_admin_key.clone().map(Redacted::into_inner),
     })
     .await?;

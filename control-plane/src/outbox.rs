@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use mcpgw_shared::bus::{Bus, BusError, BusMessage};
-use mcpgw_shared::wire::{Audience, HEARTBEAT_SUBJECT, Heartbeat, WIRE_VERSION};
+use mcpgw_shared::subjects::Subjects;
+use mcpgw_shared::wire::{Audience, Heartbeat, WIRE_VERSION};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -33,6 +34,8 @@ pub struct RelaySettings {
     pub heartbeat_interval: Duration,
     /// How often a follower tries to become the leader.
     pub election_interval: Duration,
+    /// The subjects of the cluster it publishes for (`MCPGW_CLUSTER`).
+    pub subjects: Subjects,
 }
 
 impl Default for RelaySettings {
@@ -42,6 +45,7 @@ impl Default for RelaySettings {
             poll_interval: Duration::from_millis(500),
             heartbeat_interval: Duration::from_secs(1),
             election_interval: Duration::from_secs(1),
+            subjects: Subjects::default(),
         }
     }
 }
@@ -162,7 +166,9 @@ impl OutboxRelay {
             let Some(last) = events.last().map(|e| e.seq) else {
                 return Ok(());
             };
-            self.bus.publish(wire_messages(&events)).await?;
+            self.bus
+                .publish(wire_messages(&events, &self.settings.subjects))
+                .await?;
             tracing::debug!(from = published.seq + 1, to = last, "published events");
             self.db.advance_published_seq(last).await?;
             published.advance(&events);
@@ -179,7 +185,7 @@ impl OutboxRelay {
         let payload = serde_json::to_vec(&heartbeat).expect("heartbeats serialize");
         self.bus
             .publish(vec![BusMessage {
-                subject: HEARTBEAT_SUBJECT.to_owned(),
+                subject: self.settings.subjects.heartbeat(),
                 message_id: None,
                 payload: payload.into(),
             }])

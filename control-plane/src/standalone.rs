@@ -12,7 +12,7 @@ use std::time::Duration;
 use mcpgw_data_plane::app::{RunningDataPlane, SyncSource};
 use mcpgw_data_plane::config::CommaList;
 use mcpgw_data_plane::demo_upstream::DemoUpstream;
-use mcpgw_data_plane::sync::SyncSettings;
+use mcpgw_data_plane::sync::{SyncLink, SyncSettings};
 use mcpgw_shared::Redacted;
 use mcpgw_shared::bus::{Bus, InProcessBus};
 use mcpgw_shared::secret::{Keyring, generate_base64_key};
@@ -44,6 +44,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         bus: bus.clone(),
         admin_addr: cp.admin_addr,
         grpc_addr: cp.grpc_addr,
+        grpc_tls: None,
         relay: RelaySettings::default(),
         bootstrap_admin_key: cp.bootstrap_admin_key.clone().map(Redacted::into_inner),
     })
@@ -70,7 +71,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         settings.session_keys = Some(Keyring::parse(&generated)?);
     }
     let source = SyncSource {
-        control_plane_url: format!("http://{}", control_plane.grpc_addr),
+        link: SyncLink::loopback(control_plane.grpc_addr)?,
         token: Redacted::new(seeded.data_plane_token.clone()),
         data_dir: Some(data_dir.clone()),
         settings: SyncSettings::default(),

@@ -8,18 +8,21 @@ use std::time::Duration;
 use mcpgw_shared::Redacted;
 use mcpgw_shared::bus::Bus;
 use tokio::net::TcpListener;
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Settings, SettingsError};
 use crate::gateway::Gateway;
 use crate::snapshot::ConfigStore;
-use crate::sync::{LastKnownGood, SyncClient, SyncError, SyncSettings, Synchronizer};
+use crate::sync::{
+    LastKnownGood, SyncClient, SyncError, SyncLink, SyncSettings, Synchronizer, VersionSkew,
+};
 
 /// Where a data plane gets its configuration.
 #[derive(Debug, Clone)]
 pub struct SyncSource {
-    /// The control plane's gRPC URL (`MCPGW_CONTROL_PLANE_URL`).
-    pub control_plane_url: String,
+    /// The link to the control plane's sync API (`MCPGW_CONTROL_PLANE_URL` and its TLS).
+    pub link: SyncLink,
     /// The data plane's token (`MCPGW_DATA_PLANE_TOKEN`).
     pub token: Redacted<String>,
     /// Where the last-known-good file lives (`MCPGW_DATA_DIR`); `None`: no file.
@@ -37,6 +40,9 @@ pub enum StartError {
     /// The sync client cannot be built.
     #[error(transparent)]
     Sync(#[from] SyncError),
+    /// The control plane is older than this data plane.
+    #[error(transparent)]
+    VersionSkew(#[from] VersionSkew),
     /// The listen address cannot be bound.
     #[error("cannot listen on {addr} (MCPGW_LISTEN_ADDR): {error}")]
     Bind {
@@ -55,10 +61,13 @@ pub struct RunningDataPlane {
     pub addr: std::net::SocketAddr,
     shutdown: CancellationToken,
     tasks: tokio::task::JoinSet<()>,
+    /// Says why the sync loop stopped the data plane, if it did.
+    fatal: Option<oneshot::Receiver<VersionSkew>>,
 }
 
 impl RunningDataPlane {
-    /// Starts the sync loop and the gateway.
+    /// Boots the configuration (a snapshot, or the last-known-good file), then starts the sync
+    /// loop and the gateway. A control plane older than this data plane stops it here.
     pub async fn start(
         settings: Settings,
         source: SyncSource,
@@ -66,7 +75,7 @@ impl RunningDataPlane {
     ) -> Result<Self, StartError> {
         let (store, updater) = ConfigStore::new();
         let gateway = Gateway::new(store.clone(), &settings)?;
-        let client = SyncClient::new(&source.control_plane_url, source.token.expose())?;
+        let client = SyncClient::new(&source.link, source.token.expose())?;
         let last_known_good = source
             .data_dir
             .as_deref()
@@ -81,11 +90,19 @@ impl RunningDataPlane {
             addr: settings.listen_addr,
             error,
         })?;
+        let mut synchronizer =
+            Synchronizer::new(client, bus, updater, last_known_good, source.settings);
+        synchronizer.boot().await?;
         let shutdown = CancellationToken::new();
         let mut tasks = tokio::task::JoinSet::new();
-        let synchronizer =
-            Synchronizer::new(client, bus, updater, last_known_good, source.settings);
-        tasks.spawn(synchronizer.run(shutdown.clone()));
+        let (fatal_tx, fatal) = oneshot::channel();
+        let sync_shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            if let Err(skew) = synchronizer.run(sync_shutdown.clone()).await {
+                let _ = fatal_tx.send(skew);
+                sync_shutdown.cancel();
+            }
+        });
         let serve_shutdown = shutdown.clone().cancelled_owned();
         tasks.spawn(async move {
             if let Err(error) = gateway.serve(listener, serve_shutdown).await {
@@ -98,7 +115,20 @@ impl RunningDataPlane {
             addr,
             shutdown,
             tasks,
+            fatal: Some(fatal),
         })
+    }
+
+    /// Resolves when the sync loop stopped the data plane (its control plane turned out to be
+    /// older than it); never otherwise.
+    pub async fn failed(&mut self) -> VersionSkew {
+        match self.fatal.take() {
+            Some(receiver) => match receiver.await {
+                Ok(skew) => skew,
+                Err(_) => std::future::pending().await,
+            },
+            None => std::future::pending().await,
+        }
     }
 
     /// Waits until the configuration is ready, for up to `within`.

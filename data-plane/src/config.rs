@@ -12,6 +12,7 @@ use std::time::Duration;
 use clap::Args;
 use mcpgw_shared::Redacted;
 use mcpgw_shared::secret::Keyring;
+use mcpgw_shared::subjects::Cluster;
 use url::Url;
 
 /// Defaults, shared by the flags and by [`Settings::new`].
@@ -101,13 +102,20 @@ pub struct ServeArgs {
     /// The gateway.
     #[command(flatten)]
     pub gateway: Settings,
-    /// The control plane's gRPC URL.
+    /// The control plane's gRPC URL: `https://` (TLS), or `http://` on loopback.
     #[arg(
         long,
         env = "MCPGW_CONTROL_PLANE_URL",
         default_value = "http://127.0.0.1:50051"
     )]
     pub control_plane_url: String,
+    /// TLS of the sync link.
+    #[command(flatten)]
+    pub link: SyncLinkArgs,
+    /// The cluster whose bus subjects this data plane reads (`mcpgw.<cluster>.…`); the same
+    /// as its control plane's.
+    #[arg(long, env = "MCPGW_CLUSTER", default_value = "default")]
+    pub cluster: Cluster,
     /// This data plane's token, from `POST /v1/data-planes`.
     #[arg(long, env = "MCPGW_DATA_PLANE_TOKEN", hide_env_values = true)]
     pub data_plane_token: Redacted<String>,
@@ -121,6 +129,26 @@ pub struct ServeArgs {
     /// `5m`; unset: serve the last known configuration indefinitely.
     #[arg(long, env = "MCPGW_MAX_STALENESS", value_parser = humantime::parse_duration)]
     pub max_staleness: Option<Duration>,
+}
+
+/// TLS of the link to the control plane (see [`crate::sync::SyncLink`]).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SyncLinkArgs {
+    /// PEM bundle of the CA that signs the control plane's certificate; unset: the system's
+    /// roots.
+    #[arg(long, env = "MCPGW_CONTROL_PLANE_CA")]
+    pub control_plane_ca: Option<PathBuf>,
+    /// PEM client certificate for mutual TLS, with `MCPGW_CONTROL_PLANE_CLIENT_KEY`.
+    #[arg(long, env = "MCPGW_CONTROL_PLANE_CLIENT_CERT")]
+    pub control_plane_client_cert: Option<PathBuf>,
+    /// PEM private key of that certificate.
+    #[arg(long, env = "MCPGW_CONTROL_PLANE_CLIENT_KEY")]
+    pub control_plane_client_key: Option<PathBuf>,
+    /// Accept `http://` to a control plane that is not on loopback: upstream secrets and the
+    /// token then cross the network in clear text.
+    #[arg(long, env = "MCPGW_INSECURE_SYNC", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::FalseyValueParser::new())]
+    pub insecure_sync: bool,
 }
 
 impl Settings {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use mcpgw_data_plane::app::{RunningDataPlane, SyncSource};
 use mcpgw_data_plane::config::ServeArgs;
-use mcpgw_data_plane::sync::SyncSettings;
+use mcpgw_data_plane::sync::{SyncLink, SyncSettings};
 use mcpgw_shared::bus::NatsBus;
 use mcpgw_shared::signal::shutdown_signal;
 
@@ -44,6 +44,7 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let link = SyncLink::new(&args.control_plane_url, &args.link)?;
     let nats = async_nats::ConnectOptions::new()
         .retry_on_initial_connect()
         .connect(&args.nats_url)
@@ -52,18 +53,26 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             anyhow::anyhow!("cannot use NATS at {} (MCPGW_NATS_URL): {e}", args.nats_url)
         })?;
     let source = SyncSource {
-        control_plane_url: args.control_plane_url,
+        link,
         token: args.data_plane_token,
         data_dir: Some(args.data_dir),
         settings: SyncSettings {
             max_staleness: args.max_staleness,
+            subjects: args.cluster.subjects(),
             ..SyncSettings::default()
         },
     };
     let mut running =
         RunningDataPlane::start(args.gateway, source, Arc::new(NatsBus::new(nats))).await?;
-    shutdown_signal().await;
-    tracing::info!("shutting down");
-    running.stop().await;
-    Ok(())
+    tokio::select! {
+        () = shutdown_signal() => {
+            tracing::info!("shutting down");
+            running.stop().await;
+            Ok(())
+        }
+        skew = running.failed() => {
+            running.stop().await;
+            Err(skew.into())
+        }
+    }
 }

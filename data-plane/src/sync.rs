@@ -1,4 +1,5 @@
-//! Keeping the configuration current: boot from a gRPC snapshot (or the last-known-good file
+//! Keeping the configuration current over a TLS link to the control plane (clear text on
+//! loopback only), refusing a control plane older than this data plane: boot from a gRPC snapshot (or the last-known-good file
 //! when the control plane is down), apply bus events in sequence order by fetching the changed
 //! entities, notice gaps from sequences and heartbeats and catch up, poll every second while
 //! the bus is silent, report the applied sequence, and stop serving once the configuration is
@@ -6,8 +7,12 @@
 
 mod client;
 mod last_known_good;
+mod link;
 mod synchronizer;
+mod version;
 
 pub use client::{SyncClient, SyncError};
 pub use last_known_good::{LastKnownGood, LastKnownGoodError};
+pub use link::{LinkError, SyncLink};
 pub use synchronizer::{SyncSettings, Synchronizer};
+pub use version::{DATA_PLANE_VERSION, VersionSkew};

@@ -13,7 +13,7 @@ use tokio_stream::wrappers::BroadcastStream;
 /// One message on the bus.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BusMessage {
-    /// Subject, such as `mcpgw.config.<workspace>.server`.
+    /// Subject, such as `mcpgw.<cluster>.config.<workspace>.server`.
     pub subject: String,
     /// Idempotency key, sent as the `Nats-Msg-Id` header; `None` for heartbeats.
     pub message_id: Option<String>,

@@ -12,6 +12,7 @@ pub mod request_id;
 pub mod secret;
 pub mod signal;
 pub mod slug;
+pub mod subjects;
 pub mod telemetry;
 pub mod wire;
 

@@ -11,15 +11,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{InvalidId, WorkspaceId};
+use crate::subjects::Subjects;
 
 /// The version of [`ConfigEvent`] and [`Heartbeat`] this build writes.
 pub const WIRE_VERSION: u32 = 1;
-
-/// Subject prefix of config change events: `mcpgw.config.<workspace>.<kind>`.
-pub const CONFIG_SUBJECT_PREFIX: &str = "mcpgw.config";
-
-/// Subject of the heartbeat.
-pub const HEARTBEAT_SUBJECT: &str = "mcpgw.heartbeat";
 
 /// The workspace token used for entities that belong to no workspace (global admin keys,
 /// data-plane registrations).
@@ -139,20 +134,15 @@ pub struct ConfigEvent {
 }
 
 impl ConfigEvent {
-    /// The subject this event is published on.
-    pub fn subject(&self) -> String {
-        config_subject(&self.workspace.to_string(), self.kind)
+    /// The subject this event is published on in the cluster of `subjects`.
+    pub fn subject(&self, subjects: &Subjects) -> String {
+        subjects.config(self.workspace, self.kind)
     }
 
     /// The idempotency key of this copy.
     pub fn message_id(&self) -> String {
         format!("{}.{}", self.seq, self.workspace)
     }
-}
-
-/// `mcpgw.config.<workspace>.<kind>`.
-pub fn config_subject(workspace: &str, kind: EntityKind) -> String {
-    format!("{CONFIG_SUBJECT_PREFIX}.{workspace}.{}", kind.as_str())
 }
 
 /// Published every second: the head of the log, globally and per workspace, so a data plane

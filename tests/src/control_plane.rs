@@ -10,10 +10,21 @@ use mcpgw_control_plane::store::Database;
 use mcpgw_shared::SecretCipher;
 use mcpgw_shared::bus::Bus;
 use mcpgw_shared::secret::{Keyring, generate_base64_key};
+use mcpgw_shared::subjects::Subjects;
 use reqwest::StatusCode;
 use serde_json::Value;
+use tonic::transport::ServerTlsConfig;
 
 use crate::db::{Backend, TestDatabase};
+
+/// How a test control plane differs from the default one.
+#[derive(Default)]
+pub struct Options {
+    /// TLS of its gRPC listener.
+    pub grpc_tls: Option<ServerTlsConfig>,
+    /// The subjects it publishes on (its cluster).
+    pub subjects: Subjects,
+}
 
 /// A running control plane and what a test needs to talk to it.
 pub struct TestControlPlane {
@@ -32,6 +43,11 @@ pub struct TestControlPlane {
 impl TestControlPlane {
     /// Starts a control plane on a fresh `backend` database, publishing to `bus`.
     pub async fn start(backend: Backend, bus: Arc<dyn Bus>) -> Self {
+        Self::start_with(backend, bus, Options::default()).await
+    }
+
+    /// Starts a control plane as [`TestControlPlane::start`] does, with `options`.
+    pub async fn start_with(backend: Backend, bus: Arc<dyn Bus>, options: Options) -> Self {
         if std::env::var_os("RUST_LOG").is_some() {
             mcpgw_shared::telemetry::init();
         }
@@ -48,9 +64,11 @@ impl TestControlPlane {
             bus,
             admin_addr: "127.0.0.1:0".parse().expect("address"),
             grpc_addr: "127.0.0.1:0".parse().expect("address"),
+            grpc_tls: options.grpc_tls,
             relay: RelaySettings {
                 poll_interval: Duration::from_millis(200),
                 heartbeat_interval: Duration::from_millis(200),
+                subjects: options.subjects,
                 ..RelaySettings::default()
             },
             bootstrap_admin_key: None,

@@ -11,5 +11,6 @@ pub mod fleet;
 pub mod mcp_client;
 pub mod nats;
 pub mod peers;
+pub mod pki;
 pub mod process;
 pub mod standalone;

@@ -13,7 +13,7 @@ use mcpgw_control_plane::domain::server::ServerEvent;
 use mcpgw_control_plane::domain::workspace::WorkspaceEvent;
 use mcpgw_data_plane::app::{RunningDataPlane, SyncSource};
 use mcpgw_data_plane::config::CommaList;
-use mcpgw_data_plane::sync::SyncSettings;
+use mcpgw_data_plane::sync::{SyncLink, SyncSettings};
 use mcpgw_e2e::control_plane::TestControlPlane;
 use mcpgw_e2e::db::Backend;
 use mcpgw_shared::bus::InProcessBus;
@@ -161,7 +161,7 @@ async fn a_snapshot_of_10k_servers_and_100k_keys_syncs_to_a_data_plane() {
     );
     settings.egress_allow = CommaList::default();
     let source = SyncSource {
-        control_plane_url: format!("http://{}", cp.running.grpc_addr),
+        link: SyncLink::loopback(cp.running.grpc_addr).unwrap(),
         token: Redacted::new(token),
         data_dir: None,
         settings: SyncSettings::default(),

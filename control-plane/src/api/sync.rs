@@ -15,6 +15,9 @@ use crate::application::{Service, ServiceError, SyncEntity, SyncState};
 use crate::domain::DomainError;
 use crate::store::{DataPlaneRow, WorkspaceRow};
 
+/// This build's version, told to data planes so a newer one refuses to run against it.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// The gRPC service.
 #[derive(Clone)]
 pub struct SyncService {
@@ -118,6 +121,7 @@ impl ConfigSync for SyncService {
             workspaces: snapshot.workspaces.iter().map(workspace_message).collect(),
             servers: snapshot.servers.iter().map(Into::into).collect(),
             api_keys: snapshot.api_keys.iter().map(Into::into).collect(),
+            control_plane_version: VERSION.to_owned(),
         }))
     }
 
@@ -181,6 +185,9 @@ impl ConfigSync for SyncService {
             .await
             .map_err(status)?;
         let head_seq = self.service.head().await.map_err(status)?;
-        Ok(Response::new(StatusAck { head_seq }))
+        Ok(Response::new(StatusAck {
+            head_seq,
+            control_plane_version: VERSION.to_owned(),
+        }))
     }
 }

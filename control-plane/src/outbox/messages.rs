@@ -1,13 +1,14 @@
 //! Stored events to wire messages: one per audience an event concerns.
 
 use mcpgw_shared::bus::BusMessage;
+use mcpgw_shared::subjects::Subjects;
 use mcpgw_shared::wire::{Audience, ConfigEvent, WIRE_VERSION};
 
 use crate::store::StoredEvent;
 
-/// The messages that publish `events`, in sequence order. The wire type carries no payload
+/// The messages that publish `events` on the cluster's `subjects`, in sequence order. The wire type carries no payload
 /// beyond the change's identity, so no secret can leak onto the bus.
-pub fn wire_messages(events: &[StoredEvent]) -> Vec<BusMessage> {
+pub fn wire_messages(events: &[StoredEvent], subjects: &Subjects) -> Vec<BusMessage> {
     let mut messages = Vec::with_capacity(events.len());
     for event in events {
         let global = [Audience::Global];
@@ -27,7 +28,7 @@ pub fn wire_messages(events: &[StoredEvent]) -> Vec<BusMessage> {
                 at: event.recorded_at,
             };
             messages.push(BusMessage {
-                subject: wire.subject(),
+                subject: wire.subject(subjects),
                 message_id: Some(wire.message_id()),
                 payload: serde_json::to_vec(&wire)
                     .expect("wire events serialize")

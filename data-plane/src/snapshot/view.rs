@@ -119,6 +119,7 @@ impl Config {
                 .api_keys()
                 .map(|(id, key)| key.to_message(id))
                 .collect(),
+            control_plane_version: String::new(),
         }
     }
 }

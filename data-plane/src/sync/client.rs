@@ -1,14 +1,14 @@
 //! The config-sync gRPC client, authenticated with the data plane's token.
 
-use std::time::Duration;
-
 use mcpgw_shared::proto::config_sync_client::ConfigSyncClient;
 use mcpgw_shared::proto::{
     Changes, ChangesRequest, Snapshot, SnapshotRequest, StatusAck, StatusReport,
 };
 use tonic::metadata::MetadataValue;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Code, Request};
+
+use super::SyncLink;
 
 /// Largest sync message a data plane reads. A snapshot of 10k servers and 100k keys is about
 /// 20 MiB; the default of gRPC (4 MiB) would refuse it.
@@ -17,9 +17,6 @@ pub const MAX_SYNC_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
 /// A sync call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
-    /// The control-plane URL is unusable.
-    #[error("MCPGW_CONTROL_PLANE_URL `{0}` is not a valid URL")]
-    BadUrl(String),
     /// The token cannot be sent as metadata.
     #[error("MCPGW_DATA_PLANE_TOKEN contains characters that cannot be sent")]
     BadToken,
@@ -62,20 +59,13 @@ impl std::fmt::Debug for SyncClient {
 }
 
 impl SyncClient {
-    /// A client of `url` (connected lazily, reconnecting as needed) sending `token`.
-    pub fn new(url: &str, token: &str) -> Result<Self, SyncError> {
-        let endpoint = Endpoint::from_shared(url.to_owned())
-            .map_err(|_| SyncError::BadUrl(url.to_owned()))?
-            .connect_timeout(Duration::from_secs(2))
-            .timeout(Duration::from_secs(10))
-            .tcp_nodelay(true)
-            .http2_keep_alive_interval(Duration::from_secs(10))
-            .keep_alive_while_idle(true);
+    /// A client over `link` (connected lazily, reconnecting as needed) sending `token`.
+    pub fn new(link: &SyncLink, token: &str) -> Result<Self, SyncError> {
         let authorization = format!("Bearer {token}")
             .parse()
             .map_err(|_| SyncError::BadToken)?;
         Ok(Self {
-            inner: ConfigSyncClient::new(endpoint.connect_lazy())
+            inner: ConfigSyncClient::new(link.endpoint().connect_lazy())
                 .max_decoding_message_size(MAX_SYNC_MESSAGE_BYTES),
             authorization,
         })

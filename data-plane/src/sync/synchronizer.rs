@@ -7,12 +7,12 @@ use futures::StreamExt;
 use futures::stream::{self, BoxStream};
 use mcpgw_shared::bus::{Bus, BusMessage};
 use mcpgw_shared::proto::StatusReport;
-use mcpgw_shared::wire::{
-    Audience, CONFIG_SUBJECT_PREFIX, ConfigEvent, HEARTBEAT_SUBJECT, Heartbeat,
-};
+use mcpgw_shared::subjects::Subjects;
+use mcpgw_shared::wire::{Audience, ConfigEvent, EntityKind, Heartbeat};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::version::{self, DATA_PLANE_VERSION, VersionSkew};
 use super::{LastKnownGood, SyncClient, SyncError};
 use crate::snapshot::ConfigUpdater;
 
@@ -21,8 +21,10 @@ use crate::snapshot::ConfigUpdater;
 pub struct SyncSettings {
     /// Identifies this process in status reports.
     pub instance_id: String,
-    /// This build's version, in status reports.
+    /// This build's version, in status reports and checked against the control plane's.
     pub version: String,
+    /// The subjects of the cluster it belongs to (`MCPGW_CLUSTER`).
+    pub subjects: Subjects,
     /// `MCPGW_MAX_STALENESS`: stop serving once nothing confirmed the configuration for this
     /// long (`None`: serve the last known configuration indefinitely).
     pub max_staleness: Option<Duration>,
@@ -38,7 +40,8 @@ impl Default for SyncSettings {
     fn default() -> Self {
         Self {
             instance_id: uuid::Uuid::new_v4().to_string(),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
+            version: DATA_PLANE_VERSION.to_owned(),
+            subjects: Subjects::default(),
             max_staleness: None,
             poll_interval: Duration::from_secs(1),
             bus_silence: Duration::from_millis(3500),
@@ -64,6 +67,12 @@ pub struct Synchronizer {
     unsaved: bool,
     /// The last-known-good write in progress, if any.
     saving: Option<tokio::task::JoinHandle<()>>,
+    /// Whether the control plane refuses this data plane's token (revoked, rotated out,
+    /// deleted): heartbeats then confirm nothing, so the staleness bound runs out.
+    refused: bool,
+    /// A reason to stop at once (a control plane older than this data plane).
+    fatal: Option<VersionSkew>,
+    heartbeat_subject: String,
 }
 
 impl Synchronizer {
@@ -80,22 +89,25 @@ impl Synchronizer {
             bus,
             updater,
             last_known_good,
-            settings,
             confirmed_at: None,
             heartbeat_at: None,
             synced: false,
             unsaved: false,
             saving: None,
+            refused: false,
+            fatal: None,
+            heartbeat_subject: settings.subjects.heartbeat(),
+            settings,
         }
     }
 
-    /// Runs until `shutdown`.
-    pub async fn run(mut self, shutdown: CancellationToken) {
-        self.boot().await;
+    /// Runs until `shutdown`, or until the control plane turns out to be older than this data
+    /// plane. Call [`Synchronizer::boot`] first.
+    pub async fn run(mut self, shutdown: CancellationToken) -> Result<(), VersionSkew> {
         let mut messages = self.subscribe().await;
         let mut poll = tokio::time::interval(self.settings.poll_interval);
         let mut report = tokio::time::interval(self.settings.report_interval);
-        loop {
+        while self.fatal.is_none() {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 message = messages.next() => match message {
@@ -118,15 +130,21 @@ impl Synchronizer {
             }
         }
         self.finish_saving().await;
+        self.fatal.map_or(Ok(()), Err)
     }
 
-    /// Takes a snapshot, or falls back to the last-known-good file.
-    async fn boot(&mut self) {
-        if self.take_snapshot().await {
-            return;
+    /// Takes a snapshot, or falls back to the last-known-good file. Refuses a control plane
+    /// older than this data plane.
+    pub async fn boot(&mut self) -> Result<(), VersionSkew> {
+        let taken = self.take_snapshot().await;
+        if let Some(skew) = self.fatal.take() {
+            return Err(skew);
+        }
+        if taken {
+            return Ok(());
         }
         let Some(file) = &self.last_known_good else {
-            return;
+            return Ok(());
         };
         match file.load() {
             Ok(Some(snapshot)) => match self.updater.replace(snapshot) {
@@ -144,25 +162,63 @@ impl Synchronizer {
             ),
             Err(error) => tracing::error!(%error, "cannot read the last-known-good file"),
         }
+        Ok(())
+    }
+
+    /// Checks the control plane's version; a newer data plane stops.
+    fn accept_version(&mut self, control_plane: &str) -> bool {
+        match version::check(&self.settings.version, control_plane) {
+            Ok(()) => true,
+            Err(skew) => {
+                tracing::error!(%skew, "stopping");
+                self.fatal = Some(skew);
+                false
+            }
+        }
+    }
+
+    /// The control plane answered: the token works (again).
+    fn accepted(&mut self) {
+        if std::mem::take(&mut self.refused) {
+            tracing::info!("the control plane accepts this data plane's token again");
+        }
+    }
+
+    /// Notes a failed sync call; a refused token stops heartbeats from confirming anything.
+    fn failed(&mut self, error: &SyncError) {
+        if let SyncError::Unauthenticated(reason) = error
+            && !std::mem::replace(&mut self.refused, true)
+        {
+            tracing::error!(
+                %reason,
+                "the control plane refuses this data plane's token (revoked, rotated out or deleted): no more configuration changes; the pod answers 503 once MCPGW_MAX_STALENESS passes. Set MCPGW_DATA_PLANE_TOKEN to a current token and restart"
+            );
+        }
     }
 
     async fn take_snapshot(&mut self) -> bool {
-        match self.client.snapshot().await {
-            Ok(snapshot) => match self.updater.replace(snapshot) {
-                Ok(changes) => {
-                    tracing::info!(seq = changes.seq, "applied a configuration snapshot");
-                    self.synced = true;
-                    self.confirm();
-                    self.unsaved = true;
-                    true
-                }
-                Err(error) => {
-                    tracing::error!(%error, "the control plane sent an invalid snapshot");
-                    false
-                }
-            },
+        let snapshot = match self.client.snapshot().await {
+            Ok(snapshot) => snapshot,
             Err(error) => {
+                self.failed(&error);
                 tracing::warn!(%error, "cannot take a configuration snapshot");
+                return false;
+            }
+        };
+        self.accepted();
+        if !self.accept_version(&snapshot.control_plane_version) {
+            return false;
+        }
+        match self.updater.replace(snapshot) {
+            Ok(changes) => {
+                tracing::info!(seq = changes.seq, "applied a configuration snapshot");
+                self.synced = true;
+                self.confirm();
+                self.unsaved = true;
+                true
+            }
+            Err(error) => {
+                tracing::error!(%error, "the control plane sent an invalid snapshot");
                 false
             }
         }
@@ -175,9 +231,11 @@ impl Synchronizer {
             return;
         }
         let applied = self.updater.store().applied_seq();
-        match self.client.changes(applied).await {
+        let result = self.client.changes(applied).await;
+        match result {
             Ok(changes) => match self.updater.apply(changes.entities, changes.head_seq) {
                 Ok(applied) => {
+                    self.accepted();
                     self.confirm();
                     if !applied.changes.is_empty() {
                         self.unsaved = true;
@@ -192,13 +250,16 @@ impl Synchronizer {
                 tracing::info!(%reason, "taking a new snapshot");
                 self.take_snapshot().await;
             }
-            Err(error) => tracing::debug!(%error, "catch-up failed; retrying at the next poll"),
+            Err(error) => {
+                self.failed(&error);
+                tracing::debug!(%error, "catch-up failed; retrying at the next poll");
+            }
         }
     }
 
     async fn on_message(&mut self, message: BusMessage) {
         let applied = self.updater.store().applied_seq();
-        if message.subject == HEARTBEAT_SUBJECT {
+        if message.subject == self.heartbeat_subject {
             let Ok(heartbeat) = serde_json::from_slice::<Heartbeat>(&message.payload) else {
                 tracing::warn!("ignoring an unreadable heartbeat");
                 return;
@@ -206,7 +267,7 @@ impl Synchronizer {
             self.heartbeat_at = Some(Instant::now());
             if self.relevant_head(&heartbeat) > applied {
                 self.catch_up().await;
-            } else if self.synced {
+            } else if self.synced && !self.refused {
                 self.confirm();
             }
             return;
@@ -298,7 +359,7 @@ impl Synchronizer {
         }
     }
 
-    async fn report(&self) {
+    async fn report(&mut self) {
         let config = self.updater.store().load();
         let report = StatusReport {
             instance_id: self.settings.instance_id.clone(),
@@ -306,22 +367,32 @@ impl Synchronizer {
             applied_seq: config.seq(),
             healthy: config.is_ready(),
         };
-        if let Err(error) = self.client.report(report).await {
-            tracing::debug!(%error, "status report failed");
+        match self.client.report(report).await {
+            Ok(ack) => {
+                self.accepted();
+                self.accept_version(&ack.control_plane_version);
+            }
+            Err(error) => {
+                self.failed(&error);
+                tracing::debug!(%error, "status report failed");
+            }
         }
     }
 
-    /// Subscribes to the heartbeat and to the config events of this data plane's workspaces.
+    /// Subscribes to the heartbeat, to the config events of this data plane's workspaces, and
+    /// to changes of data-plane registrations (a revoked token is noticed at once).
     async fn subscribe(&self) -> BoxStream<'static, BusMessage> {
         let config = self.updater.store().load();
-        let mut filters = vec![HEARTBEAT_SUBJECT.to_owned()];
+        let subjects = &self.settings.subjects;
+        let mut filters = vec![self.heartbeat_subject.clone()];
         if config.serves_all_workspaces() {
-            filters.push(format!("{CONFIG_SUBJECT_PREFIX}.>"));
+            filters.push(subjects.all_config());
         } else {
+            filters.push(subjects.config(Audience::Global, EntityKind::DataPlane));
             filters.extend(
                 config
                     .workspaces()
-                    .map(|w| format!("{CONFIG_SUBJECT_PREFIX}.{}.>", w.id)),
+                    .map(|w| subjects.config_of(Audience::Workspace(w.id))),
             );
         }
         let mut streams = Vec::with_capacity(filters.len());

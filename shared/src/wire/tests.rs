@@ -14,7 +14,10 @@ fn subjects_follow_the_documented_pattern() {
         change: "ApiKeyRevoked".into(),
         at: Utc::now(),
     };
-    assert_eq!(event.subject(), format!("mcpgw.config.{workspace}.api_key"));
+    assert_eq!(
+        event.subject(&Subjects::default()),
+        format!("mcpgw.default.config.{workspace}.api_key")
+    );
     assert_eq!(event.message_id(), format!("42.{workspace}"));
     let json = serde_json::to_value(&event).unwrap();
     assert_eq!(json["kind"], "api_key");
