@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::ServerTlsConfig;
 
 use crate::api::{rest, sync::SyncService};
-use crate::application::Service;
+use crate::application::{BusIdentity, Service};
 use crate::outbox::{OutboxRelay, RelaySettings};
 use crate::store::Database;
 
@@ -31,8 +31,11 @@ pub struct ControlPlaneConfig {
     pub grpc_addr: SocketAddr,
     /// TLS of the gRPC listener; `None`: clear text.
     pub grpc_tls: Option<ServerTlsConfig>,
-    /// Relay pacing.
+    /// Relay pacing and the cluster's subjects.
     pub relay: RelaySettings,
+    /// The public key of the control plane's NATS user, when it connects with an nkey (for
+    /// the NATS authorization it renders).
+    pub nats_user: Option<String>,
     /// `MCPGW_BOOTSTRAP_ADMIN_KEY`: issued before the APIs open, unless it exists; without it a
     /// key is generated when no admin key exists at all.
     pub bootstrap_admin_key: Option<String>,
@@ -79,7 +82,11 @@ impl RunningControlPlane {
     /// Starts the APIs and the relay.
     pub async fn start(config: ControlPlaneConfig) -> Result<Self, StartError> {
         let wakeup = Arc::new(Notify::new());
-        let service = Service::new(config.db.clone(), config.cipher, wakeup.clone());
+        let service = Service::new(config.db.clone(), config.cipher, wakeup.clone())
+            .with_bus_identity(BusIdentity {
+                subjects: config.relay.subjects.clone(),
+                control_plane_user: config.nats_user,
+            });
         let generated_admin_key = service
             .ensure_bootstrap_admin(config.bootstrap_admin_key.as_deref())
             .await?;

@@ -16,14 +16,15 @@ mod workspaces;
 use std::sync::Arc;
 
 use mcpgw_shared::SecretCipher;
+use mcpgw_shared::subjects::Subjects;
 use tokio::sync::Notify;
 
 pub use api_keys::{IssueApiKeyInput, IssuedApiKey};
 pub use authenticate::{Refusal, Unauthenticated};
 pub use caller::{Admin, AdminScope, Caller, Forbidden};
 pub use data_planes::{
-    DataPlaneStatus, IssuedDataPlaneToken, MAX_INSTANCES_PER_DATA_PLANE, RegisterDataPlaneInput,
-    RegisteredDataPlane, RevokeDataPlaneInput, RotateTokenInput,
+    DataPlaneStatus, IssuedDataPlaneToken, MAX_INSTANCES_PER_DATA_PLANE, NatsUser,
+    RegisterDataPlaneInput, RegisteredDataPlane, RevokeDataPlaneInput, RotateTokenInput,
 };
 pub use error::ServiceError;
 pub use events::AuditEntry;
@@ -46,6 +47,17 @@ pub struct Service {
     db: Database,
     cipher: SecretCipher,
     relay_wakeup: Arc<Notify>,
+    bus: BusIdentity,
+}
+
+/// Who the control plane is on the bus: its cluster's subjects and, when it connects with an
+/// nkey, its NATS user's public key (both go into the NATS authorization it renders).
+#[derive(Debug, Clone, Default)]
+pub struct BusIdentity {
+    /// The cluster's subjects.
+    pub subjects: Subjects,
+    /// The control plane's NATS user (public nkey).
+    pub control_plane_user: Option<String>,
 }
 
 /// What a command did: the new stream version and the events it recorded (none when nothing
@@ -65,7 +77,14 @@ impl Service {
             db,
             cipher,
             relay_wakeup,
+            bus: BusIdentity::default(),
         }
+    }
+
+    /// The same service, on the bus as `bus` says.
+    pub fn with_bus_identity(mut self, bus: BusIdentity) -> Self {
+        self.bus = bus;
+        self
     }
 
     /// The sequence of the last committed event.

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use mcpgw_shared::Redacted;
+use mcpgw_shared::nats::NatsArgs;
 use mcpgw_shared::subjects::Cluster;
 
 /// The MCP gateway's control plane.
@@ -80,9 +81,9 @@ pub struct ServeArgs {
     /// Control-plane settings.
     #[command(flatten)]
     pub control_plane: ControlPlaneArgs,
-    /// NATS server the outbox publishes to.
-    #[arg(long, env = "MCPGW_NATS_URL")]
-    pub nats_url: String,
+    /// The NATS server the outbox publishes to, and the control plane's user there.
+    #[command(flatten)]
+    pub nats: NatsArgs,
     /// The cluster whose bus subjects the outbox publishes on (`mcpgw.<cluster>.…`), so
     /// control planes sharing a NATS server stay apart.
     #[arg(long, env = "MCPGW_CLUSTER", default_value = "default")]

@@ -13,6 +13,7 @@ use mcpgw_control_plane::standalone;
 use mcpgw_control_plane::store::Database;
 use mcpgw_shared::Redacted;
 use mcpgw_shared::bus::NatsBus;
+use mcpgw_shared::nats;
 use mcpgw_shared::signal::shutdown_signal;
 
 /// jemalloc, configured (in `.cargo/config.toml`) to give freed pages back within a second, so
@@ -61,12 +62,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let cp = &args.control_plane;
     let db = migrate(&cp.database).await?;
     let cipher = load_cipher(cp, None)?;
-    let nats = async_nats::connect(&args.nats_url).await.map_err(|e| {
-        anyhow::anyhow!(
-            "cannot connect to NATS at {} (MCPGW_NATS_URL): {e}",
-            args.nats_url
-        )
-    })?;
+    let nats = args.nats.connect(async_nats::ConnectOptions::new()).await?;
     let mut running = RunningControlPlane::start(ControlPlaneConfig {
         db,
         cipher,
@@ -74,6 +70,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         admin_addr: cp.admin_addr,
         grpc_addr: cp.grpc_addr,
         grpc_tls: server_tls(&args.grpc_tls, cp.grpc_addr)?,
+        nats_user: args
+            .nats
+            .nats_nkey_seed
+            .as_ref()
+            .and_then(|seed| nats::public_key(seed.expose())),
         relay: RelaySettings {
             subjects: args.cluster.subjects(),
             ..RelaySettings::default()

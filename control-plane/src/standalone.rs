@@ -45,6 +45,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         admin_addr: cp.admin_addr,
         grpc_addr: cp.grpc_addr,
         grpc_tls: None,
+        nats_user: None,
         relay: RelaySettings::default(),
         bootstrap_admin_key: cp.bootstrap_admin_key.clone().map(Redacted::into_inner),
     })

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use clap::Args;
 use mcpgw_shared::Redacted;
+use mcpgw_shared::nats::NatsArgs;
 use mcpgw_shared::secret::Keyring;
 use mcpgw_shared::subjects::Cluster;
 use url::Url;
@@ -119,9 +120,9 @@ pub struct ServeArgs {
     /// This data plane's token, from `POST /v1/data-planes`.
     #[arg(long, env = "MCPGW_DATA_PLANE_TOKEN", hide_env_values = true)]
     pub data_plane_token: Redacted<String>,
-    /// NATS server carrying change events.
-    #[arg(long, env = "MCPGW_NATS_URL")]
-    pub nats_url: String,
+    /// The NATS server (or leaf node) carrying change events, and this data plane's user.
+    #[command(flatten)]
+    pub nats: NatsArgs,
     /// Local state (the last-known-good configuration file).
     #[arg(long, env = "MCPGW_DATA_DIR", default_value = ".mcpgw")]
     pub data_dir: PathBuf,

@@ -45,13 +45,10 @@ async fn main() -> ExitCode {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let link = SyncLink::new(&args.control_plane_url, &args.link)?;
-    let nats = async_nats::ConnectOptions::new()
-        .retry_on_initial_connect()
-        .connect(&args.nats_url)
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!("cannot use NATS at {} (MCPGW_NATS_URL): {e}", args.nats_url)
-        })?;
+    let nats = args
+        .nats
+        .connect(async_nats::ConnectOptions::new().retry_on_initial_connect())
+        .await?;
     let source = SyncSource {
         link,
         token: args.data_plane_token,

@@ -7,6 +7,7 @@ pub mod bus;
 pub mod credential;
 pub mod ids;
 pub mod model;
+pub mod nats;
 pub mod proto;
 pub mod request_id;
 pub mod secret;

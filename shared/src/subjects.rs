@@ -118,6 +118,16 @@ impl Subjects {
         format!("{}.logs.{data_plane}.>", self.root)
     }
 
+    /// Every data plane's status.
+    pub fn all_status(&self) -> String {
+        format!("{}.status.>", self.root)
+    }
+
+    /// Every data plane's request logs.
+    pub fn all_logs(&self) -> String {
+        format!("{}.logs.>", self.root)
+    }
+
     /// Every subject of the cluster.
     pub fn all(&self) -> String {
         format!("{}.>", self.root)

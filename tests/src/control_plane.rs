@@ -65,6 +65,7 @@ impl TestControlPlane {
             admin_addr: "127.0.0.1:0".parse().expect("address"),
             grpc_addr: "127.0.0.1:0".parse().expect("address"),
             grpc_tls: options.grpc_tls,
+            nats_user: None,
             relay: RelaySettings {
                 poll_interval: Duration::from_millis(200),
                 heartbeat_interval: Duration::from_millis(200),

@@ -19,6 +19,7 @@ pub struct Fleet {
     nats_url: String,
     admin_port: u16,
     grpc_port: u16,
+    control_plane_env: Vec<(&'static str, String)>,
     secret_key: String,
     session_keys: String,
     /// A global admin key.
@@ -38,12 +39,18 @@ pub struct DataPlaneProcess {
 impl Fleet {
     /// Starts a control plane using `nats_url`.
     pub async fn start(nats_url: &str) -> Self {
+        Self::start_with(nats_url, Vec::new()).await
+    }
+
+    /// Starts a control plane using `nats_url`, with `extra` environment (TLS, NATS user…).
+    pub async fn start_with(nats_url: &str, extra: Vec<(&'static str, String)>) -> Self {
         let mut fleet = Self {
             control_plane: None,
             database: TestDatabase::postgres().await,
             nats_url: nats_url.to_owned(),
             admin_port: free_port(),
             grpc_port: free_port(),
+            control_plane_env: extra,
             secret_key: generate_base64_key(),
             session_keys: format!("k1:{}", generate_base64_key()),
             admin_key: Credential::generate(CredentialKind::ApiKey).expose(),
@@ -58,19 +65,17 @@ impl Fleet {
 
     /// (Re)starts the control-plane process.
     pub async fn start_control_plane(&mut self) {
-        let child = ChildProcess::spawn(
-            "mcpgw-control-plane",
-            &["serve"],
-            &[
-                ("MCPGW_DATABASE_URL", self.database.url().to_owned()),
-                ("MCPGW_NATS_URL", self.nats_url.clone()),
-                ("MCPGW_ADMIN_ADDR", format!("127.0.0.1:{}", self.admin_port)),
-                ("MCPGW_GRPC_ADDR", format!("127.0.0.1:{}", self.grpc_port)),
-                ("MCPGW_BOOTSTRAP_ADMIN_KEY", self.admin_key.clone()),
-                ("MCPGW_SECRET_KEY", self.secret_key.clone()),
-                ("RUST_LOG", process_log_filter()),
-            ],
-        );
+        let mut env = vec![
+            ("MCPGW_DATABASE_URL", self.database.url().to_owned()),
+            ("MCPGW_NATS_URL", self.nats_url.clone()),
+            ("MCPGW_ADMIN_ADDR", format!("127.0.0.1:{}", self.admin_port)),
+            ("MCPGW_GRPC_ADDR", format!("127.0.0.1:{}", self.grpc_port)),
+            ("MCPGW_BOOTSTRAP_ADMIN_KEY", self.admin_key.clone()),
+            ("MCPGW_SECRET_KEY", self.secret_key.clone()),
+            ("RUST_LOG", process_log_filter()),
+        ];
+        env.extend(self.control_plane_env.iter().cloned());
+        let child = ChildProcess::spawn("mcpgw-control-plane", &["serve"], &env);
         self.control_plane = Some(child);
         wait_for_http(
             &format!("{}/healthz", self.admin_url()),
@@ -84,6 +89,11 @@ impl Fleet {
         if let Some(mut child) = self.control_plane.take() {
             child.kill().await;
         }
+    }
+
+    /// The control plane's gRPC port.
+    pub fn grpc_port(&self) -> u16 {
+        self.grpc_port
     }
 
     /// `http://127.0.0.1:<admin port>`.

@@ -24,17 +24,25 @@ pub async fn connect() -> async_nats::Client {
 }
 
 /// A NATS server of the test's own on a free port, for tests that stop and restart it (never
-/// the shared one).
+/// the shared one), or that need a configuration of their own (authorization, leaf nodes).
 pub struct PrivateNats {
     port: u16,
+    config: Option<std::path::PathBuf>,
     child: Option<tokio::process::Child>,
 }
 
 impl PrivateNats {
     /// Starts `nats-server` on a free loopback port.
     pub async fn start() -> Self {
+        Self::start_configured(crate::process::free_port(), None).await
+    }
+
+    /// Starts `nats-server -c <config>` on `port` (which the configuration must not set; the
+    /// server listens on 127.0.0.1).
+    pub async fn start_configured(port: u16, config: Option<std::path::PathBuf>) -> Self {
         let mut nats = Self {
-            port: crate::process::free_port(),
+            port,
+            config,
             child: None,
         };
         nats.restart().await;
@@ -61,8 +69,12 @@ impl PrivateNats {
             .into_iter()
             .find(|p| std::path::Path::new(p).exists())
             .unwrap_or_else(|| panic!("nats-server is not installed: tests/run.sh installs it (apt-get install nats-server)"));
-        let child = tokio::process::Command::new(binary)
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
+        let mut command = tokio::process::Command::new(binary);
+        command.args(["-a", "127.0.0.1", "-p", &self.port.to_string()]);
+        if let Some(config) = &self.config {
+            command.arg("-c").arg(config);
+        }
+        let child = command
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .kill_on_drop(true)

@@ -57,7 +57,8 @@ pub fn router(service: Service) -> Router {
             "/data-planes/{id}/rotate-token",
             post(data_planes::rotate_token),
         )
-        .route("/data-planes/{id}/revoke", post(data_planes::revoke));
+        .route("/data-planes/{id}/revoke", post(data_planes::revoke))
+        .route("/nats/authorization", get(data_planes::nats_authorization));
     Router::new()
         .nest("/v1", v1)
         .route("/openapi.json", get(openapi::document))

@@ -3,7 +3,8 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use mcpgw_shared::{ApiKeyId, Credential, CredentialKind, DataPlaneId};
+use mcpgw_shared::nats::{self, Permissions};
+use mcpgw_shared::{ApiKeyId, Credential, CredentialKind, DataPlaneId, Redacted};
 use serde::Deserialize;
 
 use super::{Caller, Service, ServiceError};
@@ -71,13 +72,37 @@ impl fmt::Debug for IssuedDataPlaneToken {
     }
 }
 
-/// A newly registered data plane with its first token.
-#[derive(Debug, Clone)]
+/// A newly registered data plane with its first token and its NATS user's seed (the only time
+/// either is shown; `Debug` hides both).
+#[derive(Clone)]
 pub struct RegisteredDataPlane {
     /// The registration as it now stands.
     pub status: DataPlaneStatus,
     /// Its first token.
     pub token: IssuedDataPlaneToken,
+    /// Its NATS user's nkey seed, the data plane's `MCPGW_NATS_NKEY_SEED`.
+    pub nats_seed: Redacted<String>,
+}
+
+impl fmt::Debug for RegisteredDataPlane {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegisteredDataPlane")
+            .field("status", &self.status)
+            .field("token", &self.token)
+            .field("nats_seed", &"[redacted]")
+            .finish()
+    }
+}
+
+/// One user of the NATS authorization the control plane renders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatsUser {
+    /// Who it is, for a comment (`control plane`, `data plane <name> (<id>)`).
+    pub who: String,
+    /// Its public nkey.
+    pub nkey: String,
+    /// What it may publish and subscribe to.
+    pub permissions: Permissions,
 }
 
 /// A registration with its tokens and its instances' reports.
@@ -104,12 +129,14 @@ impl Service {
             None => None,
         };
         let token = Credential::generate(CredentialKind::DataPlaneToken);
+        let (nats_seed, nats_user) = nats::new_user();
         let id = DataPlaneId::new();
         let command = DataPlaneCommand::Register(RegisterDataPlane {
             name: input.name,
             workspaces,
             token_id: *token.id(),
             token_hash: token.secret_hash(),
+            nats_user,
         });
         self.execute::<DataPlane>(caller, &id, None, |_| Ok(()), command)
             .await?;
@@ -120,7 +147,35 @@ impl Service {
                 token: token.expose(),
                 retire_previous_at: None,
             },
+            nats_seed,
         })
+    }
+
+    /// The NATS users of this cluster and their permissions (global admins only): the control
+    /// plane's (when it connects with an nkey) and one per data plane, which may read only
+    /// its own workspaces' events and the heartbeat, and write only its own status and logs.
+    pub async fn nats_users(&self, caller: &Caller) -> Result<Vec<NatsUser>, ServiceError> {
+        caller.require_global("reading the NATS authorization")?;
+        let subjects = &self.bus.subjects;
+        let mut users: Vec<NatsUser> = self
+            .bus
+            .control_plane_user
+            .iter()
+            .map(|nkey| NatsUser {
+                who: "control plane".to_owned(),
+                nkey: nkey.clone(),
+                permissions: Permissions::control_plane(subjects),
+            })
+            .collect();
+        let rows = self.db.reader().await?.data_planes().await?;
+        users.extend(rows.into_iter().filter_map(|row| {
+            Some(NatsUser {
+                permissions: Permissions::data_plane(subjects, row.id, row.scope()),
+                who: format!("data plane {} ({})", row.name, row.id),
+                nkey: row.nats_user?,
+            })
+        }));
+        Ok(users)
     }
 
     /// Every registration with its tokens and instances (global admins only).

@@ -28,6 +28,9 @@ pub enum DataPlaneEvent {
         /// SHA-256 of the token's secret (hex in the stored payload).
         #[serde(with = "super::hex_hash")]
         token_hash: [u8; 32],
+        /// Public key of its NATS user (registrations before NATS users have none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        nats_user: Option<String>,
     },
     /// A new token was issued; the tokens it replaces stop working at `retire_previous_at`.
     #[serde(rename = "DataPlaneTokenRotated")]
@@ -102,6 +105,8 @@ pub struct RegisterDataPlane {
     pub token_id: ApiKeyId,
     /// SHA-256 of the token's secret.
     pub token_hash: [u8; 32],
+    /// Public key of its generated NATS user.
+    pub nats_user: String,
 }
 
 /// One token of a registration, as its events left it.
@@ -265,6 +270,7 @@ impl DataPlane {
             workspaces,
             token_id: cmd.token_id,
             token_hash: cmd.token_hash,
+            nats_user: Some(cmd.nats_user),
         }])
     }
 

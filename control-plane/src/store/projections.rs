@@ -221,14 +221,16 @@ async fn apply_data_plane(row: Row<'_>, event: &DataPlaneEvent) -> Result<(), St
             workspaces,
             token_id,
             token_hash,
+            nats_user,
         } => {
             sqlx::query(
-                "INSERT INTO data_planes (id, name, workspaces, version, created_at, last_seq) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+                "INSERT INTO data_planes (id, name, workspaces, nats_user, version, created_at, last_seq) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
             )
             .bind(&row.id)
             .bind(name)
             .bind(workspaces.as_ref().map(serde_json::to_string).transpose()?)
+            .bind(nats_user.as_deref())
             .bind(row.version)
             .bind(&row.at)
             .bind(row.seq)

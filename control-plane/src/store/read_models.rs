@@ -114,6 +114,8 @@ pub struct DataPlaneRow {
     pub name: String,
     /// Workspaces it serves; `None` for all.
     pub workspaces: Option<Vec<WorkspaceId>>,
+    /// Public key of its NATS user, if it has one.
+    pub nats_user: Option<String>,
     /// Created.
     pub created_at: DateTime<Utc>,
 }
@@ -231,7 +233,7 @@ const SERVER_COLUMNS: &str = "id, workspace_id, slug, name, description, url, au
      version, connection_version, last_seq, created_at, updated_at";
 const API_KEY_COLUMNS: &str = "id, workspace_id, name, key_type, user_id, permissions, secret_hash, \
      expires_at, revoked_at, version, last_seq, created_at";
-const DATA_PLANE_COLUMNS: &str = "id, name, workspaces, created_at";
+const DATA_PLANE_COLUMNS: &str = "id, name, workspaces, nats_user, created_at";
 const DATA_PLANE_TOKEN_COLUMNS: &str = "token_id, data_plane_id, token_hash, created_at, expires_at, CASE WHEN revoked THEN 1 ELSE 0 END";
 
 impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
@@ -554,7 +556,8 @@ fn decode_data_plane(row: &AnyRow) -> Result<DataPlaneRow, StoreError> {
             .as_deref()
             .map(serde_json::from_str)
             .transpose()?,
-        created_at: parse_time(&row.try_get::<String, _>(3)?)?,
+        nats_user: row.try_get(3)?,
+        created_at: parse_time(&row.try_get::<String, _>(4)?)?,
     })
 }
 

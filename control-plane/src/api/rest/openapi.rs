@@ -37,6 +37,7 @@ use crate::application::{
         data_planes::rotate_token,
         data_planes::revoke,
         data_planes::delete,
+        data_planes::nats_authorization,
     ),
     components(schemas(
         workspaces::CreateWorkspace,

@@ -204,11 +204,16 @@ pub struct DataPlaneView {
     #[schema(value_type = Option<Vec<String>>)]
     workspaces: Option<Vec<WorkspaceId>>,
     created_at: DateTime<Utc>,
+    /// Public key of its NATS user (see `GET /v1/nats/authorization`).
+    nats_user: Option<String>,
     tokens: Vec<TokenView>,
     instances: Vec<InstanceView>,
     /// Only in the response that creates the registration.
     #[serde(skip_serializing_if = "Option::is_none")]
     token: Option<String>,
+    /// Its NATS user's nkey seed (`MCPGW_NATS_NKEY_SEED`); only in the creation response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nats_seed: Option<String>,
 }
 
 impl DataPlaneView {
@@ -219,6 +224,7 @@ impl DataPlaneView {
             id: status.row.id,
             name: status.row.name,
             created_at: status.row.created_at,
+            nats_user: status.row.nats_user,
             tokens: status.tokens.into_iter().map(Into::into).collect(),
             instances: status
                 .instances
@@ -233,12 +239,14 @@ impl DataPlaneView {
                 })
                 .collect(),
             token: None,
+            nats_seed: None,
         }
     }
 
-    /// The view of a new registration, with its token shown once.
-    pub fn with_token(mut self, token: String) -> Self {
+    /// The view of a new registration, with its token and NATS seed shown once.
+    pub fn with_secrets(mut self, token: String, nats_seed: String) -> Self {
         self.token = Some(token);
+        self.nats_seed = Some(nats_seed);
         self
     }
 }

@@ -9,6 +9,7 @@ fn cmd(workspaces: Option<Vec<WorkspaceId>>) -> DataPlaneCommand {
         workspaces,
         token_id: ApiKeyId::generate(),
         token_hash: [0; 32],
+        nats_user: "UABC".into(),
     })
 }
 

@@ -79,6 +79,7 @@ fn every_event() -> Vec<(StreamId, DomainEvent)> {
                 workspaces: Some(vec![workspace]),
                 token_id: ApiKeyId::generate(),
                 token_hash: [9; 32],
+                nats_user: Some("UABC".into()),
             }
             .into(),
         ),
