@@ -29,6 +29,9 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Rebuilds the read models from the event log and exits.
     RebuildProjections(DatabaseArgs),
+    /// Asks a URL (such as `/healthz`) and exits 0 on a 2xx answer: the container image's
+    /// health check.
+    Health(mcpgw_data_plane::health::ProbeArgs),
 }
 
 /// Where the data lives.

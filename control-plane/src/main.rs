@@ -30,6 +30,9 @@ async fn main() -> ExitCode {
         Command::Standalone(args) => standalone::run(*args).await,
         Command::Migrate(args) => migrate(&args).await.map(|_| ()),
         Command::RebuildProjections(args) => rebuild(&args).await,
+        Command::Health(args) => mcpgw_data_plane::health::probe(&args)
+            .await
+            .map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, Parser, Subcommand};
 use mcpgw_shared::Redacted;
 use mcpgw_shared::nats::NatsArgs;
 use mcpgw_shared::secret::Keyring;
@@ -95,6 +95,26 @@ pub struct Settings {
     /// Most open streams (SSE answers and GET streams) one key may hold on one pod (then 429).
     #[arg(long, env = "MCPGW_MAX_STREAMS_PER_KEY", default_value = defaults::MAX_STREAMS_PER_KEY)]
     pub max_streams_per_key: usize,
+}
+
+/// The data plane's command line.
+#[derive(Debug, Parser)]
+#[command(name = "mcpgw-data-plane", version, about)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serves `/{slug}/mcp` with the configuration of the workspaces this data plane's token
+    /// serves. Every flag can be given as its `MCPGW_*` variable; see the README.
+    Serve(Box<ServeArgs>),
+    /// Asks a URL (such as this pod's `/readyz`) and exits 0 on a 2xx answer: the container
+    /// image's health check.
+    Health(crate::health::ProbeArgs),
 }
 
 /// `mcpgw-data-plane serve`: the gateway's settings and where its configuration comes from.

@@ -3,9 +3,10 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use mcpgw_data_plane::app::{RunningDataPlane, SyncSource};
-use mcpgw_data_plane::config::ServeArgs;
+use mcpgw_data_plane::config::{Cli, Command, ServeArgs};
+use mcpgw_data_plane::health::probe;
 use mcpgw_data_plane::sync::{SyncLink, SyncSettings};
 use mcpgw_shared::bus::NatsBus;
 use mcpgw_shared::signal::shutdown_signal;
@@ -15,26 +16,14 @@ use mcpgw_shared::signal::shutdown_signal;
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-/// The MCP gateway's data plane.
-#[derive(Debug, Parser)]
-#[command(name = "mcpgw-data-plane", version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Serves `/{slug}/mcp` with the configuration of the workspaces this data plane's token
-    /// serves. Every flag can be given as its `MCPGW_*` variable; see the README.
-    Serve(ServeArgs),
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
     mcpgw_shared::telemetry::init();
-    let Command::Serve(args) = Cli::parse().command;
-    match serve(args).await {
+    let result = match Cli::parse().command {
+        Command::Serve(args) => serve(*args).await,
+        Command::Health(args) => probe(&args).await.map_err(Into::into),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
