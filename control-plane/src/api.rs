@@ -1,7 +1,9 @@
-//! The control plane's network APIs: REST admin (axum) and gRPC config sync (tonic). Both go
+//! The control plane's network APIs: REST admin (axum), gRPC admin (tonic, over the REST
+//! handlers) and gRPC config sync (tonic). Both go
 //! through the service layer ([`crate::application::Service`]) and nothing else: no query and
 //! no secret key is reachable from here (a test keeps it so).
 
+pub mod admin;
 pub mod grpc_tls;
 pub mod rest;
 pub mod sync;

@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::ServerTlsConfig;
 
-use crate::api::{rest, sync::SyncService};
+use crate::api::{admin::AdminService, rest, sync::SyncService};
 use crate::application::{BusIdentity, Service};
 use crate::outbox::{OutboxRelay, RelaySettings};
 use crate::store::Database;
@@ -130,10 +130,14 @@ impl RunningControlPlane {
                 .map_err(|e| StartError::GrpcTls(e.to_string()))?;
         }
         let sync = SyncService::new(service.clone());
+        let admin = AdminService::new(service.clone());
         tasks.spawn(async move {
             let (health_reporter, health) = tonic_health::server::health_reporter();
             health_reporter
                 .set_serving::<mcpgw_shared::proto::config_sync_server::ConfigSyncServer<SyncService>>()
+                .await;
+            health_reporter
+                .set_serving::<mcpgw_shared::proto::admin_server::AdminServer<AdminService>>()
                 .await;
             let reflection = tonic_reflection::server::Builder::configure()
                 .register_encoded_file_descriptor_set(mcpgw_shared::proto::FILE_DESCRIPTOR_SET)
@@ -141,7 +145,8 @@ impl RunningControlPlane {
                 .build_v1();
             let router = server
                 .add_service(health)
-                .add_service(sync.into_server());
+                .add_service(sync.into_server())
+                .add_service(admin.into_server());
             let router = match reflection {
                 Ok(reflection) => router.add_service(reflection),
                 Err(error) => {

@@ -5,6 +5,7 @@
 pub mod bearer;
 pub mod bus;
 pub mod credential;
+pub mod document;
 pub mod ids;
 pub mod model;
 pub mod nats;

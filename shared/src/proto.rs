@@ -1,4 +1,5 @@
-//! The config-sync gRPC API, generated from `proto/mcpgw/v1/sync.proto`.
+//! The gRPC APIs, generated from `proto/mcpgw/v1`: config sync (`sync.proto`) and admin
+//! (`admin.proto`).
 
 #![allow(missing_docs)]
 
