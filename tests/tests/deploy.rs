@@ -52,6 +52,7 @@ fn read_by_binaries() -> BTreeMap<String, Read> {
         &mut read,
     );
     walk(&mcpgw_data_plane::config::Cli::command(), "DP", &mut read);
+    walk(&mcpgw_cli::Cli::command(), "CLI", &mut read);
     let log = read
         .entry(mcpgw_shared::telemetry::LOG_FORMAT_VAR.to_owned())
         .or_default();
