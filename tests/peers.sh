@@ -3,7 +3,8 @@
 #   npm: node@22 (the conformance suite needs Node >= 22), @modelcontextprotocol/conformance
 #        (0.1.16, and 0.2.0-alpha.12 as `conformance-next` for the 2026-07-28 requirements),
 #        @modelcontextprotocol/server-everything, @modelcontextprotocol/inspector-cli
-#   Python: a venv with the `mcp` SDK (both protocol eras)
+#   Python: a venv with the `mcp` SDK (both protocol eras) and kubernetes-validate (offline
+#           Kubernetes schemas, for the manifests under deploy/k8s)
 # Idempotent: a no-op when the pinned versions are already there. Status lines go to stderr.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -16,7 +17,7 @@ readonly NPM_PACKAGES=(
     @modelcontextprotocol/server-everything@2026.8.31
     @modelcontextprotocol/inspector-cli@1.0.3
 )
-readonly PY_PACKAGES=(mcp==2.3.0)
+readonly PY_PACKAGES=(mcp==2.3.0 kubernetes-validate==1.37.0)
 
 log() { printf 'peers.sh: %s\n' "$*" >&2; }
 die() { printf 'peers.sh: ERROR: %s\n' "$*" >&2; exit 1; }

@@ -41,6 +41,11 @@ pub fn npm_file(path: &str) -> PathBuf {
     require(peers().join("npm/node_modules").join(path))
 }
 
+/// `kubernetes-validate` from the venv: Kubernetes schemas, offline.
+pub fn kubernetes_validate() -> PathBuf {
+    require(peers().join("venv/bin/kubernetes-validate"))
+}
+
 /// The venv's Python, with the `mcp` SDK.
 pub fn python() -> PathBuf {
     require(peers().join("venv/bin/python"))

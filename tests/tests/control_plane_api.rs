@@ -36,7 +36,7 @@ async fn creating_a_server_and_a_key_and_revoking_it_is_audited_and_published_in
     let workspace = cp.create_workspace("team-a").await;
     let nats = mcpgw_e2e::nats::connect().await;
     let mut published = nats
-        .subscribe(format!("mcpgw.config.{workspace}.>"))
+        .subscribe(format!("mcpgw.default.config.{workspace}.>"))
         .await
         .expect("subscribe");
     nats.flush().await.expect("flush the subscription");

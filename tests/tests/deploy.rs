@@ -1,8 +1,10 @@
 //! What `deploy/` promises, checked against the code: the settings table names exactly the
 //! variables the binaries read (with their defaults), every manifest sets only variables a
 //! binary reads and every required one of its plane, the example NATS configurations load in
-//! nats-server, the images run as non-root with a health check, and the data-plane image's
-//! package depends on no control-plane code.
+//! nats-server, the images run as non-root with a health check, the data-plane image's
+//! package depends on no control-plane code, the plain Kubernetes manifests pass the
+//! Kubernetes schemas (offline) and set every required variable, and the chart's templates name
+//! only values it defines.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -64,6 +66,7 @@ fn read_by_binaries() -> BTreeMap<String, Read> {
 #[derive(Debug)]
 struct Row {
     planes: BTreeSet<String>,
+    required: String,
     default: String,
 }
 
@@ -76,6 +79,7 @@ fn documented() -> BTreeMap<String, Row> {
             let name = cells[0].trim_matches('`').to_owned();
             let row = Row {
                 planes: cells[1].split(", ").map(str::to_owned).collect(),
+                required: cells[2].to_owned(),
                 default: cells[3].trim_matches('`').to_owned(),
             };
             (name, row)
@@ -246,6 +250,181 @@ fn the_example_nats_configurations_load() {
             output.status.success(),
             "{name}: {}",
             String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+/// The variables a container of `plane` must set: those the table marks `yes`; of a pair
+/// marked `yes (or …)`, either.
+fn required_of(plane: &str) -> (Vec<String>, Vec<String>) {
+    let mut always = Vec::new();
+    let mut either = Vec::new();
+    for (name, row) in documented() {
+        if !row.planes.contains(plane) {
+            continue;
+        }
+        if row.required.starts_with("yes (or") {
+            either.push(name);
+        } else if row.required.starts_with("yes") {
+            always.push(name);
+        }
+    }
+    (always, either)
+}
+
+/// Each container of the Deployments and Jobs in `text`: its image and the variables it sets.
+fn containers(text: &str) -> Vec<(String, Vec<String>, BTreeSet<String>)> {
+    use serde::Deserialize;
+    let mut found = Vec::new();
+    for document in serde_yaml_ng::Deserializer::from_str(text) {
+        let value = serde_json::Value::deserialize(document).expect("the manifest is YAML");
+        for container in value["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let args = container["args"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a.as_str().map(str::to_owned))
+                .collect();
+            let env = container["env"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e["name"].as_str().map(str::to_owned))
+                .collect();
+            found.push((
+                container["image"].as_str().unwrap_or_default().to_owned(),
+                args,
+                env,
+            ));
+        }
+    }
+    found
+}
+
+#[test]
+fn the_kubernetes_manifests_pass_the_schemas_and_set_every_required_variable() {
+    let dir = root().join("deploy/k8s");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "deploy/k8s holds the manifests");
+    let output = std::process::Command::new(mcpgw_e2e::peers::kubernetes_validate())
+        .arg("--strict")
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "kubernetes-validate --strict: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut servers = 0;
+    for file in &files {
+        for (image, args, env) in containers(&std::fs::read_to_string(file).unwrap()) {
+            let plane = if image.contains("mcpgw-control-plane") {
+                "CP"
+            } else if image.contains("mcpgw-data-plane") {
+                "DP"
+            } else {
+                continue;
+            };
+            if args != ["serve"] {
+                // The migration Job needs only the database.
+                assert!(
+                    env.contains("MCPGW_DATABASE_URL"),
+                    "{}: migrate needs the database",
+                    file.display()
+                );
+                continue;
+            }
+            servers += 1;
+            let (always, either) = required_of(plane);
+            for name in always {
+                assert!(
+                    env.contains(&name),
+                    "{}: the {plane} container does not set {name}",
+                    file.display()
+                );
+            }
+            if !either.is_empty() {
+                assert!(
+                    either.iter().any(|name| env.contains(name)),
+                    "{}: the {plane} container sets none of {either:?}",
+                    file.display()
+                );
+            }
+        }
+    }
+    assert_eq!(
+        servers, 2,
+        "one control-plane and one data-plane Deployment"
+    );
+}
+
+#[test]
+fn the_charts_templates_name_only_values_it_defines() {
+    let chart = root().join("deploy/helm/mcpgw");
+    let values: serde_json::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(chart.join("values.yaml")).unwrap())
+            .expect("values.yaml is YAML");
+    let resolves = |path: &str| {
+        path.split('.')
+            .filter(|s| !s.is_empty())
+            .try_fold(&values, |at, key| at.get(key))
+            .is_some()
+    };
+    let reference =
+        regex::Regex::new(r"(\.Values|\$cp|\$dp)((?:\.[A-Za-z][A-Za-z0-9]*)+)").unwrap();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(chart.join("templates")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for found in reference.captures_iter(&text) {
+            let prefix = match &found[1] {
+                "$cp" => "controlPlane",
+                "$dp" => "dataPlane",
+                _ => "",
+            };
+            let full = format!("{prefix}{}", &found[2]);
+            assert!(
+                resolves(&full),
+                "{} names {full}, which values.yaml lacks",
+                path.display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        checked > 30,
+        "the templates were read ({checked} references)"
+    );
+    // The hybrid values only set values the chart has.
+    let hybrid: serde_json::Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(chart.join("values-hybrid.yaml")).unwrap(),
+    )
+    .unwrap();
+    fn leaves(value: &serde_json::Value, path: String, into: &mut Vec<String>) {
+        match value.as_object() {
+            Some(map) => map
+                .iter()
+                .for_each(|(k, v)| leaves(v, format!("{path}.{k}"), into)),
+            None => into.push(path),
+        }
+    }
+    let mut paths = Vec::new();
+    leaves(&hybrid, String::new(), &mut paths);
+    for path in paths {
+        assert!(
+            resolves(&path),
+            "values-hybrid.yaml sets {path}, which values.yaml lacks"
         );
     }
 }

@@ -71,7 +71,7 @@ async fn a_relay_killed_between_publish_and_cursor_loses_nothing() {
     let mut cp = TestControlPlane::start(Backend::Postgres, stalling.clone()).await;
     let workspace = cp.create_workspace("crash").await;
     let mut published = nats
-        .subscribe(format!("mcpgw.config.{workspace}.api_key"))
+        .subscribe(format!("mcpgw.default.config.{workspace}.api_key"))
         .await
         .unwrap();
     nats.flush().await.unwrap();
@@ -196,7 +196,7 @@ async fn two_control_plane_processes_publish_every_event_in_order() {
         .to_owned();
     let nats = mcpgw_e2e::nats::connect().await;
     let mut published = nats
-        .subscribe(format!("mcpgw.config.{workspace}.>"))
+        .subscribe(format!("mcpgw.default.config.{workspace}.>"))
         .await
         .unwrap();
     nats.flush().await.unwrap();
