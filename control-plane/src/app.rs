@@ -14,6 +14,7 @@ use tonic::transport::ServerTlsConfig;
 
 use crate::api::{admin::AdminService, rest, sync::SyncService};
 use crate::application::{BusIdentity, Service};
+use crate::config::Bootstrap;
 use crate::outbox::{OutboxRelay, RelaySettings};
 use crate::store::Database;
 
@@ -36,9 +37,10 @@ pub struct ControlPlaneConfig {
     /// The public key of the control plane's NATS user, when it connects with an nkey (for
     /// the NATS authorization it renders).
     pub nats_user: Option<String>,
-    /// `MCPGW_BOOTSTRAP_ADMIN_KEY`: issued before the APIs open, unless it exists; without it a
-    /// key is generated when no admin key exists at all.
-    pub bootstrap_admin_key: Option<String>,
+    /// `MCPGW_BOOTSTRAP_ADMIN_KEY` and `MCPGW_BOOTSTRAP_DATA_PLANE_TOKEN`: registered before the
+    /// APIs open, unless they exist; without an admin key one is generated when no admin key
+    /// exists at all.
+    pub bootstrap: Bootstrap,
 }
 
 /// A running control plane.
@@ -88,8 +90,11 @@ impl RunningControlPlane {
                 control_plane_user: config.nats_user,
             });
         let generated_admin_key = service
-            .ensure_bootstrap_admin(config.bootstrap_admin_key.as_deref())
+            .ensure_bootstrap_admin(config.bootstrap.admin_key.as_deref())
             .await?;
+        if let Some(token) = &config.bootstrap.data_plane_token {
+            service.ensure_bootstrap_data_plane(token).await?;
+        }
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
 

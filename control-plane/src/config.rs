@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use mcpgw_shared::Redacted;
 use mcpgw_shared::nats::NatsArgs;
+use mcpgw_shared::secret_file::{SecretFileError, value_or_file};
 use mcpgw_shared::subjects::Cluster;
 
 /// The MCP gateway's control plane.
@@ -32,6 +33,12 @@ pub enum Command {
     /// Asks a URL (such as `/healthz`) and exits 0 on a 2xx answer: the container image's
     /// health check.
     Health(mcpgw_data_plane::health::ProbeArgs),
+    /// Writes a first run's secrets into a directory, each unless it exists: `secret-key`,
+    /// `admin-key`, `data-plane-token` and `session-keys` (mode 0600); prints the admin key
+    /// when it creates it.
+    InitSecrets(InitSecretsArgs),
+    /// Serves the demo MCP server (the one standalone mode seeds) on an address.
+    DemoUpstream(DemoUpstreamArgs),
 }
 
 /// Where the data lives.
@@ -70,12 +77,67 @@ pub struct ControlPlaneArgs {
     /// The first admin key, `mcpgw_<id>_<secret>` (otherwise `standalone` generates one).
     #[arg(long, env = "MCPGW_BOOTSTRAP_ADMIN_KEY", hide_env_values = true)]
     pub bootstrap_admin_key: Option<Redacted<String>>,
+    /// A file holding the first admin key, instead of `MCPGW_BOOTSTRAP_ADMIN_KEY`.
+    #[arg(long, env = "MCPGW_BOOTSTRAP_ADMIN_KEY_FILE")]
+    pub bootstrap_admin_key_file: Option<PathBuf>,
+    /// A data-plane token (`mcpgwdp_<id>_<secret>`) registered at start-up, serving every
+    /// workspace, unless it is known already.
+    #[arg(long, env = "MCPGW_BOOTSTRAP_DATA_PLANE_TOKEN", hide_env_values = true)]
+    pub bootstrap_data_plane_token: Option<Redacted<String>>,
+    /// A file holding that token, instead of `MCPGW_BOOTSTRAP_DATA_PLANE_TOKEN`.
+    #[arg(long, env = "MCPGW_BOOTSTRAP_DATA_PLANE_TOKEN_FILE")]
+    pub bootstrap_data_plane_token_file: Option<PathBuf>,
     /// Key that encrypts secrets at rest: 32 random bytes, base64.
     #[arg(long, env = "MCPGW_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<Redacted<String>>,
     /// A file holding that key, instead of `MCPGW_SECRET_KEY`.
     #[arg(long, env = "MCPGW_SECRET_KEY_FILE")]
     pub secret_key_file: Option<PathBuf>,
+}
+
+/// Secrets a control plane registers at start-up.
+#[derive(Debug, Clone, Default)]
+pub struct Bootstrap {
+    /// The first admin key.
+    pub admin_key: Option<String>,
+    /// A data-plane token to register.
+    pub data_plane_token: Option<String>,
+}
+
+impl ControlPlaneArgs {
+    /// The bootstrap admin key and data-plane token, from their variables or their files.
+    pub fn bootstrap(&self) -> Result<Bootstrap, SecretFileError> {
+        let admin_key = value_or_file(
+            "MCPGW_BOOTSTRAP_ADMIN_KEY",
+            self.bootstrap_admin_key.as_ref(),
+            self.bootstrap_admin_key_file.as_deref(),
+        )?;
+        let data_plane_token = value_or_file(
+            "MCPGW_BOOTSTRAP_DATA_PLANE_TOKEN",
+            self.bootstrap_data_plane_token.as_ref(),
+            self.bootstrap_data_plane_token_file.as_deref(),
+        )?;
+        Ok(Bootstrap {
+            admin_key: admin_key.map(Redacted::into_inner),
+            data_plane_token: data_plane_token.map(Redacted::into_inner),
+        })
+    }
+}
+
+/// `init-secrets`.
+#[derive(Debug, Clone, Args)]
+pub struct InitSecretsArgs {
+    /// Where to write them.
+    #[arg(long)]
+    pub dir: PathBuf,
+}
+
+/// `demo-upstream`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoUpstreamArgs {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9000")]
+    pub listen_addr: std::net::SocketAddr,
 }
 
 /// `serve`.

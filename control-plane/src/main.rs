@@ -8,10 +8,11 @@ use mcpgw_control_plane::api::grpc_tls::server_tls;
 use mcpgw_control_plane::app::{ControlPlaneConfig, RunningControlPlane};
 use mcpgw_control_plane::config::{Cli, Command, DatabaseArgs, ServeArgs};
 use mcpgw_control_plane::outbox::RelaySettings;
+use mcpgw_control_plane::secrets::first_run_secrets;
 use mcpgw_control_plane::secrets::load_cipher;
 use mcpgw_control_plane::standalone;
 use mcpgw_control_plane::store::Database;
-use mcpgw_shared::Redacted;
+use mcpgw_data_plane::demo_upstream::DemoUpstream;
 use mcpgw_shared::bus::NatsBus;
 use mcpgw_shared::nats;
 use mcpgw_shared::signal::shutdown_signal;
@@ -33,6 +34,8 @@ async fn main() -> ExitCode {
         Command::Health(args) => mcpgw_data_plane::health::probe(&args)
             .await
             .map_err(Into::into),
+        Command::InitSecrets(args) => init_secrets(&args.dir),
+        Command::DemoUpstream(args) => demo_upstream(args.listen_addr).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -82,7 +85,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             subjects: args.cluster.subjects(),
             ..RelaySettings::default()
         },
-        bootstrap_admin_key: cp.bootstrap_admin_key.clone().map(Redacted::into_inner),
+        bootstrap: cp.bootstrap()?,
     })
     .await?;
     if let Some(key) = &running.generated_admin_key {
@@ -91,5 +94,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     shutdown_signal().await;
     tracing::info!("shutting down");
     running.stop().await;
+    Ok(())
+}
+
+fn init_secrets(dir: &std::path::Path) -> anyhow::Result<()> {
+    if let Some(admin_key) = first_run_secrets(dir)? {
+        println!("Admin API key (shown once, store it now): {admin_key}");
+    }
+    println!("secrets are in {}", dir.display());
+    Ok(())
+}
+
+async fn demo_upstream(addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    let demo = DemoUpstream::spawn_on(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    tracing::info!(url = %demo.url(), "the demo MCP server is serving");
+    shutdown_signal().await;
+    demo.shutdown().await;
     Ok(())
 }

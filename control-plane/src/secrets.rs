@@ -3,8 +3,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use mcpgw_shared::SecretCipher;
 use mcpgw_shared::secret::{Keyring, generate_base64_key};
+use mcpgw_shared::{Credential, CredentialKind, SecretCipher};
 
 use crate::config::ControlPlaneArgs;
 
@@ -110,4 +110,29 @@ pub fn replace_secret_file(path: &Path, value: &str) -> Result<(), SecretKeyErro
         }
     }
     read_or_create(path, || value.to_owned()).map(|_| ())
+}
+
+/// Writes the secrets of a first run into `dir`, each unless it exists, mode 0600:
+/// `secret-key` (`MCPGW_SECRET_KEY_FILE`), `admin-key` (`MCPGW_BOOTSTRAP_ADMIN_KEY_FILE`),
+/// `data-plane-token` (`MCPGW_BOOTSTRAP_DATA_PLANE_TOKEN_FILE` and `MCPGW_DATA_PLANE_TOKEN_FILE`)
+/// and `session-keys` (`MCPGW_SESSION_KEYS_FILE`). Returns the admin key when it was created
+/// now (to be shown once).
+pub fn first_run_secrets(dir: &Path) -> Result<Option<String>, SecretKeyError> {
+    std::fs::create_dir_all(dir).map_err(|error| SecretKeyError::File {
+        path: dir.to_owned(),
+        error,
+    })?;
+    read_or_create(&dir.join("secret-key"), generate_base64_key)?;
+    read_or_create(&dir.join("session-keys"), || {
+        format!("k1:{}", generate_base64_key())
+    })?;
+    read_or_create(&dir.join("data-plane-token"), || {
+        Credential::generate(CredentialKind::DataPlaneToken).expose()
+    })?;
+    let admin_key = dir.join("admin-key");
+    let created = !admin_key.exists();
+    let key = read_or_create(&admin_key, || {
+        Credential::generate(CredentialKind::ApiKey).expose()
+    })?;
+    Ok(created.then_some(key))
 }

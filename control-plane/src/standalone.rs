@@ -47,7 +47,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         grpc_tls: None,
         nats_user: None,
         relay: RelaySettings::default(),
-        bootstrap_admin_key: cp.bootstrap_admin_key.clone().map(Redacted::into_inner),
+        bootstrap: cp.bootstrap()?,
     })
     .await?;
     let admin_key = control_plane.generated_admin_key.clone();

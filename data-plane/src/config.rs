@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use mcpgw_shared::Redacted;
 use mcpgw_shared::nats::NatsArgs;
 use mcpgw_shared::secret::Keyring;
+use mcpgw_shared::secret_file::{SecretFileError, value_or_file};
 use mcpgw_shared::subjects::Cluster;
 use url::Url;
 
@@ -139,7 +140,13 @@ pub struct ServeArgs {
     pub cluster: Cluster,
     /// This data plane's token, from `POST /v1/data-planes`.
     #[arg(long, env = "MCPGW_DATA_PLANE_TOKEN", hide_env_values = true)]
-    pub data_plane_token: Redacted<String>,
+    pub data_plane_token: Option<Redacted<String>>,
+    /// A file holding the token, instead of `MCPGW_DATA_PLANE_TOKEN`.
+    #[arg(long, env = "MCPGW_DATA_PLANE_TOKEN_FILE")]
+    pub data_plane_token_file: Option<PathBuf>,
+    /// A file holding the session keyring, instead of `MCPGW_SESSION_KEYS`.
+    #[arg(long, env = "MCPGW_SESSION_KEYS_FILE")]
+    pub session_keys_file: Option<PathBuf>,
     /// The NATS server (or leaf node) carrying change events, and this data plane's user.
     #[command(flatten)]
     pub nats: NatsArgs,
@@ -150,6 +157,51 @@ pub struct ServeArgs {
     /// `5m`; unset: serve the last known configuration indefinitely.
     #[arg(long, env = "MCPGW_MAX_STALENESS", value_parser = humantime::parse_duration)]
     pub max_staleness: Option<Duration>,
+}
+
+/// A secret of `serve` cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeSecretError {
+    /// Neither the token nor its file is set.
+    #[error(
+        "set MCPGW_DATA_PLANE_TOKEN (or MCPGW_DATA_PLANE_TOKEN_FILE) to the token from POST /v1/data-planes"
+    )]
+    NoToken,
+    /// A variable or its file is unusable.
+    #[error(transparent)]
+    File(#[from] SecretFileError),
+    /// The session keyring file does not hold a keyring.
+    #[error("MCPGW_SESSION_KEYS_FILE: {0}")]
+    Keyring(#[from] mcpgw_shared::SecretError),
+}
+
+impl ServeArgs {
+    /// The token, from `MCPGW_DATA_PLANE_TOKEN` or its file.
+    pub fn token(&self) -> Result<Redacted<String>, ServeSecretError> {
+        value_or_file(
+            "MCPGW_DATA_PLANE_TOKEN",
+            self.data_plane_token.as_ref(),
+            self.data_plane_token_file.as_deref(),
+        )?
+        .ok_or(ServeSecretError::NoToken)
+    }
+
+    /// Reads `MCPGW_SESSION_KEYS_FILE` into the gateway's settings, when it is set.
+    pub fn load_session_keys(&mut self) -> Result<(), ServeSecretError> {
+        let Some(path) = &self.session_keys_file else {
+            return Ok(());
+        };
+        if self.gateway.session_keys.is_some() {
+            return Err(SecretFileError::Both {
+                variable: "MCPGW_SESSION_KEYS",
+            }
+            .into());
+        }
+        if let Some(text) = value_or_file("MCPGW_SESSION_KEYS", None, Some(path))? {
+            self.gateway.session_keys = Some(Keyring::parse(text.expose())?);
+        }
+        Ok(())
+    }
 }
 
 /// TLS of the link to the control plane (see [`crate::sync::SyncLink`]).

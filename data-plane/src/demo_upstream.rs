@@ -130,15 +130,22 @@ pub struct DemoUpstream {
 impl DemoUpstream {
     /// Starts the demo server on an ephemeral loopback port.
     pub async fn spawn() -> std::io::Result<Self> {
+        Self::spawn_on(SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0))).await
+    }
+
+    /// Starts the demo server on `addr`. Beyond loopback it answers any `Host` (it is reached
+    /// by a service name, such as `demo-upstream` in the compose layout).
+    pub async fn spawn_on(addr: SocketAddr) -> std::io::Result<Self> {
         let stop = CancellationToken::new();
+        let mut config =
+            StreamableHttpServerConfig::default().with_cancellation_token(stop.child_token());
+        if !addr.ip().is_loopback() {
+            config = config.disable_allowed_hosts();
+        }
         let service: StreamableHttpService<DemoTools, LocalSessionManager> =
-            StreamableHttpService::new(
-                || Ok(DemoTools::default()),
-                Default::default(),
-                StreamableHttpServerConfig::default().with_cancellation_token(stop.child_token()),
-            );
+            StreamableHttpService::new(|| Ok(DemoTools::default()), Default::default(), config);
         let router = axum::Router::new().nest_service("/mcp", service);
-        let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
+        let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let token = stop.clone();
         // Without TCP_NODELAY a small answer waits out the client's delayed ACK (~40 ms).

@@ -32,15 +32,17 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     let link = SyncLink::new(&args.control_plane_url, &args.link)?;
+    let token = args.token()?;
+    args.load_session_keys()?;
     let nats = args
         .nats
         .connect(async_nats::ConnectOptions::new().retry_on_initial_connect())
         .await?;
     let source = SyncSource {
         link,
-        token: args.data_plane_token,
+        token,
         data_dir: Some(args.data_dir),
         settings: SyncSettings {
             max_staleness: args.max_staleness,

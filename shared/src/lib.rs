@@ -12,6 +12,7 @@ pub mod nats;
 pub mod proto;
 pub mod request_id;
 pub mod secret;
+pub mod secret_file;
 pub mod signal;
 pub mod slug;
 pub mod subjects;

@@ -72,7 +72,7 @@ impl TestControlPlane {
                 subjects: options.subjects,
                 ..RelaySettings::default()
             },
-            bootstrap_admin_key: None,
+            bootstrap: Default::default(),
         })
         .await
         .expect("start the control plane");

@@ -254,22 +254,28 @@ fn the_example_nats_configurations_load() {
     }
 }
 
-/// The variables a container of `plane` must set: those the table marks `yes`; of a pair
-/// marked `yes (or …)`, either.
-fn required_of(plane: &str) -> (Vec<String>, Vec<String>) {
-    let mut always = Vec::new();
-    let mut either = Vec::new();
+/// The variables a container of `plane` must set, as groups of which one must be set: a
+/// variable the table marks `yes` alone, a variable and its `_FILE` marked `yes (or …)`
+/// together.
+fn required_of(plane: &str) -> Vec<Vec<String>> {
+    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, row) in documented() {
-        if !row.planes.contains(plane) {
-            continue;
-        }
-        if row.required.starts_with("yes (or") {
-            either.push(name);
-        } else if row.required.starts_with("yes") {
-            always.push(name);
+        if row.planes.contains(plane) && row.required.starts_with("yes") {
+            let base = name.trim_end_matches("_FILE").to_owned();
+            groups.entry(base).or_default().push(name);
         }
     }
-    (always, either)
+    groups.into_values().collect()
+}
+
+/// Fails unless `env` sets a variable of every required group of `plane`.
+fn assert_sets_required(plane: &str, env: &BTreeSet<String>, what: &str) {
+    for group in required_of(plane) {
+        assert!(
+            group.iter().any(|name| env.contains(name)),
+            "{what}: the {plane} container sets none of {group:?}"
+        );
+    }
 }
 
 /// Each container of the Deployments and Jobs in `text`: its image and the variables it sets.
@@ -346,21 +352,7 @@ fn the_kubernetes_manifests_pass_the_schemas_and_set_every_required_variable() {
                 continue;
             }
             servers += 1;
-            let (always, either) = required_of(plane);
-            for name in always {
-                assert!(
-                    env.contains(&name),
-                    "{}: the {plane} container does not set {name}",
-                    file.display()
-                );
-            }
-            if !either.is_empty() {
-                assert!(
-                    either.iter().any(|name| env.contains(name)),
-                    "{}: the {plane} container sets none of {either:?}",
-                    file.display()
-                );
-            }
+            assert_sets_required(plane, &env, &file.display().to_string());
         }
     }
     assert_eq!(
@@ -427,4 +419,50 @@ fn the_charts_templates_name_only_values_it_defines() {
             "values-hybrid.yaml sets {path}, which values.yaml lacks"
         );
     }
+}
+
+#[test]
+fn the_compose_layout_runs_both_planes_with_every_required_variable() {
+    let text = std::fs::read_to_string(root().join("deploy/compose/compose.yaml")).unwrap();
+    let mut yaml: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&text).expect("compose.yaml is YAML");
+    yaml.apply_merge().expect("merge keys resolve");
+    let compose: serde_json::Value = serde_json::to_value(&yaml).unwrap();
+    let services = compose["services"].as_object().expect("services");
+    for wanted in [
+        "postgres",
+        "nats",
+        "secrets",
+        "control-plane",
+        "data-plane-1",
+        "data-plane-2",
+        "demo-upstream",
+    ] {
+        assert!(services.contains_key(wanted), "compose runs {wanted}");
+    }
+    let mut planes = Vec::new();
+    for (name, service) in services {
+        let image = service["image"].as_str().unwrap_or_default();
+        let command: Vec<&str> = service["command"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.as_str())
+            .collect();
+        let plane = if image.starts_with("mcpgw-data-plane") {
+            "DP"
+        } else if image.starts_with("mcpgw-control-plane") && command == ["serve"] {
+            "CP"
+        } else {
+            continue;
+        };
+        let env: BTreeSet<String> = service["environment"]
+            .as_object()
+            .map(|e| e.keys().cloned().collect())
+            .unwrap_or_default();
+        assert_sets_required(plane, &env, &format!("compose service {name}"));
+        planes.push(plane);
+    }
+    planes.sort_unstable();
+    assert_eq!(planes, ["CP", "DP", "DP"]);
 }

@@ -123,12 +123,50 @@ impl Service {
         caller: &Caller,
         input: RegisterDataPlaneInput,
     ) -> Result<RegisteredDataPlane, ServiceError> {
+        let token = Credential::generate(CredentialKind::DataPlaneToken);
+        self.register_data_plane_with(caller, input, token).await
+    }
+
+    /// `MCPGW_BOOTSTRAP_DATA_PLANE_TOKEN`: registers a data plane serving every workspace with
+    /// this token at start-up, unless the token is known already (a restart, another replica),
+    /// so a first run can hand pods a token it generated itself.
+    pub async fn ensure_bootstrap_data_plane(&self, token: &str) -> Result<(), ServiceError> {
+        let token = Credential::parse(CredentialKind::DataPlaneToken, token)
+            .map_err(|e| DomainError::invalid("MCPGW_BOOTSTRAP_DATA_PLANE_TOKEN", e.to_string()))?;
+        if self
+            .db
+            .reader()
+            .await?
+            .data_plane_token(token.id())
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let input = RegisterDataPlaneInput {
+            name: "bootstrap".into(),
+            workspaces: None,
+        };
+        match self
+            .register_data_plane_with(&Caller::System, input, token)
+            .await
+        {
+            Ok(_) | Err(ServiceError::Taken(_)) => Ok(()),
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn register_data_plane_with(
+        &self,
+        caller: &Caller,
+        input: RegisterDataPlaneInput,
+        token: Credential,
+    ) -> Result<RegisteredDataPlane, ServiceError> {
         caller.require_global("registering a data plane")?;
         let workspaces = match &input.workspaces {
             Some(ids) => Some(self.managed_workspaces(caller, "workspaces", ids).await?),
             None => None,
         };
-        let token = Credential::generate(CredentialKind::DataPlaneToken);
         let (nats_seed, nats_user) = nats::new_user();
         let id = DataPlaneId::new();
         let command = DataPlaneCommand::Register(RegisterDataPlane {

@@ -109,3 +109,54 @@ fn comma_lists_are_trimmed_and_empty_entries_dropped() {
     assert_eq!(*list, ["a", "b"]);
     assert!("".parse::<CommaList>().unwrap().is_empty());
 }
+
+#[test]
+fn the_token_and_the_keyring_may_come_from_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "mcpgwdp_abcdefgh_FromAFileFromAFileFromAFileFr\n").unwrap();
+    let keys = dir.path().join("keys");
+    std::fs::write(
+        &keys,
+        format!("k7:{}\n", mcpgw_shared::secret::generate_base64_key()),
+    )
+    .unwrap();
+    let mut serve = Cli::try_parse_from([
+        "mcpgw-data-plane",
+        "--nats-url",
+        "nats://127.0.0.1:4222",
+        "--data-plane-token-file",
+        token.to_str().unwrap(),
+        "--session-keys-file",
+        keys.to_str().unwrap(),
+    ])
+    .unwrap()
+    .serve;
+    assert_eq!(
+        serve.token().unwrap().expose(),
+        "mcpgwdp_abcdefgh_FromAFileFromAFileFromAFileFr"
+    );
+    serve.load_session_keys().unwrap();
+    assert_eq!(
+        serve
+            .gateway
+            .session_keys
+            .as_ref()
+            .unwrap()
+            .sealing_key_id(),
+        "k7"
+    );
+    let both = read(&["--data-plane-token-file", token.to_str().unwrap()]).unwrap();
+    assert!(
+        both.token().is_err(),
+        "the token and its file are exclusive"
+    );
+    let none = Cli::try_parse_from(["mcpgw-data-plane", "--nats-url", "nats://x"]).unwrap();
+    assert!(
+        none.serve
+            .token()
+            .unwrap_err()
+            .to_string()
+            .contains("MCPGW_DATA_PLANE_TOKEN")
+    );
+}

@@ -1,0 +1,69 @@
+//! Secrets given as a variable or as a file (`MCPGW_X` or `MCPGW_X_FILE`), the way container
+//! platforms hand them over: a mounted Secret is a file, and a file keeps the value out of the
+//! process environment. Surrounding whitespace (the newline an editor adds) is dropped.
+
+use std::path::{Path, PathBuf};
+
+use crate::secret::Redacted;
+
+/// A secret's file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretFileError {
+    /// Both forms were given.
+    #[error("set {variable} or {variable}_FILE, not both")]
+    Both {
+        /// The variable.
+        variable: &'static str,
+    },
+    /// The file cannot be read.
+    #[error("cannot read {variable}_FILE ({path}): {source}")]
+    Read {
+        /// The variable.
+        variable: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is empty.
+    #[error("{variable}_FILE ({path}) is empty")]
+    Empty {
+        /// The variable.
+        variable: &'static str,
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+/// The secret of `variable`: its value, or the contents of its `_FILE`; `None` when neither
+/// is set.
+pub fn value_or_file(
+    variable: &'static str,
+    value: Option<&Redacted<String>>,
+    file: Option<&Path>,
+) -> Result<Option<Redacted<String>>, SecretFileError> {
+    match (value, file) {
+        (Some(_), Some(_)) => Err(SecretFileError::Both { variable }),
+        (Some(value), None) => Ok(Some(value.clone())),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path).map_err(|source| SecretFileError::Read {
+                variable,
+                path: path.to_owned(),
+                source,
+            })?;
+            let text = text.trim();
+            if text.is_empty() {
+                return Err(SecretFileError::Empty {
+                    variable,
+                    path: path.to_owned(),
+                });
+            }
+            Ok(Some(Redacted::new(text.to_owned())))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests;
