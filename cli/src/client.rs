@@ -6,6 +6,7 @@ use std::time::Duration;
 use mcpgw_shared::document::{from_struct, to_struct};
 use mcpgw_shared::proto::Document;
 use mcpgw_shared::proto::admin_client::AdminClient;
+use mcpgw_shared::secret_file::read_named;
 use serde_json::Value;
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
@@ -72,12 +73,8 @@ impl Admin {
         if url.starts_with("https://") {
             let tls = match &connection.admin_ca {
                 Some(path) => ClientTlsConfig::new().ca_certificate(Certificate::from_pem(
-                    std::fs::read(path).map_err(|e| {
-                        CliError::Usage(format!(
-                            "cannot read MCPGW_ADMIN_CA ({}): {e}",
-                            path.display()
-                        ))
-                    })?,
+                    read_named("MCPGW_ADMIN_CA", path)
+                        .map_err(|e| CliError::Usage(e.to_string()))?,
                 )),
                 None => ClientTlsConfig::new().with_native_roots(),
             };

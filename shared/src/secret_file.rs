@@ -1,6 +1,8 @@
-//! Secrets given as a variable or as a file (`MCPGW_X` or `MCPGW_X_FILE`), the way container
-//! platforms hand them over: a mounted Secret is a file, and a file keeps the value out of the
-//! process environment. Surrounding whitespace (the newline an editor adds) is dropped.
+//! Secrets and certificates given as files. A secret may come as a variable or as a file
+//! (`MCPGW_X` or `MCPGW_X_FILE`), the way container platforms hand them over: a mounted Secret
+//! is a file, and a file keeps the value out of the process environment; surrounding
+//! whitespace (the newline an editor adds) is dropped. Certificates and keys (PEM) are read
+//! from the files their variables name.
 
 use std::path::{Path, PathBuf};
 
@@ -34,6 +36,28 @@ pub enum SecretFileError {
         /// The file.
         path: PathBuf,
     },
+}
+
+/// A file that a variable names cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {variable} ({path}): {source}")]
+pub struct NamedFileError {
+    /// The variable that names it.
+    pub variable: &'static str,
+    /// The file.
+    pub path: PathBuf,
+    /// Why.
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Reads the file `variable` names (a PEM certificate, a key).
+pub fn read_named(variable: &'static str, path: &Path) -> Result<Vec<u8>, NamedFileError> {
+    std::fs::read(path).map_err(|source| NamedFileError {
+        variable,
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// The secret of `variable`: its value, or the contents of its `_FILE`; `None` when neither

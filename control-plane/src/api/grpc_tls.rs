@@ -3,8 +3,8 @@
 //! loopback (standalone mode, a sidecar) only: a warning says so for any other address.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 
+use mcpgw_shared::secret_file::{NamedFileError, read_named};
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
 use crate::config::GrpcTlsArgs;
@@ -21,16 +21,8 @@ pub enum GrpcTlsError {
     )]
     ClientCaWithoutTls,
     /// A file cannot be read.
-    #[error("cannot read {variable} ({path}): {source}")]
-    File {
-        /// The variable naming it.
-        variable: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    File(#[from] NamedFileError),
 }
 
 /// The server TLS configuration, or `None` for clear text.
@@ -55,20 +47,15 @@ pub fn server_tls(
         _ => return Err(GrpcTlsError::HalfIdentity),
     };
     let identity = Identity::from_pem(
-        read("MCPGW_GRPC_TLS_CERT", cert)?,
-        read("MCPGW_GRPC_TLS_KEY", key)?,
+        read_named("MCPGW_GRPC_TLS_CERT", cert)?,
+        read_named("MCPGW_GRPC_TLS_KEY", key)?,
     );
     let mut tls = ServerTlsConfig::new().identity(identity);
     if let Some(ca) = &args.grpc_tls_client_ca {
-        tls = tls.client_ca_root(Certificate::from_pem(read("MCPGW_GRPC_TLS_CLIENT_CA", ca)?));
+        tls = tls.client_ca_root(Certificate::from_pem(read_named(
+            "MCPGW_GRPC_TLS_CLIENT_CA",
+            ca,
+        )?));
     }
     Ok(Some(tls))
-}
-
-fn read(variable: &'static str, path: &Path) -> Result<Vec<u8>, GrpcTlsError> {
-    std::fs::read(path).map_err(|source| GrpcTlsError::File {
-        variable,
-        path: path.to_owned(),
-        source,
-    })
 }

@@ -4,9 +4,9 @@
 //! client certificate for mutual TLS when one is given; `http://` is accepted for loopback
 //! only, unless `MCPGW_INSECURE_SYNC` says otherwise (and a warning says so at start-up).
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use mcpgw_shared::secret_file::{NamedFileError, read_named};
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 use url::{Host, Url};
 
@@ -34,16 +34,8 @@ pub enum LinkError {
     )]
     HalfIdentity,
     /// A PEM file cannot be read.
-    #[error("cannot read {variable} ({path}): {source}")]
-    File {
-        /// The variable that names it.
-        variable: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    File(#[from] NamedFileError),
     /// tonic refused the TLS settings.
     #[error("the TLS settings for the control plane are not usable: {0}")]
     Tls(String),
@@ -116,9 +108,10 @@ fn is_loopback(host: &Host<&str>) -> bool {
 fn tls_config(args: &SyncLinkArgs) -> Result<ClientTlsConfig, LinkError> {
     let mut tls = ClientTlsConfig::new();
     tls = match &args.control_plane_ca {
-        Some(path) => {
-            tls.ca_certificate(Certificate::from_pem(read("MCPGW_CONTROL_PLANE_CA", path)?))
-        }
+        Some(path) => tls.ca_certificate(Certificate::from_pem(read_named(
+            "MCPGW_CONTROL_PLANE_CA",
+            path,
+        )?)),
         None => tls.with_native_roots(),
     };
     match (
@@ -126,22 +119,14 @@ fn tls_config(args: &SyncLinkArgs) -> Result<ClientTlsConfig, LinkError> {
         &args.control_plane_client_key,
     ) {
         (Some(cert), Some(key)) => {
-            let cert = read("MCPGW_CONTROL_PLANE_CLIENT_CERT", cert)?;
-            let key = read("MCPGW_CONTROL_PLANE_CLIENT_KEY", key)?;
+            let cert = read_named("MCPGW_CONTROL_PLANE_CLIENT_CERT", cert)?;
+            let key = read_named("MCPGW_CONTROL_PLANE_CLIENT_KEY", key)?;
             tls = tls.identity(Identity::from_pem(cert, key));
         }
         (None, None) => {}
         _ => return Err(LinkError::HalfIdentity),
     }
     Ok(tls)
-}
-
-fn read(variable: &'static str, path: &Path) -> Result<Vec<u8>, LinkError> {
-    std::fs::read(path).map_err(|source| LinkError::File {
-        variable,
-        path: path.to_owned(),
-        source,
-    })
 }
 
 #[cfg(test)]
