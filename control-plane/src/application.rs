@@ -23,7 +23,7 @@ pub use api_keys::{IssueApiKeyInput, IssuedApiKey};
 pub use authenticate::{Refusal, Unauthenticated};
 pub use caller::{Admin, AdminScope, Caller, Forbidden};
 pub use data_planes::{
-    DataPlaneStatus, IssuedDataPlaneToken, MAX_INSTANCES_PER_DATA_PLANE, NatsUser,
+    DataPlaneStatus, InstanceReport, IssuedDataPlaneToken, MAX_INSTANCES_PER_DATA_PLANE, NatsUser,
     RegisterDataPlaneInput, RegisteredDataPlane, RevokeDataPlaneInput, RotateTokenInput,
 };
 pub use error::ServiceError;

@@ -14,9 +14,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Settings, SettingsError};
 use crate::gateway::Gateway;
 use crate::snapshot::ConfigStore;
-use crate::sync::{
-    LastKnownGood, SyncClient, SyncError, SyncLink, SyncSettings, Synchronizer, VersionSkew,
-};
+use crate::sync::{LastKnownGood, SyncClient, SyncError, SyncLink, SyncSettings, Synchronizer};
+use mcpgw_shared::version::VersionSkew;
 
 /// Where a data plane gets its configuration.
 #[derive(Debug, Clone)]

@@ -9,10 +9,8 @@ mod client;
 mod last_known_good;
 mod link;
 mod synchronizer;
-mod version;
 
 pub use client::{SyncClient, SyncError};
 pub use last_known_good::{LastKnownGood, LastKnownGoodError};
 pub use link::{LinkError, SyncLink};
 pub use synchronizer::{SyncSettings, Synchronizer};
-pub use version::{DATA_PLANE_VERSION, VersionSkew};

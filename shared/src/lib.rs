@@ -17,6 +17,7 @@ pub mod signal;
 pub mod slug;
 pub mod subjects;
 pub mod telemetry;
+pub mod version;
 pub mod wire;
 
 pub use credential::{Credential, CredentialError, CredentialKind};

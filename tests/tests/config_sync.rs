@@ -208,6 +208,7 @@ async fn a_scoped_data_plane_gets_only_its_workspaces_with_secrets_and_changes()
             version: "0.1.0".into(),
             applied_seq: snapshot.seq,
             healthy: true,
+            uptime_seconds: 120,
         }))
         .await
         .unwrap()
@@ -218,6 +219,61 @@ async fn a_scoped_data_plane_gets_only_its_workspaces_with_secrets_and_changes()
     assert_eq!(instance["instance_id"], "pod-1");
     assert_eq!(instance["applied_seq"], snapshot.seq);
     assert_eq!(instance["lag"], changes.head_seq - snapshot.seq);
+    assert!(
+        (120..125).contains(&instance["uptime_seconds"].as_i64().unwrap()),
+        "{instance}"
+    );
+    assert_eq!(instance["stale"], false);
+    assert_eq!(instance["version_skew"], false);
+    assert_eq!(fleet["version_skew"], false);
+    assert_eq!(fleet["control_plane_version"], env!("CARGO_PKG_VERSION"));
+
+    // A pod newer than the control plane is flagged; one silent for a minute is stale.
+    dp.client
+        .report_status(dp.request(StatusReport {
+            instance_id: "pod-from-the-future".into(),
+            version: "9.1.0".into(),
+            applied_seq: snapshot.seq,
+            healthy: true,
+            uptime_seconds: 5,
+        }))
+        .await
+        .unwrap();
+    let row = cp
+        .running
+        .service
+        .authenticate_data_plane(&token)
+        .await
+        .unwrap();
+    cp.running
+        .service
+        .record_instance_status(
+            &row,
+            &mcpgw_control_plane::application::InstanceReport {
+                instance_id: "pod-gone".into(),
+                version: "0.1.0".into(),
+                applied_seq: snapshot.seq,
+                healthy: true,
+                uptime_seconds: 30,
+            },
+            chrono::Utc::now() - chrono::Duration::seconds(60),
+        )
+        .await
+        .unwrap();
+    let (_, fleet) = cp.call(Method::GET, "/v1/data-planes", None).await;
+    let instances = fleet["data_planes"][0]["instances"].as_array().unwrap();
+    let of = |id: &str| instances.iter().find(|i| i["instance_id"] == id).unwrap();
+    assert_eq!(of("pod-from-the-future")["version_skew"], true);
+    assert_eq!(
+        fleet["version_skew"], true,
+        "the breach is flagged in the response"
+    );
+    assert_eq!(of("pod-gone")["stale"], true);
+    assert!(
+        of("pod-gone")["uptime_seconds"].as_i64().unwrap() >= 90,
+        "uptime counts on from its start"
+    );
+    assert_eq!(of("pod-1")["stale"], false);
     cp.running.stop().await;
 }
 

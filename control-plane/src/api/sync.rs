@@ -8,15 +8,13 @@ use mcpgw_shared::proto::{
     self, Changes, ChangesRequest, EntityKind, EntityRequest, EntityState, Removed, Snapshot,
     SnapshotFormat, SnapshotRequest, StatusAck, StatusReport, entity_state,
 };
+use mcpgw_shared::version::VERSION;
 use mcpgw_shared::{StreamId, bearer::bearer_token, wire};
 use tonic::{Request, Response, Status};
 
-use crate::application::{Service, ServiceError, SyncEntity, SyncState};
+use crate::application::{InstanceReport, Service, ServiceError, SyncEntity, SyncState};
 use crate::domain::DomainError;
 use crate::store::{DataPlaneRow, WorkspaceRow};
-
-/// This build's version, told to data planes so a newer one refuses to run against it.
-const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The gRPC service.
 #[derive(Clone)]
@@ -176,10 +174,13 @@ impl ConfigSync for SyncService {
         self.service
             .record_instance_status(
                 &data_plane,
-                &report.instance_id,
-                &report.version,
-                report.applied_seq,
-                report.healthy,
+                &InstanceReport {
+                    instance_id: report.instance_id,
+                    version: report.version,
+                    applied_seq: report.applied_seq,
+                    healthy: report.healthy,
+                    uptime_seconds: report.uptime_seconds,
+                },
                 Utc::now(),
             )
             .await

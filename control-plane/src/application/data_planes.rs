@@ -105,6 +105,21 @@ pub struct NatsUser {
     pub permissions: Permissions,
 }
 
+/// What an instance reports about itself (the sync API's `StatusReport`).
+#[derive(Debug, Clone)]
+pub struct InstanceReport {
+    /// Unique per process.
+    pub instance_id: String,
+    /// Its build version.
+    pub version: String,
+    /// The sequence it has applied.
+    pub applied_seq: i64,
+    /// Whether it serves.
+    pub healthy: bool,
+    /// Seconds since it started.
+    pub uptime_seconds: i64,
+}
+
 /// A registration with its tokens and its instances' reports.
 #[derive(Debug, Clone)]
 pub struct DataPlaneStatus {
@@ -322,16 +337,14 @@ impl Service {
         Ok(())
     }
 
-    /// Records an instance's status report.
+    /// Records an instance's status report, received at `now`.
     pub async fn record_instance_status(
         &self,
         data_plane: &DataPlaneRow,
-        instance_id: &str,
-        version: &str,
-        applied_seq: i64,
-        healthy: bool,
+        report: &InstanceReport,
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
+        let instance_id = &report.instance_id;
         let valid_id = !instance_id.is_empty()
             && instance_id.len() <= 128
             && instance_id.bytes().all(|b| b.is_ascii_graphic());
@@ -342,15 +355,17 @@ impl Service {
             )
             .into());
         }
+        let uptime = chrono::Duration::seconds(report.uptime_seconds.clamp(0, 10 * 365 * 86_400));
         self.db
             .record_instance_status(
                 &DataPlaneInstanceRow {
                     data_plane_id: data_plane.id,
-                    instance_id: instance_id.to_owned(),
-                    version: version.chars().take(64).collect(),
-                    applied_seq,
-                    healthy,
+                    instance_id: instance_id.clone(),
+                    version: report.version.chars().take(64).collect(),
+                    applied_seq: report.applied_seq,
+                    healthy: report.healthy,
                     last_seen: now,
+                    started_at: Some(now - uptime),
                 },
                 MAX_INSTANCES_PER_DATA_PLANE,
             )

@@ -471,7 +471,17 @@ async fn a_deleted_data_plane_is_gone_with_its_tokens_and_instances() {
     for instance in 0..(MAX_INSTANCES_PER_DATA_PLANE + 8) {
         let seen = chrono::Utc::now() + chrono::Duration::seconds(instance as i64);
         service
-            .record_instance_status(&row, &format!("pod-{instance:02}"), "0.1.0", 1, true, seen)
+            .record_instance_status(
+                &row,
+                &InstanceReport {
+                    instance_id: format!("pod-{instance:02}"),
+                    version: "0.1.0".into(),
+                    applied_seq: 1,
+                    healthy: true,
+                    uptime_seconds: 60,
+                },
+                seen,
+            )
             .await
             .unwrap();
     }

@@ -166,6 +166,8 @@ pub struct DataPlaneInstanceRow {
     pub healthy: bool,
     /// When it last reported.
     pub last_seen: DateTime<Utc>,
+    /// When it started (from its reported uptime), if it said.
+    pub started_at: Option<DateTime<Utc>>,
 }
 
 /// Which workspaces a query covers: `None` for all.
@@ -201,10 +203,10 @@ impl Database {
         keep: usize,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO data_plane_instances (data_plane_id, instance_id, version, applied_seq, healthy, last_seen) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (data_plane_id, instance_id) DO UPDATE SET \
+            "INSERT INTO data_plane_instances (data_plane_id, instance_id, version, applied_seq, healthy, last_seen, started_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (data_plane_id, instance_id) DO UPDATE SET \
              version = excluded.version, applied_seq = excluded.applied_seq, healthy = excluded.healthy, \
-             last_seen = excluded.last_seen",
+             last_seen = excluded.last_seen, started_at = excluded.started_at",
         )
         .bind(row.data_plane_id.to_string())
         .bind(&row.instance_id)
@@ -212,6 +214,7 @@ impl Database {
         .bind(row.applied_seq)
         .bind(row.healthy)
         .bind(format_time(row.last_seen))
+        .bind(row.started_at.map(format_time))
         .execute(self.pool())
         .await?;
         sqlx::query(
@@ -422,7 +425,7 @@ impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
     /// Every instance report, by data plane and instance.
     pub async fn data_plane_instances(&mut self) -> Result<Vec<DataPlaneInstanceRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT data_plane_id, instance_id, version, applied_seq, CASE WHEN healthy THEN 1 ELSE 0 END, last_seen \
+            "SELECT data_plane_id, instance_id, version, applied_seq, CASE WHEN healthy THEN 1 ELSE 0 END, last_seen, started_at \
              FROM data_plane_instances ORDER BY data_plane_id, instance_id",
         )
         .fetch_all(&mut *self.conn)
@@ -436,6 +439,11 @@ impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
                     applied_seq: row.try_get(3)?,
                     healthy: row.try_get::<i64, _>(4)? != 0,
                     last_seen: parse_time(&row.try_get::<String, _>(5)?)?,
+                    started_at: row
+                        .try_get::<Option<String>, _>(6)?
+                        .as_deref()
+                        .map(parse_time)
+                        .transpose()?,
                 })
             })
             .collect()

@@ -12,9 +12,9 @@ use mcpgw_shared::wire::{Audience, ConfigEvent, EntityKind, Heartbeat};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::version::{self, DATA_PLANE_VERSION, VersionSkew};
 use super::{LastKnownGood, SyncClient, SyncError};
 use crate::snapshot::ConfigUpdater;
+use mcpgw_shared::version::{self, VERSION, VersionSkew};
 
 /// How the sync loop paces itself.
 #[derive(Debug, Clone)]
@@ -40,7 +40,7 @@ impl Default for SyncSettings {
     fn default() -> Self {
         Self {
             instance_id: uuid::Uuid::new_v4().to_string(),
-            version: DATA_PLANE_VERSION.to_owned(),
+            version: VERSION.to_owned(),
             subjects: Subjects::default(),
             max_staleness: None,
             poll_interval: Duration::from_secs(1),
@@ -73,6 +73,8 @@ pub struct Synchronizer {
     /// A reason to stop at once (a control plane older than this data plane).
     fatal: Option<VersionSkew>,
     heartbeat_subject: String,
+    /// When the process started its sync loop (its uptime in reports).
+    started: Instant,
 }
 
 impl Synchronizer {
@@ -97,6 +99,7 @@ impl Synchronizer {
             refused: false,
             fatal: None,
             heartbeat_subject: settings.subjects.heartbeat(),
+            started: Instant::now(),
             settings,
         }
     }
@@ -366,6 +369,7 @@ impl Synchronizer {
             version: self.settings.version.clone(),
             applied_seq: config.seq(),
             healthy: config.is_ready(),
+            uptime_seconds: i64::try_from(self.started.elapsed().as_secs()).unwrap_or(i64::MAX),
         };
         match self.client.report(report).await {
             Ok(ack) => {

@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use mcpgw_shared::DataPlaneId;
+use mcpgw_shared::version::VERSION;
 use serde::Serialize;
 
 use super::error::ApiError;
@@ -20,6 +21,10 @@ pub struct DataPlaneList {
     data_planes: Vec<DataPlaneView>,
     /// The sequence of the last committed event.
     head: i64,
+    /// This control plane's version.
+    control_plane_version: &'static str,
+    /// Some instance is newer than this control plane (see each instance's `version_skew`).
+    version_skew: bool,
 }
 
 /// Registers a data plane; the response is the only time its token and NATS seed are shown.
@@ -41,8 +46,8 @@ pub async fn create(
     ))
 }
 
-/// Lists data planes with their tokens (never the secrets) and each instance's applied
-/// sequence and lag.
+/// The fleet: data planes with their tokens (never the secrets) and each instance's version,
+/// applied sequence, lag, last report, uptime, health, staleness and version-skew breach.
 #[utoipa::path(get, path = "/v1/data-planes", responses((status = 200, body = DataPlaneList)))]
 pub async fn list(
     State(service): State<Service>,
@@ -50,12 +55,15 @@ pub async fn list(
 ) -> Result<Json<DataPlaneList>, ApiError> {
     let statuses = service.data_planes(&admin).await?;
     let head = service.head().await?;
+    let data_planes: Vec<DataPlaneView> = statuses
+        .into_iter()
+        .map(|s| DataPlaneView::new(s, head))
+        .collect();
     Ok(Json(DataPlaneList {
-        data_planes: statuses
-            .into_iter()
-            .map(|s| DataPlaneView::new(s, head))
-            .collect(),
+        version_skew: data_planes.iter().any(DataPlaneView::version_skew),
+        data_planes,
         head,
+        control_plane_version: VERSION,
     }))
 }
 

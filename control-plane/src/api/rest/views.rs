@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use mcpgw_shared::model::{KeyState, SecretSet, ToolFilter, UpstreamAuth};
+use mcpgw_shared::version::{self, VERSION};
 use mcpgw_shared::wire::Audience;
 use mcpgw_shared::{ApiKeyId, DataPlaneId, ServerId, Slug, StreamId, WorkspaceId};
 use serde::Serialize;
@@ -141,6 +142,41 @@ pub struct InstanceView {
     lag: i64,
     healthy: bool,
     last_seen: DateTime<Utc>,
+    /// Seconds since the instance started (its start time from its reported uptime).
+    uptime_seconds: Option<i64>,
+    /// It has not reported for [`STALE_AFTER_SECONDS`]: gone, or cut off.
+    stale: bool,
+    /// It is newer than this control plane by minor or major version (upgrade the control
+    /// plane first); such a data plane refuses to sync.
+    version_skew: bool,
+}
+
+/// An instance that has not reported for this long is stale (it reports every 2 s).
+pub const STALE_AFTER_SECONDS: i64 = 10;
+
+impl InstanceView {
+    /// The view of `row` at `now`, with its lag behind `head`.
+    fn new(row: DataPlaneInstanceRow, head: i64, now: DateTime<Utc>) -> Self {
+        let seen_ago = (now - row.last_seen).num_seconds();
+        Self {
+            lag: (head - row.applied_seq).max(0),
+            uptime_seconds: row
+                .started_at
+                .map(|started| (now - started).num_seconds().max(0)),
+            stale: seen_ago > STALE_AFTER_SECONDS,
+            version_skew: version::check(&row.version, VERSION).is_err(),
+            instance_id: row.instance_id,
+            version: row.version,
+            applied_seq: row.applied_seq,
+            healthy: row.healthy,
+            last_seen: row.last_seen,
+        }
+    }
+
+    /// Whether the instance breaches the version-skew policy.
+    pub fn version_skew(&self) -> bool {
+        self.version_skew
+    }
 }
 
 /// A data-plane token, without its secret.
@@ -229,18 +265,16 @@ impl DataPlaneView {
             instances: status
                 .instances
                 .into_iter()
-                .map(|i: DataPlaneInstanceRow| InstanceView {
-                    lag: (head - i.applied_seq).max(0),
-                    instance_id: i.instance_id,
-                    version: i.version,
-                    applied_seq: i.applied_seq,
-                    healthy: i.healthy,
-                    last_seen: i.last_seen,
-                })
+                .map(|row| InstanceView::new(row, head, Utc::now()))
                 .collect(),
             token: None,
             nats_seed: None,
         }
+    }
+
+    /// Whether any instance breaches the version-skew policy.
+    pub fn version_skew(&self) -> bool {
+        self.instances.iter().any(InstanceView::version_skew)
     }
 
     /// The view of a new registration, with its token and NATS seed shown once.

@@ -1,11 +1,12 @@
-//! The version-skew policy: control planes are upgraded first, so a data plane may run an
+//! The version-skew policy, which both planes apply (the data plane at sync, the control plane
+//! in its fleet view): control planes are upgraded first, so a data plane may run an
 //! older version than its control plane, never a newer minor (or major) version. A newer data
 //! plane could rely on fields or behaviour its control plane does not have yet.
 
 use semver::Version;
 
-/// This build's version.
-pub const DATA_PLANE_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// This build's version (both planes are released together).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The data plane is newer than its control plane.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,13 +22,13 @@ pub struct VersionSkew {
 
 /// Whether a data plane of `data_plane` may run against a control plane of `control_plane`.
 /// A control plane that does not say its version (older than this check) or says something
-/// that is not a version passes, with a warning: refusing it would stop a fleet for a field.
+/// that is not a version passes: refusing it would stop a fleet for a field.
 pub fn check(data_plane: &str, control_plane: &str) -> Result<(), VersionSkew> {
     let (Ok(ours), Ok(theirs)) = (Version::parse(data_plane), Version::parse(control_plane)) else {
-        tracing::warn!(
+        tracing::debug!(
             data_plane,
             control_plane,
-            "cannot compare versions with the control plane; carrying on"
+            "versions that are not semantic versions are not compared"
         );
         return Ok(());
     };
