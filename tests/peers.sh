@@ -17,7 +17,7 @@ readonly NPM_PACKAGES=(
     @modelcontextprotocol/server-everything@2026.8.31
     @modelcontextprotocol/inspector-cli@1.0.3
 )
-readonly PY_PACKAGES=(mcp==2.3.0 kubernetes-validate==1.37.0)
+readonly PY_PACKAGES=(mcp==2.3.0 kubernetes-validate==1.37.0 prometheus-client==0.26.0)
 
 log() { printf 'peers.sh: %s\n' "$*" >&2; }
 die() { printf 'peers.sh: ERROR: %s\n' "$*" >&2; exit 1; }

@@ -15,7 +15,9 @@ use tonic::transport::ServerTlsConfig;
 use crate::api::{admin::AdminService, rest, sync::SyncService};
 use crate::application::{BusIdentity, Service};
 use crate::config::Bootstrap;
+use crate::metrics::{self, ControlPlaneMetrics, Scrape};
 use crate::outbox::{OutboxRelay, RelaySettings};
+use crate::request_log::{self, RequestLogSettings};
 use crate::store::Database;
 
 /// What a control plane needs to start.
@@ -41,6 +43,8 @@ pub struct ControlPlaneConfig {
     /// APIs open, unless they exist; without an admin key one is generated when no admin key
     /// exists at all.
     pub bootstrap: Bootstrap,
+    /// How long and how many request-log records are kept.
+    pub request_log: RequestLogSettings,
 }
 
 /// A running control plane.
@@ -106,7 +110,15 @@ impl RunningControlPlane {
                 what: "MCPGW_ADMIN_ADDR",
                 error,
             })?;
-        let router = rest::router(service.clone());
+        let metrics = ControlPlaneMetrics::new();
+        let router = rest::router(service.clone(), metrics.clone()).merge(
+            axum::Router::new()
+                .route("/metrics", axum::routing::get(metrics::scrape))
+                .with_state(Scrape {
+                    metrics: metrics.clone(),
+                    db: config.db.clone(),
+                }),
+        );
         let rest_shutdown = shutdown.clone();
         tasks.spawn(async move {
             let rest_listener = axum::serve::ListenerExt::tap_io(rest_listener, |tcp| {
@@ -134,8 +146,8 @@ impl RunningControlPlane {
                 .tls_config(tls)
                 .map_err(|e| StartError::GrpcTls(e.to_string()))?;
         }
-        let sync = SyncService::new(service.clone());
-        let admin = AdminService::new(service.clone());
+        let sync = SyncService::new(service.clone(), metrics.clone());
+        let admin = AdminService::new(service.clone(), metrics.clone());
         tasks.spawn(async move {
             let (health_reporter, health) = tonic_health::server::health_reporter();
             health_reporter
@@ -177,7 +189,20 @@ impl RunningControlPlane {
             }
         });
 
-        let relay = OutboxRelay::new(config.db, config.bus, wakeup, config.relay);
+        tasks.spawn(request_log::ingest(
+            service.clone(),
+            config.bus.clone(),
+            config.relay.subjects.clone(),
+            metrics.clone(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(request_log::prune(
+            service.clone(),
+            config.request_log,
+            shutdown.clone(),
+        ));
+        let relay = OutboxRelay::new(config.db, config.bus, wakeup, config.relay)
+            .counting(metrics.outbox_published.clone());
         tasks.spawn(relay.run(shutdown.clone()));
 
         tracing::info!(%admin_addr, %grpc_addr, "control plane is serving");

@@ -9,6 +9,7 @@ mod caller;
 mod data_planes;
 mod error;
 mod events;
+mod requests;
 mod servers;
 mod sync;
 mod workspaces;
@@ -28,6 +29,9 @@ pub use data_planes::{
 };
 pub use error::ServiceError;
 pub use events::AuditEntry;
+pub use requests::{
+    ConfigApplied, Diagnosis, RequestDiagnosis, RequestPage, RequestTail, TAIL_BUFFER,
+};
 pub use servers::{
     BadPoint, RegisterServerInput, ServerAt, ServerChange, ServerVersion, UpdateServerInput,
     secret_context,
@@ -48,6 +52,7 @@ pub struct Service {
     cipher: SecretCipher,
     relay_wakeup: Arc<Notify>,
     bus: BusIdentity,
+    requests_tail: tokio::sync::broadcast::Sender<Arc<crate::store::request_log::StoredRequest>>,
 }
 
 /// Who the control plane is on the bus: its cluster's subjects and, when it connects with an
@@ -78,6 +83,7 @@ impl Service {
             cipher,
             relay_wakeup,
             bus: BusIdentity::default(),
+            requests_tail: tokio::sync::broadcast::channel(TAIL_BUFFER).0,
         }
     }
 
@@ -111,7 +117,13 @@ impl Service {
     /// `authorize` the caller against the loaded state, decide, and append pinned to the
     /// version that was loaded — so what was authorized is what the change applies to. When
     /// the stream moved on meanwhile and no version was pinned by the caller, all of it runs
-    /// again on the new state.
+    /// again on the new state. Each command is a span (`command`), carrying its stream and
+    /// the events it recorded.
+    #[tracing::instrument(
+        name = "command",
+        skip_all,
+        fields(stream = %A::stream(id), recorded = tracing::field::Empty, seq = tracing::field::Empty)
+    )]
     async fn execute<A: Aggregate>(
         &self,
         caller: &Caller,
@@ -150,6 +162,11 @@ impl Service {
             match self.db.append(request).await {
                 Ok(events) => {
                     self.relay_wakeup.notify_one();
+                    let span = tracing::Span::current();
+                    span.record("recorded", events.len());
+                    if let Some(last) = events.last() {
+                        span.record("seq", last.seq);
+                    }
                     return Ok(Outcome {
                         version: events.last().map_or(version, |e| e.stream_version),
                         events,

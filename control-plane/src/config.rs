@@ -93,6 +93,13 @@ pub struct ControlPlaneArgs {
     /// A file holding that key, instead of `MCPGW_SECRET_KEY`.
     #[arg(long, env = "MCPGW_SECRET_KEY_FILE")]
     pub secret_key_file: Option<PathBuf>,
+    /// How long request-log records are kept.
+    #[arg(long, env = "MCPGW_REQUEST_LOG_RETENTION", default_value = "7d",
+          value_parser = humantime::parse_duration)]
+    pub request_log_retention: std::time::Duration,
+    /// Most request-log records kept (the oldest go first).
+    #[arg(long, env = "MCPGW_REQUEST_LOG_MAX_RECORDS", default_value = "1000000")]
+    pub request_log_max_records: u64,
 }
 
 /// Secrets a control plane registers at start-up.
@@ -105,6 +112,15 @@ pub struct Bootstrap {
 }
 
 impl ControlPlaneArgs {
+    /// The request log's retention bounds.
+    pub fn request_log(&self) -> crate::request_log::RequestLogSettings {
+        crate::request_log::RequestLogSettings {
+            retention: self.request_log_retention,
+            max_records: self.request_log_max_records,
+            ..Default::default()
+        }
+    }
+
     /// The bootstrap admin key and data-plane token, from their variables or their files.
     pub fn bootstrap(&self) -> Result<Bootstrap, SecretFileError> {
         let admin_key = value_or_file(

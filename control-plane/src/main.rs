@@ -24,7 +24,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    mcpgw_shared::telemetry::init();
+    let _telemetry = mcpgw_shared::telemetry::init("mcpgw-control-plane");
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(*args).await,
@@ -86,6 +86,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ..RelaySettings::default()
         },
         bootstrap: cp.bootstrap()?,
+        request_log: cp.request_log(),
     })
     .await?;
     if let Some(key) = &running.generated_admin_key {

@@ -15,8 +15,10 @@ use chrono::Utc;
 use mcpgw_shared::bus::{Bus, BusError, BusMessage};
 use mcpgw_shared::subjects::Subjects;
 use mcpgw_shared::wire::{Audience, Heartbeat, WIRE_VERSION};
+use prometheus_client::metrics::counter::Counter;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 pub use leader::Leadership;
 pub use messages::wire_messages;
@@ -67,6 +69,7 @@ pub struct OutboxRelay {
     bus: Arc<dyn Bus>,
     wakeup: Arc<Notify>,
     settings: RelaySettings,
+    published: Counter,
 }
 
 impl OutboxRelay {
@@ -82,7 +85,14 @@ impl OutboxRelay {
             bus,
             wakeup,
             settings,
+            published: Counter::default(),
         }
+    }
+
+    /// The same relay, counting the events it publishes in `published`.
+    pub fn counting(mut self, published: Counter) -> Self {
+        self.published = published;
+        self
     }
 
     /// Runs until `shutdown`: waits to become the leader, then publishes and sends heartbeats
@@ -166,11 +176,24 @@ impl OutboxRelay {
             let Some(last) = events.last().map(|e| e.seq) else {
                 return Ok(());
             };
-            self.bus
-                .publish(wire_messages(&events, &self.settings.subjects))
-                .await?;
-            tracing::debug!(from = published.seq + 1, to = last, "published events");
-            self.db.advance_published_seq(last).await?;
+            let span = tracing::info_span!(
+                "outbox publish",
+                otel.kind = "producer",
+                from = published.seq + 1,
+                to = last,
+                events = events.len(),
+            );
+            async {
+                self.bus
+                    .publish(wire_messages(&events, &self.settings.subjects))
+                    .await?;
+                tracing::debug!("published events");
+                self.db.advance_published_seq(last).await?;
+                Ok::<(), RelayError>(())
+            }
+            .instrument(span)
+            .await?;
+            self.published.inc_by(events.len() as u64);
             published.advance(&events);
         }
     }

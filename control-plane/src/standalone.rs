@@ -48,6 +48,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         nats_user: None,
         relay: RelaySettings::default(),
         bootstrap: cp.bootstrap()?,
+        request_log: cp.request_log(),
     })
     .await?;
     let admin_key = control_plane.generated_admin_key.clone();

@@ -8,6 +8,7 @@ mod event_log;
 mod outbox_cursor;
 mod projections;
 pub mod read_models;
+pub mod request_log;
 
 pub use database::{Database, Dialect};
 pub use error::{StoreError, Taken};

@@ -9,7 +9,7 @@ mod host;
 mod route;
 mod session;
 
-pub use credential::{API_KEY_HEADER, CredentialError, Principal, authenticate};
+pub use credential::{API_KEY_HEADER, CredentialError, Principal, authenticate, identify};
 pub use host::{HostChecked, HostError, HostPolicy, HostPolicyError};
 pub use route::{RouteError, Routed};
 pub use session::{MCP_SESSION_ID, SessionHeader};

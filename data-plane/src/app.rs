@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Settings, SettingsError};
 use crate::gateway::Gateway;
+use crate::observe::Exporter;
 use crate::snapshot::ConfigStore;
 use crate::sync::{LastKnownGood, SyncClient, SyncError, SyncLink, SyncSettings, Synchronizer};
 use mcpgw_shared::version::VersionSkew;
@@ -73,7 +74,7 @@ impl RunningDataPlane {
         bus: Arc<dyn Bus>,
     ) -> Result<Self, StartError> {
         let (store, updater) = ConfigStore::new();
-        let gateway = Gateway::new(store.clone(), &settings)?;
+        let mut gateway = Gateway::new(store.clone(), &settings)?;
         let client = SyncClient::new(&source.link, source.token.expose())?;
         let last_known_good = source
             .data_dir
@@ -89,11 +90,43 @@ impl RunningDataPlane {
             addr: settings.listen_addr,
             error,
         })?;
-        let mut synchronizer =
-            Synchronizer::new(client, bus, updater, last_known_good, source.settings);
+        let subjects = source.settings.subjects.clone();
+        let mut synchronizer = Synchronizer::new(
+            client,
+            bus.clone(),
+            updater,
+            last_known_good,
+            source.settings,
+        )
+        .with_metrics(gateway.metrics().clone());
         synchronizer.boot().await?;
         let shutdown = CancellationToken::new();
         let mut tasks = tokio::task::JoinSet::new();
+        // The exporter outlives the gateway: it sends what the last requests left.
+        let export_shutdown = CancellationToken::new();
+        if settings.request_log_export {
+            let metrics = gateway.metrics();
+            let (log, exporter) = Exporter {
+                bus,
+                subjects,
+                identity: synchronizer.identity(),
+                exported: metrics.request_log_exported.clone(),
+                dropped: metrics.request_log_dropped.clone(),
+            }
+            .start(export_shutdown.clone());
+            gateway = gateway.with_request_log(log);
+            let stop_export = export_shutdown.clone();
+            let gateway_done = shutdown.clone();
+            tasks.spawn(async move {
+                gateway_done.cancelled().await;
+                // Give the last requests' records a moment to be queued, then flush.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                stop_export.cancel();
+                let _ = exporter.await;
+            });
+        } else {
+            tracing::info!("MCPGW_REQUEST_LOG_EXPORT=false: request records stay in this pod");
+        }
         let (fatal_tx, fatal) = oneshot::channel();
         let sync_shutdown = shutdown.clone();
         tasks.spawn(async move {

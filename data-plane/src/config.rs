@@ -96,6 +96,12 @@ pub struct Settings {
     /// Most open streams (SSE answers and GET streams) one key may hold on one pod (then 429).
     #[arg(long, env = "MCPGW_MAX_STREAMS_PER_KEY", default_value = defaults::MAX_STREAMS_PER_KEY)]
     pub max_streams_per_key: usize,
+    /// Send a record of every MCP request to the control plane's request log (over the bus,
+    /// in batches). `false` keeps request records inside the pod (metrics and traces still
+    /// work).
+    #[arg(long, env = "MCPGW_REQUEST_LOG_EXPORT", default_value = "true",
+          action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub request_log_export: bool,
 }
 
 /// The data plane's command line.
@@ -251,6 +257,7 @@ impl Settings {
             max_streams_per_key: defaults::MAX_STREAMS_PER_KEY
                 .parse()
                 .expect("the built-in defaults parse"),
+            request_log_export: true,
         }
     }
 }

@@ -315,6 +315,11 @@ impl From<MessageError> for GatewayError {
     }
 }
 
+/// The reason of the error a response carries, left in the response's extensions for the
+/// metrics and the request log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureReason(pub &'static str);
+
 /// A [`GatewayError`] with what its response needs: the request id and the JSON-RPC id.
 #[derive(Debug)]
 pub struct Failure {
@@ -357,6 +362,9 @@ impl IntoResponse for Failure {
             tracing::debug!(request_id = %self.request_id, reason = self.error.reason(), error = %self.error, "request refused");
         }
         let mut response = (status, axum::Json(body)).into_response();
+        response
+            .extensions_mut()
+            .insert(FailureReason(self.error.reason()));
         if status == StatusCode::UNAUTHORIZED {
             let error = match self.error {
                 GatewayError::MissingCredential => "Bearer realm=\"mcpgw\"".to_owned(),

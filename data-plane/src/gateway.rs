@@ -20,6 +20,7 @@ use crate::config::{Settings, SettingsError};
 use crate::drain::Drain;
 use crate::egress::EgressPolicy;
 use crate::enforce::{self, StreamRegistry};
+use crate::observe::{self, GatewayMetrics, Observer, RequestLog};
 use crate::relay::upstream::Upstream;
 use crate::relay::{self, Limits, RelayState};
 use crate::session::SessionSealer;
@@ -29,6 +30,7 @@ use crate::snapshot::ConfigStore;
 #[derive(Clone)]
 pub struct Gateway {
     state: RelayState,
+    observer: Observer,
     drain_timeout: Duration,
     header_read_timeout: Duration,
 }
@@ -91,19 +93,47 @@ impl Gateway {
             drain: Drain::new(),
             streams: StreamRegistry::new(),
         };
+        let observer = Observer {
+            metrics: GatewayMetrics::new(),
+            log: RequestLog::disabled(),
+            store: state.store.clone(),
+            streams: state.streams.clone(),
+        };
         Ok(Self {
             state,
+            observer,
             drain_timeout: settings.drain_timeout,
             header_read_timeout: settings.header_read_timeout,
         })
     }
 
-    /// The routes (`/{slug}/mcp`, `/healthz`, `/readyz`), with request ids on every response.
-    /// Mount it with `Router::merge`; serve it with connect info
-    /// (`into_make_service_with_connect_info`) so `MCPGW_TRUSTED_PROXIES` can be applied.
+    /// The same gateway, leaving a record of every MCP request in `log`.
+    pub fn with_request_log(mut self, log: RequestLog) -> Self {
+        self.observer.log = log;
+        self
+    }
+
+    /// The gateway's metrics (the sync loop and the request-log exporter add to them).
+    pub fn metrics(&self) -> &GatewayMetrics {
+        &self.observer.metrics
+    }
+
+    /// The routes (`/{slug}/mcp`, `/healthz`, `/readyz`, `/metrics`), with request ids on every
+    /// response and every MCP request observed (span fields, metrics, request log). Mount it
+    /// with `Router::merge`; serve it with connect info (`into_make_service_with_connect_info`)
+    /// so `MCPGW_TRUSTED_PROXIES` can be applied.
     pub fn router(&self) -> Router {
         relay::router(self.state.clone())
+            .layer(axum::middleware::from_fn_with_state(
+                self.observer.clone(),
+                observe::track,
+            ))
             .merge(crate::health::router(self.state.store.clone()))
+            .merge(
+                Router::new()
+                    .route("/metrics", axum::routing::get(observe::scrape))
+                    .with_state(self.observer.clone()),
+            )
             .layer(axum::middleware::from_fn(mcpgw_shared::request_id::assign))
     }
 

@@ -18,7 +18,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    mcpgw_shared::telemetry::init();
+    let _telemetry = mcpgw_shared::telemetry::init("mcpgw-data-plane");
     let result = match Cli::parse().command {
         Command::Serve(args) => serve(*args).await,
         Command::Health(args) => probe(&args).await.map_err(Into::into),

@@ -65,15 +65,36 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestId {
 
 /// Middleware: assigns the id, runs the request in a span that carries it (so every log line
 /// of the request names it), logs the outcome at debug level, and sets the header.
+///
+/// The span is the request's server span in a trace: a client's W3C trace context becomes its
+/// parent, and it declares the fields the data plane fills in as it learns them (following the
+/// OpenTelemetry semantic conventions for HTTP and MCP; `mcpgw.*` for the gateway's own).
 pub async fn assign(mut request: Request, next: Next) -> Response {
     let id = RequestId::generate();
     request.extensions_mut().insert(id.clone());
     let span = tracing::info_span!(
         "request",
         request_id = %id,
-        method = %request.method(),
-        path = %request.uri().path(),
+        trace_id = tracing::field::Empty,
+        otel.name = %format_args!("{} {}", request.method(), request.uri().path()),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = %request.method(),
+        url.path = %request.uri().path(),
+        http.response.status_code = tracing::field::Empty,
+        mcp.method.name = tracing::field::Empty,
+        gen_ai.tool.name = tracing::field::Empty,
+        gen_ai.prompt.name = tracing::field::Empty,
+        mcp.resource.uri = tracing::field::Empty,
+        mcpgw.server = tracing::field::Empty,
+        mcpgw.workspace = tracing::field::Empty,
+        mcpgw.key.id = tracing::field::Empty,
+        enduser.id = tracing::field::Empty,
+        mcpgw.upstream.status = tracing::field::Empty,
+        mcpgw.upstream.latency_ms = tracing::field::Empty,
+        error.type = tracing::field::Empty,
     );
+    crate::telemetry::set_parent_from(&span, request.headers());
     let started = std::time::Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
     span.in_scope(|| {

@@ -118,6 +118,19 @@ impl Subjects {
         format!("{}.logs.{data_plane}.>", self.root)
     }
 
+    /// Where a data plane sends its request-log batches (within [`Self::logs_of`]).
+    pub fn requests_of(&self, data_plane: DataPlaneId) -> String {
+        format!("{}.logs.{data_plane}.requests", self.root)
+    }
+
+    /// The data plane that sent request-log batches on `subject`, if it is such a subject of
+    /// this cluster.
+    pub fn requests_sender(&self, subject: &str) -> Option<DataPlaneId> {
+        let rest = subject.strip_prefix(&self.root)?.strip_prefix(".logs.")?;
+        let id = rest.strip_suffix(".requests")?;
+        id.parse().ok()
+    }
+
     /// Every data plane's status.
     pub fn all_status(&self) -> String {
         format!("{}.status.>", self.root)

@@ -49,7 +49,8 @@ impl TestControlPlane {
     /// Starts a control plane as [`TestControlPlane::start`] does, with `options`.
     pub async fn start_with(backend: Backend, bus: Arc<dyn Bus>, options: Options) -> Self {
         if std::env::var_os("RUST_LOG").is_some() {
-            mcpgw_shared::telemetry::init();
+            // The guard is leaked: logging stays for the whole test process.
+            std::mem::forget(mcpgw_shared::telemetry::init("mcpgw-tests"));
         }
         let database = TestDatabase::new(backend).await;
         let db = Database::connect(database.url())
@@ -73,6 +74,7 @@ impl TestControlPlane {
                 ..RelaySettings::default()
             },
             bootstrap: Default::default(),
+            request_log: Default::default(),
         })
         .await
         .expect("start the control plane");

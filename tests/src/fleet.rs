@@ -84,6 +84,14 @@ impl Fleet {
         .await;
     }
 
+    /// What the control-plane process logged (standard error).
+    pub fn control_plane_logs(&self) -> Vec<String> {
+        self.control_plane
+            .as_ref()
+            .map(|child| child.logs().lines())
+            .unwrap_or_default()
+    }
+
     /// Kills the control-plane process.
     pub async fn stop_control_plane(&mut self) {
         if let Some(mut child) = self.control_plane.take() {
@@ -174,6 +182,14 @@ impl DataPlaneProcess {
     /// The MCP endpoint of `slug` on this pod.
     pub fn mcp_url(&self, slug: &str) -> String {
         format!("{}/{slug}/mcp", self.url())
+    }
+
+    /// What the process logged (standard error).
+    pub fn logs(&self) -> Vec<String> {
+        self.child
+            .as_ref()
+            .map(|child| child.logs().lines())
+            .unwrap_or_default()
     }
 
     /// Kills the process.

@@ -14,3 +14,4 @@ pub mod peers;
 pub mod pki;
 pub mod process;
 pub mod standalone;
+pub mod telemetry;

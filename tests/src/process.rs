@@ -1,10 +1,16 @@
 //! Child processes of the gateway's binaries, killed when dropped.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+
+/// Most lines of a process's standard error that are kept for inspection.
+const KEPT_LOG_LINES: usize = 50_000;
 
 /// The path of a workspace binary built next to the test executable (`cargo test --workspace`
 /// builds them, since each binary's package has integration tests).
@@ -23,15 +29,35 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
+/// The last lines a process wrote to its standard error.
+#[derive(Clone, Default, Debug)]
+pub struct LogLines(Arc<Mutex<VecDeque<String>>>);
+
+impl LogLines {
+    /// The lines kept so far, oldest first.
+    pub fn lines(&self) -> Vec<String> {
+        self.0.lock().expect("log lock").iter().cloned().collect()
+    }
+
+    fn push(&self, line: String) {
+        let mut lines = self.0.lock().expect("log lock");
+        if lines.len() == KEPT_LOG_LINES {
+            lines.pop_front();
+        }
+        lines.push_back(line);
+    }
+}
+
 /// A running child process; killed on drop.
 pub struct ChildProcess {
     child: Child,
     name: String,
+    logs: LogLines,
 }
 
 impl ChildProcess {
-    /// Starts `binary args…` with `env`, stdout and stderr inherited so failures show in the
-    /// test output.
+    /// Starts `binary args…` with `env`; stdout is inherited, and every line of stderr is both
+    /// echoed (so failures show in the test output) and kept (see [`ChildProcess::logs`]).
     pub fn spawn(name: &str, args: &[&str], env: &[(&str, String)]) -> Self {
         let mut command = Command::new(binary(name));
         command
@@ -40,14 +66,32 @@ impl ChildProcess {
             .env_remove("MCPGW_NATS_URL")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
+            .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let child = command
+        let mut child = command
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let logs = LogLines::default();
+        if let Some(stderr) = child.stderr.take() {
+            let kept = logs.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stderr).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    eprintln!("{line}");
+                    kept.push(line);
+                }
+            });
+        }
         Self {
             child,
             name: name.to_owned(),
+            logs,
         }
+    }
+
+    /// What the process wrote to its standard error so far.
+    pub fn logs(&self) -> LogLines {
+        self.logs.clone()
     }
 
     /// Kills the process at once (SIGKILL) and reaps it.

@@ -30,6 +30,7 @@ use tower::ServiceExt;
 
 use super::rest::{self, MAX_BODY_BYTES};
 use crate::application::Service;
+use crate::metrics::ControlPlaneMetrics;
 
 /// How often `WatchEvents` looks for new events.
 const WATCH_INTERVAL: Duration = Duration::from_millis(250);
@@ -41,10 +42,11 @@ pub struct AdminService {
 }
 
 impl AdminService {
-    /// The admin service over `service`.
-    pub fn new(service: Service) -> Self {
+    /// The admin service over `service` (its calls count in `metrics` as the REST routes
+    /// they answer as).
+    pub fn new(service: Service, metrics: ControlPlaneMetrics) -> Self {
         Self {
-            rest: rest::router(service),
+            rest: rest::router(service, metrics),
         }
     }
 

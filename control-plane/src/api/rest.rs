@@ -7,6 +7,7 @@ mod events;
 mod extract;
 mod openapi;
 mod request_id;
+mod requests;
 mod servers;
 mod views;
 mod workspaces;
@@ -18,12 +19,13 @@ use axum::routing::{get, post};
 pub use error::ApiError;
 
 use crate::application::Service;
+use crate::metrics::{ControlPlaneMetrics, count_admin};
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// The REST API's router.
-pub fn router(service: Service) -> Router {
+/// The REST API's router; requests are counted in `metrics` by route.
+pub fn router(service: Service, metrics: ControlPlaneMetrics) -> Router {
     let v1 = Router::new()
         .route(
             "/workspaces",
@@ -45,6 +47,9 @@ pub fn router(service: Service) -> Router {
         .route("/api-keys/{id}", get(api_keys::show))
         .route("/api-keys/{id}/revoke", post(api_keys::revoke))
         .route("/events", get(events::list))
+        .route("/requests", get(requests::list))
+        .route("/requests/tail", get(requests::tail))
+        .route("/requests/{request_id}", get(requests::show))
         .route(
             "/data-planes",
             post(data_planes::create).get(data_planes::list),
@@ -63,6 +68,7 @@ pub fn router(service: Service) -> Router {
         .nest("/v1", v1)
         .route("/openapi.json", get(openapi::document))
         .route("/healthz", get(|| async { "ok" }))
+        .route_layer(axum::middleware::from_fn_with_state(metrics, count_admin))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -11,21 +11,45 @@ use mcpgw_shared::proto::{
 use mcpgw_shared::version::VERSION;
 use mcpgw_shared::{StreamId, bearer::bearer_token, wire};
 use tonic::{Request, Response, Status};
+use tracing::Instrument;
 
 use crate::application::{InstanceReport, Service, ServiceError, SyncEntity, SyncState};
 use crate::domain::DomainError;
+use crate::metrics::ControlPlaneMetrics;
 use crate::store::{DataPlaneRow, WorkspaceRow};
 
 /// The gRPC service.
 #[derive(Clone)]
 pub struct SyncService {
     service: Service,
+    metrics: ControlPlaneMetrics,
 }
 
 impl SyncService {
-    /// A sync service over the service layer.
-    pub fn new(service: Service) -> Self {
-        Self { service }
+    /// A sync service over the service layer, counting its calls in `metrics`.
+    pub fn new(service: Service, metrics: ControlPlaneMetrics) -> Self {
+        Self { service, metrics }
+    }
+
+    /// Runs one call in its span (a gRPC server span in traces) and counts its outcome.
+    async fn observed<T>(
+        &self,
+        method: &'static str,
+        call: impl Future<Output = Result<T, Status>>,
+    ) -> Result<T, Status> {
+        let span = tracing::info_span!(
+            "sync",
+            otel.name = %format_args!("mcpgw.v1.ConfigSync/{method}"),
+            otel.kind = "server",
+            rpc.system = "grpc",
+            rpc.service = "mcpgw.v1.ConfigSync",
+            rpc.method = method,
+            mcpgw.data_plane = tracing::field::Empty,
+        );
+        let result = call.instrument(span).await;
+        self.metrics
+            .sync_call(method, result.as_ref().map(|_| ()).map_err(Status::code));
+        result
     }
 
     /// As a tonic server.
@@ -46,10 +70,13 @@ impl SyncService {
         let token = bearer_token(header).ok_or_else(|| {
             Status::unauthenticated("the authorization metadata must be `Bearer <token>`")
         })?;
-        self.service
+        let data_plane = self
+            .service
             .authenticate_data_plane(token)
             .await
-            .map_err(status)
+            .map_err(status)?;
+        tracing::Span::current().record("mcpgw.data_plane", tracing::field::display(data_plane.id));
+        Ok(data_plane)
     }
 }
 
@@ -106,89 +133,103 @@ impl ConfigSync for SyncService {
         &self,
         request: Request<SnapshotRequest>,
     ) -> Result<Response<Snapshot>, Status> {
-        let data_plane = self.authenticate(&request).await?;
-        let snapshot = self
-            .service
-            .sync_snapshot(&data_plane)
-            .await
-            .map_err(status)?;
-        Ok(Response::new(Snapshot {
-            format: SnapshotFormat::V1.into(),
-            seq: snapshot.seq,
-            all_workspaces: snapshot.all_workspaces,
-            workspaces: snapshot.workspaces.iter().map(workspace_message).collect(),
-            servers: snapshot.servers.iter().map(Into::into).collect(),
-            api_keys: snapshot.api_keys.iter().map(Into::into).collect(),
-            control_plane_version: VERSION.to_owned(),
-        }))
+        self.observed("GetSnapshot", async move {
+            let data_plane = self.authenticate(&request).await?;
+            let snapshot = self
+                .service
+                .sync_snapshot(&data_plane)
+                .await
+                .map_err(status)?;
+            Ok(Response::new(Snapshot {
+                format: SnapshotFormat::V1.into(),
+                seq: snapshot.seq,
+                all_workspaces: snapshot.all_workspaces,
+                workspaces: snapshot.workspaces.iter().map(workspace_message).collect(),
+                servers: snapshot.servers.iter().map(Into::into).collect(),
+                api_keys: snapshot.api_keys.iter().map(Into::into).collect(),
+                control_plane_version: VERSION.to_owned(),
+                data_plane_id: data_plane.id.to_string(),
+            }))
+        })
+        .await
     }
 
     async fn get_changes(
         &self,
         request: Request<ChangesRequest>,
     ) -> Result<Response<Changes>, Status> {
-        let data_plane = self.authenticate(&request).await?;
-        let (head_seq, entities) = self
-            .service
-            .sync_changes(&data_plane, request.get_ref().after_seq)
-            .await
-            .map_err(status)?;
-        Ok(Response::new(Changes {
-            head_seq,
-            entities: entities.into_iter().map(entity_message).collect(),
-        }))
+        self.observed("GetChanges", async move {
+            let data_plane = self.authenticate(&request).await?;
+            let (head_seq, entities) = self
+                .service
+                .sync_changes(&data_plane, request.get_ref().after_seq)
+                .await
+                .map_err(status)?;
+            Ok(Response::new(Changes {
+                head_seq,
+                entities: entities.into_iter().map(entity_message).collect(),
+            }))
+        })
+        .await
     }
 
     async fn get_entity(
         &self,
         request: Request<EntityRequest>,
     ) -> Result<Response<EntityState>, Status> {
-        let data_plane = self.authenticate(&request).await?;
-        let request = request.into_inner();
-        let kind = match EntityKind::try_from(request.kind) {
-            Ok(EntityKind::Workspace) => wire::EntityKind::Workspace,
-            Ok(EntityKind::Server) => wire::EntityKind::Server,
-            Ok(EntityKind::ApiKey) => wire::EntityKind::ApiKey,
-            _ => {
-                return Err(Status::invalid_argument(
-                    "kind must be WORKSPACE, SERVER or API_KEY",
-                ));
-            }
-        };
-        let stream = StreamId::from_parts(kind, &request.id)
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
-        let entity = self
-            .service
-            .sync_entity(&data_plane, stream)
-            .await
-            .map_err(status)?;
-        Ok(Response::new(entity_message(entity)))
+        self.observed("GetEntity", async move {
+            let data_plane = self.authenticate(&request).await?;
+            let request = request.into_inner();
+            let kind = match EntityKind::try_from(request.kind) {
+                Ok(EntityKind::Workspace) => wire::EntityKind::Workspace,
+                Ok(EntityKind::Server) => wire::EntityKind::Server,
+                Ok(EntityKind::ApiKey) => wire::EntityKind::ApiKey,
+                _ => {
+                    return Err(Status::invalid_argument(
+                        "kind must be WORKSPACE, SERVER or API_KEY",
+                    ));
+                }
+            };
+            let stream = StreamId::from_parts(kind, &request.id)
+                .map_err(|e| Status::invalid_argument(e.to_string()))?;
+            let entity = self
+                .service
+                .sync_entity(&data_plane, stream)
+                .await
+                .map_err(status)?;
+            Ok(Response::new(entity_message(entity)))
+        })
+        .await
     }
 
     async fn report_status(
         &self,
         request: Request<StatusReport>,
     ) -> Result<Response<StatusAck>, Status> {
-        let data_plane = self.authenticate(&request).await?;
-        let report = request.into_inner();
-        self.service
-            .record_instance_status(
-                &data_plane,
-                &InstanceReport {
-                    instance_id: report.instance_id,
-                    version: report.version,
-                    applied_seq: report.applied_seq,
-                    healthy: report.healthy,
-                    uptime_seconds: report.uptime_seconds,
-                },
-                Utc::now(),
-            )
-            .await
-            .map_err(status)?;
-        let head_seq = self.service.head().await.map_err(status)?;
-        Ok(Response::new(StatusAck {
-            head_seq,
-            control_plane_version: VERSION.to_owned(),
-        }))
+        self.observed("ReportStatus", async move {
+            let data_plane = self.authenticate(&request).await?;
+            let report = request.into_inner();
+            self.service
+                .record_instance_status(
+                    &data_plane,
+                    &InstanceReport {
+                        instance_id: report.instance_id,
+                        version: report.version,
+                        applied_seq: report.applied_seq,
+                        healthy: report.healthy,
+                        uptime_seconds: report.uptime_seconds,
+                    },
+                    Utc::now(),
+                )
+                .await
+                .map_err(status)?;
+            let head_seq = self.service.head().await.map_err(status)?;
+            Ok(Response::new(StatusAck {
+                head_seq,
+                control_plane_version: VERSION.to_owned(),
+                data_plane_id: data_plane.id.to_string(),
+            }))
+        })
+        .await
     }
 }

@@ -90,6 +90,14 @@ pub fn authenticate(
     headers: &HeaderMap,
     now: DateTime<Utc>,
 ) -> Result<Principal, CredentialError> {
+    let principal = identify(config, headers)?;
+    principal.usable_at(now)?;
+    Ok(principal)
+}
+
+/// The key in `headers`, if `config` knows it and its secret verifies, whether or not it may
+/// still be used (a refusal for a revoked key can then name the key).
+pub fn identify(config: &Config, headers: &HeaderMap) -> Result<Principal, CredentialError> {
     let credential = Credential::parse(CredentialKind::ApiKey, presented(headers)?)
         .map_err(|_| CredentialError::Invalid)?;
     let key = config
@@ -98,15 +106,21 @@ pub fn authenticate(
     if !credential.verify(&key.secret_hash) {
         return Err(CredentialError::Invalid);
     }
-    match access::key_usable(key, now) {
-        Ok(()) => {}
-        Err(Denial::Revoked) => return Err(CredentialError::Revoked),
-        Err(_) => return Err(CredentialError::Expired),
-    }
     Ok(Principal {
         key_id: *credential.id(),
         key: key.clone(),
     })
+}
+
+impl Principal {
+    /// Whether the key may be used at `now`: not revoked, not expired.
+    pub fn usable_at(&self, now: DateTime<Utc>) -> Result<(), CredentialError> {
+        match access::key_usable(&self.key, now) {
+            Ok(()) => Ok(()),
+            Err(Denial::Revoked) => Err(CredentialError::Revoked),
+            Err(_) => Err(CredentialError::Expired),
+        }
+    }
 }
 
 #[cfg(test)]

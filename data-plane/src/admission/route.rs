@@ -9,10 +9,11 @@ use chrono::Utc;
 use http::request::Parts;
 use mcpgw_shared::request_id::RequestId;
 
-use super::credential::{Principal, authenticate};
+use super::credential::{Principal, identify};
 use super::host::{HostChecked, HostPolicy};
 use crate::access::{self, Denial};
 use crate::errors::{Failure, GatewayError};
+use crate::observe::Observation;
 use crate::snapshot::{ConfigStore, Route};
 
 /// A request that may proceed: who calls, and the route of the server it addresses.
@@ -72,7 +73,10 @@ where
             return Err(fail(GatewayError::NotReady));
         }
         let now = Utc::now();
-        let principal = authenticate(&config, &parts.headers, now).map_err(|e| fail(e.into()))?;
+        let observation = Observation::of(&parts.extensions);
+        let principal = identify(&config, &parts.headers).map_err(|e| fail(e.into()))?;
+        observation.principal(&principal);
+        principal.usable_at(now).map_err(|e| fail(e.into()))?;
         let Path(slug) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|_| fail(GatewayError::UnknownServer(String::new())))?;
@@ -80,6 +84,7 @@ where
             .route_by_slug(&slug)
             .ok_or_else(|| RouteError::Unknown(slug.chars().take(64).collect()))
             .map_err(|e| fail(e.into()))?;
+        observation.route(route);
         access::check(&principal.key, route, now)
             .map_err(|denial| RouteError::Denied {
                 slug: route.slug().to_string(),

@@ -26,6 +26,7 @@ use super::response::{self, Exchange, Mode};
 use crate::admission::{Principal, Routed, SessionHeader};
 use crate::drain::StreamKind;
 use crate::errors::{Failure, GatewayError};
+use crate::observe::Observation;
 use crate::protocol::era::{self, Era};
 use crate::session::SessionClaims;
 use crate::snapshot::Route;
@@ -90,6 +91,7 @@ async fn deliver_initialized(
             claims.upstream_session.as_deref(),
             rid,
             Some(body),
+            &Observation::default(),
         )
         .await;
     match sent {
@@ -128,6 +130,7 @@ async fn forward(
     method: Method,
 ) -> Result<Response, Failure> {
     let (parts, _) = request.into_parts();
+    let observation = Observation::of(&parts.extensions);
     let fail = |e: GatewayError| e.into_failure(&rid, None);
     let (era, _) = era::era(&parts.headers).map_err(|e| fail(e.into()))?;
     let claims = match era {
@@ -157,6 +160,7 @@ async fn forward(
             upstream_session,
             &rid,
             None,
+            &observation,
         )
         .await
         .map_err(fail)?;

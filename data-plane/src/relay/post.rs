@@ -15,6 +15,7 @@ use super::{RelayState, tools};
 use crate::admission::{Routed, SessionHeader};
 use crate::drain::StreamKind;
 use crate::errors::{Failure, GatewayError};
+use crate::observe::Observation;
 use crate::protocol::era::{self, Era};
 use crate::protocol::message::{self, Body as Shape, Kind, MessageError};
 
@@ -46,6 +47,7 @@ pub async fn handle(
     rid: RequestId,
     Routed { principal, route }: Routed,
     session: SessionHeader,
+    observation: Observation,
     request: Request,
 ) -> Result<Response, Failure> {
     let (parts, body) = request.into_parts();
@@ -71,6 +73,7 @@ pub async fn handle(
         }
         e => fail(e.into(), None),
     })?;
+    observation.body(&shape);
     let first_id = match &shape {
         Shape::Single(m) => m.raw_id(),
         Shape::Batch(_) => None,
@@ -151,6 +154,7 @@ pub async fn handle(
             upstream_session,
             &rid,
             Some(bytes),
+            &observation,
         )
         .await
         .map_err(|e| fail(e, first_id))?;

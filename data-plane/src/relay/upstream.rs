@@ -9,10 +9,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use mcpgw_shared::request_id::{RequestId, X_REQUEST_ID};
+use mcpgw_shared::telemetry;
+use tracing::Instrument;
 
 use crate::admission::API_KEY_HEADER;
 use crate::egress::{self, EgressDenied, EgressPolicy, PolicyResolver};
 use crate::errors::GatewayError;
+use crate::observe::Observation;
 use crate::snapshot::Route;
 
 pub use crate::admission::MCP_SESSION_ID;
@@ -85,6 +88,9 @@ impl Upstream {
     }
 
     /// Sends one request to `route`'s upstream; resolves when its response headers arrive.
+    /// The call is a client span of the request's trace (its context goes upstream in
+    /// `traceparent`), and its status and latency go into `observation`.
+    #[allow(clippy::too_many_arguments)]
     pub async fn send(
         &self,
         route: &Route,
@@ -93,6 +99,55 @@ impl Upstream {
         upstream_session: Option<&str>,
         request_id: &RequestId,
         body: Option<Bytes>,
+        observation: &Observation,
+    ) -> Result<reqwest::Response, GatewayError> {
+        let span = tracing::info_span!(
+            "upstream",
+            otel.name = %format_args!("upstream {method}"),
+            otel.kind = "client",
+            http.request.method = %method,
+            server.address = route.upstream.host_str().unwrap_or_default(),
+            mcpgw.server = %route.slug(),
+            http.response.status_code = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+        );
+        let started = std::time::Instant::now();
+        let result = self
+            .send_in(
+                route,
+                method,
+                client_headers,
+                upstream_session,
+                request_id,
+                body,
+                &span,
+            )
+            .instrument(span.clone())
+            .await;
+        let status = result.as_ref().ok().map(|r| r.status().as_u16());
+        match (&result, status) {
+            (Ok(_), Some(status)) => {
+                span.record("http.response.status_code", status);
+            }
+            (Err(error), _) => {
+                span.record("error.type", error.reason());
+            }
+            _ => {}
+        }
+        observation.upstream(status, started.elapsed());
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn send_in(
+        &self,
+        route: &Route,
+        method: Method,
+        client_headers: &HeaderMap,
+        upstream_session: Option<&str>,
+        request_id: &RequestId,
+        body: Option<Bytes>,
+        span: &tracing::Span,
     ) -> Result<reqwest::Response, GatewayError> {
         let slug = || route.slug().to_string();
         self.egress
@@ -115,6 +170,7 @@ impl Upstream {
         for (name, value) in &route.auth_headers {
             headers.insert(name.clone(), value.clone());
         }
+        telemetry::inject_into(span, &mut headers);
         let mut request = self
             .client
             .request(method, route.upstream.clone())

@@ -57,6 +57,11 @@ impl Config {
         self.ready && !self.stale
     }
 
+    /// Whether nothing has confirmed the configuration for longer than `MCPGW_MAX_STALENESS`.
+    pub fn is_stale(&self) -> bool {
+        self.stale
+    }
+
     /// Whether this data plane serves every workspace.
     pub fn serves_all_workspaces(&self) -> bool {
         self.all_workspaces
@@ -120,6 +125,7 @@ impl Config {
                 .map(|(id, key)| key.to_message(id))
                 .collect(),
             control_plane_version: String::new(),
+            data_plane_id: String::new(),
         }
     }
 }

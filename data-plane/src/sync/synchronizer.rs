@@ -5,14 +5,17 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::{self, BoxStream};
+use mcpgw_shared::DataPlaneId;
 use mcpgw_shared::bus::{Bus, BusMessage};
 use mcpgw_shared::proto::StatusReport;
 use mcpgw_shared::subjects::Subjects;
 use mcpgw_shared::wire::{Audience, ConfigEvent, EntityKind, Heartbeat};
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{LastKnownGood, SyncClient, SyncError};
+use crate::observe::GatewayMetrics;
 use crate::snapshot::ConfigUpdater;
 use mcpgw_shared::version::{self, VERSION, VersionSkew};
 
@@ -75,6 +78,10 @@ pub struct Synchronizer {
     heartbeat_subject: String,
     /// When the process started its sync loop (its uptime in reports).
     started: Instant,
+    /// Who this data plane is, as the control plane says.
+    identity: watch::Sender<Option<DataPlaneId>>,
+    /// Propagation lag and resyncs go here.
+    metrics: GatewayMetrics,
 }
 
 impl Synchronizer {
@@ -100,7 +107,31 @@ impl Synchronizer {
             fatal: None,
             heartbeat_subject: settings.subjects.heartbeat(),
             started: Instant::now(),
+            identity: watch::channel(None).0,
+            metrics: GatewayMetrics::default(),
             settings,
+        }
+    }
+
+    /// The same loop, recording propagation lag and resyncs in `metrics`.
+    pub fn with_metrics(mut self, metrics: GatewayMetrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// This data plane's id once the control plane has said it (in a snapshot or a status
+    /// acknowledgement).
+    pub fn identity(&self) -> watch::Receiver<Option<DataPlaneId>> {
+        self.identity.subscribe()
+    }
+
+    fn learn_identity(&self, id: &str) {
+        if let Ok(id) = id.parse::<DataPlaneId>() {
+            self.identity.send_if_modified(|known| {
+                let changed = *known != Some(id);
+                *known = Some(id);
+                changed
+            });
         }
     }
 
@@ -212,9 +243,13 @@ impl Synchronizer {
         if !self.accept_version(&snapshot.control_plane_version) {
             return false;
         }
+        self.learn_identity(&snapshot.data_plane_id);
         match self.updater.replace(snapshot) {
             Ok(changes) => {
                 tracing::info!(seq = changes.seq, "applied a configuration snapshot");
+                if self.synced {
+                    self.metrics.resyncs.inc();
+                }
                 self.synced = true;
                 self.confirm();
                 self.unsaved = true;
@@ -279,7 +314,13 @@ impl Synchronizer {
             Ok(event) if event.seq > applied => {
                 tracing::debug!(seq = event.seq, applied, "config event: catching up");
                 self.catch_up().await;
-                tracing::debug!(applied = self.updater.store().applied_seq(), "caught up");
+                let applied = self.updater.store().applied_seq();
+                tracing::debug!(applied, "caught up");
+                if applied >= event.seq
+                    && let Ok(lag) = (chrono::Utc::now() - event.at).to_std()
+                {
+                    self.metrics.observe_propagation(lag);
+                }
             }
             Ok(_) => {}
             Err(error) => {
@@ -374,6 +415,7 @@ impl Synchronizer {
         match self.client.report(report).await {
             Ok(ack) => {
                 self.accepted();
+                self.learn_identity(&ack.data_plane_id);
                 self.accept_version(&ack.control_plane_version);
             }
             Err(error) => {

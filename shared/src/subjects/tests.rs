@@ -27,3 +27,21 @@ fn a_cluster_name_is_one_subject_token() {
     }
     assert_eq!("prod_2".parse::<Cluster>().unwrap().as_str(), "prod_2");
 }
+
+#[test]
+fn request_log_subjects_name_their_sender() {
+    let subjects = "eu-1".parse::<Cluster>().unwrap().subjects();
+    let data_plane = DataPlaneId::new();
+    let subject = subjects.requests_of(data_plane);
+    assert!(crate::bus::subject_matches(
+        &subjects.logs_of(data_plane),
+        &subject
+    ));
+    assert_eq!(subjects.requests_sender(&subject), Some(data_plane));
+    let other = Subjects::default().requests_of(data_plane);
+    assert_eq!(subjects.requests_sender(&other), None);
+    assert_eq!(
+        subjects.requests_sender("mcpgw.eu-1.logs.nope.requests"),
+        None
+    );
+}

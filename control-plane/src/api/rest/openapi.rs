@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{api_keys, data_planes, events, servers, views, workspaces};
+use super::{api_keys, data_planes, events, requests, servers, views, workspaces};
 use crate::application::{
     IssueApiKeyInput, RegisterDataPlaneInput, RegisterServerInput, RevokeDataPlaneInput,
     RotateTokenInput, UpdateServerInput,
@@ -31,6 +31,9 @@ use crate::application::{
         api_keys::show,
         api_keys::revoke,
         events::list,
+        requests::list,
+        requests::tail,
+        requests::show,
         data_planes::create,
         data_planes::list,
         data_planes::show,
@@ -54,6 +57,11 @@ use crate::application::{
         RevokeDataPlaneInput,
         data_planes::DataPlaneList,
         events::EventList,
+        requests::RequestList,
+        requests::RequestView,
+        requests::RequestDiagnosisView,
+        requests::DiagnosisView,
+        requests::ConfigView,
         views::WorkspaceView,
         views::ServerView,
         views::ApiKeyView,

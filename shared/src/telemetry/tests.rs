@@ -1,0 +1,41 @@
+use super::*;
+
+#[test]
+fn a_valid_traceparent_gives_its_trace_id() {
+    assert_eq!(
+        traceparent_trace_id("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        Some("4bf92f3577b34da6a3ce929d0e0e4736")
+    );
+}
+
+#[test]
+fn malformed_traceparents_give_none() {
+    for value in [
+        "",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+        "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+        "00-4bf92f3577b34da6a3ce929d0e0e47zz-00f067aa0ba902b7-01",
+    ] {
+        assert_eq!(traceparent_trace_id(value), None, "{value}");
+    }
+}
+
+#[test]
+fn without_export_the_client_trace_id_is_reported_and_headers_are_left_alone() {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "traceparent",
+        HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+    );
+    let span = tracing::Span::none();
+    assert_eq!(
+        trace_id(&span, &headers).as_deref(),
+        Some("4bf92f3577b34da6a3ce929d0e0e4736")
+    );
+    let before = headers.clone();
+    inject_into(&span, &mut headers);
+    assert_eq!(headers, before);
+}
