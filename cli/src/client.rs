@@ -28,6 +28,9 @@ pub enum CliError {
         /// Why.
         reason: String,
     },
+    /// The doctor found a failing step.
+    #[error("the doctor found a problem: {0}")]
+    Unhealthy(String),
     /// The control plane refused or failed the call.
     #[error("{message}")]
     Refused {

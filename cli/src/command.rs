@@ -67,6 +67,10 @@ pub enum Command {
     /// The audit log.
     #[command(subcommand)]
     Events(EventCommand),
+    /// Runs the doctor on a server: key, provisioning, DNS, egress, TLS, the MCP handshake
+    /// and, for OAuth servers, their metadata, each step with its fix. Exits 1 when a step
+    /// failed.
+    Doctor(DoctorArgs),
     /// Makes the servers of a YAML file exist as written: reports the difference, then
     /// applies it (unless `--dry-run`).
     Apply(ApplyArgs),
@@ -75,6 +79,19 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// `mcpgw doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The server's id.
+    pub server: String,
+    /// Also check that this API key (its id) can use the server.
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Also check that this user's keys can use the server.
+    #[arg(long)]
+    pub user: Option<String>,
 }
 
 /// `mcpgw workspaces …`.

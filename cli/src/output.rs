@@ -8,6 +8,10 @@ use crate::command::Format;
 
 /// Columns shown in a table, in this order, when a document has them.
 const COLUMNS: &[&str] = &[
+    "step",
+    "status",
+    "detail",
+    "fix",
     "id",
     "seq",
     "type",

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use crate::apply::{self, Change};
 use crate::client::{Admin, CliError, body, json};
 use crate::command::{
-    ApplyArgs, Cli, Command, DataPlaneCommand, EventCommand, Format, KeyCommand, ServerCommand,
-    WorkspaceCommand,
+    ApplyArgs, Cli, Command, DataPlaneCommand, DoctorArgs, EventCommand, Format, KeyCommand,
+    ServerCommand, WorkspaceCommand,
 };
 use crate::output::render;
 
@@ -47,9 +47,46 @@ pub async fn run(cli: Cli, out: &mut impl Write) -> Result<(), CliError> {
             return tail(&admin, after, format, out).await;
         }
         Command::Apply(args) => return apply(&admin, &args, out).await,
+        Command::Doctor(args) => return doctor(&admin, args, format, out).await,
         Command::Completions { .. } => unreachable!("answered above"),
     };
     write(out, &render(&document, format))
+}
+
+/// `mcpgw doctor`: the report as a table of steps and its summary (or as the document); a
+/// failed step is an error, so scripts can stop on it.
+async fn doctor(
+    admin: &Admin,
+    args: DoctorArgs,
+    format: Format,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
+    let mut request = json!({});
+    if let Some(key) = args.key {
+        request["key_id"] = json!(key);
+    }
+    if let Some(user) = args.user {
+        request["user"] = json!(user);
+    }
+    let report = json(
+        admin
+            .client()
+            .diagnose_server(admin.request(IdBodyRequest {
+                id: args.server,
+                body: body(request),
+            }))
+            .await?,
+    );
+    write(out, &render(&report, format))?;
+    let summary = report["summary"].as_str().unwrap_or_default().to_owned();
+    if format == Format::Table {
+        write(out, &summary)?;
+    }
+    if report["ok"] == Value::Bool(true) {
+        Ok(())
+    } else {
+        Err(CliError::Unhealthy(summary))
+    }
 }
 
 fn write(out: &mut impl Write, text: &str) -> Result<(), CliError> {

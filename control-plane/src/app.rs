@@ -19,6 +19,7 @@ use crate::metrics::{self, ControlPlaneMetrics, Scrape};
 use crate::outbox::{OutboxRelay, RelaySettings};
 use crate::request_log::{self, RequestLogSettings};
 use crate::store::Database;
+use mcpgw_data_plane::egress::EgressPolicy;
 
 /// What a control plane needs to start.
 pub struct ControlPlaneConfig {
@@ -45,6 +46,8 @@ pub struct ControlPlaneConfig {
     pub bootstrap: Bootstrap,
     /// How long and how many request-log records are kept.
     pub request_log: RequestLogSettings,
+    /// Where the control plane itself may connect (the doctor's calls to upstreams).
+    pub egress: EgressPolicy,
 }
 
 /// A running control plane.
@@ -92,7 +95,8 @@ impl RunningControlPlane {
             .with_bus_identity(BusIdentity {
                 subjects: config.relay.subjects.clone(),
                 control_plane_user: config.nats_user,
-            });
+            })
+            .with_egress(config.egress);
         let generated_admin_key = service
             .ensure_bootstrap_admin(config.bootstrap.admin_key.as_deref())
             .await?;

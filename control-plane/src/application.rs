@@ -53,6 +53,7 @@ pub struct Service {
     relay_wakeup: Arc<Notify>,
     bus: BusIdentity,
     requests_tail: tokio::sync::broadcast::Sender<Arc<crate::store::request_log::StoredRequest>>,
+    doctor: crate::doctor::Doctor,
 }
 
 /// Who the control plane is on the bus: its cluster's subjects and, when it connects with an
@@ -84,7 +85,26 @@ impl Service {
             relay_wakeup,
             bus: BusIdentity::default(),
             requests_tail: tokio::sync::broadcast::channel(TAIL_BUFFER).0,
+            doctor: crate::doctor::Doctor::new(
+                mcpgw_data_plane::egress::EgressPolicy::public_only(),
+            ),
         }
+    }
+
+    /// The same service, its doctor connecting where `egress` allows.
+    pub fn with_egress(mut self, egress: mcpgw_data_plane::egress::EgressPolicy) -> Self {
+        self.doctor = crate::doctor::Doctor::new(egress);
+        self
+    }
+
+    /// Runs the doctor on server `id`: the triage of why it might not work, step by step.
+    pub async fn diagnose_server(
+        &self,
+        caller: &Caller,
+        id: &mcpgw_shared::ServerId,
+        input: &crate::doctor::DiagnoseInput,
+    ) -> Result<crate::doctor::Report, ServiceError> {
+        self.doctor.diagnose(self, caller, id, input).await
     }
 
     /// The same service, on the bus as `bus` says.

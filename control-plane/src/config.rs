@@ -172,6 +172,10 @@ pub struct ServeArgs {
     /// TLS of the gRPC sync API.
     #[command(flatten)]
     pub grpc_tls: GrpcTlsArgs,
+    /// Non-public ranges (CIDRs, addresses) and host names the control plane itself may
+    /// connect to (the doctor's calls to upstreams), comma-separated; as on data planes.
+    #[arg(long, env = "MCPGW_EGRESS_ALLOW", default_value = "")]
+    pub egress_allow: mcpgw_data_plane::config::CommaList,
 }
 
 /// TLS of the gRPC sync API: a certificate and key make it TLS-only; a client CA makes it

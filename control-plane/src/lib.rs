@@ -6,6 +6,7 @@ pub mod api;
 pub mod app;
 pub mod application;
 pub mod config;
+pub mod doctor;
 pub mod domain;
 pub mod metrics;
 pub mod outbox;

@@ -13,6 +13,7 @@ use mcpgw_control_plane::secrets::load_cipher;
 use mcpgw_control_plane::standalone;
 use mcpgw_control_plane::store::Database;
 use mcpgw_data_plane::demo_upstream::DemoUpstream;
+use mcpgw_data_plane::egress::EgressPolicy;
 use mcpgw_shared::bus::NatsBus;
 use mcpgw_shared::nats;
 use mcpgw_shared::signal::shutdown_signal;
@@ -87,6 +88,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         bootstrap: cp.bootstrap()?,
         request_log: cp.request_log(),
+        egress: EgressPolicy::parse(args.egress_allow.iter().map(String::as_str))?,
     })
     .await?;
     if let Some(key) = &running.generated_admin_key {

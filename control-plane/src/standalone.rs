@@ -12,6 +12,7 @@ use std::time::Duration;
 use mcpgw_data_plane::app::{RunningDataPlane, SyncSource};
 use mcpgw_data_plane::config::CommaList;
 use mcpgw_data_plane::demo_upstream::DemoUpstream;
+use mcpgw_data_plane::egress::EgressPolicy;
 use mcpgw_data_plane::sync::{SyncLink, SyncSettings};
 use mcpgw_shared::Redacted;
 use mcpgw_shared::bus::{Bus, InProcessBus};
@@ -38,6 +39,15 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     db.migrate().await?;
     let cipher = load_cipher(cp, Some(data_dir))?;
     let bus: Arc<dyn Bus> = Arc::new(InProcessBus::default());
+    let mut settings = args.gateway.clone();
+    if settings.egress_allow.is_empty() {
+        // The demo upstream listens on loopback; other internal addresses stay refused.
+        settings.egress_allow = CommaList(vec!["127.0.0.0/8".into(), "::1/128".into()]);
+        tracing::info!(
+            "standalone: the gateway may connect to loopback upstreams (set MCPGW_EGRESS_ALLOW to choose otherwise)"
+        );
+    }
+    let egress = EgressPolicy::parse(settings.egress_allow.iter().map(String::as_str))?;
     let mut control_plane = RunningControlPlane::start(ControlPlaneConfig {
         db,
         cipher,
@@ -49,6 +59,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         relay: RelaySettings::default(),
         bootstrap: cp.bootstrap()?,
         request_log: cp.request_log(),
+        egress,
     })
     .await?;
     let admin_key = control_plane.generated_admin_key.clone();
@@ -58,14 +69,6 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot start the demo upstream: {e}"))?;
     let seeded = seed::seed(&control_plane.service, &demo.url(), data_dir).await?;
 
-    let mut settings = args.gateway.clone();
-    if settings.egress_allow.is_empty() {
-        // The demo upstream listens on loopback; other internal addresses stay refused.
-        settings.egress_allow = CommaList(vec!["127.0.0.0/8".into(), "::1/128".into()]);
-        tracing::info!(
-            "standalone: the gateway may connect to loopback upstreams (set MCPGW_EGRESS_ALLOW to choose otherwise)"
-        );
-    }
     if settings.session_keys.is_none() {
         let generated = read_or_create(&data_dir.join("session.keys"), || {
             format!("standalone:{}", generate_base64_key())

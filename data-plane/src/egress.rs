@@ -15,6 +15,7 @@ mod resolver;
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use url::{Host, Url};
@@ -199,6 +200,25 @@ fn is_host_name(text: &str) -> bool {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
+}
+
+/// An HTTP client that connects only where `policy` allows (names are resolved through it),
+/// follows no redirect and ignores proxies from the environment (a proxy would resolve names
+/// itself, past the policy): every client of the gateway that config or metadata points
+/// somewhere is built here.
+pub fn http_client(
+    policy: Arc<EgressPolicy>,
+    connect_timeout: std::time::Duration,
+) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .pool_idle_timeout(std::time::Duration::from_secs(90))
+        .tcp_nodelay(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(Arc::new(PolicyResolver::new(policy)))
+        .build()
+        .expect("the HTTP client builds with static settings")
 }
 
 /// `url` for logs: without its query and fragment, which may hold credentials.

@@ -75,6 +75,7 @@ impl TestControlPlane {
             },
             bootstrap: Default::default(),
             request_log: Default::default(),
+            egress: mcpgw_data_plane::egress::EgressPolicy::with_loopback(),
         })
         .await
         .expect("start the control plane");

@@ -465,6 +465,18 @@ impl Admin for AdminService {
         )
     }
 
+    async fn diagnose_server(
+        &self,
+        request: Request<IdBodyRequest>,
+    ) -> Result<Response<Document>, Status> {
+        let (metadata, _, diagnose) = request.into_parts();
+        let path = format!("/v1/servers/{}/diagnose", id(&diagnose.id)?);
+        document(
+            self.call(&metadata, Method::POST, &path, body(diagnose.body), None)
+                .await?,
+        )
+    }
+
     async fn revoke_data_plane(
         &self,
         request: Request<IdBodyRequest>,

@@ -43,6 +43,7 @@ pub fn router(service: Service, metrics: ControlPlaneMetrics) -> Router {
                 .delete(servers::delete),
         )
         .route("/servers/{id}/history", get(servers::history))
+        .route("/servers/{id}/diagnose", post(servers::diagnose))
         .route("/api-keys", post(api_keys::create).get(api_keys::list))
         .route("/api-keys/{id}", get(api_keys::show))
         .route("/api-keys/{id}/revoke", post(api_keys::revoke))

@@ -130,6 +130,19 @@ impl Service {
     }
 }
 
+impl Service {
+    /// Server `id` with its secrets opened, for calls the control plane itself makes to its
+    /// upstream (the doctor), if the caller manages its workspace.
+    pub async fn server_with_secrets(
+        &self,
+        caller: &super::Caller,
+        id: &mcpgw_shared::ServerId,
+    ) -> Result<ServerConfig, ServiceError> {
+        let row = self.server(caller, id).await?;
+        Resolver::new(&self.cipher, None).server(row)
+    }
+}
+
 /// Turns read-model rows into what one data plane may see: in its scope, secrets opened.
 struct Resolver<'a> {
     cipher: &'a SecretCipher,

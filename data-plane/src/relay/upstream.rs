@@ -13,7 +13,7 @@ use mcpgw_shared::telemetry;
 use tracing::Instrument;
 
 use crate::admission::API_KEY_HEADER;
-use crate::egress::{self, EgressDenied, EgressPolicy, PolicyResolver};
+use crate::egress::{self, EgressDenied, EgressPolicy};
 use crate::errors::GatewayError;
 use crate::observe::Observation;
 use crate::snapshot::Route;
@@ -60,16 +60,7 @@ impl Upstream {
         egress: Arc<EgressPolicy>,
         extra_headers: Vec<HeaderName>,
     ) -> Self {
-        let client = reqwest::Client::builder()
-            .connect_timeout(connect_timeout)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_nodelay(true)
-            .redirect(reqwest::redirect::Policy::none())
-            // A proxy from the environment would resolve names itself, past the egress policy.
-            .no_proxy()
-            .dns_resolver(Arc::new(PolicyResolver::new(egress.clone())))
-            .build()
-            .expect("the upstream HTTP client builds with static settings");
+        let client = egress::http_client(egress.clone(), connect_timeout);
         let extra = extra_headers
             .into_iter()
             .filter(|h| !NEVER.contains(&h.as_str()))

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use mcpgw_shared::ServerId;
+use mcpgw_shared::{ApiKeyId, ServerId};
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
@@ -120,4 +120,40 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     service.delete_server(&admin, &id, if_match).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What `POST /v1/servers/{id}/diagnose` may check besides the server itself.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DiagnoseRequest {
+    /// An API key that should be able to use the server.
+    #[schema(value_type = Option<String>)]
+    key_id: Option<ApiKeyId>,
+    /// A user whose keys should be able to use the server.
+    user: Option<String>,
+}
+
+/// Runs the doctor: step by step, the key's type and permissions, the server's provisioning,
+/// DNS, the egress policy and TLS for its upstream, an `initialize` and a `tools/list` with the
+/// server's auth and, for OAuth servers, the protected resource and authorization server
+/// metadata. Each step says what it saw and, when it failed, how to fix it. The body is
+/// optional.
+#[utoipa::path(post, path = "/v1/servers/{id}/diagnose", request_body = Option<DiagnoseRequest>,
+    responses((status = 200, description = "the report: `ok`, `summary` and `steps` (step, status pass|warn|fail|skip, detail, fix, took_ms)", body = Object)))]
+pub async fn diagnose(
+    State(service): State<Service>,
+    AdminAuth(admin): AdminAuth,
+    IdPath(id): IdPath<ServerId>,
+    body: axum::body::Bytes,
+) -> Result<Json<crate::doctor::Report>, ApiError> {
+    let request: DiagnoseRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        DiagnoseRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid_field("body", e.to_string()))?
+    };
+    let input = crate::doctor::DiagnoseInput {
+        key_id: request.key_id,
+        user: request.user,
+    };
+    Ok(Json(service.diagnose_server(&admin, &id, &input).await?))
 }
