@@ -1,7 +1,9 @@
 //! Relay benchmark: the same fast upstream called directly and through the gateway, 1 KiB and
 //! 16 KiB `tools/call`, both protocol eras; fixed-rate latency (p50/p99, open loop) and
 //! saturation throughput, printed as ratios; the data plane's RSS idle and with 10k servers and
-//! 100k keys loaded; the cold start from such a snapshot; session seal/open cost.
+//! 100k keys loaded; the cold start from such a snapshot; session seal/open cost; and the cost
+//! of tracing: throughput with no subscriber, with logs only (tracing off), and exporting OTLP
+//! to a collector in this process at 1% and 100% sampling.
 //!
 //! Run: `cargo bench -p mcpgw-data-plane --features test-util --bench relay` (`-- --quick` for
 //! a short run). The gateway runs in a process of its own. Without `--pin` it shares the
@@ -23,6 +25,12 @@ use mcpgw_data_plane::session::SessionSealer;
 use mcpgw_data_plane::testing::harness::Harness;
 use mcpgw_shared::ServerId;
 use mcpgw_shared::secret::{Keyring, generate_base64_key};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use serde_json::json;
 
 /// The allocator of the `mcpgw-data-plane` binary, so the figures are the binary's.
@@ -316,7 +324,10 @@ fn seal_open_cost() -> (f64, f64) {
 }
 
 /// In a child process: a gateway for `upstream`; prints `<url> <key>`, serves until stdin closes.
-async fn gateway_child(upstream: &str) {
+/// With `telemetry`, it installs the binaries' logging and tracing set-up first (which exports
+/// OTLP when the environment says so).
+async fn gateway_child(upstream: &str, telemetry: bool) {
+    let _telemetry = telemetry.then(|| mcpgw_shared::telemetry::init("mcpgw-data-plane"));
     let mut gw = Harness::start().await;
     gw.add_server("fast", upstream);
     let (key, _) = gw.add_invoke_key();
@@ -376,7 +387,8 @@ fn main() {
         return;
     }
     if let Some(i) = args.iter().position(|a| a == "--gateway-child") {
-        runtime.block_on(gateway_child(&args[i + 1]));
+        let telemetry = args.iter().any(|a| a == "--telemetry");
+        runtime.block_on(gateway_child(&args[i + 1], telemetry));
         return;
     }
     if !args.iter().any(|a| a == "--bench") {
@@ -413,27 +425,8 @@ fn main() {
     );
     runtime.block_on(async {
         let upstream = fast_upstream().await;
-        // The gateway runs in its own process; with --pin, on CPU 1 (run the bench itself
-        // under `taskset -c 0` so the load generator and the upstream stay off that CPU).
-        let exe = std::env::current_exe().unwrap();
-        let mut command = if pin {
-            let mut c = tokio::process::Command::new("taskset");
-            c.arg("-c").arg("1").arg(&exe);
-            c
-        } else {
-            tokio::process::Command::new(&exe)
-        };
-        let mut child = command
-            .arg("--gateway-child")
-            .arg(&upstream)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start the gateway process");
-        let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(child.stdout.take().unwrap()));
-        let first = lines.next_line().await.unwrap().expect("the gateway prints its URL and key");
-        let (gw_url, key) = first.split_once(' ').unwrap();
+        let child = spawn_gateway(&upstream, pin, &[]).await;
+        let (gw_url, key) = (child.url.as_str(), child.key.as_str());
         let client = reqwest::Client::builder().pool_max_idle_per_host(256).tcp_nodelay(true).build().unwrap();
         println!(
             "\n{:<10} {:>6} | {:>9} {:>9} {:>9} {:>9} {:>9} | {:>9} {:>9} {:>6}",
@@ -458,13 +451,153 @@ fn main() {
                 );
             }
         }
-        let gateway_rss = child.id().map_or(0.0, rss_of);
+        let gateway_rss = child.process.id().map_or(0.0, rss_of);
         println!("\n(fixed rate: 1000 calls/s for {secs}s, open loop; saturation: 32 callers for {secs}s)");
         println!(
             "gateway process RSS after the load: {gateway_rss:.1} MiB; gateway {}",
             if pin { "pinned to CPU 1" } else { "sharing the CPUs with the load generator and upstream" }
         );
-        drop(child.stdin.take());
-        let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+        child.stop().await;
+        tracing_cost(&client, &upstream, pin, secs).await;
     });
+}
+
+/// A gateway in a process of its own.
+struct GatewayProcess {
+    process: tokio::process::Child,
+    url: String,
+    key: String,
+}
+
+impl GatewayProcess {
+    async fn stop(mut self) {
+        drop(self.process.stdin.take());
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.process.wait()).await;
+    }
+}
+
+/// Starts a gateway process for `upstream` (on CPU 1 with `pin`); `telemetry` is the
+/// environment of the binaries' telemetry set-up, empty to install none.
+async fn spawn_gateway(upstream: &str, pin: bool, telemetry: &[(&str, String)]) -> GatewayProcess {
+    // The gateway runs in its own process; with --pin, on CPU 1 (run the bench itself under
+    // `taskset -c 0` so the load generator and the upstream stay off that CPU).
+    let exe = std::env::current_exe().unwrap();
+    let mut command = if pin {
+        let mut c = tokio::process::Command::new("taskset");
+        c.arg("-c").arg("1").arg(&exe);
+        c
+    } else {
+        tokio::process::Command::new(&exe)
+    };
+    command.arg("--gateway-child").arg(upstream);
+    if !telemetry.is_empty() {
+        command.arg("--telemetry");
+    }
+    let mut process = command
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .envs(telemetry.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the gateway process");
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(
+        process.stdout.take().unwrap(),
+    ));
+    let first = lines
+        .next_line()
+        .await
+        .unwrap()
+        .expect("the gateway prints its URL and key");
+    let (url, key) = first.split_once(' ').unwrap();
+    GatewayProcess {
+        process,
+        url: url.to_owned(),
+        key: key.to_owned(),
+    }
+}
+
+/// An OTLP/gRPC collector that counts the spans it receives.
+#[derive(Clone, Default)]
+struct SpanSink(Arc<AtomicU64>);
+
+#[tonic::async_trait]
+impl TraceService for SpanSink {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let spans: usize = request
+            .get_ref()
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum();
+        self.0.fetch_add(spans as u64, Ordering::Relaxed);
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+async fn span_sink() -> (String, SpanSink) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let sink = SpanSink::default();
+    let service = TraceServiceServer::new(sink.clone());
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .await
+    });
+    (format!("http://{addr}"), sink)
+}
+
+/// Throughput of 1 KiB session-era calls through gateways with each telemetry set-up, best of
+/// two interleaved rounds each (saturation on a shared machine varies by a few percent).
+async fn tracing_cost(client: &reqwest::Client, upstream: &str, pin: bool, secs: u64) {
+    let (endpoint, sink) = span_sink().await;
+    let otlp = |ratio: &str| {
+        vec![
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.clone()),
+            ("OTEL_TRACES_SAMPLER", "traceidratio".to_owned()),
+            ("OTEL_TRACES_SAMPLER_ARG", ratio.to_owned()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "200".to_owned()),
+        ]
+    };
+    let modes: [(&str, Vec<(&str, String)>); 4] = [
+        ("no subscriber", vec![]),
+        ("logs, tracing off", vec![("RUST_LOG", "info".to_owned())]),
+        ("OTLP, 1% sampled", otlp("0.01")),
+        ("OTLP, 100% sampled", otlp("1.0")),
+    ];
+    let body = call_body(1024);
+    let mut best = [0.0f64; 4];
+    let mut spans = [0u64; 4];
+    for _round in 0..2 {
+        for (i, (_, env)) in modes.iter().enumerate() {
+            let gateway = spawn_gateway(upstream, pin, env).await;
+            let through = target(client, &gateway.url, Some(&gateway.key), Era::Sessions).await;
+            for _ in 0..200 {
+                one(client, &through, &body).await;
+            }
+            let before = sink.0.load(Ordering::Relaxed);
+            let rps = saturation(client, &through, &body, 32, secs).await;
+            gateway.stop().await;
+            spans[i] += sink.0.load(Ordering::Relaxed) - before;
+            best[i] = best[i].max(rps);
+        }
+    }
+    println!(
+        "\ntracing cost (1 KiB tools/call, sessions, 32 callers, best of 2 rounds of {secs}s):"
+    );
+    for (i, (label, _)) in modes.iter().enumerate() {
+        println!(
+            "  {label:<20} {:>8.0} calls/s  {:>6.3}x of no subscriber  {:>6.3}x of tracing off  ({} spans exported)",
+            best[i],
+            best[i] / best[0],
+            best[i] / best[1],
+            spans[i]
+        );
+    }
 }

@@ -675,7 +675,12 @@ async fn traces_logs_and_no_secret_anywhere() {
             > 0.0
     );
     assert_eq!(attributes["request_id"], request_id);
-    // Its child: the upstream call, whose context went upstream.
+    // Its children: admission, and the upstream call, whose context went upstream.
+    collector
+        .wait_for(SOON, "the auth span", |s| {
+            s.name == "auth" && s.parent_span_id == server_span.span_id
+        })
+        .await;
     let upstream_span = collector
         .wait_for(SOON, "the upstream call", |s| {
             s.name == "upstream POST" && s.parent_span_id == server_span.span_id

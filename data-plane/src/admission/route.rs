@@ -8,6 +8,7 @@ use axum::extract::{FromRef, FromRequestParts, Path};
 use chrono::Utc;
 use http::request::Parts;
 use mcpgw_shared::request_id::RequestId;
+use tracing::Instrument;
 
 use super::credential::{Principal, identify};
 use super::host::{HostChecked, HostPolicy};
@@ -65,6 +66,27 @@ where
     type Rejection = Failure;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Failure> {
+        let span = tracing::info_span!(
+            "auth",
+            otel.name = "auth",
+            error.type = tracing::field::Empty
+        );
+        let admitted = admit(parts, state).instrument(span.clone()).await;
+        if let Err(failure) = &admitted {
+            span.record("error.type", failure.error.reason());
+        }
+        admitted
+    }
+}
+
+/// The whole admission, in the `auth` span: a child of the request's span in traces.
+async fn admit<S>(parts: &mut Parts, state: &S) -> Result<Routed, Failure>
+where
+    Arc<HostPolicy>: FromRef<S>,
+    ConfigStore: FromRef<S>,
+    S: Send + Sync,
+{
+    {
         HostChecked::from_request_parts(parts, state).await?;
         let rid = RequestId::from_extensions(&parts.extensions);
         let fail = |error: GatewayError| error.into_failure(&rid, None);
@@ -91,7 +113,7 @@ where
                 denial,
             })
             .map_err(|e| fail(e.into()))?;
-        Ok(Self {
+        Ok(Routed {
             principal,
             route: route.clone(),
         })

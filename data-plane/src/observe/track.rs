@@ -24,9 +24,26 @@ use crate::errors::FailureReason;
 use crate::protocol::message::{Body, Message};
 use crate::snapshot::Route;
 
-/// What is known so far about one request; shared by the middleware and the handler.
+/// What is known so far about one request; shared by the middleware and the handler. What it
+/// learns also goes into the request's span (the one [`track`] runs in), whichever span is
+/// current when it learns it.
 #[derive(Clone, Default, Debug)]
-pub struct Observation(Arc<Mutex<Observed>>);
+pub struct Observation(Arc<Shared>);
+
+#[derive(Debug)]
+struct Shared {
+    span: tracing::Span,
+    observed: Mutex<Observed>,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Self {
+            span: tracing::Span::none(),
+            observed: Mutex::default(),
+        }
+    }
+}
 
 #[derive(Default, Debug)]
 struct Observed {
@@ -56,12 +73,16 @@ impl Observation {
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Observed) -> R) -> R {
-        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+        f(&mut self
+            .0
+            .observed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner))
     }
 
     /// The caller was authenticated.
     pub fn principal(&self, principal: &Principal) {
-        let span = tracing::Span::current();
+        let span = &self.0.span;
         let key_id = principal.key_id.to_string();
         span.record("mcpgw.key.id", key_id.as_str());
         if let Some(user) = &principal.key.user {
@@ -80,7 +101,7 @@ impl Observation {
     /// The request addresses `route`'s server.
     pub fn route(&self, route: &Route) {
         let server = &route.server;
-        let span = tracing::Span::current();
+        let span = &self.0.span;
         span.record("mcpgw.server", server.slug.as_str());
         self.with(|o| {
             o.server = Some(ServerSeen {
@@ -105,7 +126,7 @@ impl Observation {
             self.with(|o| o.shape = BodyShape::Response);
             return;
         };
-        let span = tracing::Span::current();
+        let span = &self.0.span;
         span.record("mcp.method.name", method);
         let target = message.target.as_deref().map(|t| match method {
             "resources/read" | "resources/subscribe" | "resources/unsubscribe" => without_query(t),
@@ -115,11 +136,11 @@ impl Observation {
             ("tools/call", Some(name)) => span.record("gen_ai.tool.name", name),
             ("prompts/get", Some(name)) => span.record("gen_ai.prompt.name", name),
             (_, Some(uri)) => span.record("mcp.resource.uri", uri),
-            (_, None) => &span,
+            (_, None) => span,
         };
         match target {
-            Some(target) => telemetry::rename(&span, &format!("{method} {target}")),
-            None => telemetry::rename(&span, method),
+            Some(target) => telemetry::rename(span, &format!("{method} {target}")),
+            None => telemetry::rename(span, method),
         }
         self.with(|o| {
             o.method = Some(method.to_owned());
@@ -129,7 +150,7 @@ impl Observation {
 
     /// The upstream answered with `status` after `took` (or failed after `took`: `None`).
     pub fn upstream(&self, status: Option<u16>, took: Duration) {
-        let span = tracing::Span::current();
+        let span = &self.0.span;
         if let Some(status) = status {
             span.record("mcpgw.upstream.status", status);
         }
@@ -155,7 +176,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Observation {
 pub async fn track(State(observer): State<Observer>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let time = Utc::now();
-    let observation = Observation::default();
+    let observation = Observation(Arc::new(Shared {
+        span: tracing::Span::current(),
+        observed: Mutex::default(),
+    }));
     request.extensions_mut().insert(observation.clone());
     let request_id = RequestId::of(&request);
     let http_method = request.method().clone();
@@ -182,8 +206,7 @@ pub async fn track(State(observer): State<Observer>, mut request: Request, next:
     if status.is_server_error() {
         span.record("otel.status_code", "ERROR");
     }
-    let observed =
-        std::mem::take(&mut *observation.0.lock().unwrap_or_else(PoisonError::into_inner));
+    let observed = observation.with(std::mem::take);
     let slug = observed.server.as_ref().map(|s| s.slug.as_str());
     let server_label = labels::server(slug).to_owned();
     let method = labels::method(&http_method, observed.method.as_deref(), observed.shape);
