@@ -46,6 +46,19 @@ pub struct DesiredServer {
     /// Whether clients may use it.
     #[serde(default = "enabled")]
     pub enabled: bool,
+    /// What the request log keeps of its requests (`arguments`, `results`, `max_bytes`); the
+    /// fields not given take the API's defaults (metadata only, 4096 bytes).
+    #[serde(default)]
+    pub request_logging: serde_json::Map<String, Value>,
+}
+
+/// A request-logging policy as the API shows it: `given` over the API's defaults.
+fn request_logging(given: &serde_json::Map<String, Value>) -> Value {
+    let mut policy = json!({"arguments": false, "results": false, "max_bytes": 4096});
+    for (field, value) in given {
+        policy[field] = value.clone();
+    }
+    policy
 }
 
 fn no_auth() -> Value {
@@ -139,6 +152,7 @@ pub fn plan(
         let wanted = json!({
             "name": server.name, "url": server.url, "description": server.description,
             "auth": server.auth, "tools": server.tools, "enabled": server.enabled,
+            "request_logging": request_logging(&server.request_logging),
         });
         match by_slug.get(server.slug.as_str()) {
             None => {
@@ -180,7 +194,15 @@ pub fn plan(
 fn update(slug: &str, current: &Value, wanted: &Value) -> Option<Change> {
     let mut fields = Vec::new();
     let mut body = json!({ "version": current["version"] });
-    for field in ["name", "url", "description", "auth", "tools", "enabled"] {
+    for field in [
+        "name",
+        "url",
+        "description",
+        "auth",
+        "tools",
+        "enabled",
+        "request_logging",
+    ] {
         let after = &wanted[field];
         let comparable = if field == "auth" {
             masked(after)

@@ -14,6 +14,7 @@ use std::time::Duration;
 use chrono::Utc;
 use mcpgw_shared::bus::{Bus, BusError, BusMessage};
 use mcpgw_shared::subjects::Subjects;
+use mcpgw_shared::telemetry::sampling;
 use mcpgw_shared::wire::{Audience, Heartbeat, WIRE_VERSION};
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::Notify;
@@ -176,23 +177,27 @@ impl OutboxRelay {
             let Some(last) = events.last().map(|e| e.seq) else {
                 return Ok(());
             };
-            let span = tracing::info_span!(
-                "outbox publish",
-                otel.kind = "producer",
-                from = published.seq + 1,
-                to = last,
-                events = events.len(),
-            );
-            async {
-                self.bus
-                    .publish(wire_messages(&events, &self.settings.subjects))
-                    .await?;
-                tracing::debug!("published events");
-                self.db.advance_published_seq(last).await?;
-                Ok::<(), RelayError>(())
-            }
-            .instrument(span)
-            .await?;
+            let from = published.seq + 1;
+            let publish = async {
+                let span = tracing::info_span!(
+                    "outbox publish",
+                    otel.kind = "producer",
+                    from,
+                    to = last,
+                    events = events.len(),
+                );
+                async {
+                    self.bus
+                        .publish(wire_messages(&events, &self.settings.subjects))
+                        .await?;
+                    tracing::debug!("published events");
+                    self.db.advance_published_seq(last).await?;
+                    Ok::<(), RelayError>(())
+                }
+                .instrument(span)
+                .await
+            };
+            sampling::scope(sampling::decide(None), publish).await?;
             self.published.inc_by(events.len() as u64);
             published.advance(&events);
         }

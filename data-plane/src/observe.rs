@@ -2,6 +2,7 @@
 //! OpenTelemetry semantic conventions for MCP where they exist), the metrics on `/metrics`, and
 //! one request-log record sent to the control plane.
 
+mod capture;
 mod export;
 pub mod labels;
 mod metrics;

@@ -21,6 +21,7 @@ pub fn server(slug: &str, workspace: WorkspaceId, url: &str) -> ServerConfig {
         enabled: true,
         tools: ToolFilter::default(),
         auth: UpstreamAuth::None,
+        request_logging: Default::default(),
         version: 1,
         connection_version: 1,
     }

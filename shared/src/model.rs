@@ -12,4 +12,6 @@ mod server;
 
 pub use api_key::{ApiKeyRecord, KeyState, KeyType, Permission, UnknownKeyType, UnknownPermission};
 pub use conversions::InvalidMessage;
-pub use server::{OAuthMetadata, SecretSet, ServerConfig, ToolFilter, UpstreamAuth};
+pub use server::{
+    OAuthMetadata, RequestLogging, SecretSet, ServerConfig, ToolFilter, UpstreamAuth,
+};

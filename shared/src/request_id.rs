@@ -69,7 +69,20 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestId {
 /// The span is the request's server span in a trace: a client's W3C trace context becomes its
 /// parent, and it declares the fields the data plane fills in as it learns them (following the
 /// OpenTelemetry semantic conventions for HTTP and MCP; `mcpgw.*` for the gateway's own).
-pub async fn assign(mut request: Request, next: Next) -> Response {
+pub async fn assign(request: Request, next: Next) -> Response {
+    if !crate::telemetry::tracing_enabled() {
+        return serve(request, next).await;
+    }
+    let parent = request
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok());
+    let sampled = crate::telemetry::sampling::decide(parent);
+    crate::telemetry::sampling::scope(sampled, serve(request, next)).await
+}
+
+/// [`assign`]'s work, inside the request's sampling decision.
+async fn serve(mut request: Request, next: Next) -> Response {
     let id = RequestId::generate();
     request.extensions_mut().insert(id.clone());
     let span = tracing::info_span!(

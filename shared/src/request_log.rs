@@ -15,9 +15,16 @@ use crate::ids::{ServerId, WorkspaceId};
 /// boundary and marked with `…`.
 pub const MAX_FIELD_BYTES: usize = 256;
 
-/// Most records in one batch: with every field at its cap a batch stays under NATS's default
-/// 1 MiB message limit.
+/// Longest `arguments` or `result` kept (a server's `request_logging.max_bytes` is at most
+/// this).
+pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+
+/// Most records in one batch.
 pub const MAX_BATCH_RECORDS: usize = 200;
+
+/// Largest encoded batch: under NATS's default 1 MiB message limit. A sender splits a larger
+/// batch; a single record is at most a few [`MAX_PAYLOAD_BYTES`].
+pub const MAX_BATCH_BYTES: usize = 768 * 1024;
 
 /// One MCP request, as the data plane that answered it saw it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,14 +77,22 @@ pub struct RequestRecord {
     /// The version of the server's configuration that applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_version: Option<i64>,
+    /// The call's `arguments` as the client sent them (JSON text, cut at the server's
+    /// `request_logging.max_bytes`), when the server's policy keeps them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<String>,
+    /// The start of the upstream's answer (cut likewise), when the server's policy keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
 }
 
 impl RequestRecord {
-    /// The record with every text field capped at [`MAX_FIELD_BYTES`], so a hostile client
-    /// cannot make records (or the control plane's storage) large.
+    /// The record with every text field capped at [`MAX_FIELD_BYTES`] (arguments and result at
+    /// [`MAX_PAYLOAD_BYTES`]), so a hostile client cannot make records (or the control plane's
+    /// storage) large.
     pub fn bounded(mut self) -> Self {
         for field in [&mut self.request_id, &mut self.http_method] {
-            cap(field);
+            cap(field, MAX_FIELD_BYTES);
         }
         for field in [
             &mut self.trace_id,
@@ -91,18 +106,25 @@ impl RequestRecord {
         .into_iter()
         .flatten()
         {
-            cap(field);
+            cap(field, MAX_FIELD_BYTES);
+        }
+        for payload in [&mut self.arguments, &mut self.result]
+            .into_iter()
+            .flatten()
+        {
+            cap(payload, MAX_PAYLOAD_BYTES);
         }
         self
     }
 }
 
-/// Cuts `text` to at most [`MAX_FIELD_BYTES`] bytes at a character boundary.
-fn cap(text: &mut String) {
-    if text.len() <= MAX_FIELD_BYTES {
+/// Cuts `text` to at most `max` bytes (at least 4) at a character boundary, ending it with `…`
+/// when it was cut.
+pub fn cap(text: &mut String, max: usize) {
+    if text.len() <= max {
         return;
     }
-    let mut end = MAX_FIELD_BYTES - '…'.len_utf8();
+    let mut end = max.saturating_sub('…'.len_utf8());
     while !text.is_char_boundary(end) {
         end -= 1;
     }

@@ -7,16 +7,20 @@
 //!   `tracing-opentelemetry`, sampled as `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG` say
 //!   (default: parent-based, always on), named by `OTEL_SERVICE_NAME` (default: the binary).
 //!   W3C trace context is read from clients and written to upstreams ([`set_parent_from`],
-//!   [`inject_into`]). Without the variable nothing of OpenTelemetry runs.
+//!   [`inject_into`]). Sampling is decided at the edge of each request ([`sampling`]), so a
+//!   request that is not sampled costs the tracing layer nothing. Without the variable nothing
+//!   of OpenTelemetry runs.
+
+mod propagation;
+pub mod sampling;
+
+pub use propagation::{TraceParent, inject_into, rename, set_parent_from, trace_id, traceparent};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use http::{HeaderMap, HeaderName, HeaderValue};
-use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::SdkTracerProvider;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -70,7 +74,7 @@ pub fn init(service: &'static str) -> TelemetryGuard {
     let fmt = if json {
         fmt.json()
             .with_current_span(true)
-            .with_span_list(false)
+            .with_span_list(true)
             .boxed()
     } else {
         fmt.boxed()
@@ -89,6 +93,7 @@ pub fn init(service: &'static str) -> TelemetryGuard {
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer(service))
             .with_tracked_inactivity(false)
+            .with_filter(sampling::SampledOnly)
     });
     // A subscriber may already be installed (tests); that is fine.
     let installed = tracing_subscriber::registry()
@@ -99,6 +104,7 @@ pub fn init(service: &'static str) -> TelemetryGuard {
         .is_ok();
     if installed && provider.is_some() {
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        sampling::configure(sampling::Policy::from_env());
         TRACING.store(true, Ordering::Relaxed);
     }
     TelemetryGuard { provider }
@@ -118,106 +124,12 @@ fn otlp_provider(
             env!("CARGO_PKG_VERSION"),
         ))
         .build();
+    // Every span that reaches the SDK was sampled at its request's edge (see `sampling`).
     Ok(SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
         .with_resource(resource)
+        .with_sampler(Sampler::AlwaysOn)
         .build())
-}
-
-/// Makes the W3C trace context in `headers` (`traceparent`, `tracestate`) the parent of
-/// `span`, when spans are exported. Call before the span has children.
-pub fn set_parent_from(span: &tracing::Span, headers: &HeaderMap) {
-    if !tracing_enabled() || !headers.contains_key("traceparent") {
-        return;
-    }
-    let parent = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
-    if parent.span().span_context().is_valid() {
-        let _ = span.set_parent(parent);
-    }
-}
-
-/// Names `span` `name` in traces (the `otel.name` field, and the exported span itself when it
-/// was already started: a field recorded then no longer renames it).
-pub fn rename(span: &tracing::Span, name: &str) {
-    span.record("otel.name", name);
-    if tracing_enabled() {
-        span.context().span().update_name(name.to_owned());
-    }
-}
-
-/// Writes `span`'s trace context into `headers` (replacing what a client sent), when spans are
-/// exported; otherwise leaves `headers` as they are.
-pub fn inject_into(span: &tracing::Span, headers: &mut HeaderMap) {
-    if !tracing_enabled() {
-        return;
-    }
-    let context = span.context();
-    if context.span().span_context().is_valid() {
-        TraceContextPropagator::new().inject_context(&context, &mut HeaderInjector(headers));
-    }
-}
-
-/// The trace id of `span` when spans are exported, else the one a client sent in
-/// `traceparent`: the id that finds the request in a tracing backend.
-pub fn trace_id(span: &tracing::Span, headers: &HeaderMap) -> Option<String> {
-    if tracing_enabled() {
-        let context = span.context();
-        let span_context = context.span().span_context().clone();
-        if span_context.is_valid() {
-            return Some(span_context.trace_id().to_string());
-        }
-    }
-    headers
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok())
-        .and_then(traceparent_trace_id)
-        .map(str::to_owned)
-}
-
-/// The trace id of a W3C `traceparent` value (`00-<32 hex>-<16 hex>-<2 hex>`), unless it is
-/// malformed or all zeros.
-pub fn traceparent_trace_id(value: &str) -> Option<&str> {
-    let mut parts = value.trim().split('-');
-    let (version, trace, parent, flags) =
-        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    let hex = |s: &str, len: usize| {
-        s.len() == len
-            && s.bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-    };
-    let valid = hex(version, 2)
-        && version != "ff"
-        && hex(trace, 32)
-        && trace.bytes().any(|b| b != b'0')
-        && hex(parent, 16)
-        && hex(flags, 2)
-        && (version != "00" || parts.next().is_none());
-    valid.then_some(trace)
-}
-
-/// Reads propagation fields from HTTP headers. (The `opentelemetry-http` crate has the same
-/// two adapters, but would bring another HTTP client stack for a few lines.)
-struct HeaderExtractor<'a>(&'a HeaderMap);
-
-impl Extractor for HeaderExtractor<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|v| v.to_str().ok())
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        self.0.keys().map(HeaderName::as_str).collect()
-    }
-}
-
-/// Writes propagation fields into HTTP headers.
-struct HeaderInjector<'a>(&'a mut HeaderMap);
-
-impl Injector for HeaderInjector<'_> {
-    fn set(&mut self, key: &str, value: String) {
-        if let (Ok(name), Ok(value)) = (HeaderName::try_from(key), HeaderValue::try_from(value)) {
-            self.0.insert(name, value);
-        }
-    }
 }
 
 #[cfg(test)]

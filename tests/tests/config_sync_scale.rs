@@ -50,6 +50,7 @@ fn history(workspace: WorkspaceId) -> Vec<Row> {
                 auth: UpstreamAuth::None,
                 tools: ToolFilter::default(),
                 enabled: true,
+                request_logging: Default::default(),
             }
             .into(),
         ));

@@ -233,6 +233,10 @@ async fn metrics_request_log_and_diagnosis() {
     .await;
     let found = requests(&s.fleet, "server=demo&tool=echo").await;
     let record = &found["requests"][0];
+    assert!(
+        record.get("arguments").is_none() && record.get("result").is_none(),
+        "arguments and results stay out unless the server's policy keeps them: {record}"
+    );
     assert_eq!(record["method"], "tools/call");
     assert_eq!(record["target"], "echo");
     assert_eq!(record["status"], 200);
@@ -534,6 +538,54 @@ async fn live_tail_and_export_switched_off() {
     let (_, samples) = scrape(&s.pod.url()).await;
     assert_eq!(sum(&samples, "mcpgw_request_log_exported_total", &[]), 4.0);
     assert_eq!(sum(&samples, "mcpgw_request_log_dropped_total", &[]), 0.0);
+
+    // A server whose policy keeps arguments and results, each cut at 64 bytes.
+    let (status, body) = s
+        .fleet
+        .admin(
+            Method::PATCH,
+            &format!("/v1/servers/{}", s.server_id),
+            Some(json!({"request_logging": {"arguments": true, "results": true, "max_bytes": 64}})),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    assert_eq!(body["request_logging"]["max_bytes"], 64);
+    let (status, body) = s
+        .fleet
+        .admin(
+            Method::PATCH,
+            &format!("/v1/servers/{}", s.server_id),
+            Some(json!({"request_logging": {"arguments": true, "max_bytes": 1}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    s.pod.wait_applied(head(&s.fleet).await, SOON).await;
+    let long = "z".repeat(200);
+    let answer = client
+        .post(call(4, "echo", json!({"message": long})), Some(&session))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    let mut logged = Value::Null;
+    for _ in 0..500 {
+        let page = requests(&s.fleet, "server=demo&tool=echo&limit=1").await;
+        if page["requests"][0].get("arguments").is_some() {
+            logged = page["requests"][0].clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let arguments = logged["arguments"].as_str().expect("arguments kept");
+    assert!(arguments.starts_with("{\"message\":\"zzz"), "{arguments}");
+    assert!(
+        arguments.len() <= 64 && arguments.ends_with('…'),
+        "{arguments}"
+    );
+    let result = logged["result"].as_str().expect("the result kept");
+    assert!(result.len() <= 64 && result.ends_with('…'), "{result}");
+    assert!(
+        result.contains("jsonrpc") || result.contains("data"),
+        "{result}"
+    );
 }
 
 /// Random text that must never show up where it does not belong.
@@ -695,6 +747,53 @@ async fn traces_logs_and_no_secret_anywhere() {
             .iter()
             .any(|h| h.get("traceparent").is_some_and(|v| v == expected.as_str())),
         "the upstream got the gateway's span as parent"
+    );
+    // A client that did not sample its trace: no span of that request is exported, the
+    // upstream gets the client's context as it was, and the record still names the trace.
+    let unsampled_trace = "0af7651916cd43dd8448eb211c80319c";
+    let unsampled_parent = format!("00-{unsampled_trace}-b7ad6b7169203331-00");
+    let unsampled = http
+        .post(pod.mcp_url("demo"))
+        .bearer_auth(&client_key)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25")
+        .header("mcp-session-id", session.clone())
+        .header("traceparent", unsampled_parent.clone())
+        .json(&call(9, "echo", json!({"message": "not sampled"})))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsampled.status(), StatusCode::OK);
+    let unsampled_id = unsampled.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let _ = unsampled.text().await;
+    let mut record = Value::Null;
+    for _ in 0..500 {
+        let (status, body) = fleet
+            .admin(Method::GET, &format!("/v1/requests/{unsampled_id}"), None)
+            .await;
+        if status == StatusCode::OK {
+            record = body;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(record["request"]["trace_id"], unsampled_trace, "{record}");
+    assert!(
+        seen_upstream.all().iter().any(|h| h
+            .get("traceparent")
+            .is_some_and(|v| v == unsampled_parent.as_str())),
+        "an unsampled context goes upstream unchanged"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !collector
+            .spans()
+            .iter()
+            .any(|s| s.trace_id == unsampled_trace),
+        "no span of an unsampled request is exported"
     );
     let resource_span = collector
         .wait_for(SOON, "resources/read", |s| {

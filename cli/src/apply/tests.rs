@@ -22,10 +22,12 @@ fn current() -> (Vec<Value>, Vec<Value>) {
     let servers = vec![
         json!({"id": "s1", "workspace_id": "w1", "slug": "github", "name": "GitHub",
                "url": "https://old.example/mcp", "description": "", "enabled": true, "tools": {},
-               "auth": {"type": "headers", "headers": {"Authorization": {"set": true}}}, "version": 4}),
+               "auth": {"type": "headers", "headers": {"Authorization": {"set": true}}},
+               "request_logging": {"arguments": false, "results": false, "max_bytes": 4096}, "version": 4}),
         json!({"id": "s2", "workspace_id": "w1", "slug": "legacy", "name": "Legacy",
                "url": "https://legacy.example/mcp", "description": "", "enabled": true, "tools": {},
-               "auth": {"type": "none"}, "version": 1}),
+               "auth": {"type": "none"},
+               "request_logging": {"arguments": false, "results": false, "max_bytes": 4096}, "version": 1}),
     ];
     (servers, workspaces)
 }
@@ -72,4 +74,28 @@ fn an_unknown_workspace_or_field_is_refused() {
     );
     assert!(plan(&parse(&other).unwrap(), &servers, &workspaces, false).is_err());
     assert!(parse("servers: [{workspace: team, slug: x, name: x, url: y, colour: red}]").is_err());
+}
+
+#[test]
+fn a_request_logging_policy_compares_over_the_defaults() {
+    let (servers, workspaces) = current();
+    let keeps_arguments = FILE.replace(
+        "    url: https://github.example/mcp\n",
+        "    url: https://old.example/mcp\n    request_logging: {arguments: true}\n",
+    );
+    let plan = plan(
+        &parse(&keeps_arguments).unwrap(),
+        &servers,
+        &workspaces,
+        false,
+    )
+    .unwrap();
+    let Change::Update { fields, body, .. } = &plan[0] else {
+        panic!("{plan:?}")
+    };
+    assert_eq!(fields.len(), 1, "{fields:?}");
+    assert_eq!(
+        body["request_logging"],
+        json!({"arguments": true, "results": false, "max_bytes": 4096})
+    );
 }

@@ -8,6 +8,7 @@ use mcpgw_shared::proto::{
     self, Changes, ChangesRequest, EntityKind, EntityRequest, EntityState, Removed, Snapshot,
     SnapshotFormat, SnapshotRequest, StatusAck, StatusReport, entity_state,
 };
+use mcpgw_shared::telemetry::sampling;
 use mcpgw_shared::version::VERSION;
 use mcpgw_shared::{StreamId, bearer::bearer_token, wire};
 use tonic::{Request, Response, Status};
@@ -37,16 +38,19 @@ impl SyncService {
         method: &'static str,
         call: impl Future<Output = Result<T, Status>>,
     ) -> Result<T, Status> {
-        let span = tracing::info_span!(
-            "sync",
-            otel.name = %format_args!("mcpgw.v1.ConfigSync/{method}"),
-            otel.kind = "server",
-            rpc.system = "grpc",
-            rpc.service = "mcpgw.v1.ConfigSync",
-            rpc.method = method,
-            mcpgw.data_plane = tracing::field::Empty,
-        );
-        let result = call.instrument(span).await;
+        let traced = async {
+            let span = tracing::info_span!(
+                "sync",
+                otel.name = %format_args!("mcpgw.v1.ConfigSync/{method}"),
+                otel.kind = "server",
+                rpc.system = "grpc",
+                rpc.service = "mcpgw.v1.ConfigSync",
+                rpc.method = method,
+                mcpgw.data_plane = tracing::field::Empty,
+            );
+            call.instrument(span).await
+        };
+        let result = sampling::scope(sampling::decide(None), traced).await;
         self.metrics
             .sync_call(method, result.as_ref().map(|_| ()).map_err(Status::code));
         result

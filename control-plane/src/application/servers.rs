@@ -49,6 +49,7 @@ impl Service {
             auth: seal_auth(&self.cipher, &id, input.auth),
             tools: input.tools,
             enabled: input.enabled,
+            request_logging: input.request_logging,
             provisioned: provisioned.into_iter().collect(),
         });
         self.execute::<Server>(caller, &id, None, |_| Ok(()), command)
@@ -82,6 +83,7 @@ impl Service {
             url: input.url,
             auth: input.auth.map(|auth| seal_auth(&self.cipher, id, auth)),
             tools: input.tools,
+            request_logging: input.request_logging,
             enabled: input.enabled,
             provisioned,
         });

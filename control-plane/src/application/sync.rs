@@ -183,6 +183,7 @@ impl<'a> Resolver<'a> {
             url: row.url,
             enabled: row.enabled,
             tools: row.tools,
+            request_logging: row.request_logging,
             auth,
             version: row.version,
             connection_version: row.connection_version,

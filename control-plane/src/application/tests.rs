@@ -38,6 +38,7 @@ fn server_input(workspace: &WorkspaceId, slug: &str) -> RegisterServerInput {
         auth: headers(SECRET),
         tools: ToolFilter::default(),
         enabled: true,
+        request_logging: Default::default(),
         provisioned_workspaces: vec![],
     }
 }

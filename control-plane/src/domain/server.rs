@@ -4,7 +4,7 @@ mod validate;
 
 use std::collections::BTreeSet;
 
-use mcpgw_shared::model::{ToolFilter, UpstreamAuth};
+use mcpgw_shared::model::{RequestLogging, ToolFilter, UpstreamAuth};
 use mcpgw_shared::slug::Slug;
 use mcpgw_shared::wire::Audience;
 use mcpgw_shared::{SealedSecret, ServerId, StreamId, WorkspaceId};
@@ -15,7 +15,8 @@ pub use validate::{validate_auth_secrets, validate_url};
 use super::workspace::validate_name;
 use super::{Aggregate, Decision, DomainError, DomainEvent};
 use validate::{
-    validate_auth_endpoints, validate_description, validate_provisioned, validate_tools,
+    validate_auth_endpoints, validate_description, validate_provisioned, validate_request_logging,
+    validate_tools,
 };
 
 /// A server's events.
@@ -41,6 +42,10 @@ pub enum ServerEvent {
         tools: ToolFilter,
         /// Whether clients may use it.
         enabled: bool,
+        /// What the request log keeps of its requests (absent in events recorded before it
+        /// existed: metadata only).
+        #[serde(default)]
+        request_logging: RequestLogging,
     },
     /// Name or description changed.
     #[serde(rename = "ServerDetailsChanged")]
@@ -67,6 +72,12 @@ pub enum ServerEvent {
     ToolsChanged {
         /// New tool filter.
         tools: ToolFilter,
+    },
+    /// What the request log keeps of its requests changed.
+    #[serde(rename = "ServerRequestLoggingChanged")]
+    RequestLoggingChanged {
+        /// The new policy.
+        request_logging: RequestLogging,
     },
     /// It was enabled or disabled.
     #[serde(rename = "ServerEnabledChanged")]
@@ -100,6 +111,7 @@ impl ServerEvent {
             Self::UpstreamChanged { .. } => "ServerUpstreamChanged",
             Self::AuthChanged { .. } => "ServerAuthChanged",
             Self::ToolsChanged { .. } => "ServerToolsChanged",
+            Self::RequestLoggingChanged { .. } => "ServerRequestLoggingChanged",
             Self::EnabledChanged { .. } => "ServerEnabledChanged",
             Self::Provisioned { .. } => "ServerProvisioned",
             Self::Deprovisioned { .. } => "ServerDeprovisioned",
@@ -119,6 +131,7 @@ impl ServerEvent {
             | Self::Deleted => true,
             Self::DetailsChanged { .. }
             | Self::ToolsChanged { .. }
+            | Self::RequestLoggingChanged { .. }
             | Self::Provisioned { .. }
             | Self::Deprovisioned { .. } => false,
         }
@@ -164,6 +177,8 @@ pub struct ServerState {
     pub tools: ToolFilter,
     /// Enabled flag.
     pub enabled: bool,
+    /// What the request log keeps of its requests.
+    pub request_logging: RequestLogging,
     /// Workspaces it is provisioned to besides its home.
     pub provisioned: BTreeSet<WorkspaceId>,
 }
@@ -203,6 +218,7 @@ impl Aggregate for Server {
                     auth,
                     tools,
                     enabled,
+                    request_logging,
                 },
                 _,
             ) => {
@@ -215,6 +231,7 @@ impl Aggregate for Server {
                     auth: auth.clone(),
                     tools: tools.clone(),
                     enabled: *enabled,
+                    request_logging: *request_logging,
                     provisioned: BTreeSet::new(),
                 });
                 return;
@@ -236,6 +253,9 @@ impl Aggregate for Server {
             ServerEvent::UpstreamChanged { url } => state.url = url.clone(),
             ServerEvent::AuthChanged { auth } => state.auth = auth.clone(),
             ServerEvent::ToolsChanged { tools } => state.tools = tools.clone(),
+            ServerEvent::RequestLoggingChanged { request_logging } => {
+                state.request_logging = *request_logging;
+            }
             ServerEvent::EnabledChanged { enabled } => state.enabled = *enabled,
             ServerEvent::Provisioned { workspace_id } => {
                 state.provisioned.insert(*workspace_id);
@@ -284,6 +304,8 @@ pub struct UpdateServer {
     pub auth: Option<UpstreamAuth<SealedSecret>>,
     /// New tool filter.
     pub tools: Option<ToolFilter>,
+    /// New request-logging policy.
+    pub request_logging: Option<RequestLogging>,
     /// New enabled flag.
     pub enabled: Option<bool>,
     /// The complete new list of provisioned workspaces.
@@ -328,6 +350,7 @@ impl Server {
         validate_url("url", &cmd.url)?;
         validate_auth_endpoints(&cmd.auth)?;
         validate_tools(&cmd.tools)?;
+        validate_request_logging(&cmd.request_logging)?;
         let provisioned = validate_provisioned(&cmd.workspace_id, cmd.provisioned.iter())?;
         let mut events = vec![ServerEvent::Registered {
             workspace_id: cmd.workspace_id,
@@ -338,6 +361,7 @@ impl Server {
             auth: cmd.auth,
             tools: cmd.tools,
             enabled: cmd.enabled,
+            request_logging: cmd.request_logging,
         }];
         events.extend(
             provisioned
@@ -370,6 +394,13 @@ impl Server {
         if let Some(tools) = cmd.tools.filter(|tools| tools != &state.tools) {
             validate_tools(&tools)?;
             events.push(ServerEvent::ToolsChanged { tools });
+        }
+        if let Some(request_logging) = cmd
+            .request_logging
+            .filter(|logging| logging != &state.request_logging)
+        {
+            validate_request_logging(&request_logging)?;
+            events.push(ServerEvent::RequestLoggingChanged { request_logging });
         }
         if let Some(enabled) = cmd.enabled.filter(|enabled| enabled != &state.enabled) {
             events.push(ServerEvent::EnabledChanged { enabled });

@@ -57,6 +57,7 @@ pub async fn seed(service: &Service, demo_url: &str, data_dir: &Path) -> anyhow:
                         auth: UpstreamAuth::None,
                         tools: ToolFilter::default(),
                         enabled: true,
+                        request_logging: Default::default(),
                         provisioned_workspaces: vec![],
                     },
                 )

@@ -94,11 +94,12 @@ async fn apply_server(row: Row<'_>, event: &ServerEvent) -> Result<(), StoreErro
             auth,
             tools,
             enabled,
+            request_logging,
         } => {
             sqlx::query(
                 "INSERT INTO servers (id, workspace_id, slug, name, description, url, auth, tools, enabled, \
-                 version, connection_version, created_at, updated_at, last_seq) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13) ON CONFLICT (id) DO NOTHING",
+                 version, connection_version, created_at, updated_at, last_seq, request_logging) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14) ON CONFLICT (id) DO NOTHING",
             )
             .bind(&row.id)
             .bind(workspace_id.to_string())
@@ -113,6 +114,7 @@ async fn apply_server(row: Row<'_>, event: &ServerEvent) -> Result<(), StoreErro
             .bind(bump)
             .bind(&row.at)
             .bind(row.seq)
+            .bind(serde_json::to_string(request_logging)?)
             .execute(&mut *row.conn)
             .await
             .map_err(|e| SERVER_SLUG.taken(e, || Taken::ServerSlug(slug.clone())))?;
@@ -136,6 +138,10 @@ async fn apply_server(row: Row<'_>, event: &ServerEvent) -> Result<(), StoreErro
         ServerEvent::ToolsChanged { tools } => {
             let tools = serde_json::to_string(tools)?;
             update(row, "servers", "tools = $4", |q| q.bind(tools)).await?;
+        }
+        ServerEvent::RequestLoggingChanged { request_logging } => {
+            let logging = serde_json::to_string(request_logging)?;
+            update(row, "servers", "request_logging = $4", |q| q.bind(logging)).await?;
         }
         ServerEvent::EnabledChanged { enabled } => {
             let set = "enabled = $4, connection_version = connection_version + $5";

@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use mcpgw_shared::DataPlaneId;
 use mcpgw_shared::bus::{Bus, BusMessage};
-use mcpgw_shared::request_log::{MAX_BATCH_RECORDS, RequestBatch, RequestRecord};
+use mcpgw_shared::request_log::{MAX_BATCH_BYTES, MAX_BATCH_RECORDS, RequestBatch, RequestRecord};
 use mcpgw_shared::subjects::Subjects;
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::{mpsc, watch};
@@ -125,29 +125,29 @@ impl Exporter {
             () = shutdown.cancelled() => None,
         };
         let records = std::mem::take(batch);
-        let count = records.len() as u64;
         let Some(data_plane) = identity else {
-            self.dropped.inc_by(count);
+            self.dropped.inc_by(records.len() as u64);
             return false;
         };
-        let payload = match serde_json::to_vec(&RequestBatch { records }) {
-            Ok(payload) => Bytes::from(payload),
-            Err(error) => {
-                tracing::warn!(%error, "cannot encode request-log records");
-                self.dropped.inc_by(count);
-                return true;
-            }
-        };
-        let message = BusMessage {
-            subject: self.subjects.requests_of(data_plane),
-            message_id: None,
-            payload,
-        };
+        let subject = self.subjects.requests_of(data_plane);
+        for (payload, count) in encode(records) {
+            let message = BusMessage {
+                subject: subject.clone(),
+                message_id: None,
+                payload,
+            };
+            self.publish(message, count).await;
+        }
+        true
+    }
+
+    /// Publishes one message of `count` records, retrying a few times before dropping them.
+    async fn publish(&self, message: BusMessage, count: u64) {
         for attempt in 1..=SEND_ATTEMPTS {
             match self.bus.publish(vec![message.clone()]).await {
                 Ok(()) => {
                     self.exported.inc_by(count);
-                    return true;
+                    return;
                 }
                 Err(error) if attempt == SEND_ATTEMPTS => {
                     tracing::warn!(%error, records = count, "request-log records dropped: the bus did not take them");
@@ -156,6 +156,76 @@ impl Exporter {
             }
         }
         self.dropped.inc_by(count);
-        true
+    }
+}
+
+/// `records` as batches of at most [`MAX_BATCH_BYTES`] (halving a batch until it fits; a single
+/// record always goes), each with its number of records.
+fn encode(records: Vec<RequestRecord>) -> Vec<(Bytes, u64)> {
+    let mut pending = vec![records];
+    let mut encoded = Vec::new();
+    while let Some(mut records) = pending.pop() {
+        let count = records.len() as u64;
+        let batch = RequestBatch { records };
+        match serde_json::to_vec(&batch) {
+            Ok(payload) if payload.len() <= MAX_BATCH_BYTES || count == 1 => {
+                encoded.push((Bytes::from(payload), count));
+            }
+            Ok(_) => {
+                records = batch.records;
+                let second = records.split_off(records.len() / 2);
+                pending.push(second);
+                pending.push(records);
+            }
+            Err(error) => {
+                tracing::warn!(%error, records = count, "cannot encode request-log records");
+            }
+        }
+    }
+    encoded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(payload: usize) -> RequestRecord {
+        RequestRecord {
+            time: chrono::Utc::now(),
+            request_id: "r".into(),
+            trace_id: None,
+            workspace_id: None,
+            server_id: None,
+            server: None,
+            key_id: None,
+            user: None,
+            http_method: "POST".into(),
+            method: None,
+            target: None,
+            status: 200,
+            reason: None,
+            latency_us: 1,
+            upstream_status: None,
+            upstream_latency_us: None,
+            config_seq: 1,
+            server_version: None,
+            arguments: Some("a".repeat(payload)),
+            result: None,
+        }
+    }
+
+    #[test]
+    fn large_batches_are_split_under_the_message_limit() {
+        let records: Vec<_> = (0..60).map(|_| record(40 * 1024)).collect();
+        let batches = encode(records);
+        assert!(batches.len() > 1);
+        assert_eq!(batches.iter().map(|(_, n)| n).sum::<u64>(), 60);
+        assert!(
+            batches
+                .iter()
+                .all(|(bytes, _)| bytes.len() <= MAX_BATCH_BYTES)
+        );
+        let small = encode(vec![record(10), record(10)]);
+        assert_eq!(small.len(), 1);
     }
 }

@@ -11,12 +11,14 @@ use axum::middleware::Next;
 use axum::response::Response;
 use chrono::Utc;
 use http::request::Parts;
+use mcpgw_shared::model::RequestLogging;
 use mcpgw_shared::request_id::RequestId;
-use mcpgw_shared::request_log::{RequestRecord, without_query};
+use mcpgw_shared::request_log::{RequestRecord, cap, without_query};
 use mcpgw_shared::telemetry;
 use mcpgw_shared::{ServerId, WorkspaceId};
 
 use super::Observer;
+use super::capture::ResultCapture;
 use super::labels::{self, BodyShape};
 use super::metrics::{ReasonLabels, RequestLabels, ServerMethodLabels, UpstreamErrorLabels};
 use crate::admission::Principal;
@@ -56,6 +58,7 @@ struct Observed {
     shape: BodyShape,
     upstream_status: Option<u16>,
     upstream_latency: Option<Duration>,
+    arguments: Option<String>,
 }
 
 #[derive(Debug)]
@@ -64,6 +67,7 @@ struct ServerSeen {
     workspace: WorkspaceId,
     slug: String,
     version: i64,
+    logging: RequestLogging,
 }
 
 impl Observation {
@@ -109,14 +113,36 @@ impl Observation {
                 workspace: server.workspace_id,
                 slug: server.slug.to_string(),
                 version: server.version,
+                logging: server.request_logging,
             });
         });
     }
 
-    /// The POST body was read.
-    pub fn body(&self, body: &Body) {
+    /// The POST body was read: `body` as inspected, `bytes` as sent (the `arguments` of a
+    /// `tools/call` or `prompts/get` are kept when the server's policy says so).
+    pub fn body(&self, body: &Body, bytes: &[u8]) {
         match body {
-            Body::Single(message) => self.message(message),
+            Body::Single(message) => {
+                self.message(message);
+                let keeps_arguments = matches!(
+                    message.method.as_deref(),
+                    Some("tools/call" | "prompts/get")
+                ) && self
+                    .with(|o| o.server.as_ref().is_some_and(|s| s.logging.arguments));
+                if keeps_arguments {
+                    let arguments = arguments_of(bytes);
+                    self.with(|o| {
+                        let max = o
+                            .server
+                            .as_ref()
+                            .map_or(0, |s| s.logging.max_bytes as usize);
+                        o.arguments = arguments.map(|mut text| {
+                            cap(&mut text, max);
+                            text
+                        });
+                    });
+                }
+            }
             Body::Batch(_) => self.with(|o| o.shape = BodyShape::Batch),
         }
     }
@@ -295,10 +321,43 @@ pub async fn track(State(observer): State<Observer>, mut request: Request, next:
             upstream_latency_us: observed.upstream_latency.map(micros),
             config_seq: observer.store.load().seq(),
             server_version: observed.server.as_ref().map(|s| s.version),
+            arguments: observed.arguments,
+            result: None,
         };
-        observer.log.record(record.bounded());
+        // Answers to POSTs only: a GET stream may stay open for hours.
+        let keeps_result = observed
+            .server
+            .as_ref()
+            .filter(|s| s.logging.results && http_method == http::Method::POST)
+            .map(|s| s.logging.max_bytes as usize);
+        return match keeps_result {
+            // The record leaves when the answer's body has (or is dropped).
+            Some(max) => response.map(|body| {
+                axum::body::Body::new(ResultCapture::new(body, max, record, observer.log.clone()))
+            }),
+            None => {
+                observer.log.record(record.bounded());
+                response
+            }
+        };
     }
     response
+}
+
+/// The raw `params.arguments` of a JSON-RPC request.
+fn arguments_of(bytes: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Envelope<'a> {
+        #[serde(borrow)]
+        params: Option<Params<'a>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Params<'a> {
+        #[serde(borrow)]
+        arguments: Option<&'a serde_json::value::RawValue>,
+    }
+    let envelope: Envelope<'_> = serde_json::from_slice(bytes).ok()?;
+    Some(envelope.params?.arguments?.get().to_owned())
 }
 
 fn micros(duration: Duration) -> u64 {

@@ -73,7 +73,7 @@ pub async fn handle(
         }
         e => fail(e.into(), None),
     })?;
-    observation.body(&shape);
+    observation.body(&shape, &bytes);
     let first_id = match &shape {
         Shape::Single(m) => m.raw_id(),
         Shape::Batch(_) => None,

@@ -3,7 +3,9 @@
 
 use chrono::DateTime;
 
-use super::{ApiKeyRecord, KeyType, OAuthMetadata, ServerConfig, ToolFilter, UpstreamAuth};
+use super::{
+    ApiKeyRecord, KeyType, OAuthMetadata, RequestLogging, ServerConfig, ToolFilter, UpstreamAuth,
+};
 use crate::proto;
 use crate::secret::Redacted;
 use crate::slug::Slug;
@@ -44,6 +46,11 @@ impl From<&ServerConfig> for proto::Server {
             auth: Some(auth_to_proto(&server.auth)),
             version: server.version,
             connection_version: server.connection_version,
+            request_logging: Some(proto::RequestLogging {
+                arguments: server.request_logging.arguments,
+                results: server.request_logging.results,
+                max_bytes: server.request_logging.max_bytes,
+            }),
         }
     }
 }
@@ -156,6 +163,16 @@ impl TryFrom<proto::Server> for ServerConfig {
                 deny: tools.deny,
             },
             auth: auth_from_proto(server.auth)?,
+            request_logging: server
+                .request_logging
+                .map(|l| RequestLogging {
+                    arguments: l.arguments,
+                    results: l.results,
+                    max_bytes: l
+                        .max_bytes
+                        .clamp(RequestLogging::MIN_BYTES, RequestLogging::MAX_BYTES),
+                })
+                .unwrap_or_default(),
             version: server.version,
             connection_version: server.connection_version,
         })

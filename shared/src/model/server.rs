@@ -197,6 +197,42 @@ impl ToolFilter {
     }
 }
 
+/// What of a server's requests goes into the request log besides their metadata: the
+/// arguments a client sent, the results the upstream answered, each capped at `max_bytes`.
+/// Off by default: arguments and results may hold personal or confidential data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RequestLogging {
+    /// Keep the `arguments` of `tools/call` and `prompts/get`.
+    pub arguments: bool,
+    /// Keep the start of the upstream's answer.
+    pub results: bool,
+    /// The most bytes kept of each (16 to 65536).
+    pub max_bytes: u32,
+}
+
+impl RequestLogging {
+    /// The smallest cap.
+    pub const MIN_BYTES: u32 = 16;
+    /// The largest cap.
+    pub const MAX_BYTES: u32 = 64 * 1024;
+
+    /// Whether anything beyond metadata is kept.
+    pub fn keeps_payloads(&self) -> bool {
+        self.arguments || self.results
+    }
+}
+
+impl Default for RequestLogging {
+    fn default() -> Self {
+        Self {
+            arguments: false,
+            results: false,
+            max_bytes: 4096,
+        }
+    }
+}
+
 /// A server as a data plane holds it: complete, with secrets in memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
@@ -220,6 +256,8 @@ pub struct ServerConfig {
     pub tools: ToolFilter,
     /// How to authenticate to the upstream.
     pub auth: UpstreamAuth<Redacted<String>>,
+    /// What of its requests the request log keeps.
+    pub request_logging: RequestLogging,
     /// Bumped on every change.
     pub version: i64,
     /// Bumped on URL, auth or enabled changes only.

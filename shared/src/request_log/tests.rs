@@ -20,6 +20,8 @@ fn record() -> RequestRecord {
         upstream_latency_us: Some(5),
         config_seq: 7,
         server_version: Some(2),
+        arguments: Some("a".repeat(MAX_PAYLOAD_BYTES + 10)),
+        result: None,
     }
 }
 
@@ -30,6 +32,8 @@ fn long_fields_are_cut_at_a_character_boundary() {
     assert!(target.len() <= MAX_FIELD_BYTES, "{}", target.len());
     assert!(target.ends_with('…'));
     assert_eq!(bounded.server.as_deref(), Some("weather"));
+    let arguments = bounded.arguments.unwrap();
+    assert!(arguments.len() <= MAX_PAYLOAD_BYTES && arguments.len() > MAX_FIELD_BYTES);
 }
 
 #[test]

@@ -1,10 +1,19 @@
+use http::{HeaderMap, HeaderValue};
+
 use super::*;
 
 #[test]
 fn a_valid_traceparent_gives_its_trace_id() {
     assert_eq!(
-        traceparent_trace_id("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
-        Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        Some(TraceParent {
+            trace_id: "4bf92f3577b34da6a3ce929d0e0e4736",
+            sampled: true
+        })
+    );
+    assert_eq!(
+        traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00").map(|p| p.sampled),
+        Some(false)
     );
 }
 
@@ -19,7 +28,7 @@ fn malformed_traceparents_give_none() {
         "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
         "00-4bf92f3577b34da6a3ce929d0e0e47zz-00f067aa0ba902b7-01",
     ] {
-        assert_eq!(traceparent_trace_id(value), None, "{value}");
+        assert_eq!(traceparent(value), None, "{value}");
     }
 }
 

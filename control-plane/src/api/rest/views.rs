@@ -2,7 +2,7 @@
 //! stored, keys and tokens appear only in the creation response.
 
 use chrono::{DateTime, Utc};
-use mcpgw_shared::model::{KeyState, SecretSet, ToolFilter, UpstreamAuth};
+use mcpgw_shared::model::{KeyState, RequestLogging, SecretSet, ToolFilter, UpstreamAuth};
 use mcpgw_shared::version::{self, VERSION};
 use mcpgw_shared::wire::Audience;
 use mcpgw_shared::{ApiKeyId, DataPlaneId, ServerId, Slug, StreamId, WorkspaceId};
@@ -55,6 +55,8 @@ pub struct ServerView {
     #[schema(value_type = Object)]
     tools: ToolFilter,
     enabled: bool,
+    #[schema(value_type = Object)]
+    request_logging: RequestLogging,
     version: i64,
     connection_version: i64,
     created_at: DateTime<Utc>,
@@ -74,6 +76,7 @@ impl From<ServerRow> for ServerView {
             url: row.url,
             tools: row.tools,
             enabled: row.enabled,
+            request_logging: row.request_logging,
             version: row.version,
             connection_version: row.connection_version,
             created_at: row.created_at,

@@ -164,6 +164,7 @@ impl Service {
             auth: live.auth,
             tools: live.tools,
             enabled: live.enabled,
+            request_logging: live.request_logging,
             version: meta.version,
             connection_version: meta.connection_version,
             last_seq: meta.last_seq,
@@ -219,6 +220,7 @@ fn described(state: &ServerState) -> Map<String, Value> {
         "auth": state.auth.redacted(),
         "tools": state.tools,
         "enabled": state.enabled,
+        "request_logging": state.request_logging,
         "provisioned_workspaces": state.provisioned,
     });
     match value {

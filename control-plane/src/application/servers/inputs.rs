@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use mcpgw_shared::model::{ToolFilter, UpstreamAuth};
+use mcpgw_shared::model::{RequestLogging, ToolFilter, UpstreamAuth};
 use serde::Deserialize;
 
 /// `POST /v1/servers`.
@@ -32,6 +32,11 @@ pub struct RegisterServerInput {
     /// Whether clients may use it (default true).
     #[serde(default = "enabled_by_default")]
     pub enabled: bool,
+    /// What the request log keeps of its requests besides metadata: `{"arguments": bool,
+    /// "results": bool, "max_bytes": 16..65536}`; omitted: metadata only.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub request_logging: RequestLogging,
     /// Other workspaces to provision it to.
     #[serde(default)]
     pub provisioned_workspaces: Vec<String>,
@@ -61,6 +66,9 @@ pub struct UpdateServerInput {
     pub tools: Option<ToolFilter>,
     /// New enabled flag.
     pub enabled: Option<bool>,
+    /// New request-logging policy (replaces the old one).
+    #[schema(value_type = Option<Object>)]
+    pub request_logging: Option<RequestLogging>,
     /// The complete new list of provisioned workspaces.
     pub provisioned_workspaces: Option<Vec<String>>,
 }
@@ -75,6 +83,7 @@ impl fmt::Debug for RegisterServerInput {
             .field("auth", &self.auth.redacted())
             .field("tools", &self.tools)
             .field("enabled", &self.enabled)
+            .field("request_logging", &self.request_logging)
             .field("provisioned_workspaces", &self.provisioned_workspaces)
             .finish_non_exhaustive()
     }

@@ -26,6 +26,7 @@ fn every_event() -> Vec<(StreamId, DomainEvent)> {
             },
             tools: ToolFilter::default(),
             enabled: true,
+            request_logging: Default::default(),
         },
         ServerEvent::DetailsChanged {
             name: "n".into(),

@@ -14,6 +14,7 @@ fn register(workspace_id: WorkspaceId) -> RegisterServer {
         auth: UpstreamAuth::None,
         tools: ToolFilter::default(),
         enabled: true,
+        request_logging: Default::default(),
         provisioned: BTreeSet::new(),
     }
 }

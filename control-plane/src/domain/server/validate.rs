@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use mcpgw_shared::WorkspaceId;
-use mcpgw_shared::model::{ToolFilter, UpstreamAuth};
+use mcpgw_shared::model::{RequestLogging, ToolFilter, UpstreamAuth};
 
 use super::super::DomainError;
 
@@ -163,6 +163,17 @@ pub(super) fn validate_tools(tools: &ToolFilter) -> Result<(), DomainError> {
                 "must be a tool name of 1 to 128 characters",
             ));
         }
+    }
+    Ok(())
+}
+
+pub(super) fn validate_request_logging(logging: &RequestLogging) -> Result<(), DomainError> {
+    let (min, max) = (RequestLogging::MIN_BYTES, RequestLogging::MAX_BYTES);
+    if !(min..=max).contains(&logging.max_bytes) {
+        return Err(DomainError::invalid(
+            "request_logging.max_bytes",
+            format!("must be from {min} to {max}"),
+        ));
     }
     Ok(())
 }

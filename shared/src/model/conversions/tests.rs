@@ -24,6 +24,11 @@ fn a_server_survives_the_round_trip_through_proto() {
         auth: UpstreamAuth::Headers {
             headers: BTreeMap::from([("X-Key".into(), Redacted::new("v".into()))]),
         },
+        request_logging: RequestLogging {
+            arguments: true,
+            results: false,
+            max_bytes: 512,
+        },
         version: 3,
         connection_version: 2,
     };
