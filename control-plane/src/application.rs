@@ -97,14 +97,20 @@ impl Service {
         self
     }
 
-    /// Runs the doctor on server `id`: the triage of why it might not work, step by step.
+    /// Runs the doctor on a server named by its id or its slug: the triage of why it might not
+    /// work, step by step. A slug no server has is not found, with the caller's slugs that
+    /// look like it.
     pub async fn diagnose_server(
         &self,
         caller: &Caller,
-        id: &mcpgw_shared::ServerId,
+        server: &str,
         input: &crate::doctor::DiagnoseInput,
     ) -> Result<crate::doctor::Report, ServiceError> {
-        self.doctor.diagnose(self, caller, id, input).await
+        let id = match server.parse::<mcpgw_shared::ServerId>() {
+            Ok(id) => id,
+            Err(_) => self.server_by_slug(caller, server).await?,
+        };
+        self.doctor.diagnose(self, caller, &id, input).await
     }
 
     /// The same service, on the bus as `bus` says.

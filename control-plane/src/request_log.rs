@@ -10,6 +10,7 @@ use futures::StreamExt;
 use mcpgw_shared::bus::{Bus, BusMessage};
 use mcpgw_shared::request_log::{MAX_BATCH_RECORDS, RequestBatch};
 use mcpgw_shared::subjects::Subjects;
+use mcpgw_shared::telemetry;
 use tokio_util::sync::CancellationToken;
 
 use crate::application::Service;
@@ -90,15 +91,41 @@ async fn store(
         }
     };
     let count = batch.records.len() as u64;
+    let traced: Vec<(String, String, String)> = batch
+        .records
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r.request_id.clone(),
+                r.trace_id.clone()?,
+                r.span_id.clone()?,
+            ))
+        })
+        .collect();
     match service.ingest_requests(data_plane, batch.records).await {
         Ok(()) => {
             metrics.request_log_stored.inc_by(count);
+            for (request_id, trace_id, span_id) in traced {
+                mark_stored(&request_id, &trace_id, &span_id);
+            }
         }
         Err(error) => {
             tracing::warn!(%data_plane, %error, records = count, "cannot store request-log records");
             metrics.request_log_rejected.inc();
         }
     }
+}
+
+/// Records, in the trace of a request that was exported, that its record reached the control
+/// plane: a span under the request's own span, so the trace spans both planes.
+fn mark_stored(request_id: &str, trace_id: &str, span_id: &str) {
+    let span = tracing::info_span!(
+        "request log stored",
+        otel.kind = "consumer",
+        request_id,
+        messaging.system = "nats",
+    );
+    telemetry::set_remote_parent(&span, trace_id, span_id);
 }
 
 /// Deletes what is past the retention bounds, every `prune_interval`, until `shutdown`.

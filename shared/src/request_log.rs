@@ -36,6 +36,10 @@ pub struct RequestRecord {
     /// The W3C trace id, when the request was traced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
+    /// The id of the request's span, when it was exported (the control plane's span for the
+    /// record joins its trace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span_id: Option<String>,
     /// The workspace of the caller's key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace_id: Option<WorkspaceId>,
@@ -96,6 +100,7 @@ impl RequestRecord {
         }
         for field in [
             &mut self.trace_id,
+            &mut self.span_id,
             &mut self.server,
             &mut self.key_id,
             &mut self.user,

@@ -14,7 +14,10 @@
 mod propagation;
 pub mod sampling;
 
-pub use propagation::{TraceParent, inject_into, rename, set_parent_from, trace_id, traceparent};
+pub use propagation::{
+    TraceParent, inject_into, rename, set_parent_from, set_remote_parent, trace_position,
+    traceparent,
+};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -146,6 +146,39 @@ async fn the_doctor_finds_each_fault_at_its_step() {
     );
     assert!(step(&report, "initialize")["took_ms"].is_u64());
 
+    // By slug; a slug with a typo is named, with the one it looks like.
+    let by_slug = diagnose(&fleet, "demo", json!({})).await;
+    assert_eq!(by_slug["server_id"], healthy.as_str());
+    let (status, body) = fleet
+        .admin(Method::POST, "/v1/servers/dmeo/diagnose", Some(json!({})))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `demo`?"),
+        "{body}"
+    );
+
+    // A key without `mcp.invoke` (an admin key, say).
+    let admin_only = fleet
+        .create(
+            "/v1/api-keys",
+            json!({"workspace_id": workspace, "name": "admin only", "type": "service", "permissions": ["admin"]}),
+        )
+        .await;
+    let report = diagnose(&fleet, &healthy, json!({"key_id": admin_only["id"]})).await;
+    let key_step = step(&report, "key");
+    assert_eq!(key_step["status"], "fail", "{report:#}");
+    assert!(
+        key_step["detail"]
+            .as_str()
+            .unwrap()
+            .contains("cannot call MCP servers")
+    );
+    assert!(key_step["fix"].as_str().unwrap().contains("mcp.invoke"));
+
     // A revoked key.
     fleet.create(&revoke_path(key_id), json!({})).await;
     let report = diagnose(&fleet, &healthy, json!({"key_id": key_id})).await;
@@ -208,6 +241,25 @@ async fn the_doctor_finds_each_fault_at_its_step() {
             .contains("down or unreachable")
     );
     assert_eq!(step(&report, "tools/list")["status"], "skip");
+
+    // A wrong base URL: the upstream's root, not its MCP endpoint.
+    let base = upstream.url().trim_end_matches("/mcp").to_owned();
+    let wrong_path = register(
+        &fleet,
+        &workspace,
+        "wrong-path",
+        &format!("{base}/"),
+        json!({"type": "none"}),
+    )
+    .await;
+    let report = diagnose(&fleet, &wrong_path, json!({})).await;
+    let initialize = step(&report, "initialize");
+    assert_eq!(initialize["status"], "fail", "{report:#}");
+    assert!(
+        initialize["detail"].as_str().unwrap().contains("404"),
+        "{report:#}"
+    );
+    assert!(initialize["fix"].as_str().unwrap().contains("/mcp"));
 
     // An address the egress policy refuses (a private range not in MCPGW_EGRESS_ALLOW).
     let internal = register(
@@ -285,6 +337,26 @@ async fn the_doctor_finds_each_fault_at_its_step() {
     );
     assert_eq!(step(&report, "client registration")["status"], "pass");
     assert_eq!(step(&report, "scope")["status"], "pass");
+
+    // An upstream that answers 401 to the gateway's credentials.
+    let refusing = register(
+        &fleet,
+        &workspace,
+        "refusing",
+        &oauth_url,
+        json!({"type": "headers", "headers": {"Authorization": "Bearer stale-token"}}),
+    )
+    .await;
+    let report = diagnose(&fleet, &refusing, json!({})).await;
+    let initialize = step(&report, "initialize");
+    assert_eq!(initialize["status"], "fail", "{report:#}");
+    assert!(
+        initialize["detail"]
+            .as_str()
+            .unwrap()
+            .contains("refused the gateway's credentials (HTTP 401)")
+    );
+    assert!(initialize["fix"].as_str().unwrap().contains("auth"));
 
     // Bad input gets a clear error.
     let (status, body) = fleet

@@ -806,6 +806,19 @@ async fn traces_logs_and_no_secret_anywhere() {
         resource_span.attributes["mcp.resource.uri"],
         "file:///notes.txt"
     );
+    // The record reaching the control plane is in the same trace, under the request's span.
+    let stored = collector
+        .wait_for(SOON, "the control plane's span for the record", |s| {
+            s.service == "mcpgw-control-plane"
+                && s.name == "request log stored"
+                && s.parent_span_id == server_span.span_id
+        })
+        .await;
+    assert_eq!(
+        stored.trace_id, client_trace,
+        "one trace across both planes"
+    );
+    assert_eq!(stored.attributes["request_id"], request_id);
     // The control plane's own spans: commands and sync calls.
     let command = collector
         .wait_for(SOON, "a command span", |s| {

@@ -89,7 +89,9 @@ pub fn status(error: ServiceError) -> Status {
     match &error {
         ServiceError::Unauthenticated(_) => Status::unauthenticated(error.to_string()),
         ServiceError::Forbidden(_) => Status::permission_denied(error.to_string()),
-        ServiceError::Domain(DomainError::NotFound { .. }) => Status::not_found(error.to_string()),
+        ServiceError::Domain(DomainError::NotFound { .. }) | ServiceError::NoSuchSlug { .. } => {
+            Status::not_found(error.to_string())
+        }
         ServiceError::Domain(_) => Status::invalid_argument(error.to_string()),
         ServiceError::VersionConflict { .. } | ServiceError::Taken(_) => {
             Status::aborted(error.to_string())

@@ -50,9 +50,24 @@ pub enum ServiceError {
         /// Why it does not open.
         source: SecretError,
     },
+    /// No server the caller may see has this slug.
+    #[error("{}", no_such_slug(.slug, .near.as_deref()))]
+    NoSuchSlug {
+        /// The slug asked for (cut to 64 characters).
+        slug: String,
+        /// The caller's closest slug, if one is close.
+        near: Option<String>,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
+}
+
+fn no_such_slug(slug: &str, near: Option<&str>) -> String {
+    match near {
+        Some(near) => format!("no server has the slug `{slug}`; did you mean `{near}`?"),
+        None => format!("no server has the slug `{slug}` (`GET /v1/servers` lists them)"),
+    }
 }
 
 fn snapshot_needed(after: i64, head: i64) -> String {

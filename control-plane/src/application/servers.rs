@@ -121,6 +121,29 @@ impl Service {
             .ok_or_else(|| ServiceError::not_found("server", id))
     }
 
+    /// The id of the server with `slug` among those the caller manages; not found with the
+    /// slugs that look like it (a client's URL with a typo).
+    pub async fn server_by_slug(
+        &self,
+        caller: &Caller,
+        slug: &str,
+    ) -> Result<ServerId, ServiceError> {
+        let servers = self.servers(caller).await?;
+        if let Some(server) = servers.iter().find(|s| s.slug.as_str() == slug) {
+            return Ok(server.id);
+        }
+        let mut near: Vec<(usize, &str)> = servers
+            .iter()
+            .map(|s| (strsim::levenshtein(slug, s.slug.as_str()), s.slug.as_str()))
+            .filter(|(distance, _)| *distance <= 3)
+            .collect();
+        near.sort();
+        Err(ServiceError::NoSuchSlug {
+            slug: slug.chars().take(64).collect(),
+            near: near.first().map(|(_, like)| (*like).to_owned()),
+        })
+    }
+
     /// Every server whose home workspace the caller manages.
     pub async fn servers(&self, caller: &Caller) -> Result<Vec<ServerRow>, ServiceError> {
         let servers = self.db.reader().await?.servers(None).await?;

@@ -194,6 +194,7 @@ mod tests {
             time: chrono::Utc::now(),
             request_id: "r".into(),
             trace_id: None,
+            span_id: None,
             workspace_id: None,
             server_id: None,
             server: None,

@@ -210,7 +210,7 @@ pub async fn track(State(observer): State<Observer>, mut request: Request, next:
     let request_id = RequestId::of(&request);
     let http_method = request.method().clone();
     let span = tracing::Span::current();
-    let trace_id = telemetry::trace_id(&span, request.headers());
+    let (trace_id, span_id) = telemetry::trace_position(&span, request.headers());
     if let Some(trace_id) = &trace_id {
         span.record("trace_id", trace_id.as_str());
     }
@@ -300,6 +300,7 @@ pub async fn track(State(observer): State<Observer>, mut request: Request, next:
             time,
             request_id: request_id.to_string(),
             trace_id,
+            span_id,
             workspace_id: observed
                 .key_workspace
                 .or(observed.server.as_ref().map(|s| s.workspace)),

@@ -5,6 +5,7 @@ fn record() -> RequestRecord {
         time: Utc::now(),
         request_id: "0190".into(),
         trace_id: None,
+        span_id: None,
         workspace_id: None,
         server_id: None,
         server: Some("weather".into()),

@@ -2,7 +2,7 @@
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::TraceContextExt;
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -41,21 +41,50 @@ pub fn inject_into(span: &tracing::Span, headers: &mut HeaderMap) {
     }
 }
 
-/// The trace id of `span` when spans are exported, else the one a client sent in
-/// `traceparent`: the id that finds the request in a tracing backend.
-pub fn trace_id(span: &tracing::Span, headers: &HeaderMap) -> Option<String> {
+/// Where a request is in a trace: the trace id of `span` and its own id when it is exported,
+/// else the trace id a client sent in `traceparent` (the id that finds the request in a
+/// tracing backend) and no span id.
+pub fn trace_position(
+    span: &tracing::Span,
+    headers: &HeaderMap,
+) -> (Option<String>, Option<String>) {
     if tracing_enabled() {
         let context = span.context();
         let span_context = context.span().span_context().clone();
         if span_context.is_valid() {
-            return Some(span_context.trace_id().to_string());
+            return (
+                Some(span_context.trace_id().to_string()),
+                Some(span_context.span_id().to_string()),
+            );
         }
     }
-    headers
+    let client = headers
         .get("traceparent")
         .and_then(|v| v.to_str().ok())
         .and_then(traceparent)
-        .map(|parent| parent.trace_id.to_owned())
+        .map(|parent| parent.trace_id.to_owned());
+    (client, None)
+}
+
+/// Makes the exported span `span_id` of trace `trace_id` (hex, as [`trace_position`] gives
+/// them) the parent of `span`, when spans are exported and the ids are valid.
+pub fn set_remote_parent(span: &tracing::Span, trace_id: &str, span_id: &str) {
+    if !tracing_enabled() {
+        return;
+    }
+    let (Ok(trace), Ok(parent)) = (TraceId::from_hex(trace_id), SpanId::from_hex(span_id)) else {
+        return;
+    };
+    let remote = SpanContext::new(
+        trace,
+        parent,
+        TraceFlags::SAMPLED,
+        true,
+        TraceState::default(),
+    );
+    if remote.is_valid() {
+        let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote));
+    }
 }
 
 /// The parts of a W3C `traceparent` the gateway reads.

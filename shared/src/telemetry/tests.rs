@@ -41,8 +41,8 @@ fn without_export_the_client_trace_id_is_reported_and_headers_are_left_alone() {
     );
     let span = tracing::Span::none();
     assert_eq!(
-        trace_id(&span, &headers).as_deref(),
-        Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        trace_position(&span, &headers),
+        (Some("4bf92f3577b34da6a3ce929d0e0e4736".to_owned()), None)
     );
     let before = headers.clone();
     inject_into(&span, &mut headers);

@@ -76,7 +76,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::Domain(DomainError::Invalid { field, message }) => {
                 Self::invalid_field(field, message)
             }
-            ServiceError::Domain(e @ DomainError::NotFound { .. }) => {
+            e @ (ServiceError::Domain(DomainError::NotFound { .. })
+            | ServiceError::NoSuchSlug { .. }) => {
                 Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
             }
             ServiceError::Domain(e @ DomainError::AlreadyExists { .. }) => {

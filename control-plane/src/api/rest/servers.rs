@@ -133,7 +133,7 @@ pub struct DiagnoseRequest {
     user: Option<String>,
 }
 
-/// Runs the doctor: step by step, the key's type and permissions, the server's provisioning,
+/// Runs the doctor on a server named by its id or slug: step by step, the key's type and permissions, the server's provisioning,
 /// DNS, the egress policy and TLS for its upstream, an `initialize` and a `tools/list` with the
 /// server's auth and, for OAuth servers, the protected resource and authorization server
 /// metadata. Each step says what it saw and, when it failed, how to fix it. The body is
@@ -143,7 +143,7 @@ pub struct DiagnoseRequest {
 pub async fn diagnose(
     State(service): State<Service>,
     AdminAuth(admin): AdminAuth,
-    IdPath(id): IdPath<ServerId>,
+    axum::extract::Path(server): axum::extract::Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<crate::doctor::Report>, ApiError> {
     let request: DiagnoseRequest = if body.iter().all(u8::is_ascii_whitespace) {
@@ -155,5 +155,7 @@ pub async fn diagnose(
         key_id: request.key_id,
         user: request.user,
     };
-    Ok(Json(service.diagnose_server(&admin, &id, &input).await?))
+    Ok(Json(
+        service.diagnose_server(&admin, &server, &input).await?,
+    ))
 }
