@@ -84,7 +84,7 @@ pub enum Command {
 /// `mcpgw doctor`.
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    /// The server's id.
+    /// The server's id or slug.
     pub server: String,
     /// Also check that this API key (its id) can use the server.
     #[arg(long)]

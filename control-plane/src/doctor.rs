@@ -14,7 +14,7 @@ use http::{HeaderMap, HeaderValue, Method, header};
 use mcpgw_data_plane::egress::{self, EgressPolicy};
 use mcpgw_data_plane::observe::Observation;
 use mcpgw_data_plane::relay::sse::{self, EventSplitter};
-use mcpgw_data_plane::relay::upstream::{MCP_SESSION_ID, Upstream};
+use mcpgw_data_plane::relay::upstream::{MCP_SESSION_ID, Upstream, own_post_headers};
 use mcpgw_data_plane::snapshot::Route;
 use mcpgw_shared::model::{KeyState, KeyType, Permission, UpstreamAuth};
 use mcpgw_shared::request_id::RequestId;
@@ -334,19 +334,7 @@ impl Doctor {
         message: &Value,
         session: Option<&str>,
     ) -> Result<(Option<String>, Answer), mcpgw_data_plane::errors::GatewayError> {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        headers.insert(
-            header::ACCEPT,
-            HeaderValue::from_static("application/json, text/event-stream"),
-        );
-        headers.insert(
-            "mcp-protocol-version",
-            HeaderValue::from_static(PROTOCOL_VERSION),
-        );
+        let headers = own_post_headers(PROTOCOL_VERSION);
         let response = self
             .upstream
             .send(

@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use tracing_subscriber::filter::{FilterExt, LevelFilter};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -74,13 +75,15 @@ pub fn init(service: &'static str) -> TelemetryGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var(LOG_FORMAT_VAR).is_ok_and(|f| f == "json");
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    // `RUST_LOG` chooses what is logged, not what is traced: it filters this layer only.
     let fmt = if json {
         fmt.json()
             .with_current_span(true)
             .with_span_list(true)
+            .with_filter(filter)
             .boxed()
     } else {
-        fmt.boxed()
+        fmt.with_filter(filter).boxed()
     };
     let provider = match std::env::var(OTLP_ENDPOINT_VAR) {
         Ok(endpoint) if !endpoint.trim().is_empty() => match otlp_provider(service) {
@@ -96,11 +99,10 @@ pub fn init(service: &'static str) -> TelemetryGuard {
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer(service))
             .with_tracked_inactivity(false)
-            .with_filter(sampling::SampledOnly)
+            .with_filter(sampling::SampledOnly.and(LevelFilter::INFO))
     });
     // A subscriber may already be installed (tests); that is fine.
     let installed = tracing_subscriber::registry()
-        .with(filter)
         .with(fmt)
         .with(otel)
         .try_init()

@@ -127,6 +127,23 @@ impl Fleet {
         json
     }
 
+    /// The sequence of the last committed event.
+    pub async fn head(&self) -> i64 {
+        self.admin(reqwest::Method::GET, "/v1/events?limit=1", None)
+            .await
+            .1["head"]
+            .as_i64()
+            .expect("the audit log names its head")
+    }
+
+    /// Creates a workspace named `name`; returns its id.
+    pub async fn workspace(&self, name: &str) -> String {
+        self.create("/v1/workspaces", json!({"name": name})).await["id"]
+            .as_str()
+            .expect("a workspace id")
+            .to_owned()
+    }
+
     /// A data-plane token for `workspaces` (`None`: all).
     pub async fn data_plane_token(&self, workspaces: Option<Vec<String>>) -> String {
         let mut body = json!({"name": "pod"});

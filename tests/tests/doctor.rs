@@ -50,6 +50,13 @@ async fn register(fleet: &Fleet, workspace: &str, slug: &str, url: &str, auth: V
         .to_owned()
 }
 
+/// The step `name` of `report`, which must have failed.
+fn failed<'a>(report: &'a Value, name: &str) -> &'a Value {
+    let found = step(report, name);
+    assert_eq!(found["status"], "fail", "{name}: {report:#}");
+    found
+}
+
 /// An MCP server whose protected resource metadata names another resource (a common
 /// misregistration: the server was registered without its `/mcp` path).
 async fn misregistered_oauth_upstream() -> String {
@@ -106,12 +113,7 @@ async fn the_doctor_finds_each_fault_at_its_step() {
     )
     .await;
     let upstream = DemoUpstream::spawn().await.expect("demo upstream");
-    let workspace = fleet
-        .create("/v1/workspaces", json!({"name": "doctored"}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let workspace = fleet.workspace("doctored").await;
     let key = fleet
         .create("/v1/api-keys", invoke_key_request(&workspace, "client"))
         .await;
@@ -169,8 +171,7 @@ async fn the_doctor_finds_each_fault_at_its_step() {
         )
         .await;
     let report = diagnose(&fleet, &healthy, json!({"key_id": admin_only["id"]})).await;
-    let key_step = step(&report, "key");
-    assert_eq!(key_step["status"], "fail", "{report:#}");
+    let key_step = failed(&report, "key");
     assert!(
         key_step["detail"]
             .as_str()
@@ -206,8 +207,7 @@ async fn the_doctor_finds_each_fault_at_its_step() {
         )
         .await;
     let report = diagnose(&fleet, &healthy, json!({"key_id": outsider["id"]})).await;
-    let provisioning = step(&report, "provisioning");
-    assert_eq!(provisioning["status"], "fail", "{report:#}");
+    let provisioning = failed(&report, "provisioning");
     assert!(
         provisioning["fix"]
             .as_str()
@@ -225,8 +225,7 @@ async fn the_doctor_finds_each_fault_at_its_step() {
     )
     .await;
     let report = diagnose(&fleet, &down, json!({})).await;
-    let initialize = step(&report, "initialize");
-    assert_eq!(initialize["status"], "fail", "{report:#}");
+    let initialize = failed(&report, "initialize");
     assert!(
         initialize["detail"]
             .as_str()
@@ -253,8 +252,7 @@ async fn the_doctor_finds_each_fault_at_its_step() {
     )
     .await;
     let report = diagnose(&fleet, &wrong_path, json!({})).await;
-    let initialize = step(&report, "initialize");
-    assert_eq!(initialize["status"], "fail", "{report:#}");
+    let initialize = failed(&report, "initialize");
     assert!(
         initialize["detail"].as_str().unwrap().contains("404"),
         "{report:#}"
@@ -271,8 +269,7 @@ async fn the_doctor_finds_each_fault_at_its_step() {
     )
     .await;
     let report = diagnose(&fleet, &internal, json!({})).await;
-    let egress = step(&report, "egress");
-    assert_eq!(egress["status"], "fail", "{report:#}");
+    let egress = failed(&report, "egress");
     assert!(
         egress["fix"]
             .as_str()
@@ -317,8 +314,7 @@ async fn the_doctor_finds_each_fault_at_its_step() {
     )
     .await;
     let report = diagnose(&fleet, &oauth, json!({})).await;
-    let resource = step(&report, "protected resource");
-    assert_eq!(resource["status"], "fail", "{report:#}");
+    let resource = failed(&report, "protected resource");
     let expected = format!(
         "Protected resource {} does not match expected {oauth_url}",
         oauth_url.trim_end_matches("/v2")
@@ -348,8 +344,7 @@ async fn the_doctor_finds_each_fault_at_its_step() {
     )
     .await;
     let report = diagnose(&fleet, &refusing, json!({})).await;
-    let initialize = step(&report, "initialize");
-    assert_eq!(initialize["status"], "fail", "{report:#}");
+    let initialize = failed(&report, "initialize");
     assert!(
         initialize["detail"]
             .as_str()

@@ -25,12 +25,6 @@ struct Setup {
     pods: Vec<DataPlaneProcess>,
 }
 
-async fn head(fleet: &Fleet) -> i64 {
-    fleet.admin(Method::GET, "/v1/events?limit=1", None).await.1["head"]
-        .as_i64()
-        .unwrap()
-}
-
 async fn setup(pods: usize, pod_env: &[(&'static str, String)]) -> Setup {
     let nats = PrivateNats::start().await;
     let fleet = Fleet::start(&nats.url()).await;
@@ -55,7 +49,7 @@ async fn setup(pods: usize, pod_env: &[(&'static str, String)]) -> Setup {
     for _ in 0..pods {
         started.push(fleet.data_plane(&token, pod_env).await);
     }
-    let seq = head(&fleet).await;
+    let seq = fleet.head().await;
     for pod in &started {
         pod.wait_applied(seq, Duration::from_secs(15)).await;
     }
@@ -138,7 +132,7 @@ async fn a_server_moved_to_a_new_upstream_invalidates_old_sessions_on_every_pod(
     assert_eq!(status, StatusCode::OK, "{body}");
     // The old upstream is gone: only the new one can answer.
     s.upstream.shutdown().await;
-    let seq = head(&s.fleet).await;
+    let seq = s.fleet.head().await;
     for pod in &s.pods {
         pod.wait_applied(seq, SOON).await;
         let client = s.client.with_url(pod.mcp_url("demo"));
@@ -243,7 +237,7 @@ async fn pods_enforce_by_polling_while_nats_is_down_and_converge_after() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let seq = head(&s.fleet).await;
+    let seq = s.fleet.head().await;
     for pod in &s.pods {
         pod.wait_applied(seq, Duration::from_secs(10)).await;
     }

@@ -78,15 +78,6 @@ async fn applied_seq(pod: &DataPlaneProcess) -> i64 {
     pod.readyz().await.1["applied_seq"].as_i64().unwrap_or(0)
 }
 
-async fn head(fleet: &Fleet) -> i64 {
-    fleet
-        .admin(reqwest::Method::GET, "/v1/data-planes", None)
-        .await
-        .1["head"]
-        .as_i64()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn the_hybrid_layout_on_loopback() {
     let dir = tempfile::tempdir().unwrap();
@@ -168,7 +159,7 @@ async fn the_hybrid_layout_on_loopback() {
         async move { fleet.data_plane(&token, &env).await }
     };
     let (pod_a, pod_b) = (pod(&a).await, pod(&b).await);
-    let seq = head(&fleet).await;
+    let seq = fleet.head().await;
     pod_a.wait_applied(seq, Duration::from_secs(20)).await;
     pod_b.wait_applied(seq, Duration::from_secs(20)).await;
 
@@ -181,7 +172,7 @@ async fn the_hybrid_layout_on_loopback() {
                    "url": upstream.url(), "auth": {"type": "none"}}),
         )
         .await;
-    let seq = head(&fleet).await;
+    let seq = fleet.head().await;
     pod_a.wait_applied(seq, Duration::from_secs(10)).await;
     pod_b.wait_applied(seq, Duration::from_secs(10)).await;
     eprintln!(
@@ -260,7 +251,7 @@ async fn the_hybrid_layout_on_loopback() {
                    "url": upstream.url(), "auth": {"type": "none"}}),
         )
         .await;
-    let seq = head(&fleet).await;
+    let seq = fleet.head().await;
     pod_b.wait_applied(seq, Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(

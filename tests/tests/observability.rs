@@ -21,12 +21,6 @@ use serde_json::{Value, json};
 
 const SOON: Duration = Duration::from_secs(10);
 
-async fn head(fleet: &Fleet) -> i64 {
-    fleet.admin(Method::GET, "/v1/events?limit=1", None).await.1["head"]
-        .as_i64()
-        .unwrap()
-}
-
 async fn scrape(url: &str) -> (String, Vec<Sample>) {
     let response = reqwest::get(format!("{url}/metrics"))
         .await
@@ -67,33 +61,25 @@ struct Setup {
     pod: DataPlaneProcess,
 }
 
-async fn setup(
-    control_plane_env: Vec<(&'static str, String)>,
-    pod_env: &[(&'static str, String)],
-    upstream_url: Option<String>,
-) -> Setup {
+/// A fleet of one data plane, with a workspace, a `demo` server and a client key.
+async fn setup() -> Setup {
     let nats = PrivateNats::start().await;
-    let fleet = Fleet::start_with(&nats.url(), control_plane_env).await;
+    let fleet = Fleet::start(&nats.url()).await;
     let upstream = DemoUpstream::spawn().await.expect("demo upstream");
-    let workspace = fleet
-        .create("/v1/workspaces", json!({"name": "observed"}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let workspace = fleet.workspace("observed").await;
     let server = fleet
         .create(
             "/v1/servers",
             json!({"workspace_id": workspace, "slug": "demo", "name": "Demo",
-                   "url": upstream_url.unwrap_or_else(|| upstream.url()), "auth": {"type": "none"}}),
+                   "url": upstream.url(), "auth": {"type": "none"}}),
         )
         .await;
     let key = fleet
         .create("/v1/api-keys", invoke_key_request(&workspace, "client"))
         .await;
     let token = fleet.data_plane_token(None).await;
-    let pod = fleet.data_plane(&token, pod_env).await;
-    pod.wait_applied(head(&fleet).await, SOON).await;
+    let pod = fleet.data_plane(&token, &[]).await;
+    pod.wait_applied(fleet.head().await, SOON).await;
     Setup {
         _nats: nats,
         fleet,
@@ -107,7 +93,7 @@ async fn setup(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_request_log_and_diagnosis() {
-    let s = setup(Vec::new(), &[], None).await;
+    let s = setup().await;
     let key = s.key["key"].as_str().unwrap();
     let key_id = s.key["id"].as_str().unwrap();
     let client = McpClient::new(s.pod.mcp_url("demo"), key);
@@ -132,7 +118,7 @@ async fn metrics_request_log_and_diagnosis() {
         .await;
     let revoked_id = revoker["id"].as_str().unwrap();
     s.fleet.create(&revoke_path(revoked_id), json!({})).await;
-    s.pod.wait_applied(head(&s.fleet).await, SOON).await;
+    s.pod.wait_applied(s.fleet.head().await, SOON).await;
     let refused = McpClient::new(s.pod.mcp_url("demo"), revoker["key"].as_str().unwrap())
         .post(call(5, "echo", json!({"message": "x"})), None)
         .await;
@@ -184,7 +170,7 @@ async fn metrics_request_log_and_diagnosis() {
             &[("server", "demo")]
         ) >= 3.0
     );
-    assert!(sum(&samples, "mcpgw_config_seq", &[]) >= head(&s.fleet).await as f64);
+    assert!(sum(&samples, "mcpgw_config_seq", &[]) >= s.fleet.head().await as f64);
     let servers: BTreeSet<&str> = samples
         .iter()
         .filter_map(|s| s.labels.get("server").map(String::as_str))
@@ -351,7 +337,7 @@ async fn metrics_request_log_and_diagnosis() {
         )
         .await;
     assert!(status.is_success());
-    s.pod.wait_applied(head(&s.fleet).await, SOON).await;
+    s.pod.wait_applied(s.fleet.head().await, SOON).await;
     let disabled = client
         .post(call(6, "echo", json!({"message": "y"})), Some(&session))
         .await;
@@ -437,7 +423,7 @@ async fn metrics_request_log_and_diagnosis() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_tail_and_export_switched_off() {
-    let s = setup(Vec::new(), &[], None).await;
+    let s = setup().await;
     let key = s.key["key"].as_str().unwrap();
     // A second data plane (its own registration) that keeps its records to itself.
     let quiet_token = s.fleet.data_plane_token(None).await;
@@ -448,7 +434,7 @@ async fn live_tail_and_export_switched_off() {
             &[("MCPGW_REQUEST_LOG_EXPORT", "false".to_owned())],
         )
         .await;
-    quiet.wait_applied(head(&s.fleet).await, SOON).await;
+    quiet.wait_applied(s.fleet.head().await, SOON).await;
 
     let tail = reqwest::Client::new()
         .get(format!(
@@ -559,7 +545,7 @@ async fn live_tail_and_export_switched_off() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    s.pod.wait_applied(head(&s.fleet).await, SOON).await;
+    s.pod.wait_applied(s.fleet.head().await, SOON).await;
     let long = "z".repeat(200);
     let answer = client
         .post(call(4, "echo", json!({"message": long})), Some(&session))
@@ -621,12 +607,7 @@ async fn traces_logs_and_no_secret_anywhere() {
         .await
         .expect("subscribe to every subject");
     let fleet = Fleet::start_with(&nats.url(), telemetry.clone()).await;
-    let workspace = fleet
-        .create("/v1/workspaces", json!({"name": "traced"}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let workspace = fleet.workspace("traced").await;
     fleet
         .create(
             "/v1/servers",
@@ -641,7 +622,7 @@ async fn traces_logs_and_no_secret_anywhere() {
     let client_key = key["key"].as_str().unwrap().to_owned();
     let token = fleet.data_plane_token(None).await;
     let pod = fleet.data_plane(&token, &telemetry).await;
-    pod.wait_applied(head(&fleet).await, SOON).await;
+    pod.wait_applied(fleet.head().await, SOON).await;
 
     // A client with its own trace.
     let client_trace = "4bf92f3577b34da6a3ce929d0e0e4736";

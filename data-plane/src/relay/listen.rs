@@ -18,7 +18,7 @@
 use axum::extract::{Request, State};
 use axum::response::Response;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use http::{HeaderMap, Method, StatusCode};
 use mcpgw_shared::request_id::RequestId;
 
 use super::RelayState;
@@ -69,18 +69,7 @@ async fn deliver_initialized(
     claims: &SessionClaims,
     rid: &RequestId,
 ) {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(
-        header::ACCEPT,
-        HeaderValue::from_static("application/json, text/event-stream"),
-    );
-    if let Ok(version) = HeaderValue::from_str(&claims.protocol_version) {
-        headers.insert(era::PROTOCOL_VERSION, version);
-    }
+    let headers = super::upstream::own_post_headers(&claims.protocol_version);
     let body = Bytes::from_static(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
     let sent = state
         .upstream

@@ -42,6 +42,24 @@ const NEVER: [&str; 4] = [
     "proxy-authorization",
 ];
 
+/// The headers of a JSON-RPC POST the gateway makes on its own (not relayed from a client):
+/// JSON in, JSON or SSE accepted, at `protocol_version` (left out when it is not a header value).
+pub fn own_post_headers(protocol_version: &str) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(3);
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        http::header::ACCEPT,
+        HeaderValue::from_static("application/json, text/event-stream"),
+    );
+    if let Ok(version) = HeaderValue::from_str(protocol_version) {
+        headers.insert(crate::protocol::era::PROTOCOL_VERSION, version);
+    }
+    headers
+}
+
 /// The client for every upstream.
 #[derive(Clone, Debug)]
 pub struct Upstream {
