@@ -556,12 +556,31 @@ async fn span_sink() -> (String, SpanSink) {
 /// Rounds of the tracing-cost comparison.
 const ROUNDS: usize = 3;
 
-/// Throughput of 1 KiB session-era calls through gateways with each telemetry set-up, best of
-/// [`ROUNDS`] interleaved rounds each (saturation on a shared machine varies by a few percent).
+/// CPU time (user and system) process `pid` has used, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name (which may hold spaces) start after its `)`.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The cost of each telemetry set-up in a gateway process at saturation (1 KiB session-era
+/// calls): its throughput, and the gateway's CPU time per call, which the machine's noise
+/// moves less. Best of [`ROUNDS`] interleaved rounds each.
 async fn tracing_cost(client: &reqwest::Client, upstream: &str, pin: bool, secs: u64) {
     let (endpoint, sink) = span_sink().await;
     // Warnings only: the set-up logs nothing per request below debug, and the bench's output
-    // stays readable.
+    // stays readable (traces do not depend on RUST_LOG).
     let otlp = |ratio: &str| {
         vec![
             ("RUST_LOG", "warn".to_owned()),
@@ -571,41 +590,53 @@ async fn tracing_cost(client: &reqwest::Client, upstream: &str, pin: bool, secs:
             ("OTEL_BSP_SCHEDULE_DELAY", "200".to_owned()),
         ]
     };
-    let modes: [(&str, Vec<(&str, String)>); 4] = [
+    let modes: [(&str, Vec<(&str, String)>); 5] = [
         ("no subscriber", vec![]),
         ("logs, tracing off", vec![("RUST_LOG", "warn".to_owned())]),
+        ("OTLP, 0% sampled", otlp("0")),
         ("OTLP, 1% sampled", otlp("0.01")),
         ("OTLP, 100% sampled", otlp("1.0")),
     ];
     let body = call_body(1024);
     // Longer windows than the relay table's: the differences sought are a few percent.
     let secs = secs.max(4);
-    let mut best = [0.0f64; 4];
-    let mut spans = [0u64; 4];
+    let mut best_rps = [0.0f64; 5];
+    let mut best_cpu = [f64::MAX; 5];
+    let mut spans = [0u64; 5];
     for _round in 0..ROUNDS {
         for (i, (_, env)) in modes.iter().enumerate() {
             let gateway = spawn_gateway(upstream, pin, env).await;
+            let pid = gateway.process.id().unwrap_or(0);
             let through = target(client, &gateway.url, Some(&gateway.key), Era::Sessions).await;
             for _ in 0..200 {
                 one(client, &through, &body).await;
             }
-            let before = sink.0.load(Ordering::Relaxed);
+            let spans_before = sink.0.load(Ordering::Relaxed);
+            let cpu_before = cpu_seconds(pid);
             let rps = saturation(client, &through, &body, 32, secs).await;
+            let cpu = cpu_seconds(pid) - cpu_before;
             gateway.stop().await;
-            spans[i] += sink.0.load(Ordering::Relaxed) - before;
-            best[i] = best[i].max(rps);
+            spans[i] += sink.0.load(Ordering::Relaxed) - spans_before;
+            best_rps[i] = best_rps[i].max(rps);
+            best_cpu[i] = best_cpu[i].min(cpu * 1e6 / (rps * secs as f64));
         }
     }
     println!(
-        "\ntracing cost (1 KiB tools/call, sessions, 32 callers, best of 2 rounds of {secs}s):"
+        "\ntracing cost (1 KiB tools/call, sessions, 32 callers, best of {ROUNDS} rounds of {secs}s):"
+    );
+    println!(
+        "  {:<20} {:>10} {:>9} {:>13} {:>9}  spans exported",
+        "set-up", "calls/s", "ratio", "CPU µs/call", "ratio"
     );
     for (i, (label, _)) in modes.iter().enumerate() {
         println!(
-            "  {label:<20} {:>8.0} calls/s  {:>6.3}x of no subscriber  {:>6.3}x of tracing off  ({} spans exported)",
-            best[i],
-            best[i] / best[0],
-            best[i] / best[1],
+            "  {label:<20} {:>10.0} {:>8.3}x {:>13.1} {:>8.3}x  {}",
+            best_rps[i],
+            best_rps[i] / best_rps[1],
+            best_cpu[i],
+            best_cpu[i] / best_cpu[1],
             spans[i]
         );
     }
+    println!("  (ratios against \"logs, tracing off\", the default set-up)");
 }
