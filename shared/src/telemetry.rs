@@ -24,7 +24,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
-use tracing_subscriber::filter::{FilterExt, LevelFilter};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -99,7 +98,7 @@ pub fn init(service: &'static str) -> TelemetryGuard {
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer(service))
             .with_tracked_inactivity(false)
-            .with_filter(sampling::SampledOnly.and(LevelFilter::INFO))
+            .with_filter(sampling::SampledOnly)
     });
     // A subscriber may already be installed (tests); that is fine.
     let installed = tracing_subscriber::registry()

@@ -24,7 +24,7 @@ pub fn set_parent_from(span: &tracing::Span, headers: &HeaderMap) {
 /// was already started: a field recorded then no longer renames it).
 pub fn rename(span: &tracing::Span, name: &str) {
     span.record("otel.name", name);
-    if tracing_enabled() {
+    if tracing_enabled() && !span.is_disabled() {
         span.context().span().update_name(name.to_owned());
     }
 }
@@ -32,7 +32,7 @@ pub fn rename(span: &tracing::Span, name: &str) {
 /// Writes `span`'s trace context into `headers` (replacing what a client sent), when spans are
 /// exported; otherwise leaves `headers` as they are.
 pub fn inject_into(span: &tracing::Span, headers: &mut HeaderMap) {
-    if !tracing_enabled() {
+    if !tracing_enabled() || span.is_disabled() {
         return;
     }
     let context = span.context();

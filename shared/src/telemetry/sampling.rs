@@ -6,8 +6,9 @@
 
 use std::sync::OnceLock;
 
+use tracing::level_filters::LevelFilter;
 use tracing::subscriber::Interest;
-use tracing::{Metadata, Subscriber};
+use tracing::{Level, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Filter};
 
 use super::traceparent;
@@ -104,19 +105,29 @@ pub async fn scope<F: Future>(sampled: bool, work: F) -> F::Output {
     SAMPLED.scope(sampled, work).await
 }
 
-/// The OpenTelemetry layer's filter: spans and events of an unsampled request's task are not
-/// its business. Outside any request (start-up, background tasks) everything passes.
+/// The OpenTelemetry layer's filter: spans and events at info level and above, unless they
+/// belong to an unsampled request's task. Outside any request (start-up, background tasks)
+/// those levels pass.
 #[derive(Debug, Clone, Copy)]
 pub struct SampledOnly;
 
 impl<S: Subscriber> Filter<S> for SampledOnly {
-    fn enabled(&self, _: &Metadata<'_>, _: &Context<'_, S>) -> bool {
-        SAMPLED.try_with(|sampled| *sampled).unwrap_or(true)
+    fn enabled(&self, metadata: &Metadata<'_>, _: &Context<'_, S>) -> bool {
+        *metadata.level() <= Level::INFO && SAMPLED.try_with(|sampled| *sampled).unwrap_or(true)
     }
 
-    fn callsite_enabled(&self, _: &'static Metadata<'static>) -> Interest {
-        // Decided per span, by the task it is created in: never cached per callsite.
-        Interest::sometimes()
+    fn callsite_enabled(&self, metadata: &'static Metadata<'static>) -> Interest {
+        if *metadata.level() > Level::INFO {
+            // Debug and trace callsites (the HTTP stack has many) are never traced.
+            Interest::never()
+        } else {
+            // Decided per span, by the task it is created in: not cached per callsite.
+            Interest::sometimes()
+        }
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(LevelFilter::INFO)
     }
 }
 
