@@ -48,7 +48,7 @@ pub fn trace_position(
     span: &tracing::Span,
     headers: &HeaderMap,
 ) -> (Option<String>, Option<String>) {
-    if tracing_enabled() {
+    if tracing_enabled() && !span.is_disabled() {
         let context = span.context();
         let span_context = context.span().span_context().clone();
         if span_context.is_valid() {
