@@ -101,9 +101,16 @@ pub fn init(service: &'static str) -> TelemetryGuard {
             .with_filter(sampling::SampledOnly)
     });
     // A subscriber may already be installed (tests); that is fine.
+    // With traces, a gate in front decides which spans exist at all (see `sampling::Gate`).
+    let gate = otel.is_some().then(|| {
+        sampling::Gate::new(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+    });
     let installed = tracing_subscriber::registry()
         .with(fmt)
         .with(otel)
+        .with(gate)
         .try_init()
         .is_ok();
     if installed && provider.is_some() {

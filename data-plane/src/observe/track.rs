@@ -20,7 +20,9 @@ use mcpgw_shared::{ServerId, WorkspaceId};
 use super::Observer;
 use super::capture::ResultCapture;
 use super::labels::{self, BodyShape};
-use super::metrics::{ReasonLabels, RequestLabels, ServerMethodLabels, UpstreamErrorLabels};
+use super::metrics::{
+    GatewayMetrics, ReasonLabels, RequestLabels, ServerMethodLabels, UpstreamErrorLabels,
+};
 use crate::admission::Principal;
 use crate::errors::FailureReason;
 use crate::protocol::message::{Body, Message};
@@ -201,148 +203,182 @@ impl<S: Send + Sync> FromRequestParts<S> for Observation {
 /// Middleware around the relay's routes (inside the request-id layer, whose span it fills).
 pub async fn track(State(observer): State<Observer>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let time = Utc::now();
+    let span = tracing::Span::current();
     let observation = Observation(Arc::new(Shared {
-        span: tracing::Span::current(),
+        span: span.clone(),
         observed: Mutex::default(),
     }));
     request.extensions_mut().insert(observation.clone());
-    let request_id = RequestId::of(&request);
-    let http_method = request.method().clone();
-    let span = tracing::Span::current();
     let (trace_id, span_id) = telemetry::trace_position(&span, request.headers());
     if let Some(trace_id) = &trace_id {
         span.record("trace_id", trace_id.as_str());
     }
-    let slug_in_path = request
-        .uri()
-        .path()
-        .trim_start_matches('/')
-        .split('/')
-        .next()
-        .map(str::to_owned);
+    let arrival = Arrival {
+        time: Utc::now(),
+        request_id: RequestId::of(&request),
+        http_method: request.method().clone(),
+        slug_in_path: request
+            .uri()
+            .path()
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .map(str::to_owned),
+        trace_id,
+        span_id,
+    };
     let response = next.run(request).await;
-    let latency = started.elapsed();
-    let status = response.status();
-    let reason = response.extensions().get::<FailureReason>().map(|r| r.0);
-    span.record("http.response.status_code", status.as_u16());
-    if let Some(reason) = reason {
-        span.record("error.type", reason);
-    }
-    if status.is_server_error() {
-        span.record("otel.status_code", "ERROR");
-    }
+    let outcome = Outcome {
+        status: response.status().as_u16(),
+        reason: response.extensions().get::<FailureReason>().map(|r| r.0),
+        latency: started.elapsed(),
+    };
+    outcome.mark(&span);
     let observed = observation.with(std::mem::take);
-    let slug = observed.server.as_ref().map(|s| s.slug.as_str());
-    let server_label = labels::server(slug).to_owned();
-    let method = labels::method(&http_method, observed.method.as_deref(), observed.shape);
-    let metrics = &observer.metrics;
+    count(&observer.metrics, &arrival.http_method, &observed, &outcome);
+    if !observer.log.is_enabled() {
+        return response;
+    }
+    // Answers to POSTs only: a GET stream may stay open for hours.
+    let keeps_result = observed
+        .server
+        .as_ref()
+        .filter(|s| s.logging.results && arrival.http_method == http::Method::POST)
+        .map(|s| s.logging.max_bytes as usize);
+    let record = record(arrival, observed, &outcome, observer.store.load().seq());
+    match keeps_result {
+        // The record leaves when the answer's body has (or is dropped).
+        Some(max) => response.map(|body| {
+            axum::body::Body::new(ResultCapture::new(body, max, record, observer.log.clone()))
+        }),
+        None => {
+            observer.log.record(record.bounded());
+            response
+        }
+    }
+}
+
+/// What is known of a request when it arrives.
+struct Arrival {
+    time: chrono::DateTime<Utc>,
+    request_id: RequestId,
+    http_method: http::Method,
+    slug_in_path: Option<String>,
+    trace_id: Option<String>,
+    span_id: Option<String>,
+}
+
+/// How a request ended, as far as its response headers tell.
+struct Outcome {
+    status: u16,
+    reason: Option<&'static str>,
+    latency: Duration,
+}
+
+impl Outcome {
+    /// The span's last fields.
+    fn mark(&self, span: &tracing::Span) {
+        span.record("http.response.status_code", self.status);
+        if let Some(reason) = self.reason {
+            span.record("error.type", reason);
+        }
+        if self.status >= 500 {
+            span.record("otel.status_code", "ERROR");
+        }
+    }
+}
+
+/// Counts the request in the metrics.
+fn count(
+    metrics: &GatewayMetrics,
+    http_method: &http::Method,
+    observed: &Observed,
+    outcome: &Outcome,
+) {
+    let server = labels::server(observed.server.as_ref().map(|s| s.slug.as_str())).to_owned();
+    let method = labels::method(http_method, observed.method.as_deref(), observed.shape);
     metrics
         .requests
         .get_or_create(&RequestLabels {
-            server: server_label.clone(),
+            server: server.clone(),
             method,
-            status: status.as_u16(),
+            status: outcome.status,
         })
         .inc();
+    let by_method = ServerMethodLabels {
+        server: server.clone(),
+        method,
+    };
     metrics
         .request_duration
-        .get_or_create(&ServerMethodLabels {
-            server: server_label.clone(),
-            method,
-        })
-        .observe(latency.as_secs_f64());
+        .get_or_create(&by_method)
+        .observe(outcome.latency.as_secs_f64());
     if let Some(took) = observed.upstream_latency {
         metrics
             .upstream_duration
-            .get_or_create(&ServerMethodLabels {
-                server: server_label.clone(),
-                method,
-            })
+            .get_or_create(&by_method)
             .observe(took.as_secs_f64());
     }
-    match (reason, observed.upstream_status) {
+    let upstream_reason = match (outcome.reason, observed.upstream_status) {
         (Some(reason), _) if labels::is_auth_failure(reason) => {
             metrics
                 .auth_failures
                 .get_or_create(&ReasonLabels { reason })
                 .inc();
+            None
         }
-        (Some(reason), _) if labels::is_upstream_failure(reason) => {
-            metrics
-                .upstream_errors
-                .get_or_create(&UpstreamErrorLabels {
-                    server: server_label,
-                    reason: reason.to_owned(),
-                })
-                .inc();
-        }
-        (None, Some(upstream)) if upstream >= 500 => {
-            metrics
-                .upstream_errors
-                .get_or_create(&UpstreamErrorLabels {
-                    server: server_label,
-                    reason: format!("status_{upstream}"),
-                })
-                .inc();
-        }
-        _ => {}
+        (Some(reason), _) if labels::is_upstream_failure(reason) => Some(reason.to_owned()),
+        (None, Some(upstream)) if upstream >= 500 => Some(format!("status_{upstream}")),
+        _ => None,
+    };
+    if let Some(reason) = upstream_reason {
+        metrics
+            .upstream_errors
+            .get_or_create(&UpstreamErrorLabels { server, reason })
+            .inc();
     }
-    if status.is_success() {
+    if (200..300).contains(&outcome.status) {
         if method == "initialize" {
             metrics.sessions_started.inc();
         } else if method == "delete" {
             metrics.sessions_ended.inc();
         }
     }
-    if observer.log.is_enabled() {
-        let record = RequestRecord {
-            time,
-            request_id: request_id.to_string(),
-            trace_id,
-            span_id,
-            workspace_id: observed
-                .key_workspace
-                .or(observed.server.as_ref().map(|s| s.workspace)),
-            server_id: observed.server.as_ref().map(|s| s.id),
-            server: observed
-                .server
-                .as_ref()
-                .map(|s| s.slug.clone())
-                .or(slug_in_path),
-            key_id: observed.key_id,
-            user: observed.user,
-            http_method: http_method.to_string(),
-            method: observed.method,
-            target: observed.target,
-            status: status.as_u16(),
-            reason: reason.map(str::to_owned),
-            latency_us: micros(latency),
-            upstream_status: observed.upstream_status,
-            upstream_latency_us: observed.upstream_latency.map(micros),
-            config_seq: observer.store.load().seq(),
-            server_version: observed.server.as_ref().map(|s| s.version),
-            arguments: observed.arguments,
-            result: None,
-        };
-        // Answers to POSTs only: a GET stream may stay open for hours.
-        let keeps_result = observed
-            .server
-            .as_ref()
-            .filter(|s| s.logging.results && http_method == http::Method::POST)
-            .map(|s| s.logging.max_bytes as usize);
-        return match keeps_result {
-            // The record leaves when the answer's body has (or is dropped).
-            Some(max) => response.map(|body| {
-                axum::body::Body::new(ResultCapture::new(body, max, record, observer.log.clone()))
-            }),
-            None => {
-                observer.log.record(record.bounded());
-                response
-            }
-        };
+}
+
+/// The request-log record of a request.
+fn record(
+    arrival: Arrival,
+    observed: Observed,
+    outcome: &Outcome,
+    config_seq: i64,
+) -> RequestRecord {
+    let server = observed.server;
+    RequestRecord {
+        time: arrival.time,
+        request_id: arrival.request_id.to_string(),
+        trace_id: arrival.trace_id,
+        span_id: arrival.span_id,
+        workspace_id: observed
+            .key_workspace
+            .or(server.as_ref().map(|s| s.workspace)),
+        server_id: server.as_ref().map(|s| s.id),
+        server_version: server.as_ref().map(|s| s.version),
+        server: server.map(|s| s.slug).or(arrival.slug_in_path),
+        key_id: observed.key_id,
+        user: observed.user,
+        http_method: arrival.http_method.to_string(),
+        method: observed.method,
+        target: observed.target,
+        status: outcome.status,
+        reason: outcome.reason.map(str::to_owned),
+        latency_us: micros(outcome.latency),
+        upstream_status: observed.upstream_status,
+        upstream_latency_us: observed.upstream_latency.map(micros),
+        config_seq,
+        arguments: observed.arguments,
+        result: None,
     }
-    response
 }
 
 /// The raw `params.arguments` of a JSON-RPC request.

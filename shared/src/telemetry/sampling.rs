@@ -9,7 +9,10 @@ use std::sync::OnceLock;
 use tracing::level_filters::LevelFilter;
 use tracing::subscriber::Interest;
 use tracing::{Level, Metadata, Subscriber};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
 use tracing_subscriber::layer::{Context, Filter};
+use tracing_subscriber::registry::LookupSpan;
 
 use super::traceparent;
 
@@ -105,15 +108,20 @@ pub async fn scope<F: Future>(sampled: bool, work: F) -> F::Output {
     SAMPLED.scope(sampled, work).await
 }
 
-/// The OpenTelemetry layer's filter: spans and events at info level and above, unless they
-/// belong to an unsampled request's task. Outside any request (start-up, background tasks)
-/// those levels pass.
+/// Whether spans and events at `metadata`'s level belong in traces from the current task: at
+/// info level and above, unless the task serves an unsampled request. Outside any request
+/// (start-up, background tasks) those levels pass.
+fn traced(metadata: &Metadata<'_>) -> bool {
+    *metadata.level() <= Level::INFO && SAMPLED.try_with(|sampled| *sampled).unwrap_or(true)
+}
+
+/// The OpenTelemetry layer's filter: what [`traced`] lets through.
 #[derive(Debug, Clone, Copy)]
 pub struct SampledOnly;
 
 impl<S: Subscriber> Filter<S> for SampledOnly {
     fn enabled(&self, metadata: &Metadata<'_>, _: &Context<'_, S>) -> bool {
-        *metadata.level() <= Level::INFO && SAMPLED.try_with(|sampled| *sampled).unwrap_or(true)
+        traced(metadata)
     }
 
     fn callsite_enabled(&self, metadata: &'static Metadata<'static>) -> Interest {
@@ -128,6 +136,50 @@ impl<S: Subscriber> Filter<S> for SampledOnly {
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
         Some(LevelFilter::INFO)
+    }
+}
+
+/// A global filter in front of the per-layer ones: a span or event exists only when the log
+/// filter (`RUST_LOG`) or the trace ([`traced`]) wants it. Per-layer filters alone decide who
+/// sees a span, not whether it is made: without this gate every span of an unsampled request
+/// would still be allocated and entered, at a few microseconds a request.
+pub struct Gate {
+    log: EnvFilter,
+}
+
+impl Gate {
+    /// A gate admitting what `log` (the same filter as the log layer's) or the trace wants.
+    pub fn new(log: EnvFilter) -> Self {
+        Self { log }
+    }
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gate").field("log", &self.log).finish()
+    }
+}
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Gate {
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        let log = Filter::<S>::callsite_enabled(&self.log, metadata);
+        let trace = Filter::<S>::callsite_enabled(&SampledOnly, metadata);
+        if log.is_always() {
+            Interest::always()
+        } else if log.is_never() && trace.is_never() {
+            Interest::never()
+        } else {
+            Interest::sometimes()
+        }
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>, cx: Context<'_, S>) -> bool {
+        traced(metadata) || Filter::<S>::enabled(&self.log, metadata, &cx)
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        let log = Filter::<S>::max_level_hint(&self.log).unwrap_or(LevelFilter::TRACE);
+        Some(log.max(LevelFilter::INFO))
     }
 }
 
@@ -163,5 +215,40 @@ mod tests {
         let policy = Policy::parse("traceidratio", Some("0.1"));
         let kept = (0..20_000).filter(|_| policy.decide(None)).count();
         assert!((1_500..2_500).contains(&kept), "{kept}");
+    }
+}
+
+#[cfg(test)]
+mod filter_tests {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+
+    fn disabled_in(sampled: bool) -> bool {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(scope(sampled, async {
+            tracing::info_span!("request").is_disabled()
+        }))
+    }
+
+    /// The stack `init` builds, with a log filter of `log`.
+    fn stack(log: &str) -> impl Subscriber + Send + Sync {
+        tracing_subscriber::registry()
+            .with(tracing_subscriber::fmt::layer().with_filter(EnvFilter::new(log)))
+            .with(tracing_subscriber::fmt::layer().with_filter(SampledOnly))
+            .with(Gate::new(EnvFilter::new(log)))
+    }
+
+    #[test]
+    fn an_unsampled_request_makes_no_span_unless_logs_want_it() {
+        tracing::subscriber::with_default(stack("warn"), || {
+            assert!(disabled_in(false), "unsampled, logs at warn: no span");
+            assert!(!disabled_in(true), "sampled: a span");
+        });
+        tracing::subscriber::with_default(stack("info"), || {
+            assert!(!disabled_in(false), "logs at info want the request's span");
+        });
     }
 }
