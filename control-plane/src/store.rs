@@ -9,6 +9,7 @@ mod outbox_cursor;
 mod projections;
 pub mod read_models;
 pub mod request_log;
+mod sqlite_file;
 
 pub use database::{Database, Dialect};
 pub use error::{StoreError, Taken};

@@ -41,6 +41,9 @@ impl Database {
                 "MCPGW_DATABASE_URL must start with postgres:// or sqlite://".into(),
             )));
         };
+        if dialect == Dialect::Sqlite {
+            super::sqlite_file::make_private(url)?;
+        }
         let connect_url = match dialect {
             Dialect::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
             _ => url.to_owned(),
