@@ -151,3 +151,35 @@ fn sealing_and_opening_take_microseconds_not_milliseconds() {
         start.elapsed()
     );
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn any_token_text_is_refused_without_panicking(token in "[ -~]{0,300}") {
+            let sealer = sealer();
+            prop_assert!(sealer.open(&token, &ServerId::new(), 1, "k:a").is_err());
+        }
+
+        #[test]
+        fn any_decrypted_bytes_decode_or_are_refused_without_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = SessionClaims::decode(&bytes);
+        }
+
+        /// Changing any character of a sealed token makes it refused.
+        #[test]
+        fn a_tampered_token_never_opens(at in any::<prop::sample::Index>(), with in "[A-Za-z0-9_.-]") {
+            let sealer = sealer();
+            let server = ServerId::new();
+            let token = sealer.seal(&server, &SessionSealer::claims(1, "2025-11-25", "k:a", Some("up")));
+            let at = at.index(token.len());
+            let mut tampered = token.clone();
+            tampered.replace_range(at..=at, &with);
+            prop_assume!(tampered != token);
+            prop_assert!(sealer.open(&tampered, &server, 1, "k:a").is_err());
+        }
+    }
+}

@@ -56,3 +56,32 @@ fn absent_fields_are_left_out_of_the_wire_form() {
     let back: RequestRecord = serde_json::from_value(json).unwrap();
     assert_eq!(back.config_seq, 7);
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Whatever a client sends, every field of its record stays within its cap and is
+        /// still valid text.
+        #[test]
+        fn records_stay_within_their_caps(text in "\\PC{0,400}", payload in "\\PC{0,300}") {
+            let bounded = RequestRecord {
+                server: Some(text.clone()),
+                target: Some(text.clone()),
+                method: Some(text.clone()),
+                user: Some(text.clone()),
+                request_id: text.clone(),
+                arguments: Some(payload.repeat(300)),
+                ..record()
+            }
+            .bounded();
+            for field in [&bounded.server, &bounded.target, &bounded.method, &bounded.user].into_iter().flatten() {
+                prop_assert!(field.len() <= MAX_FIELD_BYTES);
+            }
+            prop_assert!(bounded.request_id.len() <= MAX_FIELD_BYTES);
+            prop_assert!(bounded.arguments.unwrap().len() <= MAX_PAYLOAD_BYTES);
+        }
+    }
+}

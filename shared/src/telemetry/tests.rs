@@ -48,3 +48,25 @@ fn without_export_the_client_trace_id_is_reported_and_headers_are_left_alone() {
     inject_into(&span, &mut headers);
     assert_eq!(headers, before);
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn any_traceparent_text_is_read_or_refused_without_panicking(text in "[ -~]{0,80}") {
+            let _ = traceparent(&text);
+        }
+
+        #[test]
+        fn a_well_formed_traceparent_gives_back_its_parts(trace in "[0-9a-f]{32}", parent in "[0-9a-f]{16}", sampled in any::<bool>()) {
+            prop_assume!(trace.bytes().any(|b| b != b'0'));
+            let value = format!("00-{trace}-{parent}-{}", if sampled { "01" } else { "00" });
+            let read = traceparent(&value).expect("well formed");
+            prop_assert_eq!(read.trace_id, trace.as_str());
+            prop_assert_eq!(read.sampled, sampled);
+        }
+    }
+}

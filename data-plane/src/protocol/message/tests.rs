@@ -161,3 +161,56 @@ fn initialize_is_read_in_the_session_era_only() {
     };
     assert!(relayed.protocol_version.is_none());
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn era() -> impl Strategy<Value = Era> {
+        prop_oneof![Just(Era::Sessions), Just(Era::Stateless)]
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_are_read_or_refused_without_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..512), era in era()) {
+            let _ = inspect(&bytes, era);
+            let _ = peek_id(&bytes);
+        }
+
+        #[test]
+        fn any_json_is_read_or_refused_without_panicking(text in r#"[\[\]{}":,0-9a-z .\\-]{0,200}"#, era in era()) {
+            let _ = inspect(text.as_bytes(), era);
+        }
+
+        /// A `tools/call` names its tool whatever the id, the name and the other fields; a
+        /// filter reads the same name the upstream will.
+        #[test]
+        fn a_tool_call_is_routed_by_its_name(id in any::<i64>(), name in "[A-Za-z0-9_./-]{1,40}", extra in "[a-z]{1,8}") {
+            let body = serde_json::json!({
+                "jsonrpc": "2.0", "id": id, "method": "tools/call",
+                "params": {"name": name, "arguments": {extra.clone(): 1}, extra: true},
+            });
+            let message = match inspect(body.to_string().as_bytes(), Era::Sessions) {
+                Ok(Body::Single(message)) => message,
+                other => return Err(TestCaseError::fail(format!("{other:?}"))),
+            };
+            prop_assert_eq!(message.target.as_deref(), Some(name.as_str()));
+            prop_assert!(message.is("tools/call"));
+        }
+
+        /// A routed field of the wrong type is refused, never read as absent: it could otherwise
+        /// slip past a tool filter.
+        #[test]
+        fn an_ill_typed_tool_name_is_refused(value in prop_oneof![
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<bool>().prop_map(serde_json::Value::from),
+            Just(serde_json::Value::Null),
+            Just(serde_json::json!([])),
+            Just(serde_json::json!({})),
+        ]) {
+            let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": value}});
+            prop_assert!(inspect(body.to_string().as_bytes(), Era::Sessions).is_err());
+        }
+    }
+}

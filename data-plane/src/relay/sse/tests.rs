@@ -61,3 +61,58 @@ fn an_endless_event_is_refused() {
     }
     assert!(failed);
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn events_and_rest(chunks: &[&[u8]]) -> Vec<Bytes> {
+        let (mut events, rest) = split_all(chunks);
+        events.extend(rest);
+        events
+    }
+
+    /// Events of a few `field: value` lines, each ending with a blank line, in any of the
+    /// three line endings.
+    fn stream() -> impl Strategy<Value = Vec<u8>> {
+        let line = "[a-z]{1,6}: [ -~]{0,40}";
+        let event = proptest::collection::vec(line, 1..4);
+        let ending = prop_oneof![Just("\n"), Just("\r\n"), Just("\r")];
+        proptest::collection::vec((event, ending), 0..8).prop_map(|events| {
+            let mut bytes = Vec::new();
+            for (lines, ending) in events {
+                for line in lines {
+                    bytes.extend_from_slice(line.as_bytes());
+                    bytes.extend_from_slice(ending.as_bytes());
+                }
+                bytes.extend_from_slice(ending.as_bytes());
+            }
+            bytes
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn chunking_never_changes_the_events_or_the_bytes(bytes in stream(), cuts in proptest::collection::vec(1usize..64, 0..16)) {
+            // A stream ending in a lone `\r` keeps its last event until the end (the next byte
+            // could make it `\r\n`): `finish` hands it over.
+            let whole = events_and_rest(&[&bytes]);
+            prop_assert_eq!(whole.concat(), bytes.clone());
+            let mut chunks = Vec::new();
+            let mut at = 0;
+            for cut in cuts {
+                let end = (at + cut).min(bytes.len());
+                chunks.push(&bytes[at..end]);
+                at = end;
+            }
+            chunks.push(&bytes[at..]);
+            prop_assert_eq!(events_and_rest(&chunks), whole);
+        }
+
+        #[test]
+        fn any_bytes_split_without_panicking_and_lose_nothing(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            prop_assert_eq!(events_and_rest(&[&bytes]).concat(), bytes);
+        }
+    }
+}

@@ -49,3 +49,25 @@ fn a_missing_file_is_none_and_a_damaged_one_an_error() {
     std::fs::write(file.path(), b"MCPGWLK1garbage").unwrap();
     assert!(file.load().is_err());
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever a file holds (truncated, corrupted, another program's), loading it is an
+        /// error, never a panic or a configuration.
+        #[test]
+        fn any_file_content_is_refused_without_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..512), magic in any::<bool>()) {
+            let dir = tempfile::tempdir().unwrap();
+            let file = LastKnownGood::new(dir.path(), "mcpgwdp_abcdefgh_token");
+            let mut content = if magic { MAGIC.to_vec() } else { Vec::new() };
+            content.extend_from_slice(&bytes);
+            std::fs::write(file.path(), content).unwrap();
+            prop_assert!(file.load().is_err());
+        }
+    }
+}
