@@ -106,6 +106,12 @@ impl LastKnownGood {
                 });
             }
         };
+        self.decode(&bytes).map(Some)
+    }
+
+    /// Opens the content of a last-known-good file: an error, never a panic, for anything this
+    /// data plane did not write with its token.
+    pub fn decode(&self, bytes: &[u8]) -> Result<proto::Snapshot, LastKnownGoodError> {
         let unreadable = || LastKnownGoodError::Unreadable(self.path.clone());
         let rest = bytes
             .strip_prefix(MAGIC.as_slice())
@@ -123,9 +129,7 @@ impl LastKnownGood {
             .keyring
             .open(kid, &nonce, ciphertext, AAD)
             .map_err(|_| unreadable())?;
-        proto::Snapshot::decode(plaintext.as_slice())
-            .map(Some)
-            .map_err(|_| unreadable())
+        proto::Snapshot::decode(plaintext.as_slice()).map_err(|_| unreadable())
     }
 }
 
