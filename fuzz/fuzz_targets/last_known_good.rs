@@ -10,8 +10,12 @@ use mcpgw_data_plane::sync::LastKnownGood;
 use mcpgw_shared::proto;
 use prost::Message;
 
-static FILE: LazyLock<LastKnownGood> =
-    LazyLock::new(|| LastKnownGood::new(std::path::Path::new("/nonexistent"), "mcpgwdp_fuzzfuzz_token"));
+static FILE: LazyLock<LastKnownGood> = LazyLock::new(|| {
+    LastKnownGood::new(
+        std::path::Path::new("/nonexistent"),
+        "mcpgwdp_fuzzfuzz_token",
+    )
+});
 
 fuzz_target!(|data: &[u8]| {
     let _ = FILE.decode(data);
