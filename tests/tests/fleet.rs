@@ -256,12 +256,26 @@ async fn pods_enforce_by_polling_while_nats_is_down_and_converge_after() {
 async fn pods_keep_serving_without_the_control_plane_and_reboot_from_their_file() {
     let mut s = setup(2, &[]).await;
     let session = s.client.initialize().await;
+    // A key no request has used yet: pods hold every key of their workspaces.
+    let unused = s
+        .fleet
+        .create(
+            "/v1/api-keys",
+            invoke_key_request(&s.workspace, "never used"),
+        )
+        .await;
+    let seq = s.fleet.head().await;
+    for pod in &s.pods {
+        pod.wait_applied(seq, Duration::from_secs(10)).await;
+    }
     // Let the pods write their last-known-good files.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     s.fleet.stop_control_plane().await;
     for pod in &s.pods {
         let client = s.client.with_url(pod.mcp_url("demo"));
         assert_eq!(client.list_tools(&session).await.status, StatusCode::OK);
+        let first_use = McpClient::new(pod.mcp_url("demo"), unused["key"].as_str().unwrap());
+        first_use.initialize().await;
     }
     s.pods[1].restart().await;
     eventually(
@@ -274,6 +288,43 @@ async fn pods_keep_serving_without_the_control_plane_and_reboot_from_their_file(
     let listed = client.list_tools(&session).await;
     assert_eq!(listed.status, StatusCode::OK, "{:?}", listed.body);
     s.fleet.start_control_plane().await;
+
+    // The fleet view: a pod that stops reporting shows as stale until it is back.
+    s.pods[0].stop().await;
+    let instances = |fleet: Value| -> Vec<Value> {
+        fleet["data_planes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|d| d["instances"].as_array().cloned().unwrap_or_default())
+            .collect()
+    };
+    eventually(
+        Duration::from_secs(20),
+        "the stopped pod shows as stale",
+        || async {
+            let (_, fleet) = s.fleet.admin(Method::GET, "/v1/data-planes", None).await;
+            let all = instances(fleet);
+            // Only the other pod's current process still reports (earlier ones are stale).
+            all.iter().filter(|i| i["stale"] == false).count() == 1
+                && all.iter().any(|i| i["stale"] == true)
+        },
+    )
+    .await;
+    s.pods[0].restart().await;
+    eventually(
+        Duration::from_secs(10),
+        "the restarted pod reports again",
+        || async {
+            let (_, fleet) = s.fleet.admin(Method::GET, "/v1/data-planes", None).await;
+            instances(fleet)
+                .iter()
+                .filter(|i| i["stale"] == false && i["healthy"] == true)
+                .count()
+                == 2
+        },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
