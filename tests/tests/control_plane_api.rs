@@ -565,3 +565,106 @@ async fn the_openapi_document_lists_every_endpoint() {
     }
     cp.running.stop().await;
 }
+
+/// SQL-meaningful and very long text in every admin field, path and query: each is stored and
+/// read back verbatim or refused with a 4xx, and the database stays whole.
+async fn hostile_text_in_every_admin_field_is_stored_verbatim_or_refused(backend: Backend) {
+    let cp = control_plane(backend).await;
+    let workspace = cp.create_workspace("team-hostile").await;
+    let hostile = [
+        "'; DROP TABLE events; --",
+        "\" OR 1=1 --",
+        "x') OR ('1'='1",
+        "100% _wild_ \\ cards",
+        "ｄｅｍｏ \u{202e}evil\u{202c} 😀",
+    ];
+    let (_, before) = cp.call(Method::GET, "/v1/events?limit=1", None).await;
+    let mut accepted = 0;
+    for text in hostile {
+        let cases = [
+            ("/v1/workspaces", json!({"name": text}), "name"),
+            (
+                "/v1/servers",
+                json!({"workspace_id": workspace, "slug": format!("s{accepted}"), "name": text, "description": text,
+                "url": "https://mcp.example.com/mcp", "auth": {"type": "headers", "headers": {"X-Key": text}}}),
+                "name",
+            ),
+            (
+                "/v1/api-keys",
+                json!({"workspace_id": workspace, "name": text, "type": "user", "user_id": text, "permissions": ["mcp.invoke"]}),
+                "name",
+            ),
+            ("/v1/data-planes", json!({"name": text}), "name"),
+        ];
+        for (path, body, field) in cases {
+            let (status, answer) = cp.call(Method::POST, path, Some(body)).await;
+            if status == StatusCode::CREATED {
+                accepted += 1;
+                assert_eq!(
+                    answer[field], text,
+                    "{path} keeps `{text}` verbatim: {answer}"
+                );
+            } else {
+                assert!(
+                    status.is_client_error(),
+                    "{path} with `{text}`: {status} {answer}"
+                );
+                assert!(answer["error"]["message"].is_string(), "{answer}");
+            }
+        }
+        for path in [
+            format!("/v1/servers/{}", urlencode(text)),
+            format!(
+                "/v1/requests?server={}&tool={}",
+                urlencode(text),
+                urlencode(text)
+            ),
+            format!("/v1/requests/{}", urlencode(text)),
+            format!("/v1/events?after={}", urlencode(text)),
+        ] {
+            let (status, answer) = cp.call(Method::GET, &path, None).await;
+            assert!(
+                status == StatusCode::OK || status.is_client_error(),
+                "{path}: {status} {answer}"
+            );
+        }
+    }
+    assert!(accepted >= 15, "ordinary text is accepted: {accepted}");
+    // Very long text: refused with a 4xx, never stored.
+    for (path, body) in [
+        ("/v1/workspaces", json!({"name": "w".repeat(10_000)})),
+        ("/v1/data-planes", json!({"name": "d".repeat(10_000)})),
+        ("/v1/workspaces", json!({"name": "w".repeat(300 * 1024)})),
+    ] {
+        let (status, answer) = cp.call(Method::POST, path, Some(body)).await;
+        assert!(status.is_client_error(), "{path}: {status} {answer}");
+    }
+    let (status, after) = cp.call(Method::GET, "/v1/events?limit=1", None).await;
+    assert_eq!(status, StatusCode::OK, "the event log reads: {after}");
+    assert!(after["head"].as_i64() > before["head"].as_i64());
+    let (status, listed) = cp.call(Method::GET, "/v1/workspaces", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        listed["workspaces"].as_array().unwrap().len() >= 2,
+        "{listed}"
+    );
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn sqlite_hostile_text_is_stored_verbatim_or_refused() {
+    hostile_text_in_every_admin_field_is_stored_verbatim_or_refused(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_hostile_text_is_stored_verbatim_or_refused() {
+    hostile_text_in_every_admin_field_is_stored_verbatim_or_refused(Backend::Postgres).await;
+}
