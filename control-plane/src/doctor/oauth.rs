@@ -103,7 +103,7 @@ pub async fn check(
     ));
     steps.push(Step::skip(
         "callback",
-        "the callback is `{MCPGW_PUBLIC_BASE_URL}/oauth/upstream-callback` of the data planes, which log it at start-up; register it with the authorization server",
+        "the callback is `{MCPGW_PUBLIC_BASE_URL}/oauth/upstream-callback` with the data planes' public base URL, which the control plane does not know: register that URL with the authorization server",
     ));
     steps
 }
