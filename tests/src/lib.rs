@@ -14,4 +14,5 @@ pub mod peers;
 pub mod pki;
 pub mod process;
 pub mod standalone;
+pub mod tcp_proxy;
 pub mod telemetry;

@@ -9,6 +9,7 @@ use mcpgw_e2e::admin_api::{invoke_key_request, revoke_path};
 use mcpgw_e2e::fleet::{DataPlaneProcess, Fleet, eventually};
 use mcpgw_e2e::mcp_client::{McpClient, StreamEvent};
 use mcpgw_e2e::nats::PrivateNats;
+use mcpgw_e2e::tcp_proxy::CuttableProxy;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -401,4 +402,88 @@ async fn a_pod_scoped_to_one_workspace_cannot_reach_another_workspaces_servers()
     );
     let file = std::fs::read(pod.data_dir.path().join("last-known-good.bin")).unwrap_or_default();
     assert!(!String::from_utf8_lossy(&file).contains("only-for-other"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_cut_off_nats_alone_converges_by_polling_and_keeps_serving() {
+    let s = setup(1, &[]).await;
+    let nats_addr = s.nats.url().trim_start_matches("nats://").parse().unwrap();
+    let proxy = CuttableProxy::start(nats_addr).await;
+    let token = s.fleet.data_plane_token(None).await;
+    let partitioned = s
+        .fleet
+        .data_plane(&token, &[("MCPGW_NATS_URL", proxy.nats_url())])
+        .await;
+    partitioned
+        .wait_applied(s.fleet.head().await, Duration::from_secs(15))
+        .await;
+    let client = s.client.with_url(partitioned.mcp_url("demo"));
+    let session = client.initialize().await;
+
+    proxy.cut();
+    let new_key = s
+        .fleet
+        .create(
+            "/v1/api-keys",
+            invoke_key_request(&s.workspace, "during the partition"),
+        )
+        .await;
+    let changed_at = tokio::time::Instant::now();
+    let seq = s.fleet.head().await;
+    s.pods[0].wait_applied(seq, SOON).await;
+    let connected_took = changed_at.elapsed();
+    // The partitioned pod keeps serving and never goes back: its applied sequence only grows.
+    let mut last = 0;
+    let deadline = changed_at + Duration::from_secs(10);
+    loop {
+        let (status, ready) = partitioned.readyz().await;
+        assert_eq!(status, StatusCode::OK, "still serving: {ready}");
+        let applied = ready["applied_seq"].as_i64().unwrap();
+        assert!(applied >= last, "applied {applied} after {last}");
+        last = applied;
+        if applied >= seq {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no convergence without NATS: {ready}"
+        );
+        assert_eq!(client.list_tools(&session).await.status, StatusCode::OK);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let partitioned_took = changed_at.elapsed();
+    eprintln!(
+        "a change reached the connected pod in {connected_took:?} and the pod cut off NATS in {partitioned_took:?}"
+    );
+    // One heartbeat's silence (3.5 s) plus one poll (1 s), with slack for a loaded machine.
+    assert!(
+        partitioned_took < Duration::from_secs(8),
+        "{partitioned_took:?}"
+    );
+    let fresh = McpClient::new(
+        partitioned.mcp_url("demo"),
+        new_key["key"].as_str().unwrap(),
+    );
+    assert_ne!(
+        fresh
+            .post(json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}), None)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED,
+        "the key made during the partition works on the partitioned pod"
+    );
+
+    proxy.restore();
+    // Back on the bus, changes arrive by event again (no need to wait for a poll).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (status, _) = s
+        .fleet
+        .admin(
+            Method::POST,
+            &revoke_path(new_key["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    partitioned.wait_applied(s.fleet.head().await, SOON).await;
 }
