@@ -99,6 +99,11 @@ impl Fleet {
         }
     }
 
+    /// The control plane's database URL.
+    pub fn database_url(&self) -> &str {
+        self.database.url()
+    }
+
     /// The control plane's gRPC port.
     pub fn grpc_port(&self) -> u16 {
         self.grpc_port
