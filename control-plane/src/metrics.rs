@@ -10,10 +10,9 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
-use mcpgw_shared::metrics::latency_buckets;
+use mcpgw_shared::metrics::{LatencyFamily, latency_family};
 
 use crate::store::Database;
 
@@ -36,12 +35,6 @@ pub struct SyncLabels {
     pub call: &'static str,
     /// `ok`, or the gRPC code's name.
     pub outcome: &'static str,
-}
-
-type LatencyFamily<L> = Family<L, Histogram, fn() -> Histogram>;
-
-fn latency_histogram() -> Histogram {
-    Histogram::new(latency_buckets())
 }
 
 /// Every metric of a control plane; cheap to clone.
@@ -84,7 +77,7 @@ impl ControlPlaneMetrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("mcpgw");
         let admin_requests = Family::<RouteLabels, Counter>::default();
-        let admin_duration: LatencyFamily<_> = Family::new_with_constructor(latency_histogram);
+        let admin_duration = latency_family();
         let sync_calls = Family::<SyncLabels, Counter>::default();
         let outbox_published = Counter::default();
         let outbox_backlog = Gauge::default();

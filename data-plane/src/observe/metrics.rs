@@ -10,7 +10,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
-use mcpgw_shared::metrics::latency_buckets;
+use mcpgw_shared::metrics::{LatencyFamily, latency_family, latency_histogram};
 
 /// Labels of a request counter.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -47,12 +47,6 @@ pub struct ReasonLabels {
     /// The gateway's reason.
     pub reason: &'static str,
 }
-
-fn latency_histogram() -> Histogram {
-    Histogram::new(latency_buckets())
-}
-
-type LatencyFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// Every metric of a data plane. Cheap to clone (the families are shared).
 #[derive(Clone)]
@@ -105,8 +99,8 @@ impl GatewayMetrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("mcpgw");
         let requests = Family::<RequestLabels, Counter>::default();
-        let request_duration: LatencyFamily<_> = Family::new_with_constructor(latency_histogram);
-        let upstream_duration: LatencyFamily<_> = Family::new_with_constructor(latency_histogram);
+        let request_duration = latency_family();
+        let upstream_duration = latency_family();
         let upstream_errors = Family::<UpstreamErrorLabels, Counter>::default();
         let auth_failures = Family::<ReasonLabels, Counter>::default();
         let sessions_started = Counter::default();
@@ -114,7 +108,7 @@ impl GatewayMetrics {
         let streams_open = Gauge::default();
         let config_seq = Gauge::default();
         let config_stale = Gauge::default();
-        let propagation_lag = Histogram::new(latency_buckets());
+        let propagation_lag = latency_histogram();
         let resyncs = Counter::default();
         let request_log_exported = Counter::default();
         let request_log_dropped = Counter::default();
