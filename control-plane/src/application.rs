@@ -53,7 +53,8 @@ pub struct Service {
     relay_wakeup: Arc<Notify>,
     bus: BusIdentity,
     requests_tail: tokio::sync::broadcast::Sender<Arc<crate::store::request_log::StoredRequest>>,
-    doctor: crate::doctor::Doctor,
+    /// Where the doctor may connect (`MCPGW_EGRESS_ALLOW` of the control plane).
+    probe_egress: Arc<mcpgw_data_plane::egress::EgressPolicy>,
 }
 
 /// Who the control plane is on the bus: its cluster's subjects and, when it connects with an
@@ -85,15 +86,13 @@ impl Service {
             relay_wakeup,
             bus: BusIdentity::default(),
             requests_tail: tokio::sync::broadcast::channel(TAIL_BUFFER).0,
-            doctor: crate::doctor::Doctor::new(
-                mcpgw_data_plane::egress::EgressPolicy::public_only(),
-            ),
+            probe_egress: Arc::new(mcpgw_data_plane::egress::EgressPolicy::public_only()),
         }
     }
 
     /// The same service, its doctor connecting where `egress` allows.
     pub fn with_egress(mut self, egress: mcpgw_data_plane::egress::EgressPolicy) -> Self {
-        self.doctor = crate::doctor::Doctor::new(egress);
+        self.probe_egress = Arc::new(egress);
         self
     }
 
@@ -110,7 +109,10 @@ impl Service {
             Ok(id) => id,
             Err(_) => self.server_by_slug(caller, server).await?,
         };
-        self.doctor.diagnose(self, caller, &id, input).await
+        // A diagnosis is rare: its HTTP clients live for it alone, and start-up builds none.
+        crate::doctor::Doctor::new(self.probe_egress.clone())
+            .diagnose(self, caller, &id, input)
+            .await
     }
 
     /// The same service, on the bus as `bus` says.

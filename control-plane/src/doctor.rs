@@ -68,8 +68,7 @@ pub struct Doctor {
 
 impl Doctor {
     /// A doctor connecting where `egress` allows.
-    pub fn new(egress: EgressPolicy) -> Self {
-        let egress = Arc::new(egress);
+    pub fn new(egress: Arc<EgressPolicy>) -> Self {
         Self {
             upstream: Upstream::new(STEP_TIMEOUT, STEP_TIMEOUT, egress.clone(), Vec::new()),
             http: egress::http_client(egress.clone(), STEP_TIMEOUT),

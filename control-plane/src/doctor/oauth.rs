@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use mcpgw_shared::Redacted;
 use mcpgw_shared::model::OAuthMetadata;
+use mcpgw_shared::request_log::without_query;
 use serde_json::Value;
 use url::Url;
 
@@ -46,7 +47,7 @@ pub async fn check(
             } else {
                 steps.push(Step::fail(
                     "protected resource",
-                    format!("Protected resource {resource} does not match expected {}", without_query(upstream)),
+                    format!("Protected resource {resource} does not match expected {}", without_query(upstream.as_str())),
                     format!("register the server with the URL {resource} (`PATCH /v1/servers/{{id}}` with `\"url\"`)"),
                 ));
             }
@@ -279,7 +280,7 @@ async fn fetch_json(http: &reqwest::Client, url: &str) -> Result<Option<Value>, 
         .map_err(|e| {
             Step::fail(
                 "oauth metadata",
-                format!("cannot fetch {}: {e}", without_query_str(url)),
+                format!("cannot fetch {}: {e}", without_query(url)),
                 "check that the host is reachable from the gateway and allowed by the egress policy",
             )
         })?;
@@ -300,19 +301,8 @@ async fn fetch_json(http: &reqwest::Client, url: &str) -> Result<Option<Value>, 
 }
 
 fn same_resource(resource: &str, upstream: &Url) -> bool {
-    let expected = without_query(upstream);
+    let expected = without_query(upstream.as_str());
     resource.trim_end_matches('/') == expected.trim_end_matches('/')
-}
-
-fn without_query(url: &Url) -> String {
-    let mut shown = url.clone();
-    shown.set_query(None);
-    shown.set_fragment(None);
-    shown.to_string()
-}
-
-fn without_query_str(url: &str) -> &str {
-    mcpgw_shared::request_log::without_query(url)
 }
 
 #[cfg(test)]
