@@ -25,6 +25,7 @@ mod defaults {
     pub const UPSTREAM_CONNECT_TIMEOUT: &str = "5s";
     pub const UPSTREAM_TIMEOUT: &str = "120s";
     pub const SSE_KEEPALIVE: &str = "15s";
+    pub const UPSTREAM_IDLE_TIMEOUT: &str = "300s";
     pub const DRAIN_TIMEOUT: &str = "10s";
     pub const HEADER_READ_TIMEOUT: &str = "10s";
     pub const BODY_READ_TIMEOUT: &str = "30s";
@@ -68,6 +69,11 @@ pub struct Settings {
     #[arg(long, env = "MCPGW_UPSTREAM_TIMEOUT", default_value = defaults::UPSTREAM_TIMEOUT,
           value_parser = humantime::parse_duration)]
     pub upstream_timeout: Duration,
+    /// Longest silence from an upstream streaming the answer to a request (then the client
+    /// gets a JSON-RPC error naming the server, and the stream ends).
+    #[arg(long, env = "MCPGW_UPSTREAM_IDLE_TIMEOUT", default_value = defaults::UPSTREAM_IDLE_TIMEOUT,
+          value_parser = humantime::parse_duration)]
+    pub upstream_idle_timeout: Duration,
     /// Idle time after which an SSE stream gets a keep-alive comment.
     #[arg(long = "sse-keep-alive", env = "MCPGW_SSE_KEEPALIVE", default_value = defaults::SSE_KEEPALIVE,
           value_parser = humantime::parse_duration)]
@@ -248,6 +254,7 @@ impl Settings {
                 .expect("the built-in defaults parse"),
             upstream_connect_timeout: duration(defaults::UPSTREAM_CONNECT_TIMEOUT),
             upstream_timeout: duration(defaults::UPSTREAM_TIMEOUT),
+            upstream_idle_timeout: duration(defaults::UPSTREAM_IDLE_TIMEOUT),
             sse_keep_alive: duration(defaults::SSE_KEEPALIVE),
             drain_timeout: duration(defaults::DRAIN_TIMEOUT),
             forward_headers: CommaList::default(),

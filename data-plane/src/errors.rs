@@ -331,9 +331,10 @@ pub struct Failure {
     pub rpc_id: Option<Box<RawValue>>,
 }
 
-impl IntoResponse for Failure {
-    fn into_response(self) -> Response {
-        let status = self.error.status();
+impl Failure {
+    /// The JSON-RPC error message that answers the request: code, message, and `data` with the
+    /// request id, the reason and a hint.
+    pub fn message(&self) -> serde_json::Value {
         let mut data = serde_json::json!({
             "request_id": self.request_id.as_str(),
             "reason": self.error.reason(),
@@ -347,7 +348,7 @@ impl IntoResponse for Failure {
             data["supported"] = serde_json::json!(supported);
             data["requested"] = serde_json::json!(requested);
         }
-        let body = serde_json::json!({
+        serde_json::json!({
             "jsonrpc": "2.0",
             "id": self.rpc_id,
             "error": {
@@ -355,7 +356,14 @@ impl IntoResponse for Failure {
                 "message": self.error.to_string(),
                 "data": data,
             },
-        });
+        })
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let status = self.error.status();
+        let body = self.message();
         if status.is_server_error() {
             tracing::warn!(request_id = %self.request_id, reason = self.error.reason(), error = %self.error, "gateway error");
         } else {

@@ -90,6 +90,7 @@ impl Gateway {
                 max_streams_per_key: settings.max_streams_per_key,
             },
             keep_alive: settings.sse_keep_alive,
+            upstream_idle: settings.upstream_idle_timeout,
             drain: Drain::new(),
             streams: StreamRegistry::new(),
         };

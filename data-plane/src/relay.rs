@@ -49,6 +49,9 @@ pub struct RelayState {
     pub(crate) limits: Limits,
     #[from_ref(skip)]
     pub(crate) keep_alive: Duration,
+    /// Longest upstream silence while a POST's answer is owed.
+    #[from_ref(skip)]
+    pub(crate) upstream_idle: Duration,
     pub(crate) drain: Drain,
     pub(crate) streams: StreamRegistry,
 }

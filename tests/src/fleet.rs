@@ -206,6 +206,11 @@ impl DataPlaneProcess {
         format!("{}/{slug}/mcp", self.url())
     }
 
+    /// The process id (none while stopped).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(ChildProcess::pid)
+    }
+
     /// What the process logged (standard error).
     pub fn logs(&self) -> Vec<String> {
         self.child

@@ -7,6 +7,7 @@ pub mod control_plane;
 pub mod cpu_hog;
 pub mod credential_proxy;
 pub mod db;
+pub mod fault_upstream;
 pub mod fleet;
 pub mod mcp_client;
 pub mod nats;

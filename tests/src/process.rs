@@ -94,6 +94,11 @@ impl ChildProcess {
         self.logs.clone()
     }
 
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Kills the process at once (SIGKILL) and reaps it.
     pub async fn kill(&mut self) {
         let _ = self.child.start_kill();
@@ -112,6 +117,23 @@ impl ChildProcess {
             _ => panic!("{} did not exit within {within:?} of SIGTERM", self.name),
         }
     }
+}
+
+/// The resident memory (`VmRSS`) of process `pid`, in KiB.
+pub fn resident_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// How many file descriptors process `pid` holds open.
+pub fn open_fds(pid: u32) -> Option<usize> {
+    Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
 }
 
 /// A free TCP port on loopback (bound, then released).

@@ -63,7 +63,7 @@ pub async fn answer(
 ) -> Result<Response, GatewayError> {
     let state = exchange.state;
     let (version, body) = if sse_body {
-        let mut relay = SseRelay::new(response);
+        let mut relay = exchange.sse_relay(response);
         let version =
             tokio::time::timeout(state.upstream.timeout(), read_ahead(&mut relay, &exchange))
                 .await

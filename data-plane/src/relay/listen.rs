@@ -175,6 +175,8 @@ async fn forward(
         carried_session: claims.is_some(),
         kind: StreamKind::Listen,
         key: &principal.key_id,
+        request_id: &rid,
+        rpc_id: None,
     };
     let mut out = response::relay(answer, mode, exchange)
         .await

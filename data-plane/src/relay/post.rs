@@ -17,7 +17,7 @@ use crate::drain::StreamKind;
 use crate::errors::{Failure, GatewayError};
 use crate::observe::Observation;
 use crate::protocol::era::{self, Era};
-use crate::protocol::message::{self, Body as Shape, Kind, MessageError};
+use crate::protocol::message::{self, Body as Shape, Kind, MessageError, RpcId};
 
 /// The notification that ends the handshake.
 pub(super) const INITIALIZED: &str = "notifications/initialized";
@@ -38,6 +38,14 @@ async fn read_body(state: &RelayState, body: Body) -> Result<Bytes, GatewayError
         Ok(Err(_)) => Err(GatewayError::InvalidRequest(
             "the request body could not be read",
         )),
+    }
+}
+
+/// The JSON-RPC id of a single request (what its answer must carry).
+fn request_id_of(shape: &Shape) -> Option<&RpcId> {
+    match shape {
+        Shape::Single(m) if m.kind == Kind::Request => m.id.as_ref(),
+        _ => None,
     }
 }
 
@@ -164,6 +172,8 @@ pub async fn handle(
         carried_session: claims.is_some(),
         kind: StreamKind::Response,
         key: &principal.key_id,
+        request_id: &rid,
+        rpc_id: request_id_of(&shape),
     };
     let mut out = response::relay(answer, mode, exchange)
         .await

@@ -12,20 +12,22 @@ use bytes::Bytes;
 use futures::StreamExt;
 use http::{HeaderMap, StatusCode, header};
 use mcpgw_shared::ApiKeyId;
+use mcpgw_shared::request_id::RequestId;
+use serde::de::IgnoredAny;
 
-use super::stream::{Rewrite, SseRelay};
+use super::stream::{Owed, Rewrite, SseRelay};
 use super::tools::{self, Filtered};
 use super::upstream::MCP_SESSION_ID;
 use super::{RelayState, sse};
 use crate::drain::StreamKind;
 use crate::enforce::StreamGuard;
 use crate::errors::GatewayError;
+use crate::protocol::message::RpcId;
 use crate::snapshot::{Route, ToolPolicy};
 
-/// Largest upstream body the gateway reads whole (initialize, filtered tools/list).
-pub(super) const MAX_READ: usize = 8 * 1024 * 1024;
-/// Largest JSON answer read whole before it is sent on (see the plain JSON case of `relay`).
-const SMALL_ANSWER: usize = 64 * 1024;
+/// Largest upstream body the gateway reads whole: one JSON-RPC message, as large as the
+/// largest SSE event it relays.
+pub(super) const MAX_READ: usize = sse::MAX_EVENT_BYTES;
 /// Largest 400 body read to tell "unknown session" from other client errors.
 const MAX_ERROR_READ: usize = 64 * 1024;
 
@@ -68,6 +70,11 @@ pub struct Exchange<'a> {
     pub kind: StreamKind,
     /// The key of the caller, whose withdrawal closes the stream.
     pub key: &'a ApiKeyId,
+    /// The gateway's id of the HTTP request.
+    pub request_id: &'a RequestId,
+    /// The JSON-RPC id of the request a POST answers (none for notifications and GET streams):
+    /// its answer is owed even when the upstream fails mid-stream.
+    pub rpc_id: Option<&'a RpcId>,
 }
 
 impl Exchange<'_> {
@@ -88,6 +95,20 @@ impl Exchange<'_> {
             slug: self.route.slug().to_string(),
             detail: detail.into(),
         }
+    }
+
+    /// Starts relaying the SSE body of `response`, owing the answer to a POST's request.
+    pub(super) fn sse_relay(&self, response: reqwest::Response) -> SseRelay {
+        let owed = match (self.kind, self.rpc_id) {
+            (StreamKind::Response, Some(rpc_id)) => Some(Owed {
+                rpc_id: rpc_id.clone(),
+                request_id: self.request_id.clone(),
+                slug: self.route.slug().to_string(),
+                idle: self.state.upstream_idle,
+            }),
+            _ => None,
+        };
+        SseRelay::new(response).owing(owed)
     }
 
     /// The SSE body of `relay`, rewritten by `rewrite`, registered for enforcement.
@@ -225,7 +246,7 @@ pub async fn relay(
             super::initialize::answer(response, status, headers, sse_body, session, exchange).await
         }
         Mode::FilterTools(policy) if sse_body => {
-            let body = exchange.sse_body(SseRelay::new(response), Some(tools_rewrite(policy)));
+            let body = exchange.sse_body(exchange.sse_relay(response), Some(tools_rewrite(policy)));
             Ok(build(status, headers, body))
         }
         Mode::FilterTools(policy) if status.is_success() => {
@@ -238,7 +259,7 @@ pub async fn relay(
             Ok(build(status, headers, Body::from(body)))
         }
         Mode::Primed { event, tools } if sse_body => {
-            let mut relay = SseRelay::new(response);
+            let mut relay = exchange.sse_relay(response);
             relay.unread(vec![event]);
             let body = exchange.sse_body(relay, tools.map(tools_rewrite));
             Ok(build(status, headers, body))
@@ -246,25 +267,18 @@ pub async fn relay(
         _ if sse_body => Ok(build(
             status,
             headers,
-            exchange.sse_body(SseRelay::new(response), None),
+            exchange.sse_body(exchange.sse_relay(response), None),
         )),
         _ => {
-            // Relayed unchanged, so the upstream's length holds. A small answer is read whole
-            // first (it is one JSON-RPC message, usually already in the socket buffer), so
-            // headers and body leave in one write instead of two; larger ones stream.
-            let length = response.headers().get(header::CONTENT_LENGTH).cloned();
-            let small = length
-                .as_ref()
-                .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-                .filter(|len| *len <= SMALL_ANSWER);
-            if let Some(length) = length {
-                headers.insert(header::CONTENT_LENGTH, length);
+            // A JSON answer is one message: read whole (bounded in size and time), so a broken,
+            // endless or malformed one becomes a clear 502 or 504 instead of a cut body.
+            let body = read_bounded(response, MAX_READ, &exchange).await?;
+            let answers = status.is_success() && status != StatusCode::ACCEPTED;
+            if answers && serde_json::from_slice::<IgnoredAny>(&body).is_err() {
+                return Err(exchange.failed("its answer is not valid JSON"));
             }
-            let body = match small {
-                Some(len) => Body::from(read_bounded(response, len, &exchange).await?),
-                None => Body::from_stream(response.bytes_stream()),
-            };
-            Ok(build(status, headers, body))
+            headers.insert(header::CONTENT_LENGTH, body.len().into());
+            Ok(build(status, headers, Body::from(body)))
         }
     }
 }

@@ -114,6 +114,12 @@ pub fn data(event: &[u8]) -> Option<Vec<u8>> {
     out
 }
 
+/// Whether the event sets a last event id (a non-empty `id` field), which makes its stream
+/// resumable.
+pub fn has_id(event: &[u8]) -> bool {
+    lines(event).any(|l| field(l, b"id").is_some_and(|v| !v.is_empty()))
+}
+
 /// The event with its data replaced by `new_data` (one line; JSON has no raw newlines), its
 /// other fields (`id`, `event`, `retry`, comments) kept in order.
 pub fn with_data(event: &[u8], new_data: &[u8]) -> Bytes {
