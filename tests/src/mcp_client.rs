@@ -51,6 +51,14 @@ impl McpClient {
         }
     }
 
+    /// The same client presenting another key.
+    pub fn with_key(&self, key: &str) -> Self {
+        Self {
+            key: key.to_owned(),
+            ..self.clone()
+        }
+    }
+
     /// POSTs one JSON-RPC message, with a session when given.
     pub async fn post(&self, message: Value, session: Option<&str>) -> Answer {
         let mut request = self
