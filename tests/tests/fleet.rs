@@ -2,7 +2,9 @@
 //! NATS server of the test's own. Changes are enforced on every pod at once, sessions move
 //! between pods, and nothing breaks when NATS or the control plane goes away.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use mcpgw_data_plane::demo_upstream::DemoUpstream;
 use mcpgw_e2e::admin_api::{invoke_key_request, revoke_path};
@@ -251,6 +253,181 @@ async fn pods_enforce_by_polling_while_nats_is_down_and_converge_after() {
     })
     .await;
     assert!(fleet["head"].as_i64().unwrap() >= seq);
+}
+
+/// What a pod's debug log says it applied: batches of changes (their sequences) and snapshots
+/// (the sequence they stand for), in order.
+#[derive(Debug, PartialEq)]
+enum Applied {
+    Changes(Vec<i64>),
+    Snapshot(i64),
+}
+
+fn applied_in(logs: &[String]) -> Vec<Applied> {
+    let changes = regex::Regex::new(r"\[(\d+(?:, \d+)*)\]").unwrap();
+    let snapshot = regex::Regex::new(r"seq\D{0,12}?(\d+)").unwrap();
+    logs.iter()
+        .filter_map(|line| {
+            if line.contains("applied changes") {
+                let list = changes.captures(line)?;
+                let seqs = list[1].split(", ").map(|n| n.parse().unwrap()).collect();
+                Some(Applied::Changes(seqs))
+            } else if line.contains("applied a configuration snapshot") {
+                Some(Applied::Snapshot(
+                    snapshot.captures(line)?[1].parse().unwrap(),
+                ))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// NATS stopped in the middle of a burst of changes and started again before its end: both
+/// pods keep serving, converge within one bus-silence period plus one poll of the sync API,
+/// and apply every change once and in order (their debug logs list what they applied).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_across_a_nats_restart_is_applied_once_and_in_order_by_every_pod() {
+    const BURST: usize = 120;
+    let log = ("RUST_LOG", "warn,mcpgw_data_plane=debug".to_owned());
+    let mut s = setup(2, &[log]).await;
+    let before = s.fleet.head().await;
+
+    // Both pods serve a session throughout.
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut load = Vec::new();
+    for pod in &s.pods {
+        let client = s.client.with_url(pod.mcp_url("demo"));
+        let session = client.initialize().await;
+        let stop = stop.clone();
+        load.push(tokio::spawn(async move {
+            let mut answered = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                answered.push(client.list_tools(&session).await.status);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            answered
+        }));
+    }
+
+    let mut keys = Vec::new();
+    for change in 0..BURST {
+        if change == BURST / 3 {
+            s.nats.stop().await;
+        }
+        if change == 2 * BURST / 3 {
+            s.nats.restart().await;
+        }
+        if (BURST / 3..2 * BURST / 3).contains(&change) {
+            // Long enough an outage for the pods to notice the bus is gone (3.5 s of silence).
+            tokio::time::sleep(Duration::from_millis(120)).await;
+        }
+        if change % 2 == 0 {
+            let key = s
+                .fleet
+                .create(
+                    "/v1/api-keys",
+                    invoke_key_request(&s.workspace, &format!("burst {change}")),
+                )
+                .await;
+            keys.push(key["key"].as_str().unwrap().to_owned());
+        } else {
+            let (status, body) = s
+                .fleet
+                .admin(
+                    Method::PATCH,
+                    &format!("/v1/servers/{}", s.server_id),
+                    Some(json!({"name": format!("burst {change}")})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+    }
+    let last_change = Instant::now();
+    let head = s.fleet.head().await;
+    let mut converged = Vec::new();
+    for pod in &s.pods {
+        pod.wait_applied(head, Duration::from_secs(15)).await;
+        converged.push(last_change.elapsed());
+    }
+    stop.store(true, Ordering::Relaxed);
+    println!(
+        "{BURST} changes across a NATS restart: pods converged {converged:?} after the last one"
+    );
+    // The bus counts as gone after 3.5 s of silence; the sync API is then polled every second.
+    for took in &converged {
+        assert!(*took < Duration::from_secs(8), "converged after {took:?}");
+    }
+    for answered in load {
+        let answered = answered.await.unwrap();
+        assert!(answered.len() > 10, "too few requests: {}", answered.len());
+        assert!(
+            answered.iter().all(|s| *s == StatusCode::OK),
+            "{answered:?}"
+        );
+    }
+
+    // Once and in order: every applied sequence is above all before it, and every key
+    // created in the burst was applied by its own sequence (or within a later snapshot).
+    let (_, events) = s
+        .fleet
+        .admin(
+            Method::GET,
+            &format!("/v1/events?after={before}&limit=1000"),
+            None,
+        )
+        .await;
+    let created: Vec<i64> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "ApiKeyIssued")
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(created.len(), BURST / 2);
+    for (number, pod) in s.pods.iter().enumerate() {
+        let applied = applied_in(&pod.logs());
+        let mut highest = 0;
+        let mut singles = Vec::new();
+        let mut snapshots = Vec::new();
+        for entry in &applied {
+            match entry {
+                Applied::Changes(seqs) => {
+                    for seq in seqs {
+                        assert!(
+                            *seq > highest,
+                            "pod {number} applied {seq} after {highest}: {applied:?}"
+                        );
+                        highest = *seq;
+                        singles.push(*seq);
+                    }
+                }
+                Applied::Snapshot(seq) => {
+                    assert!(*seq >= highest, "pod {number} went back to snapshot {seq}");
+                    highest = *seq;
+                    snapshots.push(*seq);
+                }
+            }
+        }
+        for seq in &created {
+            let by_snapshot = snapshots.iter().skip(1).any(|snap| snap >= seq);
+            assert!(
+                singles.contains(seq) || by_snapshot,
+                "pod {number} never applied key creation {seq}: {applied:?}"
+            );
+        }
+        println!(
+            "pod {number}: {} changes applied one by one, {} snapshots",
+            singles.len(),
+            snapshots.len()
+        );
+    }
+    // And the result is the control plane's: every key made in the burst works on both pods.
+    for pod in &s.pods {
+        for key in [keys.first().unwrap(), keys.last().unwrap()] {
+            McpClient::new(pod.mcp_url("demo"), key).initialize().await;
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -110,10 +110,16 @@ impl ConfigUpdater {
     ) -> Result<Arc<ChangeSet>, ApplyError> {
         let mut next = Config::clone(&self.store.load());
         let mut changes = Vec::new();
+        let mut applied = Vec::new();
         for state in entities {
+            let seq = state.seq;
             if let Some(change) = apply::apply_entity(&mut next, state)? {
+                applied.push(seq);
                 changes.push(change);
             }
+        }
+        if !applied.is_empty() {
+            tracing::debug!(seqs = ?applied, "applied changes");
         }
         next.seq = next.seq.max(head_seq);
         let changes = ChangeSet {
