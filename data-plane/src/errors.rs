@@ -63,6 +63,9 @@ pub enum GatewayError {
     /// No server has this slug.
     #[error("no MCP server at `/{0}/mcp`")]
     UnknownServer(String),
+    /// The path is not an MCP endpoint (nor health or metrics).
+    #[error("nothing is served at `{0}`")]
+    UnknownPath(String),
     /// The session id does not open, or belongs to someone or something else.
     #[error("unknown or expired session: {0}")]
     Session(#[from] SessionError),
@@ -173,7 +176,9 @@ impl GatewayError {
             MissingCredential | InvalidCredential | Revoked | Expired => StatusCode::UNAUTHORIZED,
             HostNotAllowed(_) | OriginNotAllowed(_) | MissingPermission(_) | NotProvisioned(_)
             | ServerDisabled(_) => StatusCode::FORBIDDEN,
-            UnknownServer(_) | Session(_) | UpstreamSessionGone => StatusCode::NOT_FOUND,
+            UnknownServer(_) | UnknownPath(_) | Session(_) | UpstreamSessionGone => {
+                StatusCode::NOT_FOUND
+            }
             BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             TooManyStreams(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -208,6 +213,7 @@ impl GatewayError {
             NotProvisioned(_) => "not_provisioned",
             ServerDisabled(_) => "server_disabled",
             UnknownServer(_) => "unknown_server",
+            UnknownPath(_) => "unknown_path",
             Session(_) | UpstreamSessionGone => "unknown_session",
             BodyTooLarge(_) => "body_too_large",
             BodyTimeout(_) => "body_timeout",
@@ -243,6 +249,7 @@ impl GatewayError {
             NotProvisioned(slug) => format!("ask an admin to provision server `{slug}` to your key's workspace, or use a key of its workspace"),
             ServerDisabled(slug) => format!("server `{slug}` was disabled by an admin; ask them to enable it"),
             UnknownServer(_) => "check the server slug in the URL: `GET /v1/servers` on the admin API lists them".into(),
+            UnknownPath(_) => "MCP servers are at `/{slug}/mcp`, one path segment per slug".into(),
             Session(_) | UpstreamSessionGone => "start a new session: send `initialize` again without `Mcp-Session-Id`".into(),
             BodyTooLarge(limit) => format!("send a smaller message (at most {limit} bytes), or have the operator raise MCPGW_MAX_BODY_BYTES"),
             BodyTimeout(_) => "send the whole body without pausing, or have the operator raise MCPGW_BODY_READ_TIMEOUT".into(),

@@ -119,7 +119,8 @@ impl Gateway {
         &self.observer.metrics
     }
 
-    /// The routes (`/{slug}/mcp`, `/healthz`, `/readyz`, `/metrics`), with request ids on every
+    /// The routes (`/{slug}/mcp`, `/healthz`, `/readyz`, `/metrics`, and a JSON-RPC 404 for
+    /// any other path), with request ids on every
     /// response and every MCP request observed (span fields, metrics, request log). Mount it
     /// with `Router::merge`; serve it with connect info (`into_make_service_with_connect_info`)
     /// so `MCPGW_TRUSTED_PROXIES` can be applied.
@@ -135,6 +136,7 @@ impl Gateway {
                     .route("/metrics", axum::routing::get(observe::scrape))
                     .with_state(self.observer.clone()),
             )
+            .fallback(relay::unknown_path)
             .layer(axum::middleware::from_fn(mcpgw_shared::request_id::assign))
     }
 

@@ -20,10 +20,13 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::post;
+use http::Uri;
+use mcpgw_shared::request_id::RequestId;
 
 use crate::admission::HostPolicy;
 use crate::drain::Drain;
 use crate::enforce::StreamRegistry;
+use crate::errors::{Failure, GatewayError};
 use crate::session::SessionSealer;
 use crate::snapshot::ConfigStore;
 use upstream::Upstream;
@@ -64,4 +67,13 @@ pub fn router(state: RelayState) -> Router {
             post(post::handle).get(listen::get).delete(listen::delete),
         )
         .with_state(state)
+}
+
+/// Longest part of an unknown path repeated in the error.
+const MAX_ECHOED_PATH: usize = 128;
+
+/// The answer for any path that is not a route: a JSON-RPC error saying where MCP servers are.
+pub async fn unknown_path(rid: RequestId, uri: Uri) -> Failure {
+    let path: String = uri.path().chars().take(MAX_ECHOED_PATH).collect();
+    GatewayError::UnknownPath(path).into_failure(&rid, None)
 }

@@ -68,7 +68,7 @@ impl Pool {
         let revoked: Vec<usize> = (0..self.keys.len())
             .filter(|&i| self.keys[i].revoked.is_some())
             .collect();
-        if n % 3 == 0 && !revoked.is_empty() {
+        if n.is_multiple_of(3) && !revoked.is_empty() {
             return revoked[revoked.len() - 1 - n / 3 % revoked.len().min(4)];
         }
         let live: Vec<usize> = (0..self.keys.len())
