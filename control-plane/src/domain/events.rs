@@ -1,6 +1,9 @@
 //! Domain events as stored: `(type, schema version, JSON payload)` in the stream of the
 //! aggregate they belong to. Each aggregate has its own event enum; [`DomainEvent`] is any of
-//! them. Older schema versions are upcast on read in [`DomainEvent::decode`].
+//! them. Each event type has its own schema version; older ones are upcast on read in
+//! [`DomainEvent::decode`] (see [`upcast`]).
+
+pub mod upcast;
 
 use mcpgw_shared::StreamId;
 use serde::Serialize;
@@ -10,9 +13,6 @@ use super::api_key::ApiKeyEvent;
 use super::data_plane::DataPlaneEvent;
 use super::server::ServerEvent;
 use super::workspace::WorkspaceEvent;
-
-/// The schema version this build writes for every event type.
-pub const SCHEMA_VERSION: i64 = 1;
 
 /// An event of any aggregate. Server registrations are large, but events live one batch at a
 /// time (an append, a page of the log), so they are not boxed.
@@ -36,7 +36,18 @@ pub struct DecodeError {
     stream: StreamId,
     event_type: String,
     schema_version: i64,
-    source: serde_json::Error,
+    source: DecodeFailure,
+}
+
+/// Why a stored event could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeFailure {
+    /// Its version cannot be brought to the current shape.
+    #[error(transparent)]
+    Upcast(#[from] upcast::UpcastError),
+    /// Its payload does not fit the current shape.
+    #[error(transparent)]
+    Shape(#[from] serde_json::Error),
 }
 
 impl DomainEvent {
@@ -48,6 +59,11 @@ impl DomainEvent {
             Self::ApiKey(e) => e.event_type(),
             Self::DataPlane(e) => e.event_type(),
         }
+    }
+
+    /// The schema version of this event's shape in this release.
+    pub fn schema_version(&self) -> i64 {
+        upcast::current_version(self.event_type())
     }
 
     /// The JSON payload to store (the event's fields; `{}` for events without any).
@@ -67,12 +83,17 @@ impl DomainEvent {
         schema_version: i64,
         payload: serde_json::Value,
     ) -> Result<Self, DecodeError> {
-        let decoded = match stream {
-            StreamId::Workspace(_) => decode_as(event_type, payload).map(Self::Workspace),
-            StreamId::Server(_) => decode_as(event_type, payload).map(Self::Server),
-            StreamId::ApiKey(_) => decode_as(event_type, payload).map(Self::ApiKey),
-            StreamId::DataPlane(_) => decode_as(event_type, payload).map(Self::DataPlane),
-        };
+        let decoded = upcast::upcast(event_type, schema_version, payload)
+            .map_err(DecodeFailure::from)
+            .and_then(|payload| {
+                let event = match stream {
+                    StreamId::Workspace(_) => decode_as(event_type, payload).map(Self::Workspace),
+                    StreamId::Server(_) => decode_as(event_type, payload).map(Self::Server),
+                    StreamId::ApiKey(_) => decode_as(event_type, payload).map(Self::ApiKey),
+                    StreamId::DataPlane(_) => decode_as(event_type, payload).map(Self::DataPlane),
+                };
+                Ok(event?)
+            });
         decoded.map_err(|source| DecodeError {
             stream: stream.clone(),
             event_type: event_type.to_owned(),

@@ -42,9 +42,8 @@ pub enum ServerEvent {
         tools: ToolFilter,
         /// Whether clients may use it.
         enabled: bool,
-        /// What the request log keeps of its requests (absent in events recorded before it
-        /// existed: metadata only).
-        #[serde(default)]
+        /// What the request log keeps of its requests (since schema v2; v1 events are upcast
+        /// to metadata only).
         request_logging: RequestLogging,
     },
     /// Name or description changed.

@@ -9,7 +9,6 @@ use sqlx::{AnyConnection, Row};
 
 use super::{Database, Dialect, StoreError, format_time, parse_time, projections};
 use crate::domain::DomainEvent;
-use crate::domain::events::SCHEMA_VERSION;
 
 /// Events to append to one stream in one transaction.
 #[derive(Debug, Clone)]
@@ -225,7 +224,7 @@ async fn insert_event(conn: &mut AnyConnection, event: &StoredEvent) -> Result<(
     .bind(event.stream.to_string())
     .bind(event.stream_version)
     .bind(event.event.event_type())
-    .bind(SCHEMA_VERSION)
+    .bind(event.event.schema_version())
     .bind(event.event.payload().to_string())
     .bind(&event.actor)
     .bind(format_time(event.recorded_at))

@@ -99,9 +99,13 @@ fn every_event_round_trips_through_its_stored_form_under_its_serde_tag() {
             DomainEvent::DataPlane(e) => serde_json::to_value(e).unwrap()["type"].clone(),
         };
         assert_eq!(tag, event.event_type(), "{event:?}");
-        let back =
-            DomainEvent::decode(&stream, event.event_type(), SCHEMA_VERSION, event.payload())
-                .unwrap();
+        let back = DomainEvent::decode(
+            &stream,
+            event.event_type(),
+            event.schema_version(),
+            event.payload(),
+        )
+        .unwrap();
         assert_eq!(back, event);
     }
 }
@@ -125,4 +129,62 @@ fn an_unknown_event_type_or_one_of_another_stream_is_an_error_not_a_panic() {
     let server = ServerId::new().stream();
     assert!(DomainEvent::decode(&server, "Nope", 1, serde_json::json!({})).is_err());
     assert!(DomainEvent::decode(&server, "ApiKeyRevoked", 1, serde_json::json!({})).is_err());
+}
+
+/// `ServerRegistered` as the release before request logging stored it (schema v1).
+const SERVER_REGISTERED_V1: &str = r#"{
+    "workspace_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+    "slug": "github", "name": "GitHub", "description": "",
+    "url": "https://api.example.com/mcp", "auth": {"type": "none"},
+    "tools": {"allow": [], "deny": []}, "enabled": true
+}"#;
+
+#[test]
+fn a_v1_server_registration_is_upcast_to_metadata_only_request_logging() {
+    let stream = ServerId::new().stream();
+    let payload = serde_json::from_str(SERVER_REGISTERED_V1).unwrap();
+    let event = DomainEvent::decode(&stream, "ServerRegistered", 1, payload).unwrap();
+    let DomainEvent::Server(ServerEvent::Registered {
+        request_logging,
+        slug,
+        ..
+    }) = event
+    else {
+        panic!("a registration: {event:?}");
+    };
+    assert_eq!(slug.as_str(), "github");
+    assert_eq!(request_logging, Default::default());
+    assert_eq!(
+        DomainEvent::from(ServerEvent::Deleted).schema_version(),
+        1,
+        "other types are still at v1"
+    );
+}
+
+#[test]
+fn a_current_registration_must_carry_its_request_logging() {
+    let stream = ServerId::new().stream();
+    let payload = serde_json::from_str(SERVER_REGISTERED_V1).unwrap();
+    let error = DomainEvent::decode(&stream, "ServerRegistered", 2, payload).unwrap_err();
+    assert!(error.to_string().contains("request_logging"), "{error}");
+}
+
+#[test]
+fn versions_from_a_newer_release_or_that_never_existed_are_refused_with_the_reason() {
+    let stream = ServerId::new().stream();
+    let payload = || serde_json::from_str(SERVER_REGISTERED_V1).unwrap();
+    let newer = DomainEvent::decode(&stream, "ServerRegistered", 3, payload()).unwrap_err();
+    assert!(
+        newer.to_string().contains("written by a newer release"),
+        "{newer}"
+    );
+    let never = DomainEvent::decode(&stream, "ServerRegistered", 0, payload()).unwrap_err();
+    assert!(never.to_string().contains("never existed"), "{never}");
+    let not_object = DomainEvent::decode(&stream, "ServerRegistered", 1, serde_json::json!([]));
+    assert!(
+        not_object
+            .unwrap_err()
+            .to_string()
+            .contains("not a JSON object")
+    );
 }
