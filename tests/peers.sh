@@ -2,9 +2,11 @@
 # Installs the MCP peers the end-to-end tests drive, into tests/.peers/ (gitignored):
 #   npm: node@22 (the conformance suite needs Node >= 22), @modelcontextprotocol/conformance
 #        (0.1.16, and 0.2.0-alpha.12 as `conformance-next` for the 2026-07-28 requirements),
-#        @modelcontextprotocol/server-everything, @modelcontextprotocol/inspector-cli
-#   Python: a venv with the `mcp` SDK (both protocol eras) and kubernetes-validate (offline
-#           Kubernetes schemas, for the manifests under deploy/k8s)
+#        @modelcontextprotocol/server-everything, @modelcontextprotocol/inspector-cli, and
+#        oidc-provider (a certified OpenID provider, the upstream-OAuth tests' authorization server)
+#   Python: a venv with the `mcp` SDK (both protocol eras), kubernetes-validate (offline
+#           Kubernetes schemas, for the manifests under deploy/k8s), prometheus-client (the
+#           metrics parser) and fastmcp (a token-checking upstream for the upstream-OAuth tests)
 # Idempotent: a no-op when the pinned versions are already there. Status lines go to stderr.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -16,8 +18,9 @@ readonly NPM_PACKAGES=(
     conformance-next@npm:@modelcontextprotocol/conformance@0.2.0-alpha.12
     @modelcontextprotocol/server-everything@2026.8.31
     @modelcontextprotocol/inspector-cli@1.0.3
+    oidc-provider@9.13.3
 )
-readonly PY_PACKAGES=(mcp==2.3.0 kubernetes-validate==1.37.0 prometheus-client==0.26.0)
+readonly PY_PACKAGES=(mcp==2.3.0 kubernetes-validate==1.37.0 prometheus-client==0.26.0 fastmcp==4.2.3)
 
 log() { printf 'peers.sh: %s\n' "$*" >&2; }
 die() { printf 'peers.sh: ERROR: %s\n' "$*" >&2; exit 1; }

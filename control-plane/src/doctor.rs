@@ -111,17 +111,29 @@ impl Doctor {
                         "per-user upstream tokens are not stored yet: the token vault comes with per-user upstream OAuth",
                     ));
                 }
-                UpstreamAuth::ClientCredentials { token_endpoint, .. } => {
-                    steps.push(Step::skip(
-                        "client credentials",
-                        format!("a token from {token_endpoint} is not requested by this gateway version; the MCP calls below go without it"),
-                    ));
+                UpstreamAuth::ClientCredentials { .. } => {
+                    steps.push(self.client_credentials(&route).await);
                 }
                 UpstreamAuth::None | UpstreamAuth::Headers { .. } => {}
             }
             self.mcp(&route, &mut steps).await;
         }
         Ok(report(id, slug, steps))
+    }
+
+    /// Gets the gateway's token from the authorization server, as the relay does.
+    async fn client_credentials(&self, route: &Route) -> Step {
+        const STEP: &str = "client credentials";
+        let started = Instant::now();
+        let step = match self.upstream.tokens().authorization(route).await {
+            Ok(_) => Step::pass(STEP, "the authorization server issued the gateway a token"),
+            Err(error) => Step::fail(
+                STEP,
+                error.to_string(),
+                "check `client_id`, `client_secret`, `client_auth` (client_secret_basic or client_secret_post), `scope`, and `token_endpoint` or `issuer`; the error above is the authorization server's own",
+            ),
+        };
+        step.took(started.elapsed())
     }
 
     /// The key or user, and whether the server is enabled and provisioned to them.

@@ -11,6 +11,7 @@ use mcpgw_shared::request_id::RequestId;
 use serde_json::value::RawValue;
 
 use crate::egress::{EGRESS_ALLOW_VAR, EgressDenied};
+use crate::oauth::TokenError;
 use crate::protocol::era::EraError;
 use crate::protocol::message::MessageError;
 use crate::session::SessionError;
@@ -155,6 +156,14 @@ pub enum GatewayError {
         /// What went wrong.
         detail: String,
     },
+    /// No access token could be had for the upstream (client credentials grant).
+    #[error("the gateway could not get an access token for `{slug}`: {error}")]
+    UpstreamToken {
+        /// The server.
+        slug: String,
+        /// Why.
+        error: TokenError,
+    },
     /// The upstream refused the gateway's own credentials.
     #[error("the upstream of `{slug}` refused the gateway's credentials (HTTP {status})")]
     UpstreamAuth {
@@ -193,6 +202,7 @@ impl GatewayError {
             EgressDenied { .. }
             | UpstreamUnreachable { .. }
             | UpstreamFailed { .. }
+            | UpstreamToken { .. }
             | UpstreamAuth { .. } => StatusCode::BAD_GATEWAY,
             UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             NotReady => StatusCode::SERVICE_UNAVAILABLE,
@@ -230,6 +240,7 @@ impl GatewayError {
             UpstreamUnreachable { .. } => "upstream_unreachable",
             UpstreamTimeout { .. } => "upstream_timeout",
             UpstreamFailed { .. } => "upstream_failed",
+            UpstreamToken { .. } => "upstream_token_failed",
             UpstreamAuth { .. } => "upstream_auth_failed",
             NotReady => "config_not_ready",
         }
@@ -266,7 +277,9 @@ impl GatewayError {
             UpstreamUnreachable { .. } => "the upstream MCP server is down or unreachable from the gateway; retry later or tell its owner".into(),
             UpstreamTimeout { .. } => "the upstream MCP server is slow or hung; retry later or tell its owner".into(),
             UpstreamFailed { .. } => "the upstream MCP server failed; retry later or tell its owner".into(),
-            UpstreamAuth { .. } => "an admin must fix the server's upstream auth configuration".into(),
+            UpstreamToken { slug, error } if error.is_egress() => format!("the token endpoint is an internal address: an operator must allow it in {EGRESS_ALLOW_VAR}, or an admin must fix `{slug}`'s auth"),
+            UpstreamToken { slug, .. } => format!("an admin must fix the client credentials of `{slug}` (client_id, client_secret, client_auth, scope, token_endpoint or issuer); `mcpgw doctor {slug}` shows the authorization server's answer"),
+            UpstreamAuth { slug, .. } => format!("an admin must fix the upstream auth of `{slug}` (headers, or the scope and resource of its client credentials); `mcpgw doctor {slug}` shows what the upstream answers"),
             NotReady => "the gateway is starting or cut off from its control plane; retry shortly".into(),
         }
     }
@@ -396,6 +409,32 @@ impl IntoResponse for Failure {
         }
         response
     }
+}
+
+/// The first cause of type `T` in `error`'s chain.
+pub(crate) fn find_cause<'e, T: std::error::Error + 'static>(
+    error: &'e (dyn std::error::Error + 'static),
+) -> Option<&'e T> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = e.source();
+    }
+    None
+}
+
+/// The error and its causes on one line (reqwest's own message names only the outer layer).
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 #[cfg(test)]

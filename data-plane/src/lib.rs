@@ -18,6 +18,7 @@ pub mod enforce;
 pub mod errors;
 mod gateway;
 pub mod health;
+pub mod oauth;
 pub mod observe;
 pub mod protocol;
 pub mod relay;

@@ -13,5 +13,6 @@ mod server;
 pub use api_key::{ApiKeyRecord, KeyState, KeyType, Permission, UnknownKeyType, UnknownPermission};
 pub use conversions::InvalidMessage;
 pub use server::{
-    OAuthMetadata, RequestLogging, SecretSet, ServerConfig, ToolFilter, UpstreamAuth,
+    ClientAuthMethod, OAuthMetadata, RequestLogging, SecretSet, ServerConfig, ToolFilter,
+    UpstreamAuth,
 };

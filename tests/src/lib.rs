@@ -12,6 +12,7 @@ pub mod fault_upstream;
 pub mod fleet;
 pub mod mcp_client;
 pub mod nats;
+pub mod oauth_peers;
 pub mod peers;
 pub mod pki;
 pub mod process;

@@ -92,6 +92,7 @@ pub fn is_upstream_failure(reason: &str) -> bool {
             | "upstream_unreachable"
             | "upstream_timeout"
             | "upstream_failed"
+            | "upstream_token_failed"
             | "upstream_auth_failed"
     )
 }

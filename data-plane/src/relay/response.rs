@@ -149,8 +149,8 @@ pub(super) async fn read_bounded(
         let mut stream = response.bytes_stream();
         let mut buf = Vec::new();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk
-                .map_err(|e| exchange.failed(super::upstream::error_chain(&e.without_url())))?;
+            let chunk =
+                chunk.map_err(|e| exchange.failed(crate::errors::error_chain(&e.without_url())))?;
             if buf.len() + chunk.len() > limit {
                 return Err(exchange.failed(format!(
                     "its answer exceeds the {limit} bytes the gateway reads whole"

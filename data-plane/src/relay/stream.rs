@@ -155,7 +155,7 @@ impl SseRelay {
                     Err(e) => self.cut(Cut::Refused(e.to_string())),
                 }
             }
-            Some(Err(e)) => self.cut(Cut::Broke(super::upstream::error_chain(&e.without_url()))),
+            Some(Err(e)) => self.cut(Cut::Broke(crate::errors::error_chain(&e.without_url()))),
             None => {
                 self.done = true;
                 let rest = std::mem::take(&mut self.splitter).finish();

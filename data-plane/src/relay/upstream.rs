@@ -8,13 +8,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use mcpgw_shared::model::UpstreamAuth;
 use mcpgw_shared::request_id::{RequestId, X_REQUEST_ID};
 use mcpgw_shared::telemetry;
 use tracing::Instrument;
 
 use crate::admission::API_KEY_HEADER;
 use crate::egress::{self, EgressDenied, EgressPolicy};
-use crate::errors::GatewayError;
+use crate::errors::{GatewayError, error_chain, find_cause};
+use crate::oauth::{ClientCredentialsTokens, TokenError};
 use crate::observe::Observation;
 use crate::snapshot::Route;
 
@@ -67,6 +69,7 @@ pub struct Upstream {
     egress: Arc<EgressPolicy>,
     timeout: Duration,
     extra: Arc<[HeaderName]>,
+    tokens: ClientCredentialsTokens,
 }
 
 impl Upstream {
@@ -84,11 +87,17 @@ impl Upstream {
             .filter(|h| !NEVER.contains(&h.as_str()))
             .collect();
         Self {
+            tokens: ClientCredentialsTokens::new(client.clone(), egress.clone()),
             client,
             egress,
             timeout,
             extra,
         }
+    }
+
+    /// The gateway's client-credentials tokens.
+    pub fn tokens(&self) -> &ClientCredentialsTokens {
+        &self.tokens
     }
 
     fn forwards(&self, name: &HeaderName) -> bool {
@@ -121,18 +130,39 @@ impl Upstream {
             error.type = tracing::field::Empty,
         );
         let started = std::time::Instant::now();
-        let result = self
+        let mut result = self
             .send_in(
                 route,
-                method,
+                method.clone(),
                 client_headers,
                 upstream_session,
                 request_id,
-                body,
+                body.clone(),
                 &span,
             )
             .instrument(span.clone())
             .await;
+        if let Ok(response) = &result
+            && response.status() == http::StatusCode::UNAUTHORIZED
+            && matches!(route.server.auth, UpstreamAuth::ClientCredentials { .. })
+        {
+            // The upstream refused the cached token (revoked, or signed with a retired key):
+            // one new token, one retry.
+            tracing::debug!(server = %route.slug(), "the upstream refused the gateway's token; getting a new one");
+            self.tokens.forget(route).await;
+            result = self
+                .send_in(
+                    route,
+                    method,
+                    client_headers,
+                    upstream_session,
+                    request_id,
+                    body,
+                    &span,
+                )
+                .instrument(span.clone())
+                .await;
+        }
         let status = result.as_ref().ok().map(|r| r.status().as_u16());
         match (&result, status) {
             (Ok(_), Some(status)) => {
@@ -179,6 +209,14 @@ impl Upstream {
         for (name, value) in &route.auth_headers {
             headers.insert(name.clone(), value.clone());
         }
+        if let Some(token) = self
+            .tokens
+            .authorization(route)
+            .await
+            .map_err(|error| token_failed(route, error))?
+        {
+            headers.insert(http::header::AUTHORIZATION, token);
+        }
         telemetry::inject_into(span, &mut headers);
         let mut request = self
             .client
@@ -200,6 +238,14 @@ impl Upstream {
     /// The response-header timeout, also used for the bounded reads of whole bodies.
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+}
+
+fn token_failed(route: &Route, error: TokenError) -> GatewayError {
+    tracing::warn!(server = %route.slug(), %error, "no client-credentials token");
+    GatewayError::UpstreamToken {
+        slug: route.slug().to_string(),
+        error,
     }
 }
 
@@ -225,30 +271,4 @@ fn classify(route: &Route, error: reqwest::Error) -> GatewayError {
     } else {
         GatewayError::UpstreamFailed { slug, detail }
     }
-}
-
-/// The first cause of type `T` in `error`'s chain.
-fn find_cause<'e, T: std::error::Error + 'static>(
-    error: &'e (dyn std::error::Error + 'static),
-) -> Option<&'e T> {
-    let mut current = Some(error);
-    while let Some(e) = current {
-        if let Some(found) = e.downcast_ref::<T>() {
-            return Some(found);
-        }
-        current = e.source();
-    }
-    None
-}
-
-/// The error and its causes on one line (reqwest's own message names only the outer layer).
-pub(super) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -4,7 +4,8 @@
 use chrono::DateTime;
 
 use super::{
-    ApiKeyRecord, KeyType, OAuthMetadata, RequestLogging, ServerConfig, ToolFilter, UpstreamAuth,
+    ApiKeyRecord, ClientAuthMethod, KeyType, OAuthMetadata, RequestLogging, ServerConfig,
+    ToolFilter, UpstreamAuth,
 };
 use crate::proto;
 use crate::secret::Redacted;
@@ -67,15 +68,23 @@ fn auth_to_proto(auth: &UpstreamAuth<Redacted<String>>) -> proto::UpstreamAuth {
         }),
         UpstreamAuth::ClientCredentials {
             token_endpoint,
+            issuer,
             client_id,
             client_secret,
+            client_auth,
             scope,
+            resource,
+            omit_resource,
             audience,
         } => Kind::ClientCredentials(proto::ClientCredentials {
             token_endpoint: token_endpoint.clone(),
+            issuer: issuer.clone(),
             client_id: client_id.clone(),
             client_secret: client_secret.expose().clone(),
+            client_auth: client_auth.as_str().to_owned(),
             scope: scope.clone(),
+            resource: resource.clone(),
+            omit_resource: *omit_resource,
             audience: audience.clone(),
         }),
         UpstreamAuth::Oauth2 { oauth_metadata } => Kind::Oauth2(proto::OAuth2 {
@@ -114,9 +123,22 @@ fn auth_from_proto(
         },
         Kind::ClientCredentials(c) => UpstreamAuth::ClientCredentials {
             token_endpoint: c.token_endpoint,
+            issuer: c.issuer,
             client_id: c.client_id,
             client_secret: Redacted::new(c.client_secret),
+            client_auth: match c.client_auth.as_str() {
+                "" | "client_secret_basic" => ClientAuthMethod::ClientSecretBasic,
+                "client_secret_post" => ClientAuthMethod::ClientSecretPost,
+                other => {
+                    return Err(invalid(
+                        "auth.client_auth",
+                        format!("`{other}` is not a client authentication method"),
+                    ));
+                }
+            },
             scope: c.scope,
+            resource: c.resource,
+            omit_resource: c.omit_resource,
             audience: c.audience,
         },
         Kind::Oauth2(o) => UpstreamAuth::Oauth2 {

@@ -24,18 +24,33 @@ pub enum UpstreamAuth<S> {
         /// Header name to secret value.
         headers: BTreeMap<String, S>,
     },
-    /// OAuth 2.0 client credentials grant.
+    /// OAuth 2.0 client credentials grant: the gateway gets its own access token from the
+    /// upstream's authorization server and sends it as `Authorization: Bearer`.
     ClientCredentials {
-        /// The authorization server's token endpoint.
-        token_endpoint: String,
+        /// The authorization server's token endpoint (discovered from `issuer` when absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token_endpoint: Option<String>,
+        /// The authorization server's issuer, whose metadata (RFC 8414, then OpenID Connect
+        /// discovery) names the token endpoint.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        issuer: Option<String>,
         /// The gateway's client id at that server.
         client_id: String,
         /// The gateway's client secret.
         client_secret: S,
+        /// How the client authenticates at the token endpoint.
+        #[serde(default, skip_serializing_if = "ClientAuthMethod::is_default")]
+        client_auth: ClientAuthMethod,
         /// Requested scope.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         scope: Option<String>,
-        /// Requested audience.
+        /// The RFC 8707 `resource` requested; the server's URL when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resource: Option<String>,
+        /// Send no `resource` at all (for authorization servers that reject it).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        omit_resource: bool,
+        /// Requested audience (the `audience` parameter some authorization servers use).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         audience: Option<String>,
     },
@@ -45,6 +60,32 @@ pub enum UpstreamAuth<S> {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         oauth_metadata: Option<OAuthMetadata<S>>,
     },
+}
+
+/// How a client authenticates at a token endpoint (RFC 6749 section 2.3, RFC 7591's names).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthMethod {
+    /// HTTP Basic authentication with the client id and secret.
+    #[default]
+    ClientSecretBasic,
+    /// The client id and secret in the form body.
+    ClientSecretPost,
+}
+
+impl ClientAuthMethod {
+    /// Whether this is the default, `client_secret_basic`.
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// The RFC 7591 name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+        }
+    }
 }
 
 /// OAuth client metadata for a per-user upstream server. Every field is optional; what is not
@@ -114,15 +155,23 @@ impl<S> UpstreamAuth<S> {
             },
             Self::ClientCredentials {
                 token_endpoint,
+                issuer,
                 client_id,
                 client_secret,
+                client_auth,
                 scope,
+                resource,
+                omit_resource,
                 audience,
             } => UpstreamAuth::ClientCredentials {
                 token_endpoint,
+                issuer,
                 client_id,
                 client_secret: f(client_secret, "auth.client_secret")?,
+                client_auth,
                 scope,
+                resource,
+                omit_resource,
                 audience,
             },
             Self::Oauth2 { oauth_metadata } => UpstreamAuth::Oauth2 {

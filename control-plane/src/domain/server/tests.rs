@@ -227,14 +227,18 @@ fn header_secrets_are_checked_before_sealing() {
 #[test]
 fn client_credentials_need_an_http_token_endpoint() {
     let auth: UpstreamAuth<SealedSecret> = UpstreamAuth::ClientCredentials {
-        token_endpoint: "javascript:alert(1)".into(),
+        token_endpoint: Some("javascript:alert(1)".into()),
+        issuer: None,
         client_id: "c".into(),
         client_secret: SealedSecret {
             kid: "k".into(),
             nonce: String::new(),
             ct: String::new(),
         },
+        client_auth: Default::default(),
         scope: None,
+        resource: None,
+        omit_resource: false,
         audience: None,
     };
     let err = when(

@@ -62,10 +62,27 @@ pub(super) fn validate_auth_endpoints<S>(auth: &UpstreamAuth<S>) -> Result<(), D
         UpstreamAuth::None | UpstreamAuth::Headers { .. } => Ok(()),
         UpstreamAuth::ClientCredentials {
             token_endpoint,
+            issuer,
             client_id,
+            resource,
+            omit_resource,
             ..
         } => {
-            validate_url("auth.token_endpoint", token_endpoint)?;
+            validate_optional_url("auth.token_endpoint", token_endpoint.as_ref())?;
+            validate_optional_url("auth.issuer", issuer.as_ref())?;
+            validate_optional_url("auth.resource", resource.as_ref())?;
+            if token_endpoint.is_none() && issuer.is_none() {
+                return Err(DomainError::invalid(
+                    "auth.token_endpoint",
+                    "set `token_endpoint`, or `issuer` to discover it from the authorization server's metadata",
+                ));
+            }
+            if *omit_resource && resource.is_some() {
+                return Err(DomainError::invalid(
+                    "auth.omit_resource",
+                    "contradicts `resource`: set one or the other",
+                ));
+            }
             if client_id.trim().is_empty() {
                 return Err(DomainError::invalid("auth.client_id", "must not be empty"));
             }

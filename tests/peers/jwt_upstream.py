@@ -1,0 +1,36 @@
+"""An MCP upstream that checks bearer tokens, for the upstream-OAuth tests: fastmcp's
+JWTVerifier accepts only JWTs signed by the authorization server's keys, issued by it, for this
+server's own URL as audience. Its `whoami` tool answers with the token's client and claims, so
+a test sees exactly which token the gateway sent.
+
+Usage: jwt_upstream.py PORT ISSUER AUDIENCE   (prints "ready" once it listens)
+"""
+
+import sys
+
+from fastmcp import FastMCP
+from fastmcp.server.auth.providers.jwt import JWTVerifier
+from fastmcp.server.dependencies import get_access_token
+
+port, issuer, audience = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+# Keys are re-read every second, so a restarted authorization server's new key (and the
+# end of its old one) is seen at once.
+verifier = JWTVerifier(
+    jwks_uri=f"{issuer}/jwks",
+    issuer=issuer,
+    audience=audience,
+    required_scopes=["mcp:tools"],
+    jwks_refresh_interval=1.0,
+)
+mcp = FastMCP("jwt-upstream", auth=verifier)
+
+
+@mcp.tool
+def whoami() -> dict:
+    """The client and claims of the token this call carried."""
+    token = get_access_token()
+    return {"client_id": token.client_id, "scopes": token.scopes, "claims": token.claims}
+
+
+print("ready", flush=True)
+mcp.run(transport="http", host="127.0.0.1", port=port, path="/mcp", show_banner=False)

@@ -1,0 +1,123 @@
+//! The real parts of the upstream-OAuth tests: `oidc-provider` as the authorization server
+//! (`tests/peers/authorization_server.mjs`) and a fastmcp server that accepts only JWTs of
+//! that server for its own URL (`tests/peers/jwt_upstream.py`). Both installed by
+//! `tests/peers.sh`; both killed when dropped.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::peers::{node, npm_file, python, script};
+use crate::process::free_port;
+
+/// How long a peer may take to start.
+const START: Duration = Duration::from_secs(60);
+
+/// Starts `command`, echoes its output, and waits for a line starting with `ready`.
+async fn start(mut command: Command, what: &str) -> Child {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let stderr = child.stderr.take().expect("stderr");
+    let label = what.to_owned();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            eprintln!("[{label}] {line}");
+        }
+    });
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    tokio::time::timeout(START, async {
+        while let Some(line) = lines.next_line().await.expect("read stdout") {
+            if line.starts_with("ready") {
+                return;
+            }
+            eprintln!("[{what}] {line}");
+        }
+        panic!("{what} exited before it was ready");
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{what} was not ready within {START:?}"));
+    let label = what.to_owned();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            eprintln!("[{label}] {line}");
+        }
+    });
+    child
+}
+
+/// `oidc-provider` on a free port.
+pub struct AuthorizationServer {
+    _child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub issuer: String,
+}
+
+impl AuthorizationServer {
+    /// Starts it with `clients` pre-registered and access tokens living `ttl`.
+    pub async fn start(clients: Value, ttl: Duration) -> Self {
+        Self::start_on(free_port(), clients, ttl).await
+    }
+
+    /// Starts it on `port` (a restart keeps the issuer; its signing key is new each time).
+    pub async fn start_on(port: u16, clients: Value, ttl: Duration) -> Self {
+        let mut command = Command::new(node());
+        command
+            .arg(script("authorization_server.mjs"))
+            .env("PORT", port.to_string())
+            .env("CLIENTS", clients.to_string())
+            .env("ACCESS_TOKEN_TTL", ttl.as_secs().to_string())
+            .env("OIDC_PROVIDER", npm_file("oidc-provider/lib/index.js"));
+        let child = start(command, "authorization server").await;
+        Self {
+            _child: child,
+            issuer: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// Its port.
+    pub fn port(&self) -> u16 {
+        self.issuer
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("the issuer names its port")
+    }
+
+    /// Its token endpoint.
+    pub fn token_endpoint(&self) -> String {
+        format!("{}/token", self.issuer)
+    }
+}
+
+/// The fastmcp upstream that checks tokens.
+pub struct JwtUpstream {
+    _child: Child,
+    /// Its MCP endpoint, also the audience its tokens must name.
+    pub url: String,
+}
+
+impl JwtUpstream {
+    /// Starts it, trusting `issuer`.
+    pub async fn start(issuer: &str) -> Self {
+        let port = free_port();
+        let url = format!("http://127.0.0.1:{port}/mcp");
+        let mut command = Command::new(python());
+        command
+            .arg(script("jwt_upstream.py"))
+            .arg(port.to_string())
+            .arg(issuer)
+            .arg(&url);
+        let child = start(command, "jwt upstream").await;
+        crate::peers::wait_for_port(port, START).await;
+        Self { _child: child, url }
+    }
+}

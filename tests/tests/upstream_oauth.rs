@@ -1,0 +1,274 @@
+//! Upstream auth with the client credentials grant, against real parts: `oidc-provider` as the
+//! authorization server (JWT access tokens for the requested `resource`) and a fastmcp server
+//! that accepts only those tokens, for its own URL. The gateway gets its own token (by a
+//! configured token endpoint, or by discovering it from the issuer; `client_secret_basic` or
+//! `client_secret_post`), sends it instead of anything of the client's, renews it before it
+//! expires and when the upstream refuses it, and names the server and the authorization
+//! server's own error when it cannot get one.
+
+use std::time::Duration;
+
+use mcpgw_e2e::admin_api::invoke_key_request;
+use mcpgw_e2e::fleet::{DataPlaneProcess, Fleet};
+use mcpgw_e2e::mcp_client::McpClient;
+use mcpgw_e2e::nats::PrivateNats;
+use mcpgw_e2e::oauth_peers::{AuthorizationServer, JwtUpstream};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const SOON: Duration = Duration::from_secs(20);
+const SECRET: &str = "the-gateway-client-secret-0123456789";
+
+/// The gateway's clients at the authorization server.
+fn clients() -> Value {
+    json!([
+        {"client_id": "gateway-basic", "client_secret": SECRET, "grant_types": ["client_credentials"],
+         "redirect_uris": [], "response_types": [], "token_endpoint_auth_method": "client_secret_basic", "scope": "mcp:tools"},
+        {"client_id": "gateway-post", "client_secret": SECRET, "grant_types": ["client_credentials"],
+         "redirect_uris": [], "response_types": [], "token_endpoint_auth_method": "client_secret_post", "scope": "mcp:tools"},
+    ])
+}
+
+struct Setup {
+    _nats: PrivateNats,
+    fleet: Fleet,
+    workspace: String,
+    key: String,
+    pod: Option<DataPlaneProcess>,
+}
+
+impl Setup {
+    async fn start() -> Self {
+        let nats = PrivateNats::start().await;
+        // The control plane's doctor reaches the loopback peers too.
+        let fleet = Fleet::start_with(
+            &nats.url(),
+            vec![("MCPGW_EGRESS_ALLOW", "127.0.0.0/8".to_owned())],
+        )
+        .await;
+        let workspace = fleet.workspace("oauth").await;
+        let key = fleet
+            .create("/v1/api-keys", invoke_key_request(&workspace, "client"))
+            .await["key"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        Self {
+            _nats: nats,
+            fleet,
+            workspace,
+            key,
+            pod: None,
+        }
+    }
+
+    async fn server(&self, slug: &str, url: &str, auth: Value) {
+        self.fleet
+            .create(
+                "/v1/servers",
+                json!({"workspace_id": self.workspace, "slug": slug, "name": slug, "url": url, "auth": auth}),
+            )
+            .await;
+    }
+
+    /// A data plane that has applied everything so far.
+    async fn pod(&mut self) -> &DataPlaneProcess {
+        if self.pod.is_none() {
+            let token = self.fleet.data_plane_token(None).await;
+            self.pod = Some(self.fleet.data_plane(&token, &[]).await);
+        }
+        let pod = self.pod.as_ref().unwrap();
+        pod.wait_applied(self.fleet.head().await, SOON).await;
+        pod
+    }
+}
+
+fn whoami(id: u64) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "whoami", "arguments": {}}})
+}
+
+/// The token claims the upstream saw, from `whoami`'s answer.
+fn seen_by_upstream(answer: &Value) -> Value {
+    let result = &answer["result"];
+    if result["structuredContent"].is_object() {
+        return result["structuredContent"].clone();
+    }
+    let text = result["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a whoami result: {answer}"));
+    serde_json::from_str(text).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_credentials_give_the_upstream_the_gateways_own_token() {
+    let mut s = Setup::start().await;
+    let auth_server = AuthorizationServer::start(clients(), Duration::from_secs(300)).await;
+    let upstream = JwtUpstream::start(&auth_server.issuer).await;
+    let basic = json!({"type": "client_credentials", "token_endpoint": auth_server.token_endpoint(),
+                       "client_id": "gateway-basic", "client_secret": SECRET, "scope": "mcp:tools"});
+    s.server("basic", &upstream.url, basic.clone()).await;
+    s.server(
+        "discovered",
+        &upstream.url,
+        json!({"type": "client_credentials", "issuer": auth_server.issuer, "client_id": "gateway-post",
+               "client_secret": SECRET, "client_auth": "client_secret_post", "scope": "mcp:tools"}),
+    )
+    .await;
+    let mut wrong_secret = basic.clone();
+    wrong_secret["client_secret"] = json!("not-the-secret-0123456789");
+    s.server("wrong-secret", &upstream.url, wrong_secret).await;
+    let mut wrong_scope = basic.clone();
+    wrong_scope["scope"] = json!("admin:everything");
+    s.server("wrong-scope", &upstream.url, wrong_scope).await;
+    let mut metadata_address = basic.clone();
+    metadata_address["token_endpoint"] = json!("http://169.254.169.254/token");
+    s.server("metadata-address", &upstream.url, metadata_address)
+        .await;
+    s.server("no-auth", &upstream.url, json!({"type": "none"}))
+        .await;
+    let key = s.key.clone();
+    let issuer = auth_server.issuer.clone();
+    let pod = s.pod().await;
+
+    // Both ways of configuring it: the upstream sees the gateway's client, for its own URL.
+    for (slug, client_id) in [("basic", "gateway-basic"), ("discovered", "gateway-post")] {
+        let client = McpClient::new(pod.mcp_url(slug), &key);
+        let session = client.initialize().await;
+        let answer = client.post(whoami(2), Some(&session)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{slug}: {}", answer.body);
+        let seen = seen_by_upstream(&answer.body);
+        assert_eq!(seen["client_id"], client_id, "{slug}: {seen}");
+        assert_eq!(
+            seen["claims"]["aud"],
+            upstream.url.as_str(),
+            "{slug}: {seen}"
+        );
+        assert_eq!(seen["claims"]["iss"], issuer.as_str(), "{slug}: {seen}");
+        assert!(
+            !seen.to_string().contains(&key),
+            "the client's key reached the upstream"
+        );
+    }
+
+    // Without the gateway's token the upstream refuses: it checks, and the client's own key
+    // (which it would reject anyway) is never sent.
+    let refused = McpClient::new(pod.mcp_url("no-auth"), &key)
+        .post(whoami(1), None)
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_GATEWAY, "{}", refused.body);
+    assert_eq!(
+        refused.body["error"]["data"]["reason"],
+        "upstream_auth_failed"
+    );
+
+    // No token: the error names the server and the authorization server's own answer.
+    for (slug, words) in [
+        ("wrong-secret", "invalid_client"),
+        (
+            "metadata-address",
+            "egress policy refuses its token endpoint",
+        ),
+    ] {
+        let answer = McpClient::new(pod.mcp_url(slug), &key)
+            .post(whoami(1), None)
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_GATEWAY,
+            "{slug}: {}",
+            answer.body
+        );
+        assert_eq!(
+            answer.body["error"]["data"]["reason"], "upstream_token_failed",
+            "{slug}: {}",
+            answer.body
+        );
+        let message = answer.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(&format!("`{slug}`")), "{slug}: {message}");
+        assert!(message.contains(words), "{slug}: {message}");
+        assert!(!message.contains(SECRET), "{slug}: {message}");
+        let hint = answer.body["error"]["data"]["hint"].as_str().unwrap();
+        assert!(
+            hint.contains("mcpgw doctor") || hint.contains("MCPGW_EGRESS_ALLOW"),
+            "{hint}"
+        );
+    }
+
+    // A token the authorization server issued without the scope the upstream requires (this
+    // one drops scopes a client may not have): the upstream refuses it, once and again with a
+    // new token, and the client is told the upstream refused the gateway's credentials.
+    let answer = McpClient::new(pod.mcp_url("wrong-scope"), &key)
+        .post(whoami(1), None)
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_GATEWAY, "{}", answer.body);
+    assert_eq!(
+        answer.body["error"]["data"]["reason"],
+        "upstream_auth_failed"
+    );
+    let hint = answer.body["error"]["data"]["hint"].as_str().unwrap();
+    assert!(
+        hint.contains("scope") && hint.contains("mcpgw doctor wrong-scope"),
+        "{hint}"
+    );
+
+    // The doctor gets a token the same way and shows the refusal.
+    for (slug, status) in [("basic", "pass"), ("wrong-secret", "fail")] {
+        let (code, report) = s
+            .fleet
+            .admin(
+                Method::POST,
+                &format!("/v1/servers/{slug}/diagnose"),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(code, StatusCode::OK, "{report}");
+        let step = report["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|step| step["step"] == "client credentials")
+            .unwrap_or_else(|| panic!("{report:#}"));
+        assert_eq!(step["status"], status, "{slug}: {report:#}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_renewed_before_they_expire_and_when_the_upstream_refuses_them() {
+    let mut s = Setup::start().await;
+    let ttl = Duration::from_secs(3);
+    let auth_server = AuthorizationServer::start(clients(), ttl).await;
+    let port = auth_server.port();
+    let upstream = JwtUpstream::start(&auth_server.issuer).await;
+    s.server(
+        "renewed",
+        &upstream.url,
+        json!({"type": "client_credentials", "token_endpoint": auth_server.token_endpoint(),
+               "client_id": "gateway-basic", "client_secret": SECRET, "scope": "mcp:tools"}),
+    )
+    .await;
+    let key = s.key.clone();
+    let pod = s.pod().await;
+    let client = McpClient::new(pod.mcp_url("renewed"), &key);
+    let session = client.initialize().await;
+
+    // Calls across three token lifetimes all succeed, each lifetime with its own token.
+    let mut tokens = Vec::new();
+    for id in 0..4 {
+        let answer = client.post(whoami(id), Some(&session)).await;
+        assert_eq!(answer.status, StatusCode::OK, "call {id}: {}", answer.body);
+        tokens.push(seen_by_upstream(&answer.body)["claims"]["jti"].clone());
+        tokens.dedup();
+        tokio::time::sleep(ttl).await;
+    }
+    assert!(tokens.len() >= 3, "tokens were renewed: {tokens:?}");
+
+    // A restarted authorization server signs with a new key: the upstream refuses the token the
+    // gateway holds, and the gateway gets a new one and retries, unseen by the client.
+    drop(auth_server);
+    let _restarted = AuthorizationServer::start_on(port, clients(), Duration::from_secs(300)).await;
+    let answer = client.post(whoami(10), Some(&session)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let answer = client.post(whoami(11), Some(&session)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+}
