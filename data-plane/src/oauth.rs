@@ -3,9 +3,11 @@
 //! server metadata discovery, and the bounded HTTP calls behind both. Every URL it fetches
 //! passes the egress policy.
 
+mod assertion;
 mod client_credentials;
 mod discovery;
 mod http;
 
+pub use assertion::{AssertionKey, InvalidKey};
 pub use client_credentials::{ClientCredentialsTokens, TokenError};
-pub use discovery::{AuthorizationServer, DiscoveryError, discover};
+pub use discovery::{AuthorizationServer, DiscoveryError, discover, locations};

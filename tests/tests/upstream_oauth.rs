@@ -19,14 +19,38 @@ use serde_json::{Value, json};
 const SOON: Duration = Duration::from_secs(20);
 const SECRET: &str = "the-gateway-client-secret-0123456789";
 
+/// A P-256 key for `private_key_jwt`: its PEM (for the gateway) and its public JWK (for the
+/// authorization server).
+fn signing_key() -> (String, Value) {
+    use base64::Engine;
+    let key = rcgen::KeyPair::generate().expect("a P-256 key");
+    let point = key.public_key_raw();
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let jwk = json!({"kty": "EC", "crv": "P-256", "x": b64(&point[1..33]), "y": b64(&point[33..65]),
+                     "kid": "gateway-key-1", "use": "sig", "alg": "ES256"});
+    (key.serialize_pem(), jwk)
+}
+
 /// The gateway's clients at the authorization server.
 fn clients() -> Value {
-    json!([
+    clients_with(None)
+}
+
+/// The clients, and one that authenticates with `private_key_jwt` when its key is given.
+fn clients_with(jwk: Option<&Value>) -> Value {
+    let mut clients = json!([
         {"client_id": "gateway-basic", "client_secret": SECRET, "grant_types": ["client_credentials"],
          "redirect_uris": [], "response_types": [], "token_endpoint_auth_method": "client_secret_basic", "scope": "mcp:tools"},
         {"client_id": "gateway-post", "client_secret": SECRET, "grant_types": ["client_credentials"],
          "redirect_uris": [], "response_types": [], "token_endpoint_auth_method": "client_secret_post", "scope": "mcp:tools"},
-    ])
+    ]);
+    if let Some(jwk) = jwk {
+        clients.as_array_mut().unwrap().push(json!({
+            "client_id": "gateway-jwt", "grant_types": ["client_credentials"], "redirect_uris": [],
+            "response_types": [], "token_endpoint_auth_method": "private_key_jwt",
+            "token_endpoint_auth_signing_alg": "ES256", "jwks": {"keys": [jwk]}, "scope": "mcp:tools"}));
+    }
+    clients
 }
 
 struct Setup {
@@ -102,8 +126,18 @@ fn seen_by_upstream(answer: &Value) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_credentials_give_the_upstream_the_gateways_own_token() {
     let mut s = Setup::start().await;
-    let auth_server = AuthorizationServer::start(clients(), Duration::from_secs(300)).await;
+    let (private_key, jwk) = signing_key();
+    let auth_server =
+        AuthorizationServer::start(clients_with(Some(&jwk)), Duration::from_secs(300)).await;
     let upstream = JwtUpstream::start(&auth_server.issuer).await;
+    s.server(
+        "signed",
+        &upstream.url,
+        json!({"type": "client_credentials", "token_endpoint": auth_server.token_endpoint(),
+               "client_id": "gateway-jwt", "client_auth": "private_key_jwt",
+               "private_key": private_key, "key_id": "gateway-key-1", "scope": "mcp:tools"}),
+    )
+    .await;
     let basic = json!({"type": "client_credentials", "token_endpoint": auth_server.token_endpoint(),
                        "client_id": "gateway-basic", "client_secret": SECRET, "scope": "mcp:tools"});
     s.server("basic", &upstream.url, basic.clone()).await;
@@ -131,7 +165,11 @@ async fn client_credentials_give_the_upstream_the_gateways_own_token() {
     let pod = s.pod().await;
 
     // Both ways of configuring it: the upstream sees the gateway's client, for its own URL.
-    for (slug, client_id) in [("basic", "gateway-basic"), ("discovered", "gateway-post")] {
+    for (slug, client_id) in [
+        ("basic", "gateway-basic"),
+        ("discovered", "gateway-post"),
+        ("signed", "gateway-jwt"),
+    ] {
         let client = McpClient::new(pod.mcp_url(slug), &key);
         let session = client.initialize().await;
         let answer = client.post(whoami(2), Some(&session)).await;
@@ -210,6 +248,45 @@ async fn client_credentials_give_the_upstream_the_gateways_own_token() {
         hint.contains("scope") && hint.contains("mcpgw doctor wrong-scope"),
         "{hint}"
     );
+
+    // Each way to authenticate needs its own credential, and a key must be one it can sign
+    // with: refused at registration, naming the field.
+    for (auth, field) in [
+        (
+            json!({"type": "client_credentials", "token_endpoint": auth_server.token_endpoint(),
+                "client_id": "c"}),
+            "auth.client_secret",
+        ),
+        (
+            json!({"type": "client_credentials", "token_endpoint": auth_server.token_endpoint(),
+                "client_id": "c", "client_auth": "private_key_jwt"}),
+            "auth.private_key",
+        ),
+        (
+            json!({"type": "client_credentials", "token_endpoint": auth_server.token_endpoint(),
+                "client_id": "c", "client_auth": "private_key_jwt",
+                "private_key": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"}),
+            "auth.private_key",
+        ),
+        (
+            json!({"type": "client_credentials", "client_id": "c", "client_secret": "s"}),
+            "auth.token_endpoint",
+        ),
+    ] {
+        let (status, body) = s
+            .fleet
+            .admin(
+                Method::POST,
+                "/v1/servers",
+                Some(
+                    json!({"workspace_id": s.workspace, "slug": "refused", "name": "refused",
+                            "url": upstream.url, "auth": auth}),
+                ),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(body.to_string().contains(field), "{field}: {body}");
+    }
 
     // The doctor gets a token the same way and shows the refusal.
     for (slug, status) in [("basic", "pass"), ("wrong-secret", "fail")] {

@@ -13,6 +13,7 @@ use mcpgw_shared::request_log::without_query;
 use oauth2::basic::{BasicClient, BasicErrorResponse, BasicTokenResponse};
 use oauth2::{AuthType, ClientId, ClientSecret, RequestTokenError, Scope, TokenResponse, TokenUrl};
 
+use super::assertion::{ASSERTION_TYPE, AssertionKey, InvalidKey};
 use super::discovery::{DiscoveryError, discover};
 use super::http::{CallError, for_oauth2};
 use crate::egress::EgressPolicy;
@@ -133,6 +134,8 @@ impl ClientCredentialsTokens {
             issuer,
             client_id,
             client_secret,
+            private_key,
+            key_id,
             client_auth,
             scope,
             resource,
@@ -162,11 +165,38 @@ impl ClientCredentialsTokens {
                 ));
             }
         };
+        let credential = match (client_auth, client_secret, private_key) {
+            (ClientAuthMethod::PrivateKeyJwt, _, Some(pem)) => {
+                let invalid =
+                    |e: InvalidKey| TokenError::Invalid(format!("its private key is {e}"));
+                let key = AssertionKey::parse(pem.expose()).map_err(invalid)?;
+                Credential::Assertion(
+                    key.sign(client_id, &token_url, key_id.as_deref())
+                        .map_err(invalid)?,
+                )
+            }
+            (ClientAuthMethod::ClientSecretBasic, Some(secret), _) => {
+                Credential::Basic(secret.expose().clone())
+            }
+            (ClientAuthMethod::ClientSecretPost, Some(secret), _) => {
+                Credential::Post(secret.expose().clone())
+            }
+            (ClientAuthMethod::PrivateKeyJwt, ..) => {
+                return Err(TokenError::Invalid(
+                    "`private_key_jwt` needs `private_key`".into(),
+                ));
+            }
+            (method, ..) => {
+                return Err(TokenError::Invalid(format!(
+                    "`{}` needs `client_secret`",
+                    method.as_str()
+                )));
+            }
+        };
         let request = TokenRequest {
             token_url,
             client_id: client_id.clone(),
-            client_secret: client_secret.expose().clone(),
-            client_auth: *client_auth,
+            credential,
             scopes: scope
                 .iter()
                 .flat_map(|s| s.split_whitespace())
@@ -197,12 +227,21 @@ impl ClientCredentialsTokens {
     }
 }
 
+/// How the client proves who it is.
+enum Credential {
+    /// Its secret, in HTTP Basic authentication.
+    Basic(String),
+    /// Its secret, in the form body.
+    Post(String),
+    /// A signed client assertion (`private_key_jwt`).
+    Assertion(String),
+}
+
 /// One token request, owning what it sends.
 struct TokenRequest {
     token_url: String,
     client_id: String,
-    client_secret: String,
-    client_auth: ClientAuthMethod,
+    credential: Credential,
     scopes: Vec<String>,
     resource: Option<String>,
     audience: Option<String>,
@@ -217,14 +256,24 @@ impl TokenRequest {
     ) -> Result<BasicTokenResponse, TokenError> {
         let token_url = TokenUrl::new(self.token_url)
             .map_err(|e| TokenError::Discovery(format!("the token endpoint is not a URL: {e}")))?;
-        let oauth = BasicClient::new(ClientId::new(self.client_id))
-            .set_client_secret(ClientSecret::new(self.client_secret))
-            .set_auth_type(match self.client_auth {
-                ClientAuthMethod::ClientSecretBasic => AuthType::BasicAuth,
-                ClientAuthMethod::ClientSecretPost => AuthType::RequestBody,
-            })
+        let (secret, auth_type, assertion) = match self.credential {
+            Credential::Basic(secret) => (Some(secret), AuthType::BasicAuth, None),
+            Credential::Post(secret) => (Some(secret), AuthType::RequestBody, None),
+            // No secret: `oauth2` then sends the client id in the body, beside the assertion.
+            Credential::Assertion(jwt) => (None, AuthType::RequestBody, Some(jwt)),
+        };
+        let mut oauth = BasicClient::new(ClientId::new(self.client_id))
+            .set_auth_type(auth_type)
             .set_token_uri(token_url);
+        if let Some(secret) = secret {
+            oauth = oauth.set_client_secret(ClientSecret::new(secret));
+        }
         let mut request = oauth.exchange_client_credentials();
+        if let Some(assertion) = assertion {
+            request = request
+                .add_extra_param("client_assertion_type", ASSERTION_TYPE)
+                .add_extra_param("client_assertion", assertion);
+        }
         for scope in self.scopes {
             request = request.add_scope(Scope::new(scope));
         }

@@ -36,8 +36,16 @@ pub enum UpstreamAuth<S> {
         issuer: Option<String>,
         /// The gateway's client id at that server.
         client_id: String,
-        /// The gateway's client secret.
-        client_secret: S,
+        /// The gateway's client secret (`client_secret_basic`, `client_secret_post`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_secret: Option<S>,
+        /// The PEM private key (EC P-256 or RSA) that signs client assertions
+        /// (`private_key_jwt`, RFC 7523).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        private_key: Option<S>,
+        /// The `kid` of that key, as registered with the authorization server.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key_id: Option<String>,
         /// How the client authenticates at the token endpoint.
         #[serde(default, skip_serializing_if = "ClientAuthMethod::is_default")]
         client_auth: ClientAuthMethod,
@@ -71,6 +79,8 @@ pub enum ClientAuthMethod {
     ClientSecretBasic,
     /// The client id and secret in the form body.
     ClientSecretPost,
+    /// A JWT signed with the client's private key (RFC 7523 section 2.2).
+    PrivateKeyJwt,
 }
 
 impl ClientAuthMethod {
@@ -84,6 +94,7 @@ impl ClientAuthMethod {
         match self {
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
         }
     }
 }
@@ -158,6 +169,8 @@ impl<S> UpstreamAuth<S> {
                 issuer,
                 client_id,
                 client_secret,
+                private_key,
+                key_id,
                 client_auth,
                 scope,
                 resource,
@@ -167,7 +180,11 @@ impl<S> UpstreamAuth<S> {
                 token_endpoint,
                 issuer,
                 client_id,
-                client_secret: f(client_secret, "auth.client_secret")?,
+                client_secret: client_secret
+                    .map(|s| f(s, "auth.client_secret"))
+                    .transpose()?,
+                private_key: private_key.map(|s| f(s, "auth.private_key")).transpose()?,
+                key_id,
                 client_auth,
                 scope,
                 resource,

@@ -230,11 +230,13 @@ fn client_credentials_need_an_http_token_endpoint() {
         token_endpoint: Some("javascript:alert(1)".into()),
         issuer: None,
         client_id: "c".into(),
-        client_secret: SealedSecret {
+        client_secret: Some(SealedSecret {
             kid: "k".into(),
             nonce: String::new(),
             ct: String::new(),
-        },
+        }),
+        private_key: None,
+        key_id: None,
         client_auth: Default::default(),
         scope: None,
         resource: None,

@@ -2,8 +2,9 @@
 
 use std::collections::BTreeSet;
 
+use mcpgw_data_plane::oauth::AssertionKey;
 use mcpgw_shared::WorkspaceId;
-use mcpgw_shared::model::{RequestLogging, ToolFilter, UpstreamAuth};
+use mcpgw_shared::model::{ClientAuthMethod, RequestLogging, ToolFilter, UpstreamAuth};
 
 use super::super::DomainError;
 
@@ -64,10 +65,41 @@ pub(super) fn validate_auth_endpoints<S>(auth: &UpstreamAuth<S>) -> Result<(), D
             token_endpoint,
             issuer,
             client_id,
+            client_secret,
+            private_key,
+            client_auth,
             resource,
             omit_resource,
             ..
         } => {
+            match (client_auth, client_secret.is_some(), private_key.is_some()) {
+                (ClientAuthMethod::PrivateKeyJwt, false, true) => {}
+                (ClientAuthMethod::PrivateKeyJwt, _, false) => {
+                    return Err(DomainError::invalid(
+                        "auth.private_key",
+                        "`private_key_jwt` needs the PEM private key that signs client assertions",
+                    ));
+                }
+                (ClientAuthMethod::PrivateKeyJwt, true, true) => {
+                    return Err(DomainError::invalid(
+                        "auth.client_secret",
+                        "is not used with `private_key_jwt`: leave it out",
+                    ));
+                }
+                (_, true, false) => {}
+                (_, false, _) => {
+                    return Err(DomainError::invalid(
+                        "auth.client_secret",
+                        format!("`{}` needs the client secret", client_auth.as_str()),
+                    ));
+                }
+                (_, true, true) => {
+                    return Err(DomainError::invalid(
+                        "auth.private_key",
+                        "is used only with `\"client_auth\": \"private_key_jwt\"`",
+                    ));
+                }
+            }
             validate_optional_url("auth.token_endpoint", token_endpoint.as_ref())?;
             validate_optional_url("auth.issuer", issuer.as_ref())?;
             validate_optional_url("auth.resource", resource.as_ref())?;
@@ -115,6 +147,14 @@ pub(super) fn validate_auth_endpoints<S>(auth: &UpstreamAuth<S>) -> Result<(), D
 
 /// Validates the secret values of an auth config before they are sealed.
 pub fn validate_auth_secrets(auth: &UpstreamAuth<String>) -> Result<(), DomainError> {
+    if let UpstreamAuth::ClientCredentials {
+        private_key: Some(pem),
+        ..
+    } = auth
+    {
+        AssertionKey::parse(pem)
+            .map_err(|e| DomainError::invalid("auth.private_key", e.to_string()))?;
+    }
     if let UpstreamAuth::Headers { headers } = auth {
         if headers.is_empty() {
             return Err(DomainError::invalid(
