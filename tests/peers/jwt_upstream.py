@@ -1,7 +1,7 @@
 """An MCP upstream that checks bearer tokens, for the upstream-OAuth tests: fastmcp's
 JWTVerifier accepts only JWTs signed by the authorization server's keys, issued by it, for this
 server's own URL as audience. Its `whoami` tool answers with the token's client and claims, so
-a test sees exactly which token the gateway sent.
+a test sees exactly which token the gateway sent (and can look for it where it must not be).
 
 Usage: jwt_upstream.py PORT ISSUER AUDIENCE   (prints "ready" once it listens)
 """
@@ -27,9 +27,14 @@ mcp = FastMCP("jwt-upstream", auth=verifier)
 
 @mcp.tool
 def whoami() -> dict:
-    """The client and claims of the token this call carried."""
+    """The client, claims and text of the token this call carried."""
     token = get_access_token()
-    return {"client_id": token.client_id, "scopes": token.scopes, "claims": token.claims}
+    return {
+        "client_id": token.client_id,
+        "scopes": token.scopes,
+        "claims": token.claims,
+        "token": token.token,
+    }
 
 
 print("ready", flush=True)

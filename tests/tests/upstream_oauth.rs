@@ -99,7 +99,9 @@ impl Setup {
     async fn pod(&mut self) -> &DataPlaneProcess {
         if self.pod.is_none() {
             let token = self.fleet.data_plane_token(None).await;
-            self.pod = Some(self.fleet.data_plane(&token, &[]).await);
+            // Debug logs, so a test can show that no secret or token is in them.
+            let logs = [("RUST_LOG", "debug".to_owned())];
+            self.pod = Some(self.fleet.data_plane(&token, &logs).await);
         }
         let pod = self.pod.as_ref().unwrap();
         pod.wait_applied(self.fleet.head().await, SOON).await;
@@ -165,6 +167,7 @@ async fn client_credentials_give_the_upstream_the_gateways_own_token() {
     let pod = s.pod().await;
 
     // Both ways of configuring it: the upstream sees the gateway's client, for its own URL.
+    let mut tokens = Vec::new();
     for (slug, client_id) in [
         ("basic", "gateway-basic"),
         ("discovered", "gateway-post"),
@@ -186,6 +189,7 @@ async fn client_credentials_give_the_upstream_the_gateways_own_token() {
             !seen.to_string().contains(&key),
             "the client's key reached the upstream"
         );
+        tokens.push(seen["token"].as_str().unwrap().to_owned());
     }
 
     // Without the gateway's token the upstream refuses: it checks, and the client's own key
@@ -248,6 +252,21 @@ async fn client_credentials_give_the_upstream_the_gateways_own_token() {
         hint.contains("scope") && hint.contains("mcpgw doctor wrong-scope"),
         "{hint}"
     );
+
+    // Neither plane's logs (the pod's at debug level) hold a token, a secret or the key.
+    let key_body = private_key.lines().nth(1).unwrap().to_owned();
+    let pod_logs = pod.logs();
+    let logs = [pod_logs, s.fleet.control_plane_logs()].concat().join("\n");
+    for (what, planted) in tokens
+        .iter()
+        .map(|t| ("an access token", t.as_str()))
+        .chain([
+            ("the client secret", SECRET),
+            ("the private key", key_body.as_str()),
+        ])
+    {
+        assert!(!logs.contains(planted), "{what} is in the logs");
+    }
 
     // Each way to authenticate needs its own credential, and a key must be one it can sign
     // with: refused at registration, naming the field.
