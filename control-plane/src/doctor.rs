@@ -150,7 +150,7 @@ impl Doctor {
         if let Some(key_id) = &input.key_id {
             match service.api_key(caller, key_id).await {
                 Ok(key) => {
-                    steps.push(steps::key(&key, now));
+                    steps.push(steps::key(&key, server, now));
                     workspaces.extend(key.workspace_id);
                 }
                 Err(ServiceError::Domain(_)) => steps.push(Step::fail(

@@ -3,7 +3,7 @@
 //! every change, so what a new request is refused, an open stream loses.
 
 use chrono::{DateTime, Utc};
-use mcpgw_shared::model::{KeyState, Permission};
+use mcpgw_shared::model::{KeyState, KeyType, Permission, UpstreamAuth};
 
 use crate::snapshot::{KeyRecord, Route};
 
@@ -25,6 +25,10 @@ pub enum Denial {
     /// The server is disabled.
     #[error("the server is disabled")]
     Disabled,
+    /// The server signs each user in to its upstream (per-user OAuth), and the key is not a
+    /// user's.
+    #[error("the server needs a user's key")]
+    UserRequired,
 }
 
 /// Whether the key itself can be used at `now` (the part of the rule that needs no server).
@@ -37,7 +41,8 @@ pub fn key_usable(key: &KeyRecord, now: DateTime<Utc>) -> Result<(), Denial> {
 }
 
 /// Whether `key` may use `route` at `now`: it is usable, holds `mcp.invoke`, belongs to a
-/// workspace the server serves, and the server is enabled.
+/// workspace the server serves, the server is enabled, and a server that signs each user in
+/// to its upstream is used with a user's key.
 pub fn check(key: &KeyRecord, route: &Route, now: DateTime<Utc>) -> Result<(), Denial> {
     key_usable(key, now)?;
     if !key.permissions.has(Permission::McpInvoke) {
@@ -48,6 +53,9 @@ pub fn check(key: &KeyRecord, route: &Route, now: DateTime<Utc>) -> Result<(), D
     }
     if !route.enabled() {
         return Err(Denial::Disabled);
+    }
+    if matches!(route.server.auth, UpstreamAuth::Oauth2 { .. }) && key.key_type != KeyType::User {
+        return Err(Denial::UserRequired);
     }
     Ok(())
 }

@@ -61,6 +61,11 @@ pub enum GatewayError {
     /// The server is disabled.
     #[error("server `{0}` is disabled")]
     ServerDisabled(String),
+    /// The server signs each user in to its upstream; a service key cannot use it.
+    #[error(
+        "server `{0}` signs each user in to its upstream (per-user OAuth): a service key cannot use it"
+    )]
+    UserRequired(String),
     /// No server has this slug.
     #[error("no MCP server at `/{0}/mcp`")]
     UnknownServer(String),
@@ -184,7 +189,7 @@ impl GatewayError {
         match self {
             MissingCredential | InvalidCredential | Revoked | Expired => StatusCode::UNAUTHORIZED,
             HostNotAllowed(_) | OriginNotAllowed(_) | MissingPermission(_) | NotProvisioned(_)
-            | ServerDisabled(_) => StatusCode::FORBIDDEN,
+            | ServerDisabled(_) | UserRequired(_) => StatusCode::FORBIDDEN,
             UnknownServer(_) | UnknownPath(_) | Session(_) | UpstreamSessionGone => {
                 StatusCode::NOT_FOUND
             }
@@ -222,6 +227,7 @@ impl GatewayError {
             MissingPermission(_) => "missing_permission",
             NotProvisioned(_) => "not_provisioned",
             ServerDisabled(_) => "server_disabled",
+            UserRequired(_) => "user_required",
             UnknownServer(_) => "unknown_server",
             UnknownPath(_) => "unknown_path",
             Session(_) | UpstreamSessionGone => "unknown_session",
@@ -259,6 +265,7 @@ impl GatewayError {
             MissingPermission(permission) => format!("this key is valid but may not call MCP servers: ask an admin for a key with the `{permission}` permission"),
             NotProvisioned(slug) => format!("ask an admin to provision server `{slug}` to your key's workspace, or use a key of its workspace"),
             ServerDisabled(slug) => format!("server `{slug}` was disabled by an admin; ask them to enable it"),
+            UserRequired(slug) => format!("use your own user key (an API key of type `user`) for `{slug}`, so the upstream acts as you; service keys are for servers with shared credentials"),
             UnknownServer(_) => "check the server slug in the URL: `GET /v1/servers` on the admin API lists them".into(),
             UnknownPath(_) => "MCP servers are at `/{slug}/mcp`, one path segment per slug".into(),
             Session(_) | UpstreamSessionGone => "start a new session: send `initialize` again without `Mcp-Session-Id`".into(),

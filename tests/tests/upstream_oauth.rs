@@ -58,6 +58,7 @@ struct Setup {
     fleet: Fleet,
     workspace: String,
     key: String,
+    key_id: String,
     pod: Option<DataPlaneProcess>,
 }
 
@@ -73,15 +74,13 @@ impl Setup {
         let workspace = fleet.workspace("oauth").await;
         let key = fleet
             .create("/v1/api-keys", invoke_key_request(&workspace, "client"))
-            .await["key"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+            .await;
         Self {
             _nats: nats,
             fleet,
             workspace,
-            key,
+            key: key["key"].as_str().unwrap().to_owned(),
+            key_id: key["id"].as_str().unwrap().to_owned(),
             pod: None,
         }
     }
@@ -162,6 +161,8 @@ async fn client_credentials_give_the_upstream_the_gateways_own_token() {
         .await;
     s.server("no-auth", &upstream.url, json!({"type": "none"}))
         .await;
+    s.server("per-user", &upstream.url, json!({"type": "oauth2"}))
+        .await;
     let key = s.key.clone();
     let issuer = auth_server.issuer.clone();
     let pod = s.pod().await;
@@ -202,6 +203,15 @@ async fn client_credentials_give_the_upstream_the_gateways_own_token() {
         refused.body["error"]["data"]["reason"],
         "upstream_auth_failed"
     );
+
+    // A server that signs each user in to its upstream is not for service keys.
+    let service = McpClient::new(pod.mcp_url("per-user"), &key)
+        .post(whoami(1), None)
+        .await;
+    assert_eq!(service.status, StatusCode::FORBIDDEN, "{}", service.body);
+    assert_eq!(service.body["error"]["data"]["reason"], "user_required");
+    let hint = service.body["error"]["data"]["hint"].as_str().unwrap();
+    assert!(hint.contains("user key"), "{hint}");
 
     // No token: the error names the server and the authorization server's own answer.
     for (slug, words) in [
@@ -306,6 +316,28 @@ async fn client_credentials_give_the_upstream_the_gateways_own_token() {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert!(body.to_string().contains(field), "{field}: {body}");
     }
+
+    // The doctor tells the same of a service key on the per-user server.
+    let key_id = s.key_id.clone();
+    let (code, report) = s
+        .fleet
+        .admin(
+            Method::POST,
+            "/v1/servers/per-user/diagnose",
+            Some(json!({"key_id": key_id})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{report}");
+    let key_step = &report["steps"][0];
+    assert_eq!(key_step["step"], "key", "{report:#}");
+    assert_eq!(key_step["status"], "fail", "{report:#}");
+    assert!(
+        key_step["detail"]
+            .as_str()
+            .unwrap()
+            .contains("user_required"),
+        "{report:#}"
+    );
 
     // The doctor gets a token the same way and shows the refusal.
     for (slug, status) in [("basic", "pass"), ("wrong-secret", "fail")] {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use mcpgw_data_plane::snapshot::ToolPolicy;
 use mcpgw_shared::WorkspaceId;
-use mcpgw_shared::model::{KeyState, Permission, ServerConfig};
+use mcpgw_shared::model::{KeyState, Permission, ServerConfig, UpstreamAuth};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -82,7 +82,7 @@ impl Step {
 }
 
 /// The key's type, permissions and state.
-pub fn key(key: &ApiKeyRow, now: DateTime<Utc>) -> Step {
+pub fn key(key: &ApiKeyRow, server: &ServerConfig, now: DateTime<Utc>) -> Step {
     let kind = match key.key_type {
         mcpgw_shared::model::KeyType::User => {
             format!("user key of `{}`", key.user_id.as_deref().unwrap_or("?"))
@@ -112,6 +112,18 @@ pub fn key(key: &ApiKeyRow, now: DateTime<Utc>) -> Step {
             format!("{described}: cannot call MCP servers"),
             "issue a key with the `mcp.invoke` permission",
         ),
+        _ if matches!(server.auth, UpstreamAuth::Oauth2 { .. })
+            && key.key_type != mcpgw_shared::model::KeyType::User =>
+        {
+            Step::fail(
+                "key",
+                format!(
+                    "{described}: server `{}` signs each user in to its upstream, and this is not a user's key: clients get 403 `user_required`",
+                    server.slug
+                ),
+                "give the client a user key (`\"type\": \"user\"` with its `user_id`)",
+            )
+        }
         _ => Step::pass("key", format!("{described}: usable")),
     }
 }

@@ -62,3 +62,22 @@ fn revoked_and_expired_keys_are_refused_before_anything_else() {
     assert_eq!(check(&expired, &demo, now), Err(Denial::Expired));
     assert_eq!(key_usable(&expired, now - Duration::seconds(2)), Ok(()));
 }
+
+#[test]
+fn a_server_that_signs_each_user_in_refuses_service_keys() {
+    let ws = WorkspaceId::new();
+    let now = Utc::now();
+    let mut per_user = server("per-user", ws, "http://127.0.0.1:1/mcp");
+    per_user.auth = mcpgw_shared::model::UpstreamAuth::Oauth2 {
+        oauth_metadata: None,
+    };
+    let route = Route::build(per_user).unwrap();
+    let service = key(Some(ws), &[Permission::McpInvoke]);
+    assert_eq!(check(&service, &route, now), Err(Denial::UserRequired));
+    let user = KeyRecord {
+        key_type: KeyType::User,
+        user: Some("ada@example.com".into()),
+        ..service
+    };
+    assert_eq!(check(&user, &route, now), Ok(()));
+}

@@ -52,6 +52,7 @@ impl From<RouteError> for GatewayError {
                 Denial::MissingPermission(permission) => Self::MissingPermission(permission),
                 Denial::NotProvisioned => Self::NotProvisioned(slug),
                 Denial::Disabled => Self::ServerDisabled(slug),
+                Denial::UserRequired => Self::UserRequired(slug),
             },
         }
     }

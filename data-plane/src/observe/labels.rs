@@ -79,6 +79,7 @@ pub fn is_auth_failure(reason: &str) -> bool {
             | "key_expired"
             | "missing_permission"
             | "not_provisioned"
+            | "user_required"
             | "host_not_allowed"
             | "origin_not_allowed"
     )

@@ -247,6 +247,22 @@ fn explain(reason: &str, facts: &Facts<'_>) -> (String, String) {
                 "check the upstream's logs; `POST {server}/diagnose` runs the MCP handshake against it"
             ),
         ),
+        "user_required" => (
+            format!(
+                "server `{slug}` signs each user in to its upstream (per-user OAuth), and key {key_id} is not a user's"
+            ),
+            s(
+                "give the client a user key (`\"type\": \"user\"` with its `user_id`) with `POST /v1/api-keys`",
+            ),
+        ),
+        "upstream_token_failed" => (
+            format!(
+                "the data plane could not get a client-credentials token for `{slug}` from its authorization server"
+            ),
+            format!(
+                "fix `auth` with `PATCH {server}`; `POST {server}/diagnose` shows the authorization server's answer in its \"client credentials\" step"
+            ),
+        ),
         "upstream_auth_failed" => (
             format!("the upstream of `{slug}` refused the gateway's credentials"),
             format!("fix the server's upstream auth with `PATCH {server}` (`auth`)"),
