@@ -80,6 +80,11 @@ async fn planted_secrets_stay_sealed_at_rest_and_in_admin_answers() {
     let header_secret = planted("headersecret");
     let client_secret = planted("clientsecret");
     let oauth_secret = planted("oauthsecret");
+    let private_key = rcgen::KeyPair::generate()
+        .expect("a P-256 key")
+        .serialize_pem();
+    // A PEM body line: long enough to be unique, and what a leak would carry.
+    let private_key_body = private_key.lines().nth(1).unwrap().to_owned();
 
     let workspaces = admin.call(Method::GET, "/v1/workspaces", None, false).await;
     let workspace = workspaces["workspaces"][0]["id"]
@@ -103,6 +108,16 @@ async fn planted_secrets_stay_sealed_at_rest_and_in_admin_answers() {
             "/v1/servers",
             Some(json!({"workspace_id": workspace, "slug": "billing", "name": "Billing", "url": "https://billing.example/mcp",
                 "auth": {"type": "client_credentials", "token_endpoint": "https://auth.example/token", "client_id": "gw", "client_secret": client_secret}})),
+            false,
+        )
+        .await;
+    admin
+        .call(
+            Method::POST,
+            "/v1/servers",
+            Some(json!({"workspace_id": workspace, "slug": "signed", "name": "Signed", "url": "https://signed.example/mcp",
+                "auth": {"type": "client_credentials", "token_endpoint": "https://auth.example/token", "client_id": "gw",
+                         "client_auth": "private_key_jwt", "private_key": private_key, "key_id": "k1"}})),
             false,
         )
         .await;
@@ -207,6 +222,7 @@ async fn planted_secrets_stay_sealed_at_rest_and_in_admin_answers() {
     let secrets = [
         ("an upstream header secret", header_secret.clone()),
         ("a client-credentials secret", client_secret.clone()),
+        ("a client-assertion private key", private_key_body.clone()),
         ("an OAuth client secret", oauth_secret.clone()),
         ("the client's API key secret", secret_part(&client_key)),
         ("the admin key secret", secret_part(&admin.key)),
