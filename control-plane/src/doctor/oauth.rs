@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use mcpgw_data_plane::oauth::locations;
 use mcpgw_shared::Redacted;
 use mcpgw_shared::model::OAuthMetadata;
 use mcpgw_shared::request_log::without_query;
@@ -171,20 +172,8 @@ async fn authorization_server(http: &reqwest::Client, issuer: &str) -> Result<Va
             "fix `oauth_metadata.issuer`",
         )
     })?;
-    let origin = url.origin().ascii_serialization();
-    let path = url.path().trim_end_matches('/');
-    let candidates = if path.is_empty() {
-        vec![
-            format!("{origin}/.well-known/oauth-authorization-server"),
-            format!("{origin}/.well-known/openid-configuration"),
-        ]
-    } else {
-        vec![
-            format!("{origin}/.well-known/oauth-authorization-server{path}"),
-            format!("{origin}/.well-known/openid-configuration{path}"),
-            format!("{origin}{path}/.well-known/openid-configuration"),
-        ]
-    };
+    // The same locations, in the same order, as the data plane's discovery.
+    let candidates: Vec<String> = locations(&url).into_iter().map(String::from).collect();
     for candidate in &candidates {
         if let Some(document) = fetch_json(http, candidate).await? {
             return Ok(document);
