@@ -130,7 +130,7 @@ impl Doctor {
             Err(error) => Step::fail(
                 STEP,
                 error.to_string(),
-                "check `client_id`, `client_secret`, `client_auth` (client_secret_basic or client_secret_post), `scope`, and `token_endpoint` or `issuer`; the error above is the authorization server's own",
+                "check `client_id`, `client_secret` or `private_key` and `key_id`, `client_auth` (client_secret_basic, client_secret_post or private_key_jwt), `scope`, and `token_endpoint` or `issuer`; the error above is the authorization server's own",
             ),
         };
         step.took(started.elapsed())

@@ -285,7 +285,7 @@ impl GatewayError {
             UpstreamTimeout { .. } => "the upstream MCP server is slow or hung; retry later or tell its owner".into(),
             UpstreamFailed { .. } => "the upstream MCP server failed; retry later or tell its owner".into(),
             UpstreamToken { slug, error } if error.is_egress() => format!("the token endpoint is an internal address: an operator must allow it in {EGRESS_ALLOW_VAR}, or an admin must fix `{slug}`'s auth"),
-            UpstreamToken { slug, .. } => format!("an admin must fix the client credentials of `{slug}` (client_id, client_secret, client_auth, scope, token_endpoint or issuer); `mcpgw doctor {slug}` shows the authorization server's answer"),
+            UpstreamToken { slug, .. } => format!("an admin must fix the client credentials of `{slug}` (client_id, client_secret or private_key, client_auth, scope, token_endpoint or issuer); `mcpgw doctor {slug}` shows the authorization server's answer"),
             UpstreamAuth { slug, .. } => format!("an admin must fix the upstream auth of `{slug}` (headers, or the scope and resource of its client credentials); `mcpgw doctor {slug}` shows what the upstream answers"),
             NotReady => "the gateway is starting or cut off from its control plane; retry shortly".into(),
         }
