@@ -6,6 +6,7 @@
 mod api_keys;
 mod authenticate;
 mod caller;
+mod connections;
 mod data_planes;
 mod error;
 mod events;
@@ -23,6 +24,7 @@ use tokio::sync::Notify;
 pub use api_keys::{IssueApiKeyInput, IssuedApiKey};
 pub use authenticate::{Refusal, Unauthenticated};
 pub use caller::{Admin, AdminScope, Caller, Forbidden};
+pub use connections::{StoreConnectionInput, StoredConnection};
 pub use data_planes::{
     DataPlaneStatus, InstanceReport, IssuedDataPlaneToken, MAX_INSTANCES_PER_DATA_PLANE, NatsUser,
     RegisterDataPlaneInput, RegisteredDataPlane, RevokeDataPlaneInput, RotateTokenInput,
@@ -38,7 +40,7 @@ pub use servers::{
 };
 pub use sync::{SyncEntity, SyncSnapshot, SyncState};
 
-use crate::domain::Aggregate;
+use crate::domain::{Actor, Aggregate};
 use crate::store::{AppendRequest, Database, StoreError, StoredEvent};
 
 /// Attempts at an append whose stream moved on between read and write, when the caller did not
@@ -147,14 +149,27 @@ impl Service {
     /// the stream moved on meanwhile and no version was pinned by the caller, all of it runs
     /// again on the new state. Each command is a span (`command`), carrying its stream and
     /// the events it recorded.
+    async fn execute<A: Aggregate>(
+        &self,
+        caller: &Caller,
+        id: &A::Id,
+        expected_version: Option<i64>,
+        authorize: impl Fn(&A) -> Result<(), ServiceError>,
+        command: A::Command,
+    ) -> Result<Outcome, ServiceError> {
+        self.execute_as(caller.actor(), id, expected_version, authorize, command)
+            .await
+    }
+
+    /// [`Self::execute`] for an author that is not an admin caller (a data plane).
     #[tracing::instrument(
         name = "command",
         skip_all,
         fields(stream = %A::stream(id), recorded = tracing::field::Empty, seq = tracing::field::Empty)
     )]
-    async fn execute<A: Aggregate>(
+    async fn execute_as<A: Aggregate>(
         &self,
-        caller: &Caller,
+        actor: Actor,
         id: &A::Id,
         expected_version: Option<i64>,
         authorize: impl Fn(&A) -> Result<(), ServiceError>,
@@ -185,7 +200,7 @@ impl Service {
                 expected_version: version,
                 events: decision.events.into_iter().map(Into::into).collect(),
                 audience: decision.audience,
-                actor: caller.actor().to_string(),
+                actor: actor.to_string(),
             };
             match self.db.append(request).await {
                 Ok(events) => {

@@ -4,6 +4,7 @@
 
 pub mod actor;
 pub mod api_key;
+pub mod connection;
 pub mod data_plane;
 mod error;
 pub mod events;

@@ -73,6 +73,7 @@ pub fn snapshot(
             .collect(),
         servers: servers.iter().map(|s| proto::Server::from(*s)).collect(),
         api_keys: keys.iter().map(|k| proto::ApiKey::from(*k)).collect(),
+        connections: vec![],
         control_plane_version: env!("CARGO_PKG_VERSION").to_owned(),
         data_plane_id: String::new(),
     }

@@ -100,6 +100,28 @@ uuid_id!(
     DataPlane,
     "data_plane"
 );
+uuid_id!(
+    /// Identifies one user's connection to a per-user OAuth server: its sealed tokens.
+    ConnectionId,
+    Connection,
+    "connection"
+);
+
+impl ConnectionId {
+    /// The connection of `user` to `server`: the same id on every control and data plane, so
+    /// two pods that sign the same user in write to one stream (and the second one conflicts).
+    pub fn of(server: &ServerId, user: &str) -> Self {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::new()
+            .chain_update(b"mcpgw connection\0")
+            .chain_update(server.as_uuid().as_bytes())
+            .chain_update(user.as_bytes())
+            .finalize();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        Self(Uuid::new_v8(bytes))
+    }
+}
 
 /// Identifies an API key: 8 to 16 lowercase letters and digits, the public part of the key.
 /// Held inline (no heap): a data plane keeps one for every key of its workspaces.

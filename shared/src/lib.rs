@@ -23,6 +23,6 @@ pub mod version;
 pub mod wire;
 
 pub use credential::{Credential, CredentialError, CredentialKind};
-pub use ids::{ApiKeyId, DataPlaneId, ServerId, StreamId, WorkspaceId};
+pub use ids::{ApiKeyId, ConnectionId, DataPlaneId, ServerId, StreamId, WorkspaceId};
 pub use secret::{Redacted, SealedSecret, SecretCipher, SecretError};
 pub use slug::{Slug, SlugError};

@@ -93,14 +93,22 @@ pub enum EntityKind {
     ApiKey,
     /// A data-plane registration.
     DataPlane,
+    /// A user's connection to a per-user OAuth server (sealed tokens).
+    Connection,
 }
 
 impl EntityKind {
     /// The kind whose subject token is `token`.
     pub fn parse(token: &str) -> Option<Self> {
-        [Self::Workspace, Self::Server, Self::ApiKey, Self::DataPlane]
-            .into_iter()
-            .find(|kind| kind.as_str() == token)
+        [
+            Self::Workspace,
+            Self::Server,
+            Self::ApiKey,
+            Self::DataPlane,
+            Self::Connection,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == token)
     }
 
     /// The subject token of this kind.
@@ -110,6 +118,7 @@ impl EntityKind {
             Self::Server => "server",
             Self::ApiKey => "api_key",
             Self::DataPlane => "data_plane",
+            Self::Connection => "connection",
         }
     }
 }

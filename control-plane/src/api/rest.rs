@@ -1,6 +1,7 @@
 //! The REST admin API under `/v1`, with its OpenAPI document at `/openapi.json`.
 
 mod api_keys;
+mod connections;
 mod data_planes;
 mod error;
 mod events;
@@ -14,7 +15,7 @@ mod workspaces;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 pub use error::ApiError;
 
@@ -44,6 +45,11 @@ pub fn router(service: Service, metrics: ControlPlaneMetrics) -> Router {
         )
         .route("/servers/{id}/history", get(servers::history))
         .route("/servers/{id}/diagnose", post(servers::diagnose))
+        .route("/servers/{id}/connections", get(connections::list))
+        .route(
+            "/servers/{id}/connections/{user_id}",
+            delete(connections::revoke),
+        )
         .route("/api-keys", post(api_keys::create).get(api_keys::list))
         .route("/api-keys/{id}", get(api_keys::show))
         .route("/api-keys/{id}/revoke", post(api_keys::revoke))

@@ -6,7 +6,8 @@ use chrono::Utc;
 use mcpgw_shared::proto::config_sync_server::{ConfigSync, ConfigSyncServer};
 use mcpgw_shared::proto::{
     self, Changes, ChangesRequest, EntityKind, EntityRequest, EntityState, Removed, Snapshot,
-    SnapshotFormat, SnapshotRequest, StatusAck, StatusReport, entity_state,
+    SnapshotFormat, SnapshotRequest, StatusAck, StatusReport, StoreConnectionRequest,
+    StoreConnectionResult, entity_state,
 };
 use mcpgw_shared::telemetry::sampling;
 use mcpgw_shared::version::VERSION;
@@ -14,7 +15,9 @@ use mcpgw_shared::{StreamId, bearer::bearer_token, wire};
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
-use crate::application::{InstanceReport, Service, ServiceError, SyncEntity, SyncState};
+use crate::application::{
+    InstanceReport, Service, ServiceError, StoreConnectionInput, SyncEntity, SyncState,
+};
 use crate::domain::DomainError;
 use crate::metrics::ControlPlaneMetrics;
 use crate::store::{DataPlaneRow, WorkspaceRow};
@@ -117,6 +120,7 @@ fn entity_message(entity: SyncEntity) -> EntityState {
         wire::EntityKind::Workspace => EntityKind::Workspace,
         wire::EntityKind::Server => EntityKind::Server,
         wire::EntityKind::ApiKey => EntityKind::ApiKey,
+        wire::EntityKind::Connection => EntityKind::Connection,
         wire::EntityKind::DataPlane => EntityKind::Unspecified,
     };
     let state = match entity.state {
@@ -124,6 +128,7 @@ fn entity_message(entity: SyncEntity) -> EntityState {
         SyncState::Workspace(row) => entity_state::State::Workspace(workspace_message(&row)),
         SyncState::Server(server) => entity_state::State::Server((&*server).into()),
         SyncState::ApiKey(key) => entity_state::State::ApiKey((&key).into()),
+        SyncState::Connection(connection) => entity_state::State::Connection((&connection).into()),
     };
     EntityState {
         kind: kind.into(),
@@ -153,6 +158,7 @@ impl ConfigSync for SyncService {
                 workspaces: snapshot.workspaces.iter().map(workspace_message).collect(),
                 servers: snapshot.servers.iter().map(Into::into).collect(),
                 api_keys: snapshot.api_keys.iter().map(Into::into).collect(),
+                connections: snapshot.connections.iter().map(Into::into).collect(),
                 control_plane_version: VERSION.to_owned(),
                 data_plane_id: data_plane.id.to_string(),
             }))
@@ -190,9 +196,10 @@ impl ConfigSync for SyncService {
                 Ok(EntityKind::Workspace) => wire::EntityKind::Workspace,
                 Ok(EntityKind::Server) => wire::EntityKind::Server,
                 Ok(EntityKind::ApiKey) => wire::EntityKind::ApiKey,
+                Ok(EntityKind::Connection) => wire::EntityKind::Connection,
                 _ => {
                     return Err(Status::invalid_argument(
-                        "kind must be WORKSPACE, SERVER or API_KEY",
+                        "kind must be WORKSPACE, SERVER, API_KEY or CONNECTION",
                     ));
                 }
             };
@@ -234,6 +241,46 @@ impl ConfigSync for SyncService {
                 head_seq,
                 control_plane_version: VERSION.to_owned(),
                 data_plane_id: data_plane.id.to_string(),
+            }))
+        })
+        .await
+    }
+
+    async fn store_connection(
+        &self,
+        request: Request<StoreConnectionRequest>,
+    ) -> Result<Response<StoreConnectionResult>, Status> {
+        self.observed("StoreConnection", async move {
+            let data_plane = self.authenticate(&request).await?;
+            let request = request.into_inner();
+            let server_id =
+                request
+                    .server_id
+                    .parse()
+                    .map_err(|e: mcpgw_shared::ids::InvalidId| {
+                        Status::invalid_argument(e.to_string())
+                    })?;
+            if request.user_id.is_empty() || request.user_id.len() > 256 {
+                return Err(Status::invalid_argument(
+                    "user_id must be 1 to 256 characters",
+                ));
+            }
+            let stored = self
+                .service
+                .store_connection(
+                    &data_plane,
+                    StoreConnectionInput {
+                        server_id,
+                        user_id: request.user_id,
+                        expected_version: request.expected_version,
+                        sealed: request.sealed,
+                    },
+                )
+                .await
+                .map_err(status)?;
+            Ok(Response::new(StoreConnectionResult {
+                version: stored.version,
+                seq: stored.seq,
             }))
         })
         .await

@@ -4,10 +4,11 @@
 
 use std::ops::DerefMut;
 
-use mcpgw_shared::model::{ApiKeyRecord, ServerConfig};
+use mcpgw_shared::model::{ApiKeyRecord, ConnectionRecord, ServerConfig};
 use mcpgw_shared::{Redacted, SecretCipher, StreamId, WorkspaceId};
 use sqlx::AnyConnection;
 
+use super::connections::connection_record;
 use super::{Service, ServiceError, secret_context};
 use crate::store::read_models::{Reader, Scope};
 use crate::store::{ApiKeyRow, DataPlaneRow, ServerRow, WorkspaceRow};
@@ -28,6 +29,8 @@ pub struct SyncSnapshot {
     pub servers: Vec<ServerConfig>,
     /// Their keys.
     pub api_keys: Vec<ApiKeyRecord>,
+    /// Users' connections to them (tokens sealed for data planes).
+    pub connections: Vec<ConnectionRecord>,
 }
 
 /// The current state of one entity as a data plane may see it.
@@ -53,6 +56,8 @@ pub enum SyncState {
     Server(Box<ServerConfig>),
     /// An API key.
     ApiKey(ApiKeyRecord),
+    /// A user's connection.
+    Connection(ConnectionRecord),
 }
 
 impl Service {
@@ -80,12 +85,19 @@ impl Service {
             .filter(|row| row.workspace_id.is_some())
             .map(|row| resolver.api_key(row))
             .collect();
+        let connections = reader
+            .connections(scope)
+            .await?
+            .into_iter()
+            .map(connection_record)
+            .collect::<Result<_, _>>()?;
         Ok(SyncSnapshot {
             seq,
             all_workspaces: scope.is_none(),
             workspaces,
             servers,
             api_keys,
+            connections,
         })
     }
 
@@ -230,6 +242,15 @@ impl<'a> Resolver<'a> {
                 .await?
                 .filter(|k| k.workspace_id.is_some_and(|w| self.in_scope(&w)))
                 .map(|k| SyncState::ApiKey(self.api_key(k))),
+            StreamId::Connection(id) => match reader.connection(id).await? {
+                Some(row) => match reader.server(&row.server_id).await? {
+                    Some(server) if server.workspaces().any(|w| self.in_scope(w)) => {
+                        Some(SyncState::Connection(connection_record(row)?))
+                    }
+                    _ => None,
+                },
+                None => None,
+            },
             StreamId::DataPlane(_) => None,
         };
         Ok(SyncEntity {

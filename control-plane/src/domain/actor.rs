@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use mcpgw_shared::ApiKeyId;
+use mcpgw_shared::{ApiKeyId, DataPlaneId};
 
 /// The author of a recorded change.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -12,11 +12,13 @@ pub enum Actor {
     System,
     /// An administrator, by the id of the API key they used.
     ApiKey(ApiKeyId),
+    /// A data plane (storing a user's upstream tokens).
+    DataPlane(DataPlaneId),
 }
 
 /// Text that is not an actor's recorded form.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("`{0}` is not a recorded actor (`system` or `api_key:<id>`)")]
+#[error("`{0}` is not a recorded actor (`system`, `api_key:<id>` or `data_plane:<id>`)")]
 pub struct UnknownActor(String);
 
 impl fmt::Display for Actor {
@@ -24,6 +26,7 @@ impl fmt::Display for Actor {
         match self {
             Self::System => f.write_str("system"),
             Self::ApiKey(id) => write!(f, "api_key:{id}"),
+            Self::DataPlane(id) => write!(f, "data_plane:{id}"),
         }
     }
 }
@@ -42,6 +45,7 @@ impl FromStr for Actor {
         match s.split_once(':') {
             None if s == "system" => Ok(Self::System),
             Some(("api_key", id)) => id.parse().map(Self::ApiKey).map_err(|_| unknown()),
+            Some(("data_plane", id)) => id.parse().map(Self::DataPlane).map_err(|_| unknown()),
             _ => Err(unknown()),
         }
     }

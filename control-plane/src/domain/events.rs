@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::api_key::ApiKeyEvent;
+use super::connection::ConnectionEvent;
 use super::data_plane::DataPlaneEvent;
 use super::server::ServerEvent;
 use super::workspace::WorkspaceEvent;
@@ -27,6 +28,8 @@ pub enum DomainEvent {
     ApiKey(ApiKeyEvent),
     /// A data-plane registration's event.
     DataPlane(DataPlaneEvent),
+    /// A user's connection's event.
+    Connection(ConnectionEvent),
 }
 
 /// A stored event could not be read.
@@ -58,6 +61,7 @@ impl DomainEvent {
             Self::Server(e) => e.event_type(),
             Self::ApiKey(e) => e.event_type(),
             Self::DataPlane(e) => e.event_type(),
+            Self::Connection(e) => e.event_type(),
         }
     }
 
@@ -73,6 +77,7 @@ impl DomainEvent {
             Self::Server(e) => payload_of(e),
             Self::ApiKey(e) => payload_of(e),
             Self::DataPlane(e) => payload_of(e),
+            Self::Connection(e) => payload_of(e),
         }
     }
 
@@ -91,6 +96,7 @@ impl DomainEvent {
                     StreamId::Server(_) => decode_as(event_type, payload).map(Self::Server),
                     StreamId::ApiKey(_) => decode_as(event_type, payload).map(Self::ApiKey),
                     StreamId::DataPlane(_) => decode_as(event_type, payload).map(Self::DataPlane),
+                    StreamId::Connection(_) => decode_as(event_type, payload).map(Self::Connection),
                 };
                 Ok(event?)
             });
@@ -145,6 +151,7 @@ into_domain_event!(
     ServerEvent => Server,
     ApiKeyEvent => ApiKey,
     DataPlaneEvent => DataPlane,
+    ConnectionEvent => Connection,
 );
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use super::event_log::read_log_on;
 use super::{Database, StoreError, StoredEvent, Taken, format_time};
 use crate::domain::DomainEvent;
 use crate::domain::api_key::ApiKeyEvent;
+use crate::domain::connection::ConnectionEvent;
 use crate::domain::data_plane::DataPlaneEvent;
 use crate::domain::server::ServerEvent;
 use crate::domain::workspace::WorkspaceEvent;
@@ -24,6 +25,7 @@ const TABLES: &[&str] = &[
     "api_keys",
     "data_planes",
     "data_plane_tokens",
+    "upstream_connections",
 ];
 
 /// What one event changes in its row.
@@ -52,6 +54,7 @@ pub(super) async fn apply(
         DomainEvent::Server(event) => apply_server(row, event).await,
         DomainEvent::ApiKey(event) => apply_api_key(row, event).await,
         DomainEvent::DataPlane(event) => apply_data_plane(row, event).await,
+        DomainEvent::Connection(event) => apply_connection(row, event).await,
     }
 }
 
@@ -168,6 +171,46 @@ async fn apply_server(row: Row<'_>, event: &ServerEvent) -> Result<(), StoreErro
                 .await?;
             sqlx::query("DELETE FROM server_workspaces WHERE server_id = $1")
                 .bind(&row.id)
+                .execute(&mut *row.conn)
+                .await?;
+            // Tokens of a server that is gone are of no use to anyone.
+            sqlx::query("DELETE FROM upstream_connections WHERE server_id = $1")
+                .bind(&row.id)
+                .execute(row.conn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn apply_connection(row: Row<'_>, event: &ConnectionEvent) -> Result<(), StoreError> {
+    match event {
+        ConnectionEvent::TokensStored {
+            server_id,
+            user_id,
+            sealed,
+        } => {
+            sqlx::query(
+                "INSERT INTO upstream_connections (id, server_id, user_id, sealed, version, created_at, updated_at, last_seq) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6, $7) \
+                 ON CONFLICT (id) DO UPDATE SET sealed = excluded.sealed, version = excluded.version, \
+                 updated_at = excluded.updated_at, last_seq = excluded.last_seq \
+                 WHERE upstream_connections.last_seq < excluded.last_seq",
+            )
+            .bind(&row.id)
+            .bind(server_id.to_string())
+            .bind(user_id)
+            .bind(sealed)
+            .bind(row.version)
+            .bind(&row.at)
+            .bind(row.seq)
+            .execute(row.conn)
+            .await?;
+        }
+        ConnectionEvent::Revoked { .. } => {
+            sqlx::query("DELETE FROM upstream_connections WHERE id = $1 AND last_seq < $2")
+                .bind(&row.id)
+                .bind(row.seq)
                 .execute(row.conn)
                 .await?;
         }

@@ -11,6 +11,10 @@ use mcpgw_shared::{ApiKeyId, DataPlaneId, SealedSecret, ServerId, Slug, StreamId
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Row};
 
+mod connections;
+
+pub use connections::ConnectionRow;
+
 use super::event_log::{head_on, parse_text, placeholders};
 use super::{Database, StoreError, format_time, parse_time};
 
@@ -467,6 +471,9 @@ impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
         }
         for data_plane in self.data_planes().await? {
             dump.push(format!("{data_plane:?}"));
+        }
+        for connection in self.connections(None).await? {
+            dump.push(format!("{connection:?} {}", connection.sealed));
         }
         for token in self.data_plane_tokens().await? {
             dump.push(format!("{token:?}"));

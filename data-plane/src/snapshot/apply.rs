@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use mcpgw_shared::model::InvalidMessage;
-use mcpgw_shared::model::ServerConfig;
+use mcpgw_shared::model::{ConnectionRecord, ServerConfig};
 use mcpgw_shared::proto::{self, entity_state::State};
-use mcpgw_shared::{ApiKeyId, ServerId, WorkspaceId};
+use mcpgw_shared::{ApiKeyId, ConnectionId, ServerId, WorkspaceId};
 
 use super::change::Change;
 use super::key::KeyRecord;
@@ -82,6 +82,12 @@ pub(crate) fn from_snapshot(snapshot: proto::Snapshot) -> Result<Config, ApplyEr
         let (id, key) = KeyRecord::from_message(key)?;
         config.keys.insert(id, entry(seq, key));
     }
+    for connection in snapshot.connections {
+        let connection = ConnectionRecord::try_from(connection)?;
+        config
+            .connections
+            .insert(connection.id, entry(seq, Arc::new(connection)));
+    }
     Ok(config)
 }
 
@@ -144,6 +150,9 @@ pub(crate) fn apply_entity(
         proto::EntityKind::ApiKey => parse_id::<ApiKeyId>(&state.id, "api_key.id")
             .ok()
             .and_then(|id| config.keys.get(&id).map(|e| e.seq)),
+        proto::EntityKind::Connection => parse_id::<ConnectionId>(&state.id, "connection.id")
+            .ok()
+            .and_then(|id| config.connections.get(&id).map(|e| e.seq)),
         proto::EntityKind::Unspecified => None,
     }
     .or_else(|| config.removed.get(&tombstone_key).copied());
@@ -204,6 +213,22 @@ pub(crate) fn apply_entity(
             config.keys.insert(id, entry(seq, key));
             change
         }
+        (proto::EntityKind::Connection, Some(State::Removed(_))) => {
+            let id = parse_id::<ConnectionId>(&state.id, "connection.id")?;
+            config.connections.remove(&id);
+            Change::Connection { id, removed: true }
+        }
+        (proto::EntityKind::Connection, Some(State::Connection(connection))) => {
+            let connection = ConnectionRecord::try_from(connection)?;
+            if connection.id.to_string() != state.id {
+                return Err(mismatched());
+            }
+            let id = connection.id;
+            config
+                .connections
+                .insert(id, entry(seq, Arc::new(connection)));
+            Change::Connection { id, removed: false }
+        }
         _ => return Err(mismatched()),
     };
     if matches!(state.state, Some(State::Removed(_))) {
@@ -244,6 +269,15 @@ pub(crate) fn diff(old: &Config, new: &Config) -> Vec<Change> {
     diff_map(&old.keys, &new.keys, &mut changes, |id, _, after| {
         Change::api_key(id, after)
     });
+    diff_map(
+        &old.connections,
+        &new.connections,
+        &mut changes,
+        |id, _, after| Change::Connection {
+            id,
+            removed: after.is_none(),
+        },
+    );
     changes
 }
 

@@ -3,7 +3,7 @@
 //! in the broadcast channel's buffer until overwritten, and must not pin copies of the
 //! configuration there.
 
-use mcpgw_shared::{ApiKeyId, ServerId, WorkspaceId};
+use mcpgw_shared::{ApiKeyId, ConnectionId, ServerId, WorkspaceId};
 
 use super::key::KeyRecord;
 use super::route::Route;
@@ -31,6 +31,14 @@ pub enum Change {
         removed: bool,
         /// Whether it is revoked now.
         revoked: bool,
+    },
+    /// A user's connection to a per-user OAuth server was stored (signed in, refreshed) or
+    /// ended.
+    Connection {
+        /// Its id.
+        id: ConnectionId,
+        /// Whether it is gone (the user must sign in again).
+        removed: bool,
     },
 }
 

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use super::key::KeyRecord;
 use super::route::Route;
 use super::sharded::ShardedMap as HashMap;
+use mcpgw_shared::model::ConnectionRecord;
 use mcpgw_shared::proto;
-use mcpgw_shared::{ApiKeyId, ServerId, WorkspaceId};
+use mcpgw_shared::{ApiKeyId, ConnectionId, ServerId, WorkspaceId};
 
 /// A workspace as the data plane knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +42,8 @@ pub struct Config {
     pub(crate) slugs: HashMap<Box<str>, ServerId>,
     /// Every key of the workspaces served, held inline (no allocation per key).
     pub(crate) keys: HashMap<ApiKeyId, Entry<KeyRecord>>,
+    /// Users' connections to per-user OAuth servers (tokens sealed with `MCPGW_TOKEN_KEY`).
+    pub(crate) connections: HashMap<ConnectionId, Entry<Arc<ConnectionRecord>>>,
     /// Sequences of removals, so a late upsert older than its removal is not resurrected.
     pub(crate) removed: HashMap<(u8, String), i64>,
 }
@@ -83,6 +86,13 @@ impl Config {
         self.keys.get(id).map(|e| &e.value)
     }
 
+    /// `user`'s connection to `server`, if they signed in.
+    pub fn connection(&self, server: &ServerId, user: &str) -> Option<&Arc<ConnectionRecord>> {
+        self.connections
+            .get(&ConnectionId::of(server, user))
+            .map(|e| &e.value)
+    }
+
     /// The workspace with `id`.
     pub fn workspace(&self, id: &WorkspaceId) -> Option<&Arc<Workspace>> {
         self.workspaces.get(id).map(|e| &e.value)
@@ -123,6 +133,11 @@ impl Config {
             api_keys: self
                 .api_keys()
                 .map(|(id, key)| key.to_message(id))
+                .collect(),
+            connections: self
+                .connections
+                .values()
+                .map(|e| proto::UpstreamConnection::from(&*e.value))
                 .collect(),
             control_plane_version: String::new(),
             data_plane_id: String::new(),

@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ApiKeyId, DataPlaneId, InvalidId, ServerId, WorkspaceId};
+use super::{ApiKeyId, ConnectionId, DataPlaneId, InvalidId, ServerId, WorkspaceId};
 use crate::wire::EntityKind;
 
 /// The stream of one entity.
@@ -22,6 +22,8 @@ pub enum StreamId {
     ApiKey(ApiKeyId),
     /// A data-plane registration's history.
     DataPlane(DataPlaneId),
+    /// A user's connection to a per-user OAuth server.
+    Connection(ConnectionId),
 }
 
 impl StreamId {
@@ -32,6 +34,7 @@ impl StreamId {
             Self::Server(_) => EntityKind::Server,
             Self::ApiKey(_) => EntityKind::ApiKey,
             Self::DataPlane(_) => EntityKind::DataPlane,
+            Self::Connection(_) => EntityKind::Connection,
         }
     }
 
@@ -42,6 +45,7 @@ impl StreamId {
             Self::Server(id) => id.to_string(),
             Self::ApiKey(id) => id.to_string(),
             Self::DataPlane(id) => id.to_string(),
+            Self::Connection(id) => id.to_string(),
         }
     }
 
@@ -52,6 +56,7 @@ impl StreamId {
             EntityKind::Server => Self::Server(id.parse()?),
             EntityKind::ApiKey => Self::ApiKey(id.parse()?),
             EntityKind::DataPlane => Self::DataPlane(id.parse()?),
+            EntityKind::Connection => Self::Connection(id.parse()?),
         })
     }
 }

@@ -4,8 +4,8 @@
 use chrono::DateTime;
 
 use super::{
-    ApiKeyRecord, ClientAuthMethod, KeyType, OAuthMetadata, RequestLogging, ServerConfig,
-    ToolFilter, UpstreamAuth,
+    ApiKeyRecord, ClientAuthMethod, ConnectionRecord, KeyType, OAuthMetadata, RequestLogging,
+    ServerConfig, ToolFilter, UpstreamAuth,
 };
 use crate::proto;
 use crate::secret::Redacted;
@@ -258,6 +258,46 @@ impl TryFrom<proto::ApiKey> for ApiKeyRecord {
                 .secret_sha256
                 .try_into()
                 .map_err(|_| invalid("api_key.secret_sha256", "not 32 bytes"))?,
+        })
+    }
+}
+
+impl From<&ConnectionRecord> for proto::UpstreamConnection {
+    fn from(connection: &ConnectionRecord) -> Self {
+        Self {
+            id: connection.id.to_string(),
+            server_id: connection.server_id.to_string(),
+            user_id: connection.user_id.clone(),
+            version: connection.version,
+            sealed: connection.sealed.clone(),
+        }
+    }
+}
+
+impl TryFrom<proto::UpstreamConnection> for ConnectionRecord {
+    type Error = InvalidMessage;
+
+    fn try_from(connection: proto::UpstreamConnection) -> Result<Self, Self::Error> {
+        let server_id = connection
+            .server_id
+            .parse()
+            .map_err(|e| invalid("connection.server_id", e))?;
+        if connection.user_id.is_empty() {
+            return Err(invalid("connection.user_id", "empty"));
+        }
+        let id = crate::ConnectionId::of(&server_id, &connection.user_id);
+        if connection.id != id.to_string() {
+            return Err(invalid(
+                "connection.id",
+                "does not belong to its server and user",
+            ));
+        }
+        Ok(Self {
+            id,
+            server_id,
+            user_id: connection.user_id,
+            version: connection.version,
+            sealed: connection.sealed,
         })
     }
 }

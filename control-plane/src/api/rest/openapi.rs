@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{api_keys, data_planes, events, requests, servers, views, workspaces};
+use super::{api_keys, connections, data_planes, events, requests, servers, views, workspaces};
 use crate::application::{
     IssueApiKeyInput, RegisterDataPlaneInput, RegisterServerInput, RevokeDataPlaneInput,
     RotateTokenInput, UpdateServerInput,
@@ -27,6 +27,8 @@ use crate::application::{
         servers::diagnose,
         servers::update,
         servers::delete,
+        connections::list,
+        connections::revoke,
         api_keys::create,
         api_keys::list,
         api_keys::show,
@@ -50,6 +52,8 @@ use crate::application::{
         RegisterServerInput,
         UpdateServerInput,
         servers::ServerList,
+        connections::ConnectionList,
+        connections::ConnectionView,
         servers::ServerHistory,
         servers::DiagnoseRequest,
         IssueApiKeyInput,

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::Utc;
 use mcpgw_shared::model::{KeyType, Permission, ToolFilter, UpstreamAuth};
-use mcpgw_shared::{ApiKeyId, DataPlaneId, ServerId, Slug, WorkspaceId};
+use mcpgw_shared::{ApiKeyId, ConnectionId, DataPlaneId, ServerId, Slug, WorkspaceId};
 
 use super::*;
 
@@ -86,6 +86,25 @@ fn every_event() -> Vec<(StreamId, DomainEvent)> {
         ),
     ];
     events.extend(server_events.map(|e| (server.clone(), e.into())));
+    let server_id = ServerId::new();
+    let connection = ConnectionId::of(&server_id, "alice").stream();
+    events.push((
+        connection.clone(),
+        ConnectionEvent::TokensStored {
+            server_id,
+            user_id: "alice".into(),
+            sealed: "c2VhbGVk".into(),
+        }
+        .into(),
+    ));
+    events.push((
+        connection,
+        ConnectionEvent::Revoked {
+            server_id,
+            user_id: "alice".into(),
+        }
+        .into(),
+    ));
     events
 }
 
@@ -97,6 +116,7 @@ fn every_event_round_trips_through_its_stored_form_under_its_serde_tag() {
             DomainEvent::Server(e) => serde_json::to_value(e).unwrap()["type"].clone(),
             DomainEvent::ApiKey(e) => serde_json::to_value(e).unwrap()["type"].clone(),
             DomainEvent::DataPlane(e) => serde_json::to_value(e).unwrap()["type"].clone(),
+            DomainEvent::Connection(e) => serde_json::to_value(e).unwrap()["type"].clone(),
         };
         assert_eq!(tag, event.event_type(), "{event:?}");
         let back = DomainEvent::decode(

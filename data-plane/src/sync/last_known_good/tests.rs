@@ -14,6 +14,7 @@ fn snapshot(seq: i64) -> proto::Snapshot {
         }],
         servers: vec![],
         api_keys: vec![],
+        connections: vec![],
         control_plane_version: String::new(),
         data_plane_id: String::new(),
     }
