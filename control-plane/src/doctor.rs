@@ -107,9 +107,10 @@ impl Doctor {
                         oauth::check(&self.http, &route.upstream, oauth_metadata.as_ref()).await,
                     );
                     steps.push(Step::skip(
-                        "user token",
-                        "per-user upstream tokens are not stored yet: the token vault comes with per-user upstream OAuth",
+                        "initialize",
+                        format!("the upstream is called with each user's own token, which only data planes can open (MCPGW_TOKEN_KEY); `GET /v1/servers/{id}/connections` lists the users signed in"),
                     ));
+                    return Ok(report(id, slug, steps));
                 }
                 UpstreamAuth::ClientCredentials { .. } => {
                     steps.push(self.client_credentials(&route).await);
@@ -326,6 +327,7 @@ impl Doctor {
                 .upstream
                 .send(
                     route,
+                    None,
                     Method::DELETE,
                     &headers,
                     Some(&session),
@@ -350,6 +352,7 @@ impl Doctor {
             .upstream
             .send(
                 route,
+                None,
                 Method::POST,
                 &headers,
                 session,

@@ -75,6 +75,12 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         })?;
         settings.session_keys = Some(Keyring::parse(&generated)?);
     }
+    if settings.token_key.is_none() {
+        let generated = read_or_create(&data_dir.join("token.keys"), || {
+            format!("standalone:{}", generate_base64_key())
+        })?;
+        settings.token_key = Some(Keyring::parse(&generated)?);
+    }
     let source = SyncSource {
         link: SyncLink::loopback(control_plane.grpc_addr)?,
         token: Redacted::new(seeded.data_plane_token.clone()),

@@ -90,6 +90,7 @@ impl RunningDataPlane {
             addr: settings.listen_addr,
             error,
         })?;
+        gateway = gateway.with_users(client.clone(), settings.public_base(addr)?);
         let subjects = source.settings.subjects.clone();
         let mut synchronizer = Synchronizer::new(
             client,

@@ -54,6 +54,13 @@ pub struct Settings {
     /// Required by `mcpgw-data-plane serve`; standalone mode generates one.
     #[arg(long, env = "MCPGW_SESSION_KEYS", hide_env_values = true)]
     pub session_keys: Option<Keyring>,
+    /// The key that seals users' upstream tokens (per-user OAuth servers) before they are
+    /// stored by the control plane, which never holds it: a keyring `kid:base64key[,...]` (the
+    /// first key seals, every key opens, so keys rotate), the same on every data plane of the
+    /// cluster. Unset: per-user OAuth servers answer that this data plane cannot sign users
+    /// in. Standalone mode generates one.
+    #[arg(long, env = "MCPGW_TOKEN_KEY", hide_env_values = true)]
+    pub token_key: Option<Keyring>,
     /// How long a session id stays valid.
     #[arg(long, env = "MCPGW_SESSION_MAX_AGE", default_value = defaults::SESSION_MAX_AGE,
           value_parser = humantime::parse_duration)]
@@ -248,6 +255,7 @@ impl Settings {
             allowed_origins: CommaList::default(),
             trusted_proxies: CommaList::default(),
             session_keys: Some(session_keys),
+            token_key: None,
             session_max_age: duration(defaults::SESSION_MAX_AGE),
             max_body_bytes: defaults::MAX_BODY_BYTES
                 .parse()
@@ -284,6 +292,37 @@ pub enum SettingsError {
     /// A header name in MCPGW_FORWARD_HEADERS is not valid.
     #[error("`{0}` in MCPGW_FORWARD_HEADERS is not a header name")]
     ForwardHeader(String),
+    /// MCPGW_PUBLIC_BASE_URL cannot prefix the gateway's public URLs.
+    #[error(
+        "MCPGW_PUBLIC_BASE_URL `{0}` must be an absolute http(s) URL without query or fragment, such as https://mcp.example.com"
+    )]
+    PublicBaseUrl(String),
+}
+
+impl Settings {
+    /// The URL browsers and clients reach this gateway at: `MCPGW_PUBLIC_BASE_URL`, else the
+    /// address it listens on (`addr`, with an unspecified IP taken as loopback).
+    pub fn public_base(&self, addr: SocketAddr) -> Result<url::Url, SettingsError> {
+        match &self.public_base_url {
+            Some(url) => {
+                let usable = matches!(url.scheme(), "http" | "https")
+                    && url.has_host()
+                    && url.query().is_none()
+                    && url.fragment().is_none();
+                usable
+                    .then(|| url.clone())
+                    .ok_or_else(|| SettingsError::PublicBaseUrl(url.to_string()))
+            }
+            None => {
+                let host = if addr.ip().is_unspecified() {
+                    std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+                } else {
+                    addr
+                };
+                Ok(url::Url::parse(&format!("http://{host}")).expect("a socket address is a host"))
+            }
+        }
+    }
 }
 
 /// A comma-separated list setting: entries trimmed, empty ones (an empty variable) dropped.

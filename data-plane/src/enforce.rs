@@ -12,6 +12,7 @@ mod registry;
 use std::time::Duration;
 
 use chrono::Utc;
+use mcpgw_shared::ConnectionId;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
@@ -38,12 +39,17 @@ pub async fn run(store: ConfigStore, registry: StreamRegistry, shutdown: Cancell
             () = shutdown.cancelled() => return,
             received = changes.recv() => match received {
                 Ok(change_set) => {
-                    sweep_withdrawn(&store.load(), &registry);
+                    let config = store.load();
+                    sweep_withdrawn(&config, &registry);
                     for change in &change_set.changes {
-                        if change.changes_tools()
-                            && let crate::Change::Server { id, .. } = change
-                        {
-                            registry.announce(id, TOOLS_LIST_CHANGED_EVENT);
+                        match change {
+                            crate::Change::Server { id, .. } if change.changes_tools() => {
+                                registry.announce(id, TOOLS_LIST_CHANGED_EVENT);
+                            }
+                            crate::Change::Connection { id, removed: true } => {
+                                close_connection(&config, &registry, id);
+                            }
+                            _ => {}
                         }
                     }
                 }
@@ -71,6 +77,20 @@ fn sweep_withdrawn(config: &Config, registry: &StreamRegistry) {
     });
     if closed > 0 {
         tracing::info!(closed, "closed streams after a configuration change");
+    }
+}
+
+/// Closes the streams of the user whose connection `id` ended (revoked by an admin, or a
+/// refresh token refused): they were opened with that user's upstream token.
+fn close_connection(config: &Config, registry: &StreamRegistry, id: &ConnectionId) {
+    let closed = registry.close_where(|stream| {
+        config
+            .api_key(&stream.key)
+            .and_then(|key| key.user.as_deref())
+            .is_some_and(|user| ConnectionId::of(&stream.server, user) == *id)
+    });
+    if closed > 0 {
+        tracing::info!(closed, connection = %id, "closed a user's streams after their connection ended");
     }
 }
 

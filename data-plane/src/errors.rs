@@ -11,7 +11,7 @@ use mcpgw_shared::request_id::RequestId;
 use serde_json::value::RawValue;
 
 use crate::egress::{EGRESS_ALLOW_VAR, EgressDenied};
-use crate::oauth::TokenError;
+use crate::oauth::{SignInLink, TokenError};
 use crate::protocol::era::EraError;
 use crate::protocol::message::MessageError;
 use crate::session::SessionError;
@@ -30,6 +30,8 @@ pub const INVALID_PARAMS: i64 = -32602;
 pub const SERVER_ERROR: i64 = -32000;
 /// Session not found (the code the reference SDKs use).
 pub const SESSION_NOT_FOUND: i64 = -32001;
+/// URL elicitation required (2025-11-25 only): the user must open a URL, then retry.
+pub const URL_ELICITATION_REQUIRED: i64 = -32042;
 
 /// Why the gateway refused or failed a request.
 #[derive(Debug, thiserror::Error)]
@@ -177,6 +179,32 @@ pub enum GatewayError {
         /// The upstream's status.
         status: u16,
     },
+    /// The user has not signed in to the server's upstream (per-user OAuth). Answered as a
+    /// JSON-RPC error (HTTP 200), never a 401, which would send the client into OAuth with
+    /// the gateway itself.
+    #[error("sign in to {server} to use it")]
+    SignInRequired {
+        /// The server's slug.
+        slug: String,
+        /// The server's display name.
+        server: String,
+        /// Where to sign in.
+        link: SignInLink,
+        /// Whether the client declared URL elicitation (2025-11-25): then the error is
+        /// `-32042` carrying the link as an elicitation.
+        url_elicitation: bool,
+    },
+    /// This data plane cannot hold users' tokens.
+    #[error("this gateway cannot sign users in to `{0}`: it has no MCPGW_TOKEN_KEY")]
+    NoTokenKey(String),
+    /// A user's token could not be refreshed or kept.
+    #[error("the gateway could not get your access token for `{slug}`: {detail}")]
+    UserToken {
+        /// The server.
+        slug: String,
+        /// Why.
+        detail: String,
+    },
     /// No configuration yet, or too stale to trust.
     #[error("the gateway has no current configuration")]
     NotReady,
@@ -208,9 +236,11 @@ impl GatewayError {
             | UpstreamUnreachable { .. }
             | UpstreamFailed { .. }
             | UpstreamToken { .. }
+            | UserToken { .. }
             | UpstreamAuth { .. } => StatusCode::BAD_GATEWAY,
             UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-            NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            NotReady | NoTokenKey(_) => StatusCode::SERVICE_UNAVAILABLE,
+            SignInRequired { .. } => StatusCode::OK,
         }
     }
 
@@ -248,6 +278,9 @@ impl GatewayError {
             UpstreamFailed { .. } => "upstream_failed",
             UpstreamToken { .. } => "upstream_token_failed",
             UpstreamAuth { .. } => "upstream_auth_failed",
+            SignInRequired { .. } => "sign_in_required",
+            NoTokenKey(_) => "token_key_missing",
+            UserToken { .. } => "user_token_failed",
             NotReady => "config_not_ready",
         }
     }
@@ -287,6 +320,9 @@ impl GatewayError {
             UpstreamToken { slug, error } if error.is_egress() => format!("the token endpoint is an internal address: an operator must allow it in {EGRESS_ALLOW_VAR}, or an admin must fix `{slug}`'s auth"),
             UpstreamToken { slug, .. } => format!("an admin must fix the client credentials of `{slug}` (client_id, client_secret or private_key, client_auth, scope, token_endpoint or issuer); `mcpgw doctor {slug}` shows the authorization server's answer"),
             UpstreamAuth { slug, .. } => format!("an admin must fix the upstream auth of `{slug}` (headers, or the scope and resource of its client credentials); `mcpgw doctor {slug}` shows what the upstream answers"),
+            SignInRequired { server, .. } => format!("open the sign-in URL in a browser and sign in to {server}, then retry: the next call works without reconnecting"),
+            NoTokenKey(_) => "the operator must set MCPGW_TOKEN_KEY (the same keyring on every data plane) to use per-user OAuth servers".into(),
+            UserToken { .. } => "the upstream's authorization server or the gateway's control plane is unreachable; retry shortly".into(),
             NotReady => "the gateway is starting or cut off from its control plane; retry shortly".into(),
         }
     }
@@ -300,6 +336,10 @@ impl GatewayError {
             HeaderMismatch { .. } | DuplicateHeader { .. } => HEADER_MISMATCH,
             UnsupportedVersion { .. } => UNSUPPORTED_VERSION,
             Session(_) | UpstreamSessionGone => SESSION_NOT_FOUND,
+            SignInRequired {
+                url_elicitation: true,
+                ..
+            } => URL_ELICITATION_REQUIRED,
             _ => SERVER_ERROR,
         }
     }
@@ -375,12 +415,32 @@ impl Failure {
             data["supported"] = serde_json::json!(supported);
             data["requested"] = serde_json::json!(requested);
         }
+        let mut message = self.error.to_string();
+        if let GatewayError::SignInRequired {
+            server,
+            link,
+            url_elicitation,
+            ..
+        } = &self.error
+        {
+            // The link is in the answer only, never in logs (it signs this user in).
+            message = format!("{message}: open {}", link.url);
+            data["sign_in_url"] = serde_json::json!(link.url);
+            if *url_elicitation {
+                data["elicitations"] = serde_json::json!([{
+                    "mode": "url",
+                    "elicitationId": link.id,
+                    "url": link.url,
+                    "message": format!("Sign in to {server} to let the gateway use it for you."),
+                }]);
+            }
+        }
         serde_json::json!({
             "jsonrpc": "2.0",
             "id": self.rpc_id,
             "error": {
                 "code": self.error.code(),
-                "message": self.error.to_string(),
+                "message": message,
                 "data": data,
             },
         })

@@ -20,11 +20,13 @@ use crate::config::{Settings, SettingsError};
 use crate::drain::Drain;
 use crate::egress::EgressPolicy;
 use crate::enforce::{self, StreamRegistry};
+use crate::oauth::{SignIn, UserTokens, Vault};
 use crate::observe::{self, GatewayMetrics, Observer, RequestLog};
 use crate::relay::upstream::Upstream;
 use crate::relay::{self, Limits, RelayState};
 use crate::session::SessionSealer;
 use crate::snapshot::ConfigStore;
+use crate::sync::SyncClient;
 
 /// A gateway ready to serve: its router, and the drain that ends its streams at shutdown.
 #[derive(Clone)]
@@ -33,6 +35,10 @@ pub struct Gateway {
     observer: Observer,
     drain_timeout: Duration,
     header_read_timeout: Duration,
+    /// `MCPGW_TOKEN_KEY`, until [`Gateway::with_users`] puts it to use.
+    token_key: Option<mcpgw_shared::secret::Keyring>,
+    /// The per-user sign-in routes, once users' tokens are kept.
+    sign_in: Option<SignIn>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -105,7 +111,47 @@ impl Gateway {
             observer,
             drain_timeout: settings.drain_timeout,
             header_read_timeout: settings.header_read_timeout,
+            token_key: settings.token_key.clone(),
+            sign_in: None,
         })
+    }
+
+    /// The same gateway, signing users in to per-user OAuth servers under `public_base` and
+    /// keeping their tokens through `sync` (sealed with `MCPGW_TOKEN_KEY`). Without the key,
+    /// those servers answer that this pod cannot sign users in.
+    pub fn with_users(mut self, sync: SyncClient, public_base: url::Url) -> Self {
+        let Some(key) = self.token_key.take() else {
+            tracing::info!(
+                "MCPGW_TOKEN_KEY is not set: servers with per-user OAuth will answer that this data plane cannot sign users in"
+            );
+            return self;
+        };
+        let upstream = &self.state.upstream;
+        let tokens = UserTokens::new(
+            Some(Vault::new(key.clone(), sync)),
+            upstream.client().clone(),
+            upstream.egress().clone(),
+            self.state.store.clone(),
+        );
+        let sign_in = SignIn::new(
+            key,
+            public_base,
+            upstream.client().clone(),
+            upstream.egress().clone(),
+            self.state.store.clone(),
+            tokens.clone(),
+        );
+        tracing::info!(
+            callback = %sign_in.callback(),
+            "per-user OAuth: register this redirect URI with the upstreams' authorization servers (or let the gateway register itself)"
+        );
+        self.state.upstream = self
+            .state
+            .upstream
+            .clone()
+            .with_users(tokens, sign_in.clone());
+        self.sign_in = Some(sign_in);
+        self
     }
 
     /// The same gateway, leaving a record of every MCP request in `log`.
@@ -131,6 +177,12 @@ impl Gateway {
                 observe::track,
             ))
             .merge(crate::health::router(self.state.store.clone()))
+            .merge(
+                self.sign_in
+                    .as_ref()
+                    .map(SignIn::router)
+                    .unwrap_or_default(),
+            )
             .merge(
                 Router::new()
                     .route("/metrics", axum::routing::get(observe::scrape))

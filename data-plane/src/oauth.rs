@@ -1,13 +1,24 @@
 //! The gateway as an OAuth client of upstream authorization servers: the client credentials
-//! grant (its own token per server, cached until shortly before it expires), authorization
-//! server metadata discovery, and the bounded HTTP calls behind both. Every URL it fetches
+//! grant (its own token per server, cached until shortly before it expires), per-user sign-in
+//! (authorization code with PKCE, discovery from the upstream's 401, registration) with its
+//! token vault and refreshes, and the bounded HTTP calls behind them. Every URL it fetches
 //! passes the egress policy.
 
 mod assertion;
 mod client_credentials;
 mod discovery;
 mod http;
+mod registration;
+mod resource;
+mod sign_in;
+mod user_tokens;
+mod vault;
 
 pub use assertion::{AssertionKey, InvalidKey};
 pub use client_credentials::{ClientCredentialsTokens, TokenError};
 pub use discovery::{AuthorizationServer, DiscoveryError, discover, locations};
+pub use registration::{ClientSource, OAuthClient, RegistrationError};
+pub use resource::{Challenge, ProtectedResource, ResourceError};
+pub use sign_in::{CALLBACK_PATH, Plan, PlanError, SignIn, SignInLink};
+pub use user_tokens::{UserTokenError, UserTokens};
+pub use vault::{UserTokenSet, Vault};

@@ -9,6 +9,7 @@ mod initialize;
 mod listen;
 mod post;
 mod response;
+mod sign_in;
 pub mod sse;
 mod stream;
 pub mod tools;

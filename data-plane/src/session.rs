@@ -19,6 +19,8 @@ const PREFIX: &str = "s1";
 const RECORD_VERSION: u8 = 2;
 /// Flag bit: `notifications/initialized` waits for the first GET (see `listen`).
 const FLAG_DEFER_INITIALIZED: u8 = 1;
+/// Flag bit: the client declared URL elicitation.
+const FLAG_URL_ELICITATION: u8 = 2;
 /// Longest upstream session id the gateway will carry.
 pub const MAX_UPSTREAM_SESSION_LEN: usize = 512;
 /// Longest token accepted before any decoding.
@@ -60,6 +62,9 @@ pub struct SessionClaims {
     /// Whether the client's `notifications/initialized` is held back until its first GET
     /// stream is attached upstream (so nothing the upstream sends in reaction is lost).
     pub defer_initialized: bool,
+    /// Whether the client declared URL elicitation: a user who must sign in to the upstream
+    /// gets the `-32042` URL elicitation error.
+    pub url_elicitation: bool,
 }
 
 /// Seals and opens session tokens with a keyring.
@@ -107,11 +112,14 @@ impl SessionClaims {
     fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(64 + self.principal.len());
         out.push(RECORD_VERSION);
-        out.push(if self.defer_initialized {
-            FLAG_DEFER_INITIALIZED
-        } else {
-            0
-        });
+        let mut flags = 0;
+        if self.defer_initialized {
+            flags |= FLAG_DEFER_INITIALIZED;
+        }
+        if self.url_elicitation {
+            flags |= FLAG_URL_ELICITATION;
+        }
+        out.push(flags);
         out.extend_from_slice(&self.issued_at.to_be_bytes());
         out.extend_from_slice(&self.connection_version.to_be_bytes());
         put_str(&mut out, &self.protocol_version);
@@ -139,6 +147,7 @@ impl SessionClaims {
             principal,
             upstream_session: Some(upstream).filter(|s| !s.is_empty()),
             defer_initialized: flags & FLAG_DEFER_INITIALIZED != 0,
+            url_elicitation: flags & FLAG_URL_ELICITATION != 0,
         })
     }
 }
@@ -163,6 +172,7 @@ impl SessionSealer {
             principal: principal.to_owned(),
             upstream_session: upstream_session.map(str::to_owned),
             defer_initialized: false,
+            url_elicitation: false,
         }
     }
 

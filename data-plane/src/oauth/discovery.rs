@@ -26,6 +26,21 @@ pub struct AuthorizationServer {
     pub scopes_supported: Option<Vec<String>>,
     /// Client authentication methods its token endpoint accepts.
     pub token_endpoint_auth_methods_supported: Option<Vec<String>>,
+    /// Whether it sends `iss` in authorization responses (RFC 9207).
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
+    /// Whether it accepts Client ID Metadata Documents as client ids.
+    #[serde(default)]
+    pub client_id_metadata_document_supported: bool,
+}
+
+impl AuthorizationServer {
+    /// Whether it supports PKCE with S256 (the MCP specification requires it).
+    pub fn supports_s256(&self) -> bool {
+        self.code_challenge_methods_supported
+            .iter()
+            .any(|m| m == "S256")
+    }
 }
 
 /// The metadata could not be found or trusted.
@@ -135,7 +150,7 @@ pub async fn discover(
 }
 
 /// Issuers compare as strings (RFC 8414 section 3.3), forgiving only a trailing slash.
-fn same_issuer(named: &str, expected: &str) -> bool {
+pub fn same_issuer(named: &str, expected: &str) -> bool {
     named.trim_end_matches('/') == expected.trim_end_matches('/')
 }
 

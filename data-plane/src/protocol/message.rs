@@ -82,6 +82,8 @@ pub struct Message {
     /// Whether `params.capabilities` (initialize) declares roots, sampling or elicitation:
     /// capabilities that invite the server to send requests on the standalone stream.
     pub invites_server_requests: bool,
+    /// Whether `params.capabilities.elicitation` (initialize) declares URL mode.
+    pub url_elicitation: bool,
 }
 
 impl Message {
@@ -185,6 +187,13 @@ struct Capabilities<'a> {
     elicitation: Option<&'a RawValue>,
 }
 
+/// The modes of `capabilities.elicitation` (an empty object means form mode only).
+#[derive(Deserialize)]
+struct ElicitationModes<'a> {
+    #[serde(borrow, default)]
+    url: Option<&'a RawValue>,
+}
+
 /// The methods whose params the gateway reads to route or filter, in either era.
 const ROUTED: [&str; 3] = ["tools/call", "prompts/get", "resources/read"];
 
@@ -270,6 +279,7 @@ fn message(env: Envelope<'_>, era: Era) -> Result<Message, MessageError> {
         target: None,
         protocol_version: None,
         invites_server_requests: false,
+        url_elicitation: false,
     };
     let sessions_only = (era == Era::Sessions).then_some(INITIALIZE);
     let Some(method) = ROUTED
@@ -297,9 +307,14 @@ fn message(env: Envelope<'_>, era: Era) -> Result<Message, MessageError> {
         _ => {
             let params: InitializeParams<'_> = routed_params(method, env.params, raw_id)?;
             message.protocol_version = Some(params.protocol_version.into_owned());
-            message.invites_server_requests = params.capabilities.is_some_and(|c| {
+            message.invites_server_requests = params.capabilities.as_ref().is_some_and(|c| {
                 c.roots.is_some() || c.sampling.is_some() || c.elicitation.is_some()
             });
+            message.url_elicitation = params
+                .capabilities
+                .and_then(|c| c.elicitation)
+                .and_then(|e| serde_json::from_str::<ElicitationModes<'_>>(e.get()).ok())
+                .is_some_and(|modes| modes.url.is_some());
         }
     }
     Ok(message)

@@ -33,6 +33,8 @@ pub struct Session {
     pub requested: Option<String>,
     /// Whether `notifications/initialized` waits for the first GET.
     pub defer_initialized: bool,
+    /// Whether the client declared URL elicitation.
+    pub url_elicitation: bool,
 }
 
 #[derive(Deserialize)]
@@ -92,6 +94,7 @@ pub async fn answer(
             Some(&upstream_session),
         );
         claims.defer_initialized = session.defer_initialized;
+        claims.url_elicitation = session.url_elicitation;
         let token = state.sealer.seal(&exchange.route.id(), &claims);
         headers.insert(
             MCP_SESSION_ID,

@@ -66,6 +66,7 @@ fn priming(method: &Method, headers: &HeaderMap, claims: Option<&SessionClaims>)
 async fn deliver_initialized(
     state: &RelayState,
     route: &Route,
+    user: Option<&str>,
     claims: &SessionClaims,
     rid: &RequestId,
 ) {
@@ -75,6 +76,7 @@ async fn deliver_initialized(
         .upstream
         .send(
             route,
+            user,
             Method::POST,
             &headers,
             claims.upstream_session.as_deref(),
@@ -144,6 +146,7 @@ async fn forward(
         .upstream
         .send(
             &route,
+            principal.key.user.as_deref(),
             method.clone(),
             &headers,
             upstream_session,
@@ -159,7 +162,8 @@ async fn forward(
             let status = answer.status();
             // Attached (2xx), or no standalone stream at all (405): either way it is time.
             if status.is_success() || status == StatusCode::METHOD_NOT_ALLOWED {
-                deliver_initialized(&state, &route, claims, &rid).await;
+                deliver_initialized(&state, &route, principal.key.user.as_deref(), claims, &rid)
+                    .await;
             }
             let id = format!("{PRIMING_PREFIX}{}", uuid::Uuid::new_v4().simple());
             Mode::Primed {

@@ -11,7 +11,7 @@ use mcpgw_shared::request_id::RequestId;
 use serde_json::value::RawValue;
 
 use super::response::{self, Exchange, Mode};
-use super::{RelayState, tools};
+use super::{RelayState, sign_in, tools};
 use crate::admission::{Routed, SessionHeader};
 use crate::drain::StreamKind;
 use crate::errors::{Failure, GatewayError};
@@ -140,6 +140,7 @@ pub async fn handle(
                     principal: principal.session_key(),
                     requested: m.protocol_version.clone(),
                     defer_initialized: m.invites_server_requests,
+                    url_elicitation: m.url_elicitation,
                 }
             } else if m.is("tools/list") && policy.filters_anything() {
                 Mode::FilterTools(policy.clone())
@@ -153,10 +154,25 @@ pub async fn handle(
         .admit(&principal.key_id, state.limits.max_streams_per_key)
         .map_err(|e| fail(e, first_id))?;
     let upstream_session = claims.as_ref().and_then(|c| c.upstream_session.as_deref());
-    let answer = state
+    let user = principal.key.user.as_deref();
+    let single = match &shape {
+        Shape::Single(m) => Some(m),
+        Shape::Batch(_) => None,
+    };
+    let sign_in = state.upstream.sign_in();
+    let bytes = match (era, sign_in, user) {
+        (Era::Stateless, Some(sign_in), Some(user)) => {
+            sign_in::strip_own_state(&bytes, sign_in, &route, user)
+                .map_err(|e| fail(e, first_id))?
+                .unwrap_or(bytes)
+        }
+        _ => bytes,
+    };
+    let sent = state
         .upstream
         .send(
             &route,
+            user,
             Method::POST,
             &parts.headers,
             upstream_session,
@@ -164,8 +180,15 @@ pub async fn handle(
             Some(bytes),
             &observation,
         )
-        .await
-        .map_err(|e| fail(e, first_id))?;
+        .await;
+    let answer = match sent {
+        Ok(answer) => answer,
+        Err(error @ GatewayError::SignInRequired { .. }) => {
+            return sign_in::answer(error, era, claims.as_ref(), single, sign_in, &route, user)
+                .map_err(|e| fail(e, first_id));
+        }
+        Err(error) => return Err(fail(error, first_id)),
+    };
     let exchange = Exchange {
         state: &state,
         route: &route,

@@ -51,6 +51,8 @@ pub enum Mode {
         requested: Option<String>,
         /// Whether the session holds `notifications/initialized` back until the first GET.
         defer_initialized: bool,
+        /// Whether the client declared URL elicitation.
+        url_elicitation: bool,
     },
     /// An answer that may list tools (`tools/list`, a standalone stream's replays) on a server
     /// whose policy hides some: every listing in it is filtered.
@@ -236,12 +238,14 @@ pub async fn relay(
             principal,
             requested,
             defer_initialized,
+            url_elicitation,
         } if status.is_success() => {
             let session = super::initialize::Session {
                 upstream: upstream_session,
                 principal,
                 requested,
                 defer_initialized,
+                url_elicitation,
             };
             super::initialize::answer(response, status, headers, sse_body, session, exchange).await
         }

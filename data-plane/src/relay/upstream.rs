@@ -16,7 +16,7 @@ use tracing::Instrument;
 use crate::admission::API_KEY_HEADER;
 use crate::egress::{self, EgressDenied, EgressPolicy};
 use crate::errors::{GatewayError, error_chain, find_cause};
-use crate::oauth::{ClientCredentialsTokens, TokenError};
+use crate::oauth::{ClientCredentialsTokens, SignIn, TokenError, UserTokenError, UserTokens};
 use crate::observe::Observation;
 use crate::snapshot::Route;
 
@@ -70,6 +70,8 @@ pub struct Upstream {
     timeout: Duration,
     extra: Arc<[HeaderName]>,
     tokens: ClientCredentialsTokens,
+    /// Users' tokens and sign-in, when this pod holds `MCPGW_TOKEN_KEY`.
+    users: Option<(UserTokens, SignIn)>,
 }
 
 impl Upstream {
@@ -92,7 +94,30 @@ impl Upstream {
             egress,
             timeout,
             extra,
+            users: None,
         }
+    }
+
+    /// The same client, sending users' own tokens to per-user OAuth servers and telling users
+    /// who have not signed in where to do it.
+    pub fn with_users(mut self, tokens: UserTokens, sign_in: SignIn) -> Self {
+        self.users = Some((tokens, sign_in));
+        self
+    }
+
+    /// Sign-in, when this pod keeps users' tokens.
+    pub fn sign_in(&self) -> Option<&SignIn> {
+        self.users.as_ref().map(|(_, sign_in)| sign_in)
+    }
+
+    /// The HTTP client (egress-checked), for the calls sign-in makes.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// The egress policy.
+    pub fn egress(&self) -> &Arc<EgressPolicy> {
+        &self.egress
     }
 
     /// The gateway's client-credentials tokens.
@@ -105,13 +130,15 @@ impl Upstream {
         FORWARDED.contains(&n) || n.starts_with("mcp-param-") || self.extra.contains(name)
     }
 
-    /// Sends one request to `route`'s upstream; resolves when its response headers arrive.
-    /// The call is a client span of the request's trace (its context goes upstream in
+    /// Sends one request to `route`'s upstream on behalf of `user` (the user of the caller's
+    /// key, whose own tokens a per-user OAuth server gets); resolves when its response headers
+    /// arrive. The call is a client span of the request's trace (its context goes upstream in
     /// `traceparent`), and its status and latency go into `observation`.
     #[allow(clippy::too_many_arguments)]
     pub async fn send(
         &self,
         route: &Route,
+        user: Option<&str>,
         method: Method,
         client_headers: &HeaderMap,
         upstream_session: Option<&str>,
@@ -130,6 +157,7 @@ impl Upstream {
             error.type = tracing::field::Empty,
         );
         let started = std::time::Instant::now();
+        let authorization = self.authorization(route, user, None).await?;
         let mut result = self
             .send_in(
                 route,
@@ -138,18 +166,24 @@ impl Upstream {
                 upstream_session,
                 request_id,
                 body.clone(),
+                authorization.clone(),
                 &span,
             )
             .instrument(span.clone())
             .await;
         if let Ok(response) = &result
             && response.status() == http::StatusCode::UNAUTHORIZED
-            && matches!(route.server.auth, UpstreamAuth::ClientCredentials { .. })
+            && authorization.is_some()
         {
-            // The upstream refused the cached token (revoked, or signed with a retired key):
-            // one new token, one retry.
-            tracing::debug!(server = %route.slug(), "the upstream refused the gateway's token; getting a new one");
-            self.tokens.forget(route).await;
+            // The upstream refused the token (revoked, expired early, or signed with a retired
+            // key): one new token, one retry.
+            tracing::debug!(server = %route.slug(), "the upstream refused the token; getting a new one");
+            if matches!(route.server.auth, UpstreamAuth::ClientCredentials { .. }) {
+                self.tokens.forget(route).await;
+            }
+            let authorization = self
+                .authorization(route, user, authorization.as_ref())
+                .await?;
             result = self
                 .send_in(
                     route,
@@ -158,6 +192,7 @@ impl Upstream {
                     upstream_session,
                     request_id,
                     body,
+                    authorization,
                     &span,
                 )
                 .instrument(span.clone())
@@ -186,6 +221,7 @@ impl Upstream {
         upstream_session: Option<&str>,
         request_id: &RequestId,
         body: Option<Bytes>,
+        authorization: Option<HeaderValue>,
         span: &tracing::Span,
     ) -> Result<reqwest::Response, GatewayError> {
         let slug = || route.slug().to_string();
@@ -209,12 +245,7 @@ impl Upstream {
         for (name, value) in &route.auth_headers {
             headers.insert(name.clone(), value.clone());
         }
-        if let Some(token) = self
-            .tokens
-            .authorization(route)
-            .await
-            .map_err(|error| token_failed(route, error))?
-        {
+        if let Some(token) = authorization {
             headers.insert(http::header::AUTHORIZATION, token);
         }
         telemetry::inject_into(span, &mut headers);
@@ -232,6 +263,50 @@ impl Upstream {
             }),
             Ok(Ok(response)) => Ok(response),
             Ok(Err(e)) => Err(classify(route, e)),
+        }
+    }
+
+    /// The `Authorization` value the upstream of `route` gets for `user`: the gateway's
+    /// client-credentials token, the user's own token, or none. `refused` is the value the
+    /// upstream just refused.
+    async fn authorization(
+        &self,
+        route: &Route,
+        user: Option<&str>,
+        refused: Option<&HeaderValue>,
+    ) -> Result<Option<HeaderValue>, GatewayError> {
+        let slug = || route.slug().to_string();
+        match &route.server.auth {
+            UpstreamAuth::ClientCredentials { .. } => self
+                .tokens
+                .authorization(route)
+                .await
+                .map_err(|error| token_failed(route, error)),
+            UpstreamAuth::Oauth2 { .. } => {
+                let user = user.ok_or_else(|| GatewayError::UserRequired(slug()))?;
+                let (tokens, sign_in) = self
+                    .users
+                    .as_ref()
+                    .ok_or_else(|| GatewayError::NoTokenKey(slug()))?;
+                match tokens.authorization(route, user, refused).await {
+                    Ok(value) => Ok(Some(value)),
+                    Err(UserTokenError::SignInRequired) => Err(GatewayError::SignInRequired {
+                        slug: slug(),
+                        server: route.server.name.clone(),
+                        link: sign_in.link(route, user).await,
+                        url_elicitation: false,
+                    }),
+                    Err(UserTokenError::NoTokenKey) => Err(GatewayError::NoTokenKey(slug())),
+                    Err(UserTokenError::Unavailable(detail)) => {
+                        tracing::warn!(server = %route.slug(), %detail, "no access token for a user");
+                        Err(GatewayError::UserToken {
+                            slug: slug(),
+                            detail,
+                        })
+                    }
+                }
+            }
+            UpstreamAuth::None | UpstreamAuth::Headers { .. } => Ok(None),
         }
     }
 

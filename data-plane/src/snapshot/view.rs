@@ -93,6 +93,13 @@ impl Config {
             .map(|e| &e.value)
     }
 
+    /// The sequence at which connection `id` was ended, if this configuration saw it end.
+    pub fn connection_removed_at(&self, id: &ConnectionId) -> Option<i64> {
+        self.removed
+            .get(&(proto::EntityKind::Connection as u8, id.to_string()))
+            .copied()
+    }
+
     /// The workspace with `id`.
     pub fn workspace(&self, id: &WorkspaceId) -> Option<&Arc<Workspace>> {
         self.workspaces.get(id).map(|e| &e.value)

@@ -1,9 +1,12 @@
 //! The config-sync gRPC client, authenticated with the data plane's token.
 
+use mcpgw_shared::model::ConnectionRecord;
 use mcpgw_shared::proto::config_sync_client::ConfigSyncClient;
 use mcpgw_shared::proto::{
-    Changes, ChangesRequest, Snapshot, SnapshotRequest, StatusAck, StatusReport,
+    self, Changes, ChangesRequest, EntityRequest, Snapshot, SnapshotRequest, StatusAck,
+    StatusReport, StoreConnectionRequest, StoreConnectionResult, entity_state,
 };
+use mcpgw_shared::{ConnectionId, ServerId};
 use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
 use tonic::{Code, Request};
@@ -28,6 +31,12 @@ pub enum SyncError {
     /// The applied sequence is too old or ahead of the log: take a snapshot.
     #[error("the control plane asks for a new snapshot: {0}")]
     SnapshotNeeded(String),
+    /// A compare-and-swap write found another version: read the entity again.
+    #[error("another data plane wrote first: {0}")]
+    Conflict(String),
+    /// The control plane refused the request as invalid.
+    #[error("the control plane refused the request: {0}")]
+    Refused(String),
     /// The control plane is unreachable or failed.
     #[error("the control plane is unavailable: {0}")]
     Unavailable(String),
@@ -40,6 +49,8 @@ impl From<tonic::Status> for SyncError {
                 Self::Unauthenticated(status.message().to_owned())
             }
             Code::FailedPrecondition => Self::SnapshotNeeded(status.message().to_owned()),
+            Code::Aborted => Self::Conflict(status.message().to_owned()),
+            Code::InvalidArgument | Code::NotFound => Self::Refused(status.message().to_owned()),
             _ => Self::Unavailable(format!("{}: {}", status.code(), status.message())),
         }
     }
@@ -107,5 +118,53 @@ impl SyncClient {
             .report_status(self.request(report))
             .await?
             .into_inner())
+    }
+
+    /// Stores `user`'s sealed tokens for `server` if the connection is still at
+    /// `expected_version` (0: not connected); empty `sealed` ends the connection.
+    /// [`SyncError::Conflict`] when another pod wrote first.
+    pub async fn store_connection(
+        &self,
+        server: &ServerId,
+        user: &str,
+        expected_version: i64,
+        sealed: Vec<u8>,
+    ) -> Result<StoreConnectionResult, SyncError> {
+        let request = StoreConnectionRequest {
+            server_id: server.to_string(),
+            user_id: user.to_owned(),
+            expected_version,
+            sealed,
+        };
+        Ok(self
+            .inner
+            .clone()
+            .store_connection(self.request(request))
+            .await?
+            .into_inner())
+    }
+
+    /// The current state of connection `id`, `None` when there is none.
+    pub async fn connection(
+        &self,
+        id: &ConnectionId,
+    ) -> Result<Option<ConnectionRecord>, SyncError> {
+        let state = self
+            .inner
+            .clone()
+            .get_entity(self.request(EntityRequest {
+                kind: proto::EntityKind::Connection.into(),
+                id: id.to_string(),
+            }))
+            .await?
+            .into_inner();
+        match state.state {
+            Some(entity_state::State::Connection(connection)) => {
+                ConnectionRecord::try_from(connection)
+                    .map(Some)
+                    .map_err(|e| SyncError::Refused(e.to_string()))
+            }
+            _ => Ok(None),
+        }
     }
 }

@@ -103,6 +103,7 @@ fn auth_to_proto(auth: &UpstreamAuth<Redacted<String>>) -> proto::UpstreamAuth {
                 redirect_uri: m.redirect_uri.clone(),
                 authorization_params: m.authorization_params.clone().into_iter().collect(),
                 token_endpoint_auth_method: m.token_endpoint_auth_method.clone(),
+                omit_resource: m.omit_resource,
             }),
         }),
     };
@@ -160,6 +161,7 @@ fn auth_from_proto(
                 redirect_uri: m.redirect_uri,
                 authorization_params: m.authorization_params.into_iter().collect(),
                 token_endpoint_auth_method: m.token_endpoint_auth_method,
+                omit_resource: m.omit_resource,
             }),
         },
     })

@@ -134,6 +134,9 @@ pub struct OAuthMetadata<S> {
     /// Token endpoint client authentication method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint_auth_method: Option<String>,
+    /// Send no RFC 8707 `resource` (for identity providers that reject it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub omit_resource: bool,
 }
 
 impl<S> UpstreamAuth<S> {
@@ -208,6 +211,7 @@ impl<S> UpstreamAuth<S> {
                             redirect_uri: m.redirect_uri,
                             authorization_params: m.authorization_params,
                             token_endpoint_auth_method: m.token_endpoint_auth_method,
+                            omit_resource: m.omit_resource,
                         })
                     })
                     .transpose()?,

@@ -1,0 +1,352 @@
+//! Users' access tokens for per-user OAuth servers: read from the vault, refreshed shortly
+//! before they expire and when the upstream refuses them, one refresh at a time per
+//! connection inside a pod. Between pods the vault's compare-and-swap decides: the pod that
+//! loses reads the winner's tokens, so the rotated refresh token survives. A refresh token
+//! that is missing or refused ends the connection: that user (and only that user) signs in
+//! again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use http::HeaderValue;
+use mcpgw_shared::ConnectionId;
+use mcpgw_shared::model::ConnectionRecord;
+use oauth2::basic::{BasicClient, BasicErrorResponse, BasicTokenResponse};
+use oauth2::{
+    AuthType, ClientId, ClientSecret, RefreshToken, RequestTokenError, TokenResponse, TokenUrl,
+};
+
+use super::http::{CallError, for_oauth2};
+use super::vault::{UserTokenSet, Vault};
+use crate::egress::EgressPolicy;
+use crate::snapshot::{ConfigStore, Route};
+use crate::sync::SyncError;
+
+/// Lifetime assumed for a token whose answer gives none.
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
+/// The most a token is refreshed ahead of its expiry (else a tenth of its lifetime).
+const MAX_MARGIN: Duration = Duration::from_secs(30);
+/// Connections whose latest tokens this pod keeps until the configuration catches up.
+const MAX_RECENT: u64 = 100_000;
+
+/// Why no access token can be sent for a user.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UserTokenError {
+    /// The user has not signed in, or must sign in again.
+    #[error("the user has not signed in to this server")]
+    SignInRequired,
+    /// This pod has no `MCPGW_TOKEN_KEY`.
+    #[error("this data plane has no MCPGW_TOKEN_KEY, so it cannot hold users' tokens")]
+    NoTokenKey,
+    /// The token endpoint could not be reached, or the vault could not be written.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// A refresh failed.
+#[derive(Debug)]
+enum RefreshError {
+    /// The authorization server refused the refresh token: sign in again.
+    Refused(String),
+    /// It could not be asked.
+    Unavailable(String),
+}
+
+/// Users' tokens, shared by every request of a pod.
+#[derive(Clone)]
+pub struct UserTokens {
+    vault: Option<Vault>,
+    client: reqwest::Client,
+    egress: Arc<EgressPolicy>,
+    store: ConfigStore,
+    /// One refresh at a time per connection.
+    flights: moka::future::Cache<ConnectionId, Arc<tokio::sync::Mutex<()>>>,
+    /// What this pod wrote last per connection (with its event's sequence), until the
+    /// configuration holds it too.
+    recent: moka::future::Cache<ConnectionId, (i64, Arc<ConnectionRecord>)>,
+}
+
+impl std::fmt::Debug for UserTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserTokens")
+            .field("vault", &self.vault.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl UserTokens {
+    /// Tokens kept in `vault` (none: per-user OAuth is off in this pod), refreshed with
+    /// `client` where `egress` allows, read from the configuration in `store`.
+    pub fn new(
+        vault: Option<Vault>,
+        client: reqwest::Client,
+        egress: Arc<EgressPolicy>,
+        store: ConfigStore,
+    ) -> Self {
+        Self {
+            vault,
+            client,
+            egress,
+            store,
+            flights: moka::future::Cache::builder()
+                .max_capacity(MAX_RECENT)
+                .time_to_idle(Duration::from_secs(600))
+                .build(),
+            recent: moka::future::Cache::builder()
+                .max_capacity(MAX_RECENT)
+                .time_to_live(Duration::from_secs(600))
+                .build(),
+        }
+    }
+
+    /// The vault, if this pod holds `MCPGW_TOKEN_KEY`.
+    pub fn vault(&self) -> Option<&Vault> {
+        self.vault.as_ref()
+    }
+
+    /// The connection version `user` has with `route` now (0: none), as sign-in tickets pin it.
+    pub async fn version(&self, route: &Route, user: &str) -> i64 {
+        self.latest(route, user).await.map_or(0, |r| r.version)
+    }
+
+    /// The newest record of the connection this pod knows: the configuration's, or what it
+    /// wrote itself since.
+    async fn latest(&self, route: &Route, user: &str) -> Option<Arc<ConnectionRecord>> {
+        let config = self.store.load();
+        let held = config.connection(&route.id(), user).cloned();
+        let id = ConnectionId::of(&route.id(), user);
+        match (held, self.recent.get(&id).await) {
+            (Some(held), Some((_, recent))) if recent.version > held.version => Some(recent),
+            // Not in the configuration yet, unless it was ended after this pod wrote it.
+            (None, Some((seq, recent)))
+                if config.connection_removed_at(&id).is_none_or(|at| at < seq) =>
+            {
+                Some(recent)
+            }
+            (held, _) => held,
+        }
+    }
+
+    /// Remembers what this pod wrote (at event `seq`).
+    pub(super) async fn wrote(&self, seq: i64, record: Arc<ConnectionRecord>) {
+        self.recent.insert(record.id, (seq, record)).await;
+    }
+
+    /// Forgets a connection this pod ended.
+    async fn ended(&self, id: &ConnectionId) {
+        self.recent.invalidate(id).await;
+    }
+
+    /// The `Authorization` value for `user` at `route`'s upstream. `refused` is the value the
+    /// upstream just refused (401): that token is refreshed even if it looks fresh.
+    pub async fn authorization(
+        &self,
+        route: &Route,
+        user: &str,
+        refused: Option<&HeaderValue>,
+    ) -> Result<HeaderValue, UserTokenError> {
+        let vault = self.vault.as_ref().ok_or(UserTokenError::NoTokenKey)?;
+        let now = Utc::now().timestamp();
+        let record = self
+            .latest(route, user)
+            .await
+            .ok_or(UserTokenError::SignInRequired)?;
+        let tokens = open(vault, &record)?;
+        if usable(&tokens, now, refused) {
+            return bearer(&tokens.access_token);
+        }
+        let flight = self
+            .flights
+            .get_with(record.id, async { Arc::new(tokio::sync::Mutex::new(())) })
+            .await;
+        let _one_at_a_time = flight.lock().await;
+        // Another request of this pod may have refreshed meanwhile.
+        let record = self
+            .latest(route, user)
+            .await
+            .ok_or(UserTokenError::SignInRequired)?;
+        let tokens = open(vault, &record)?;
+        if usable(&tokens, now, refused) {
+            return bearer(&tokens.access_token);
+        }
+        self.refresh(vault, route, user, &record, tokens).await
+    }
+
+    async fn refresh(
+        &self,
+        vault: &Vault,
+        route: &Route,
+        user: &str,
+        record: &ConnectionRecord,
+        tokens: UserTokenSet,
+    ) -> Result<HeaderValue, UserTokenError> {
+        let refreshed = match refresh(&self.client, &self.egress, &tokens).await {
+            Ok(refreshed) => refreshed,
+            Err(RefreshError::Refused(reason)) => {
+                tracing::info!(server = %route.slug(), %reason, "the authorization server refused a user's refresh token; they must sign in again");
+                self.end(vault, route, user, record.version).await;
+                return Err(UserTokenError::SignInRequired);
+            }
+            Err(RefreshError::Unavailable(reason)) => {
+                return Err(UserTokenError::Unavailable(reason));
+            }
+        };
+        match vault
+            .write(&route.id(), user, record.version, Some(&refreshed))
+            .await
+        {
+            Ok(written) => {
+                if let Some(stored) = written.record {
+                    tracing::debug!(server = %route.slug(), version = stored.version, "refreshed a user's upstream token");
+                    self.wrote(written.seq, stored).await;
+                }
+                bearer(&refreshed.access_token)
+            }
+            Err(SyncError::Conflict(_)) => {
+                // Another pod refreshed first: its tokens are the ones the authorization
+                // server now honours (with rotation, ours may already be void).
+                let current = vault
+                    .current(&record.id)
+                    .await
+                    .map_err(|e| UserTokenError::Unavailable(e.to_string()))?
+                    .ok_or(UserTokenError::SignInRequired)?;
+                let tokens = open(vault, &current)?;
+                tracing::debug!(server = %route.slug(), version = current.version, "another pod refreshed this user's token first; using its tokens");
+                // Its sequence is unknown here; 0 defers to any removal the configuration holds.
+                self.wrote(0, Arc::new(current)).await;
+                bearer(&tokens.access_token)
+            }
+            Err(e) => Err(UserTokenError::Unavailable(e.to_string())),
+        }
+    }
+
+    /// Ends a connection whose refresh token is void (if no other pod changed it meanwhile).
+    async fn end(&self, vault: &Vault, route: &Route, user: &str, version: i64) {
+        let id = ConnectionId::of(&route.id(), user);
+        match vault.write(&route.id(), user, version, None).await {
+            Ok(_) | Err(SyncError::Conflict(_)) => self.ended(&id).await,
+            Err(error) => {
+                tracing::warn!(server = %route.slug(), %error, "cannot end a connection whose refresh token was refused");
+            }
+        }
+    }
+}
+
+fn open(vault: &Vault, record: &ConnectionRecord) -> Result<UserTokenSet, UserTokenError> {
+    vault.open(record).map_err(|error| {
+        tracing::warn!(connection = %record.id, %error, "a user must sign in again");
+        UserTokenError::SignInRequired
+    })
+}
+
+fn usable(tokens: &UserTokenSet, now: i64, refused: Option<&HeaderValue>) -> bool {
+    let was_refused =
+        refused.is_some_and(|r| r.as_bytes().ends_with(tokens.access_token.as_bytes()));
+    tokens.fresh_at(now) && !was_refused
+}
+
+/// `Bearer <token>`, marked sensitive.
+pub(super) fn bearer(token: &str) -> Result<HeaderValue, UserTokenError> {
+    let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+        UserTokenError::Unavailable("the access token is not a header value".into())
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// When to refresh a token of `lifetime` issued now: a tenth of its lifetime before it
+/// expires, at most 30 s before.
+pub(super) fn refresh_at(lifetime: Option<Duration>) -> i64 {
+    let lifetime = lifetime.unwrap_or(DEFAULT_LIFETIME);
+    let margin = (lifetime / 10).min(MAX_MARGIN);
+    Utc::now().timestamp() + (lifetime - margin).as_secs() as i64
+}
+
+/// The token set after a token answer: its new tokens, the refresh token kept when the
+/// authorization server did not rotate it.
+pub(super) fn token_set(answer: &BasicTokenResponse, before: UserTokenSet) -> UserTokenSet {
+    UserTokenSet {
+        access_token: answer.access_token().secret().clone(),
+        refresh_token: answer
+            .refresh_token()
+            .map(|t| t.secret().clone())
+            .or(before.refresh_token),
+        refresh_at: Some(refresh_at(answer.expires_in())),
+        scope: answer
+            .scopes()
+            .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "))
+            .or(before.scope),
+        ..before
+    }
+}
+
+/// An `oauth2` client of the token endpoint in `tokens`, authenticating as their client.
+pub(super) fn token_client(
+    client_id: &str,
+    client_secret: Option<&str>,
+    token_endpoint: &str,
+) -> Result<
+    BasicClient<
+        oauth2::EndpointNotSet,
+        oauth2::EndpointNotSet,
+        oauth2::EndpointNotSet,
+        oauth2::EndpointNotSet,
+        oauth2::EndpointSet,
+    >,
+    String,
+> {
+    let url = TokenUrl::new(token_endpoint.to_owned())
+        .map_err(|e| format!("the token endpoint is not a URL: {e}"))?;
+    let mut client = BasicClient::new(ClientId::new(client_id.to_owned())).set_token_uri(url);
+    client = match client_secret {
+        Some(secret) => client
+            .set_client_secret(ClientSecret::new(secret.to_owned()))
+            .set_auth_type(AuthType::BasicAuth),
+        None => client.set_auth_type(AuthType::RequestBody),
+    };
+    Ok(client)
+}
+
+/// The authorization server's refusal as text (`error (description)`).
+pub(super) fn refusal(answer: &BasicErrorResponse) -> String {
+    let mut text = answer.error().to_string();
+    if let Some(description) = answer.error_description() {
+        text.push_str(&format!(" ({description})"));
+    }
+    text
+}
+
+async fn refresh(
+    client: &reqwest::Client,
+    egress: &Arc<EgressPolicy>,
+    tokens: &UserTokenSet,
+) -> Result<UserTokenSet, RefreshError> {
+    let Some(refresh_token) = &tokens.refresh_token else {
+        return Err(RefreshError::Refused(
+            "no refresh token was issued (ask the authorization server for offline access)".into(),
+        ));
+    };
+    let oauth = token_client(
+        &tokens.client_id,
+        tokens.client_secret.as_deref(),
+        &tokens.token_endpoint,
+    )
+    .map_err(RefreshError::Unavailable)?;
+    let refresh_token = RefreshToken::new(refresh_token.clone());
+    let mut request = oauth.exchange_refresh_token(&refresh_token);
+    if let Some(resource) = &tokens.resource {
+        request = request.add_extra_param("resource", resource.clone());
+    }
+    let http = for_oauth2(client.clone(), egress.clone());
+    match request.request_async(&http).await {
+        Ok(answer) => Ok(token_set(&answer, tokens.clone())),
+        Err(RequestTokenError::ServerResponse(answer)) => {
+            Err(RefreshError::Refused(refusal(&answer)))
+        }
+        Err(RequestTokenError::Request(CallError::Egress(denied))) => {
+            Err(RefreshError::Unavailable(denied.to_string()))
+        }
+        Err(e) => Err(RefreshError::Unavailable(e.to_string())),
+    }
+}
