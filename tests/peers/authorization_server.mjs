@@ -6,6 +6,7 @@
 //   ACCESS_TOKEN_TTL     lifetime of access tokens, seconds (default 300)
 //   SCOPES               space-separated scopes resource servers grant (default "mcp:tools")
 //   OIDC_PROVIDER        the path of oidc-provider's package (tests/peers.sh installs it)
+//   REGISTRATION         "off": no dynamic client registration (default on)
 //
 // Enabled: client credentials, resource indicators (RFC 8707) issuing JWT access tokens whose
 // audience is the resource, dynamic client registration, refresh-token rotation, and the
@@ -34,7 +35,7 @@ const provider = new Provider(issuer, {
   rotateRefreshToken: true,
   features: {
     clientCredentials: { enabled: true },
-    registration: { enabled: true },
+    registration: { enabled: process.env.REGISTRATION !== 'off' },
     devInteractions: { enabled: true },
     resourceIndicators: {
       enabled: true,

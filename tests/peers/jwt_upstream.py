@@ -3,12 +3,16 @@ JWTVerifier accepts only JWTs signed by the authorization server's keys, issued 
 server's own URL as audience. Its `whoami` tool answers with the token's client and claims, so
 a test sees exactly which token the gateway sent (and can look for it where it must not be).
 
-Usage: jwt_upstream.py PORT ISSUER AUDIENCE   (prints "ready" once it listens)
+With `prm`, it is also a protected resource (RFC 9728): its 401 names its metadata, which names
+the authorization server and the scopes, so a client can discover everything from the URL.
+
+Usage: jwt_upstream.py PORT ISSUER AUDIENCE [prm]   (prints "ready" once it listens)
 """
 
 import sys
 
 from fastmcp import FastMCP
+from fastmcp.server.auth import RemoteAuthProvider
 from fastmcp.server.auth.providers.jwt import JWTVerifier
 from fastmcp.server.dependencies import get_access_token
 
@@ -22,7 +26,15 @@ verifier = JWTVerifier(
     required_scopes=["mcp:tools"],
     jwks_refresh_interval=1.0,
 )
-mcp = FastMCP("jwt-upstream", auth=verifier)
+auth = verifier
+if sys.argv[4:] == ["prm"]:
+    auth = RemoteAuthProvider(
+        token_verifier=verifier,
+        authorization_servers=[issuer],
+        base_url=f"http://127.0.0.1:{port}",
+        scopes_supported=["mcp:tools"],
+    )
+mcp = FastMCP("jwt-upstream", auth=auth)
 
 
 @mcp.tool

@@ -2,6 +2,7 @@
 //! builders that start the gateway's processes against them.
 
 pub mod admin_api;
+pub mod browser;
 pub mod churn;
 pub mod conformance_upstream;
 pub mod control_plane;

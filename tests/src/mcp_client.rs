@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 
 /// The protocol version the tests speak.
 pub const VERSION: &str = "2025-11-25";
+/// The stateless era's version.
+pub const STATELESS_VERSION: &str = "2026-07-28";
 
 /// A client of one gateway endpoint with one API key.
 #[derive(Clone)]
@@ -61,16 +63,41 @@ impl McpClient {
 
     /// POSTs one JSON-RPC message, with a session when given.
     pub async fn post(&self, message: Value, session: Option<&str>) -> Answer {
-        let mut request = self
-            .http
-            .post(&self.url)
-            .bearer_auth(&self.key)
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", VERSION)
-            .json(&message);
+        let mut request = self.request(&message, VERSION);
         if let Some(session) = session {
             request = request.header("mcp-session-id", session);
         }
+        self.send(request).await
+    }
+
+    /// POSTs one JSON-RPC request in the stateless era (2026-07-28): no session, the
+    /// protocol envelope in `params._meta`, the routing headers `Mcp-Method` and (for
+    /// `tools/call`, `prompts/get`, `resources/read`) `Mcp-Name`.
+    pub async fn post_stateless(&self, mut message: Value) -> Answer {
+        // Each request carries its own protocol envelope.
+        let meta = &mut message["params"]["_meta"];
+        meta["io.modelcontextprotocol/protocolVersion"] = json!(STATELESS_VERSION);
+        meta["io.modelcontextprotocol/clientCapabilities"] = json!({});
+        let mut request = self
+            .request(&message, STATELESS_VERSION)
+            .header("mcp-method", message["method"].as_str().unwrap_or_default());
+        let params = &message["params"];
+        if let Some(name) = params["name"].as_str().or(params["uri"].as_str()) {
+            request = request.header("mcp-name", name);
+        }
+        self.send(request).await
+    }
+
+    fn request(&self, message: &Value, version: &str) -> reqwest::RequestBuilder {
+        self.http
+            .post(&self.url)
+            .bearer_auth(&self.key)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", version)
+            .json(message)
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
         let response = request.send().await.expect("the gateway answers");
         let status = response.status();
         let session = response

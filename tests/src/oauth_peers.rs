@@ -69,12 +69,22 @@ impl AuthorizationServer {
 
     /// Starts it on `port` (a restart keeps the issuer; its signing key is new each time).
     pub async fn start_on(port: u16, clients: Value, ttl: Duration) -> Self {
+        Self::launch(port, clients, ttl, true).await
+    }
+
+    /// Starts one that offers no dynamic client registration.
+    pub async fn start_without_registration(clients: Value, ttl: Duration) -> Self {
+        Self::launch(free_port(), clients, ttl, false).await
+    }
+
+    async fn launch(port: u16, clients: Value, ttl: Duration, registration: bool) -> Self {
         let mut command = Command::new(node());
         command
             .arg(script("authorization_server.mjs"))
             .env("PORT", port.to_string())
             .env("CLIENTS", clients.to_string())
             .env("ACCESS_TOKEN_TTL", ttl.as_secs().to_string())
+            .env("REGISTRATION", if registration { "on" } else { "off" })
             .env("OIDC_PROVIDER", npm_file("oidc-provider/lib/index.js"));
         let child = start(command, "authorization server").await;
         Self {
@@ -108,6 +118,15 @@ pub struct JwtUpstream {
 impl JwtUpstream {
     /// Starts it, trusting `issuer`.
     pub async fn start(issuer: &str) -> Self {
+        Self::launch(issuer, false).await
+    }
+
+    /// Starts it as a protected resource (RFC 9728) whose metadata names `issuer`.
+    pub async fn start_protected(issuer: &str) -> Self {
+        Self::launch(issuer, true).await
+    }
+
+    async fn launch(issuer: &str, protected: bool) -> Self {
         let port = free_port();
         let url = format!("http://127.0.0.1:{port}/mcp");
         let mut command = Command::new(python());
@@ -116,6 +135,9 @@ impl JwtUpstream {
             .arg(port.to_string())
             .arg(issuer)
             .arg(&url);
+        if protected {
+            command.arg("prm");
+        }
         let child = start(command, "jwt upstream").await;
         crate::peers::wait_for_port(port, START).await;
         Self { _child: child, url }

@@ -657,6 +657,7 @@ impl SignIn {
             client_id: state.client_id.clone(),
             client_secret: state.client_secret.clone(),
             resource: state.resource.clone(),
+            refresh_lease_until: None,
         };
         Ok(token_set(&answer, before))
     }

@@ -1,9 +1,11 @@
 //! Users' access tokens for per-user OAuth servers: read from the vault, refreshed shortly
 //! before they expire and when the upstream refuses them, one refresh at a time per
-//! connection inside a pod. Between pods the vault's compare-and-swap decides: the pod that
-//! loses reads the winner's tokens, so the rotated refresh token survives. A refresh token
-//! that is missing or refused ends the connection: that user (and only that user) signs in
-//! again.
+//! connection inside a pod. Between pods the vault's compare-and-swap decides who refreshes:
+//! a pod first claims the refresh (a short lease written with compare-and-swap), and a pod
+//! that loses the claim waits for the winner's tokens instead of spending the same refresh
+//! token, so the rotated refresh token survives (and an authorization server that detects
+//! refresh-token reuse never sees one). A refresh token that is missing or refused ends the
+//! connection: that user (and only that user) signs in again.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +31,10 @@ const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
 const MAX_MARGIN: Duration = Duration::from_secs(30);
 /// Connections whose latest tokens this pod keeps until the configuration catches up.
 const MAX_RECENT: u64 = 100_000;
+/// How long a pod's claim on a refresh lasts (the token call's own limit, and some).
+const LEASE: Duration = Duration::from_secs(15);
+/// How often a pod waiting for another's refresh looks at the vault.
+const LEASE_POLL: Duration = Duration::from_millis(200);
 
 /// Why no access token can be sent for a user.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -181,19 +187,44 @@ impl UserTokens {
         record: &ConnectionRecord,
         tokens: UserTokenSet,
     ) -> Result<HeaderValue, UserTokenError> {
+        let now = Utc::now().timestamp();
+        if tokens.leased_at(now) {
+            return self.await_refresh(vault, route, record).await;
+        }
+        // Claim the refresh for this pod.
+        let claim = UserTokenSet {
+            refresh_lease_until: Some(now + LEASE.as_secs() as i64),
+            ..tokens.clone()
+        };
+        let claimed = match vault
+            .write(&route.id(), user, record.version, Some(&claim))
+            .await
+        {
+            Ok(written) => written,
+            Err(SyncError::Conflict(_)) => return self.await_refresh(vault, route, record).await,
+            Err(e) => return Err(UserTokenError::Unavailable(e.to_string())),
+        };
+        let claimed_version = claimed
+            .record
+            .as_ref()
+            .map_or(record.version, |r| r.version);
         let refreshed = match refresh(&self.client, &self.egress, &tokens).await {
             Ok(refreshed) => refreshed,
             Err(RefreshError::Refused(reason)) => {
                 tracing::info!(server = %route.slug(), %reason, "the authorization server refused a user's refresh token; they must sign in again");
-                self.end(vault, route, user, record.version).await;
+                self.end(vault, route, user, claimed_version).await;
                 return Err(UserTokenError::SignInRequired);
             }
             Err(RefreshError::Unavailable(reason)) => {
+                // Give the claim back, so the next call (here or on another pod) tries again.
+                let _ = vault
+                    .write(&route.id(), user, claimed_version, Some(&tokens))
+                    .await;
                 return Err(UserTokenError::Unavailable(reason));
             }
         };
         match vault
-            .write(&route.id(), user, record.version, Some(&refreshed))
+            .write(&route.id(), user, claimed_version, Some(&refreshed))
             .await
         {
             Ok(written) => {
@@ -203,21 +234,44 @@ impl UserTokens {
                 }
                 bearer(&refreshed.access_token)
             }
-            Err(SyncError::Conflict(_)) => {
-                // Another pod refreshed first: its tokens are the ones the authorization
-                // server now honours (with rotation, ours may already be void).
-                let current = vault
-                    .current(&record.id)
-                    .await
-                    .map_err(|e| UserTokenError::Unavailable(e.to_string()))?
-                    .ok_or(UserTokenError::SignInRequired)?;
-                let tokens = open(vault, &current)?;
-                tracing::debug!(server = %route.slug(), version = current.version, "another pod refreshed this user's token first; using its tokens");
-                // Its sequence is unknown here; 0 defers to any removal the configuration holds.
-                self.wrote(0, Arc::new(current)).await;
-                bearer(&tokens.access_token)
-            }
+            // Ended meanwhile (an administrator revoked it): the user signs in again.
+            Err(SyncError::Conflict(_)) => Err(UserTokenError::SignInRequired),
             Err(e) => Err(UserTokenError::Unavailable(e.to_string())),
+        }
+    }
+
+    /// Waits for the pod that claimed the refresh of `record` to store new tokens.
+    async fn await_refresh(
+        &self,
+        vault: &Vault,
+        route: &Route,
+        record: &ConnectionRecord,
+    ) -> Result<HeaderValue, UserTokenError> {
+        let deadline = tokio::time::Instant::now() + LEASE;
+        loop {
+            let current = vault
+                .current(&record.id)
+                .await
+                .map_err(|e| UserTokenError::Unavailable(e.to_string()))?
+                .ok_or(UserTokenError::SignInRequired)?;
+            let tokens = open(vault, &current)?;
+            let now = Utc::now().timestamp();
+            let moved_on = current.version > record.version;
+            let leased = tokens.leased_at(now);
+            if moved_on && !leased && tokens.fresh_at(now) {
+                tracing::debug!(server = %route.slug(), version = current.version, "another pod refreshed this user's token; using its tokens");
+                self.wrote(0, Arc::new(current)).await;
+                return bearer(&tokens.access_token);
+            }
+            // The claim was given back without new tokens, or is taking too long.
+            let given_back = moved_on && !leased;
+            if given_back || tokio::time::Instant::now() >= deadline {
+                return Err(UserTokenError::Unavailable(
+                    "another data plane's refresh of this user's token did not finish; retry"
+                        .into(),
+                ));
+            }
+            tokio::time::sleep(LEASE_POLL).await;
         }
     }
 
@@ -277,6 +331,7 @@ pub(super) fn token_set(answer: &BasicTokenResponse, before: UserTokenSet) -> Us
             .scopes()
             .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "))
             .or(before.scope),
+        refresh_lease_until: None,
         ..before
     }
 }

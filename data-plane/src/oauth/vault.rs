@@ -38,6 +38,11 @@ pub struct UserTokenSet {
     /// The RFC 8707 resource the tokens are for, if one was sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
+    /// Set while one pod refreshes (Unix seconds it lapses at): other pods wait for its
+    /// result instead of spending the refresh token too, which an authorization server that
+    /// detects refresh-token reuse answers by revoking the whole grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_lease_until: Option<i64>,
 }
 
 impl std::fmt::Debug for UserTokenSet {
@@ -55,6 +60,11 @@ impl UserTokenSet {
     /// Whether the access token may still be sent at `now` (Unix seconds).
     pub fn fresh_at(&self, now: i64) -> bool {
         self.refresh_at.is_none_or(|at| now < at)
+    }
+
+    /// Whether another pod holds the refresh at `now`.
+    pub fn leased_at(&self, now: i64) -> bool {
+        self.refresh_lease_until.is_some_and(|until| now < until)
     }
 }
 

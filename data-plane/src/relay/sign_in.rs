@@ -71,9 +71,17 @@ pub fn answer(
         )
             .into_response());
     }
+    // The session's client declared URL elicitation, or this `initialize` does.
+    let declared = claims
+        .map(|c| (c.url_elicitation, Some(c.protocol_version.as_str())))
+        .or_else(|| {
+            message
+                .filter(|m| m.is("initialize"))
+                .map(|m| (m.url_elicitation, m.protocol_version.as_deref()))
+        });
     let url_elicitation = era == Era::Sessions
-        && claims.is_some_and(|c| {
-            c.url_elicitation && c.protocol_version.as_str() >= URL_ELICITATION_SINCE
+        && declared.is_some_and(|(declared, version)| {
+            declared && version.is_some_and(|v| v >= URL_ELICITATION_SINCE)
         });
     Err(GatewayError::SignInRequired {
         slug,

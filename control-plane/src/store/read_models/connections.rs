@@ -50,14 +50,23 @@ impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
         &mut self,
         scope: Scope<'_>,
     ) -> Result<Vec<ConnectionRow>, StoreError> {
-        let rows = self
-            .fetch_scoped(
-                &format!("SELECT {CONNECTION_COLUMNS}"),
-                "server_id IN (SELECT server_id FROM server_workspaces WHERE workspace_id",
-                scope,
-                ") ORDER BY server_id, user_id",
-            )
-            .await?;
+        let rows = match scope {
+            None => {
+                let sql = format!("SELECT {CONNECTION_COLUMNS} ORDER BY server_id, user_id");
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(&mut *self.conn)
+                    .await?
+            }
+            Some(scope) => {
+                self.fetch_scoped(
+                    &format!("SELECT {CONNECTION_COLUMNS}"),
+                    "server_id IN (SELECT server_id FROM server_workspaces WHERE workspace_id",
+                    Some(scope),
+                    ") ORDER BY server_id, user_id",
+                )
+                .await?
+            }
+        };
         rows.iter().map(decode_connection).collect()
     }
 

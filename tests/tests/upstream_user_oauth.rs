@@ -1,0 +1,292 @@
+//! Per-user upstream OAuth against real parts: `oidc-provider` as the authorization server
+//! (dynamic registration, refresh-token rotation with reuse detection, JWT access tokens for
+//! the requested resource) and a fastmcp server that is a protected resource (RFC 9728) and
+//! accepts only tokens for its own URL. Users sign in through the gateway's link, the test
+//! playing the browser through oidc-provider's login and consent pages; each user's own token
+//! then reaches the upstream from every pod, is refreshed before it expires, and a revoked
+//! connection asks for a new sign-in.
+
+use std::time::Duration;
+
+use mcpgw_e2e::browser;
+use mcpgw_e2e::fleet::{DataPlaneProcess, Fleet};
+use mcpgw_e2e::mcp_client::{McpClient, StreamEvent, VERSION};
+use mcpgw_e2e::nats::PrivateNats;
+use mcpgw_e2e::oauth_peers::{AuthorizationServer, JwtUpstream};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const SOON: Duration = Duration::from_secs(20);
+
+struct Setup {
+    _nats: PrivateNats,
+    fleet: Fleet,
+    workspace: String,
+}
+
+impl Setup {
+    async fn start() -> Self {
+        let nats = PrivateNats::start().await;
+        let fleet = Fleet::start_with(
+            &nats.url(),
+            vec![("MCPGW_EGRESS_ALLOW", "127.0.0.0/8".to_owned())],
+        )
+        .await;
+        let workspace = fleet.workspace("people").await;
+        Self {
+            _nats: nats,
+            fleet,
+            workspace,
+        }
+    }
+
+    /// A user key of `user`.
+    async fn user_key(&self, user: &str) -> String {
+        let key = self
+            .fleet
+            .create(
+                "/v1/api-keys",
+                json!({"workspace_id": self.workspace, "name": user, "type": "user",
+                       "user_id": user, "permissions": ["mcp.invoke"]}),
+            )
+            .await;
+        key["key"].as_str().unwrap().to_owned()
+    }
+
+    /// Registers a per-user OAuth server; returns its id.
+    async fn server(&self, slug: &str, url: &str, oauth_metadata: Value) -> String {
+        let server = self
+            .fleet
+            .create(
+                "/v1/servers",
+                json!({"workspace_id": self.workspace, "slug": slug, "name": slug, "url": url,
+                       "auth": {"type": "oauth2", "oauth_metadata": oauth_metadata}}),
+            )
+            .await;
+        server["id"].as_str().unwrap().to_owned()
+    }
+
+    /// `n` data planes sharing one token key, at debug level (their logs are scanned).
+    async fn pods(&self, n: usize) -> Vec<DataPlaneProcess> {
+        let token = self.fleet.data_plane_token(None).await;
+        let token_key = format!("k1:{}", mcpgw_shared::secret::generate_base64_key());
+        let env = [
+            ("MCPGW_TOKEN_KEY", token_key),
+            ("RUST_LOG", "debug".to_owned()),
+        ];
+        let mut pods = Vec::new();
+        for _ in 0..n {
+            let pod = self.fleet.data_plane(&token, &env).await;
+            pod.wait_applied(self.fleet.head().await, SOON).await;
+            pods.push(pod);
+        }
+        pods
+    }
+
+    async fn connections(&self, server: &str) -> Value {
+        let (status, body) = self
+            .fleet
+            .admin(
+                Method::GET,
+                &format!("/v1/servers/{server}/connections"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+}
+
+fn whoami(id: u64) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "whoami", "arguments": {}}})
+}
+
+/// `initialize` of a 2025-11-25 client that declares URL elicitation.
+fn initialize_with_url_elicitation() -> Value {
+    json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": VERSION, "capabilities": {"elicitation": {"url": {}}},
+        "clientInfo": {"name": "mcpgw-tests", "version": "1"}}})
+}
+
+/// The token the upstream saw, from `whoami`'s answer.
+fn seen_by_upstream(answer: &Value) -> Value {
+    let result = &answer["result"];
+    if result["structuredContent"].is_object() {
+        return result["structuredContent"].clone();
+    }
+    let text = result["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a whoami result: {answer}"));
+    serde_json::from_str(text).unwrap()
+}
+
+/// Signs in through `link` as `login` and checks the gateway's page says so.
+async fn sign_in(link: &str, login: &str) {
+    let landing = browser::sign_in(link, login).await;
+    assert_eq!(landing.status, StatusCode::OK, "{landing:?}");
+    assert!(landing.text.contains("Signed in to"), "{landing:?}");
+}
+
+/// The user's connection's version in the admin listing.
+fn version_of(connections: &Value, user: &str) -> i64 {
+    connections["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["user_id"] == user)
+        .unwrap_or_else(|| panic!("{user} is connected: {connections}"))["version"]
+        .as_i64()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_user_signs_in_once_and_every_pod_sends_their_own_token() {
+    let s = Setup::start().await;
+    let ttl = Duration::from_secs(6);
+    let auth_server = AuthorizationServer::start(json!([]), ttl).await;
+    let upstream = JwtUpstream::start_protected(&auth_server.issuer).await;
+    // Discovered from the upstream's 401; registered dynamically. Offline access is asked
+    // for (with consent) so that refresh tokens are issued.
+    let server = s
+        .server(
+            "files",
+            &upstream.url,
+            json!({"scope": "mcp:tools offline_access",
+                   "authorization_params": {"prompt": "consent"}}),
+        )
+        .await;
+    let alice = s.user_key("alice").await;
+    let bob = s.user_key("bob").await;
+    let pods = s.pods(2).await;
+    let (pod_a, pod_b) = (&pods[0], &pods[1]);
+
+    // 2025-11-25, URL elicitation declared: -32042 carrying the link, never a 401.
+    let alice_a = McpClient::new(pod_a.mcp_url("files"), &alice);
+    let answer = alice_a.post(initialize_with_url_elicitation(), None).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let error = &answer.body["error"];
+    assert_eq!(error["code"], -32042, "{}", answer.body);
+    assert_eq!(error["data"]["reason"], "sign_in_required");
+    let elicitation = &error["data"]["elicitations"][0];
+    assert_eq!(elicitation["mode"], "url");
+    let link = elicitation["url"].as_str().unwrap().to_owned();
+    assert_eq!(error["data"]["sign_in_url"], link.as_str());
+    assert!(link.starts_with(&pod_a.url()), "{link}");
+    sign_in(&link, "alice@idp").await;
+    // The link was good once.
+    let again = browser::sign_in(&link, "alice@idp").await;
+    assert_eq!(again.status, StatusCode::GONE, "{again:?}");
+    assert!(again.text.contains("already used"), "{again:?}");
+
+    // Signed in: her own token reaches the upstream, for its URL, from either pod.
+    let session = alice_a.initialize().await;
+    let answer = alice_a.post(whoami(2), Some(&session)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let seen = seen_by_upstream(&answer.body);
+    assert_eq!(seen["claims"]["sub"], "alice@idp", "{seen}");
+    assert_eq!(seen["claims"]["aud"], upstream.url.as_str(), "{seen}");
+    assert!(
+        !seen.to_string().contains(&alice),
+        "the key reached the upstream"
+    );
+    let first_token = seen["token"].as_str().unwrap().to_owned();
+    let alice_b = alice_a.with_url(pod_b.mcp_url("files"));
+    let session_b = alice_b.initialize().await;
+    let answer = alice_b.post(whoami(3), Some(&session_b)).await;
+    assert_eq!(seen_by_upstream(&answer.body)["claims"]["sub"], "alice@idp");
+
+    // 2026-07-28: an InputRequiredResult with a URL elicitation and the gateway's state; the
+    // retry carrying them back succeeds once the user signed in.
+    let bob_b = McpClient::new(pod_b.mcp_url("files"), &bob);
+    let answer = bob_b.post_stateless(whoami(4)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let result = &answer.body["result"];
+    assert_eq!(result["resultType"], "input_required", "{}", answer.body);
+    let request = &result["inputRequests"]["mcpgw_sign_in"];
+    assert_eq!(request["method"], "elicitation/create");
+    assert_eq!(request["params"]["mode"], "url");
+    let request_state = result["requestState"].as_str().unwrap().to_owned();
+    sign_in(request["params"]["url"].as_str().unwrap(), "bob@idp").await;
+    let mut retry = whoami(5);
+    retry["params"]["inputResponses"] = json!({"mcpgw_sign_in": {"action": "accept"}});
+    retry["params"]["requestState"] = json!(request_state);
+    // Another caller cannot use bob's state.
+    let stolen = alice_b.post_stateless(retry.clone()).await;
+    assert_eq!(stolen.status, StatusCode::BAD_REQUEST, "{}", stolen.body);
+    let answer = bob_b.post_stateless(retry).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(seen_by_upstream(&answer.body)["claims"]["sub"], "bob@idp");
+
+    let connections = s.connections(&server).await;
+    assert_eq!(version_of(&connections, "alice"), 1, "{connections}");
+    assert_eq!(version_of(&connections, "bob"), 1, "{connections}");
+
+    // Past the token's lifetime both pods refresh alice's at once: both calls succeed, one
+    // refresh is spent (the authorization server revokes a grant whose refresh token is
+    // reused), and she stays signed in.
+    tokio::time::sleep(ttl).await;
+    let (on_a, on_b) = tokio::join!(
+        alice_a.post(whoami(6), Some(&session)),
+        alice_b.post(whoami(7), Some(&session_b)),
+    );
+    for answer in [&on_a, &on_b] {
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        assert!(answer.body["result"].is_object(), "{}", answer.body);
+    }
+    let refreshed = seen_by_upstream(&on_a.body)["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(refreshed, first_token, "the token was refreshed");
+    assert_eq!(
+        refreshed,
+        seen_by_upstream(&on_b.body)["token"].as_str().unwrap(),
+        "both pods send the one refreshed token"
+    );
+    let connections = s.connections(&server).await;
+    // One claim and one refresh stored.
+    assert_eq!(version_of(&connections, "alice"), 3, "{connections}");
+    tokio::time::sleep(ttl).await;
+    let answer = alice_b.post(whoami(8), Some(&session_b)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(seen_by_upstream(&answer.body)["claims"]["sub"], "alice@idp");
+
+    // Revoking alice's connection closes her stream and asks her to sign in again; bob is
+    // untouched.
+    let mut stream = alice_a.open_stream(&session).await;
+    let (status, body) = s
+        .fleet
+        .admin(
+            Method::DELETE,
+            &format!("/v1/servers/{server}/connections/alice"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    while stream.next(SOON).await != StreamEvent::Closed {}
+    mcpgw_e2e::fleet::eventually(SOON, "alice must sign in again", || async {
+        let answer = alice_a.post(whoami(9), Some(&session)).await;
+        answer.body["error"]["data"]["reason"] == "sign_in_required"
+    })
+    .await;
+    let answer = bob_b.post_stateless(whoami(10)).await;
+    assert_eq!(seen_by_upstream(&answer.body)["claims"]["sub"], "bob@idp");
+    let connections = s.connections(&server).await;
+    assert_eq!(
+        connections["connections"].as_array().unwrap().len(),
+        1,
+        "{connections}"
+    );
+
+    // No token of anyone's, and no sign-in link, is in either plane's logs.
+    let logs = [pod_a.logs(), pod_b.logs(), s.fleet.control_plane_logs()]
+        .concat()
+        .join("\n");
+    for (what, planted) in [
+        ("an access token", first_token.as_str()),
+        ("a refreshed token", refreshed.as_str()),
+        ("a sign-in link", link.as_str()),
+    ] {
+        assert!(!logs.contains(planted), "{what} is in the logs");
+    }
+}
