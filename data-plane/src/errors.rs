@@ -193,6 +193,8 @@ pub enum GatewayError {
         /// Whether the client declared URL elicitation (2025-11-25): then the error is
         /// `-32042` carrying the link as an elicitation.
         url_elicitation: bool,
+        /// Why an earlier sign-in no longer works, if one did.
+        cause: Option<String>,
     },
     /// This data plane cannot hold users' tokens.
     #[error("this gateway cannot sign users in to `{0}`: it has no MCPGW_TOKEN_KEY")]
@@ -320,7 +322,13 @@ impl GatewayError {
             UpstreamToken { slug, error } if error.is_egress() => format!("the token endpoint is an internal address: an operator must allow it in {EGRESS_ALLOW_VAR}, or an admin must fix `{slug}`'s auth"),
             UpstreamToken { slug, .. } => format!("an admin must fix the client credentials of `{slug}` (client_id, client_secret or private_key, client_auth, scope, token_endpoint or issuer); `mcpgw doctor {slug}` shows the authorization server's answer"),
             UpstreamAuth { slug, .. } => format!("an admin must fix the upstream auth of `{slug}` (headers, or the scope and resource of its client credentials); `mcpgw doctor {slug}` shows what the upstream answers"),
-            SignInRequired { server, .. } => format!("open the sign-in URL in a browser and sign in to {server}, then retry: the next call works without reconnecting"),
+            SignInRequired { server, cause, .. } => {
+                let open = format!("open the sign-in URL in a browser and sign in to {server}, then retry: the next call works without reconnecting");
+                match cause {
+                    Some(cause) => format!("{cause}. {open}"),
+                    None => open,
+                }
+            }
             NoTokenKey(_) => "the operator must set MCPGW_TOKEN_KEY (the same keyring on every data plane) to use per-user OAuth servers".into(),
             UserToken { .. } => "the upstream's authorization server or the gateway's control plane is unreachable; retry shortly".into(),
             NotReady => "the gateway is starting or cut off from its control plane; retry shortly".into(),

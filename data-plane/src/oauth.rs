@@ -19,6 +19,8 @@ pub use client_credentials::{ClientCredentialsTokens, TokenError};
 pub use discovery::{AuthorizationServer, DiscoveryError, discover, locations};
 pub use registration::{ClientSource, OAuthClient, RegistrationError};
 pub use resource::{Challenge, ProtectedResource, ResourceError};
-pub use sign_in::{CALLBACK_PATH, Plan, PlanError, SignIn, SignInLink};
+pub use sign_in::{
+    CALLBACK_PATH, Plan, PlanError, SignIn, SignInLink, UnsupportedScopes, unsupported_scopes,
+};
 pub use user_tokens::{UserTokenError, UserTokens};
 pub use vault::{UserTokenSet, Vault};

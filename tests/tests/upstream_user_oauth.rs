@@ -290,3 +290,187 @@ async fn each_user_signs_in_once_and_every_pod_sends_their_own_token() {
         assert!(!logs.contains(planted), "{what} is in the logs");
     }
 }
+
+/// `initialize` of a client without URL elicitation.
+fn plain_initialize() -> Value {
+    json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": VERSION, "capabilities": {},
+        "clientInfo": {"name": "mcpgw-tests", "version": "1"}}})
+}
+
+/// Opens a fresh sign-in link of `user_key` for server `slug` on `pod` (from the error a
+/// client without URL elicitation gets) and plays the browser.
+async fn sign_in_page(pod: &DataPlaneProcess, slug: &str, user_key: &str) -> browser::Landing {
+    let answer = McpClient::new(pod.mcp_url(slug), user_key)
+        .post(plain_initialize(), None)
+        .await;
+    assert_eq!(
+        answer.body["error"]["data"]["reason"], "sign_in_required",
+        "{slug}: {}",
+        answer.body
+    );
+    let link = answer.body["error"]["data"]["sign_in_url"]
+        .as_str()
+        .unwrap();
+    assert!(
+        answer.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(link),
+        "the message carries the link: {}",
+        answer.body
+    );
+    browser::sign_in(link, "carol@idp").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_problems_name_their_cause_and_fix() {
+    let s = Setup::start().await;
+    let pods = s.pods(1).await;
+    let pod = &pods[0];
+    let callback = format!("{}/oauth/upstream-callback", pod.url());
+    // The pod says which redirect URI to register.
+    mcpgw_e2e::fleet::eventually(SOON, "the callback is logged", || async {
+        pod.logs().iter().any(|l| l.contains(&callback))
+    })
+    .await;
+    const SECRET: &str = "the-web-client-secret-0123456789";
+    let web_client = |id: &str, redirect: &str| {
+        json!({"client_id": id, "client_secret": SECRET, "redirect_uris": [redirect],
+               "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
+               "token_endpoint_auth_method": "client_secret_basic", "scope": "mcp:tools"})
+    };
+    // No dynamic registration at this authorization server: only pre-registered clients.
+    let auth_server = AuthorizationServer::start_without_registration(
+        json!([
+            web_client("gateway-web", &callback),
+            web_client("gateway-elsewhere", "https://elsewhere.example/callback"),
+        ]),
+        Duration::from_secs(4),
+    )
+    .await;
+    let upstream = JwtUpstream::start_protected(&auth_server.issuer).await;
+    let localhost_url = upstream.url.replace("127.0.0.1", "localhost");
+    let pre_registered = json!({"client_id": "gateway-web", "client_secret": SECRET});
+    s.server("pre-registered", &upstream.url, pre_registered.clone())
+        .await;
+    s.server("no-client", &upstream.url, json!({})).await;
+    s.server("wrong-resource", &localhost_url, json!({})).await;
+    s.server(
+        "wrong-callback",
+        &upstream.url,
+        json!({"client_id": "gateway-elsewhere", "client_secret": SECRET}),
+    )
+    .await;
+    let carol = s.user_key("carol").await;
+    pod.wait_applied(s.fleet.head().await, SOON).await;
+
+    // A pre-registered client: used as is, nothing else tried.
+    let landing = sign_in_page(pod, "pre-registered", &carol).await;
+    assert_eq!(landing.status, StatusCode::OK, "{landing:?}");
+    let client = McpClient::new(pod.mcp_url("pre-registered"), &carol);
+    let session = client.initialize().await;
+    let answer = client.post(whoami(2), Some(&session)).await;
+    let seen = seen_by_upstream(&answer.body);
+    assert_eq!(seen["client_id"], "gateway-web", "{seen}");
+    assert_eq!(seen["claims"]["sub"], "carol@idp", "{seen}");
+
+    // Its access token expires, and no refresh token was issued (no offline access): the
+    // user is asked to sign in again, and told why and what fixes it.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let answer = client.post(whoami(3), Some(&session)).await;
+    assert_eq!(
+        answer.body["error"]["data"]["reason"], "sign_in_required",
+        "{}",
+        answer.body
+    );
+    let hint = answer.body["error"]["data"]["hint"].as_str().unwrap();
+    assert!(hint.contains("offline_access"), "{hint}");
+
+    // Each problem's page names the cause and the fix.
+    for (slug, status, words) in [
+        (
+            "no-client",
+            StatusCode::BAD_GATEWAY,
+            vec![
+                "Incompatible auth server: does not support dynamic client registration",
+                "oauth_metadata.client_id",
+                callback.as_str(),
+            ],
+        ),
+        (
+            "wrong-resource",
+            StatusCode::BAD_GATEWAY,
+            vec![
+                "Protected resource",
+                "does not match expected",
+                "register the server with the URL",
+            ],
+        ),
+    ] {
+        let landing = sign_in_page(pod, slug, &carol).await;
+        assert_eq!(landing.status, status, "{slug}: {landing:?}");
+        for word in words {
+            let escaped = word.replace('&', "&amp;");
+            assert!(
+                landing.text.contains(&escaped),
+                "{slug}: `{word}` in {}",
+                landing.text
+            );
+        }
+    }
+    let landing = sign_in_page(pod, "wrong-resource", &carol).await;
+    assert!(
+        landing.text.contains(&upstream.url) && landing.text.contains(&localhost_url),
+        "both URLs are named: {}",
+        landing.text
+    );
+
+    // A client registered with another redirect URI: the authorization server itself refuses
+    // (the gateway's callback is the one the pod logged at start).
+    let landing = sign_in_page(pod, "wrong-callback", &carol).await;
+    assert!(
+        landing.url.starts_with(&auth_server.issuer) && landing.text.contains("redirect_uri"),
+        "{landing:?}"
+    );
+
+    // A scope the authorization server does not list: refused when the server is registered,
+    // not at a user's first sign-in.
+    let mut bad_scope = pre_registered.clone();
+    bad_scope["scope"] = json!("mcp:tools admin:everything");
+    let (status, body) = s
+        .fleet
+        .admin(
+            Method::POST,
+            "/v1/servers",
+            Some(json!({"workspace_id": s.workspace, "slug": "bad-scope", "name": "b",
+                        "url": upstream.url, "auth": {"type": "oauth2", "oauth_metadata": bad_scope}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let text = body.to_string();
+    assert!(
+        text.contains("auth.oauth_metadata.scope") && text.contains("admin:everything"),
+        "{body}"
+    );
+
+    // `oauth_metadata` misplaced or misspelled: refused, naming the field.
+    for auth in [
+        json!({"type": "oauth2", "client_id": "gateway-web"}),
+        json!({"type": "oauth2", "oauth_metadata": {"clientid": "gateway-web"}}),
+    ] {
+        let (status, body) = s
+            .fleet
+            .admin(
+                Method::POST,
+                "/v1/servers",
+                Some(
+                    json!({"workspace_id": s.workspace, "slug": "misspelled", "name": "m",
+                            "url": upstream.url, "auth": auth}),
+                ),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(body.to_string().contains("client"), "{body}");
+    }
+}

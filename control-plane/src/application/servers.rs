@@ -19,6 +19,50 @@ use crate::domain::server::{
 use crate::store::ServerRow;
 
 impl Service {
+    /// For a per-user OAuth server with configured scopes: refuses scopes its authorization
+    /// server does not list (so `invalid_scope` is found now, not at a user's first sign-in).
+    /// Says nothing when the authorization server cannot be reached within 5 s or lists no
+    /// scopes.
+    async fn check_oauth_scopes(
+        &self,
+        url: &str,
+        auth: &UpstreamAuth<String>,
+    ) -> Result<(), ServiceError> {
+        let UpstreamAuth::Oauth2 {
+            oauth_metadata: Some(metadata),
+        } = auth
+        else {
+            return Ok(());
+        };
+        let Ok(upstream) = url::Url::parse(url) else {
+            return Ok(());
+        };
+        let client = mcpgw_data_plane::egress::http_client(
+            self.probe_egress.clone(),
+            std::time::Duration::from_secs(10),
+        );
+        let check = mcpgw_data_plane::oauth::unsupported_scopes(
+            &client,
+            &self.probe_egress,
+            &upstream,
+            metadata,
+        );
+        // The admin call waits at most this long for the authorization server.
+        match tokio::time::timeout(std::time::Duration::from_secs(5), check).await {
+            Err(_) | Ok(None) => Ok(()),
+            Ok(Some(found)) => Err(DomainError::invalid(
+                "auth.oauth_metadata.scope",
+                format!(
+                    "the authorization server {} does not support {}: it lists {}; use those (or leave scope out to ask for what the upstream names)",
+                    found.issuer,
+                    found.unsupported.join(" "),
+                    found.supported.join(" "),
+                ),
+            )
+            .into()),
+        }
+    }
+
     /// Registers a server.
     pub async fn register_server(
         &self,
@@ -39,6 +83,7 @@ impl Service {
         let slug =
             Slug::parse(&input.slug).map_err(|e| DomainError::invalid("slug", e.to_string()))?;
         validate_auth_secrets(&input.auth)?;
+        self.check_oauth_scopes(&input.url, &input.auth).await?;
         let id = ServerId::new();
         let command = ServerCommand::Register(RegisterServer {
             workspace_id,
@@ -75,6 +120,11 @@ impl Service {
         };
         if let Some(auth) = &input.auth {
             validate_auth_secrets(auth)?;
+            let url = match &input.url {
+                Some(url) => url.clone(),
+                None => self.server(caller, id).await?.url,
+            };
+            self.check_oauth_scopes(&url, auth).await?;
         }
         let changes_provisioning = provisioned.is_some();
         let command = ServerCommand::Update(UpdateServer {

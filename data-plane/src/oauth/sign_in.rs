@@ -165,6 +165,62 @@ pub enum PlanError {
     Registration(#[from] RegistrationError),
 }
 
+/// Scopes configured for a per-user OAuth server that its authorization server does not list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsupportedScopes {
+    /// The authorization server.
+    pub issuer: String,
+    /// The configured scopes it does not list.
+    pub unsupported: Vec<String>,
+    /// The scopes it lists.
+    pub supported: Vec<String>,
+}
+
+/// Checks the scopes configured in `oauth_metadata` against the `scopes_supported` of the
+/// authorization server (the configured issuer, or the one the upstream's protected resource
+/// metadata names), so that `invalid_scope` is found when the server is registered rather than
+/// at a user's first sign-in. `None` when every scope is listed, or when nothing can be
+/// learned (the upstream or its authorization server is unreachable, or lists no scopes).
+pub async fn unsupported_scopes<S>(
+    client: &reqwest::Client,
+    egress: &EgressPolicy,
+    upstream: &Url,
+    oauth_metadata: &mcpgw_shared::model::OAuthMetadata<S>,
+) -> Option<UnsupportedScopes> {
+    let configured = oauth_metadata.scope.as_deref()?;
+    let issuer = match &oauth_metadata.issuer {
+        Some(issuer) => issuer.clone(),
+        None => {
+            let challenge = resource::challenge(client, egress, upstream).await;
+            resource::discover(
+                client,
+                egress,
+                upstream,
+                challenge.resource_metadata.as_deref(),
+            )
+            .await
+            .ok()?
+            .authorization_servers
+            .into_iter()
+            .next()?
+        }
+    };
+    let supported = discovery::discover(client, egress, &issuer)
+        .await
+        .ok()?
+        .scopes_supported?;
+    let unsupported: Vec<String> = configured
+        .split_whitespace()
+        .filter(|scope| !supported.iter().any(|s| s == scope))
+        .map(str::to_owned)
+        .collect();
+    (!unsupported.is_empty()).then_some(UnsupportedScopes {
+        issuer,
+        unsupported,
+        supported,
+    })
+}
+
 /// Signs users in to per-user OAuth upstreams.
 #[derive(Clone)]
 pub struct SignIn {

@@ -42,6 +42,9 @@ pub enum UserTokenError {
     /// The user has not signed in, or must sign in again.
     #[error("the user has not signed in to this server")]
     SignInRequired,
+    /// The user's sign-in ended (the refresh token is missing or was refused): why.
+    #[error("the user must sign in again: {0}")]
+    SignInAgain(String),
     /// This pod has no `MCPGW_TOKEN_KEY`.
     #[error("this data plane has no MCPGW_TOKEN_KEY, so it cannot hold users' tokens")]
     NoTokenKey,
@@ -211,9 +214,9 @@ impl UserTokens {
         let refreshed = match refresh(&self.client, &self.egress, &tokens).await {
             Ok(refreshed) => refreshed,
             Err(RefreshError::Refused(reason)) => {
-                tracing::info!(server = %route.slug(), %reason, "the authorization server refused a user's refresh token; they must sign in again");
+                tracing::info!(server = %route.slug(), %reason, "a user's refresh failed; they must sign in again");
                 self.end(vault, route, user, claimed_version).await;
-                return Err(UserTokenError::SignInRequired);
+                return Err(UserTokenError::SignInAgain(reason));
             }
             Err(RefreshError::Unavailable(reason)) => {
                 // Give the claim back, so the next call (here or on another pod) tries again.
@@ -379,7 +382,8 @@ async fn refresh(
 ) -> Result<UserTokenSet, RefreshError> {
     let Some(refresh_token) = &tokens.refresh_token else {
         return Err(RefreshError::Refused(
-            "no refresh token was issued (ask the authorization server for offline access)".into(),
+            "your sign-in expired, and the authorization server issued no refresh token to renew it: an administrator can ask for offline access (scope `offline_access`, or `authorization_params` such as `access_type=offline` for Google) so that sign-ins last"
+                .into(),
         ));
     };
     let oauth = token_client(
@@ -396,9 +400,10 @@ async fn refresh(
     let http = for_oauth2(client.clone(), egress.clone());
     match request.request_async(&http).await {
         Ok(answer) => Ok(token_set(&answer, tokens.clone())),
-        Err(RequestTokenError::ServerResponse(answer)) => {
-            Err(RefreshError::Refused(refusal(&answer)))
-        }
+        Err(RequestTokenError::ServerResponse(answer)) => Err(RefreshError::Refused(format!(
+            "the authorization server refused to renew your sign-in ({})",
+            refusal(&answer)
+        ))),
         Err(RequestTokenError::Request(CallError::Egress(denied))) => {
             Err(RefreshError::Unavailable(denied.to_string()))
         }

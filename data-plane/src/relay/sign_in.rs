@@ -38,7 +38,11 @@ pub fn answer(
     user: Option<&str>,
 ) -> Result<Response, GatewayError> {
     let GatewayError::SignInRequired {
-        slug, server, link, ..
+        slug,
+        server,
+        link,
+        cause,
+        ..
     } = error
     else {
         return Err(error);
@@ -57,7 +61,10 @@ pub fn answer(
                         "method": "elicitation/create",
                         "params": {
                             "mode": "url",
-                            "message": format!("Sign in to {server} to let the gateway use it for you, then confirm."),
+                            "message": match &cause {
+                                Some(cause) => format!("{cause}. Sign in to {server} again, then confirm."),
+                                None => format!("Sign in to {server} to let the gateway use it for you, then confirm."),
+                            },
                             "url": link.url,
                         },
                     },
@@ -88,6 +95,7 @@ pub fn answer(
         server,
         link,
         url_elicitation,
+        cause,
     })
 }
 

@@ -290,11 +290,17 @@ impl Upstream {
                     .ok_or_else(|| GatewayError::NoTokenKey(slug()))?;
                 match tokens.authorization(route, user, refused).await {
                     Ok(value) => Ok(Some(value)),
-                    Err(UserTokenError::SignInRequired) => Err(GatewayError::SignInRequired {
+                    Err(
+                        error @ (UserTokenError::SignInRequired | UserTokenError::SignInAgain(_)),
+                    ) => Err(GatewayError::SignInRequired {
                         slug: slug(),
                         server: route.server.name.clone(),
                         link: sign_in.link(route, user).await,
                         url_elicitation: false,
+                        cause: match error {
+                            UserTokenError::SignInAgain(cause) => Some(cause),
+                            _ => None,
+                        },
                     }),
                     Err(UserTokenError::NoTokenKey) => Err(GatewayError::NoTokenKey(slug())),
                     Err(UserTokenError::Unavailable(detail)) => {
