@@ -117,6 +117,22 @@ impl Service {
             .await
     }
 
+    /// Tests how the gateway signs in to the upstream of `server` (an id or a slug), step by
+    /// step.
+    pub async fn test_server_auth(
+        &self,
+        caller: &Caller,
+        server: &str,
+    ) -> Result<crate::doctor::Report, ServiceError> {
+        let id = match server.parse::<mcpgw_shared::ServerId>() {
+            Ok(id) => id,
+            Err(_) => self.server_by_slug(caller, server).await?,
+        };
+        crate::doctor::Doctor::new(self.probe_egress.clone())
+            .test_auth(self, caller, &id)
+            .await
+    }
+
     /// The same service, on the bus as `bus` says.
     pub fn with_bus_identity(mut self, bus: BusIdentity) -> Self {
         self.bus = bus;

@@ -104,7 +104,13 @@ impl Doctor {
             match &server.auth {
                 UpstreamAuth::Oauth2 { oauth_metadata } => {
                     steps.extend(
-                        oauth::check(&self.http, &route.upstream, oauth_metadata.as_ref()).await,
+                        oauth::check(
+                            &self.http,
+                            &self.egress,
+                            &route.upstream,
+                            oauth_metadata.as_ref(),
+                        )
+                        .await,
                     );
                     steps.push(Step::skip(
                         "initialize",
@@ -119,6 +125,50 @@ impl Doctor {
             }
             self.mcp(&route, &mut steps).await;
         }
+        Ok(report(id, slug, steps))
+    }
+
+    /// Checks how the gateway signs in to server `id`'s upstream, step by step: for per-user
+    /// OAuth, discovery and registration as a sign-in meets them; for client credentials, a
+    /// token request.
+    pub async fn test_auth(
+        &self,
+        service: &Service,
+        caller: &Caller,
+        id: &ServerId,
+    ) -> Result<Report, ServiceError> {
+        let server = service.server_with_secrets(caller, id).await?;
+        let slug = server.slug.to_string();
+        let route = match Route::build(server.clone()) {
+            Ok(route) => route,
+            Err(error) => {
+                let step = Step::fail(
+                    "upstream url",
+                    format!("the server's configuration cannot be used: {error}"),
+                    format!("fix it with `PATCH /v1/servers/{id}`"),
+                );
+                return Ok(report(id, slug, vec![step]));
+            }
+        };
+        let steps = match &server.auth {
+            UpstreamAuth::Oauth2 { oauth_metadata } => {
+                oauth::check(
+                    &self.http,
+                    &self.egress,
+                    &route.upstream,
+                    oauth_metadata.as_ref(),
+                )
+                .await
+            }
+            UpstreamAuth::ClientCredentials { .. } => vec![self.client_credentials(&route).await],
+            other => vec![Step::skip(
+                "auth",
+                format!(
+                    "server `{slug}` authenticates with `{}`: there is no sign-in to test",
+                    other.type_name()
+                ),
+            )],
+        };
         Ok(report(id, slug, steps))
     }
 

@@ -18,7 +18,10 @@ pub use assertion::{AssertionKey, InvalidKey};
 pub use client_credentials::{ClientCredentialsTokens, TokenError};
 pub use discovery::{AuthorizationServer, DiscoveryError, discover, locations};
 pub use registration::{ClientSource, OAuthClient, RegistrationError};
-pub use resource::{Challenge, ProtectedResource, ResourceError};
+pub use resource::{
+    Challenge, ProtectedResource, ResourceError, challenge, check_resource,
+    discover as discover_resource,
+};
 pub use sign_in::{
     CALLBACK_PATH, Plan, PlanError, SignIn, SignInLink, UnsupportedScopes, unsupported_scopes,
 };

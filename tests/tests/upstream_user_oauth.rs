@@ -434,6 +434,47 @@ async fn sign_in_problems_name_their_cause_and_fix() {
         "{landing:?}"
     );
 
+    // test-auth shows each step with what it saw.
+    for (slug, ok, failing) in [
+        ("pre-registered", true, None),
+        ("no-client", false, Some("client registration")),
+        ("wrong-resource", false, Some("protected resource")),
+    ] {
+        let (status, report) = s
+            .fleet
+            .admin(Method::POST, &format!("/v1/servers/{slug}/test-auth"), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{report}");
+        assert_eq!(report["ok"], ok, "{slug}: {report:#}");
+        let steps = report["steps"].as_array().unwrap();
+        assert_eq!(steps[0]["step"], "challenge", "{report:#}");
+        assert!(
+            steps[0]["detail"]
+                .as_str()
+                .unwrap()
+                .contains("/.well-known/oauth-protected-resource/mcp"),
+            "{report:#}"
+        );
+        if let Some(failing) = failing {
+            let step = steps.iter().find(|s| s["status"] == "fail").unwrap();
+            assert_eq!(step["step"], failing, "{slug}: {report:#}");
+        } else {
+            let names: Vec<&str> = steps.iter().map(|s| s["step"].as_str().unwrap()).collect();
+            assert_eq!(
+                names,
+                [
+                    "challenge",
+                    "protected resource",
+                    "authorization server",
+                    "client registration",
+                    "scope",
+                    "callback"
+                ],
+                "{report:#}"
+            );
+        }
+    }
+
     // A scope the authorization server does not list: refused when the server is registered,
     // not at a user's first sign-in.
     let mut bad_scope = pre_registered.clone();

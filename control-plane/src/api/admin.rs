@@ -18,8 +18,8 @@ use http_body_util::BodyExt;
 use mcpgw_shared::document::{from_struct, to_struct};
 use mcpgw_shared::proto::admin_server::{Admin, AdminServer};
 use mcpgw_shared::proto::{
-    BodyRequest, CreateWorkspaceRequest, Document, Empty, GetServerRequest, IdBodyRequest,
-    IdRequest, ListEventsRequest, ListRequest, Text, UpdateRequest,
+    BodyRequest, ConnectionRequest, CreateWorkspaceRequest, Document, Empty, GetServerRequest,
+    IdBodyRequest, IdRequest, ListEventsRequest, ListRequest, Text, UpdateRequest,
 };
 use mcpgw_shared::request_id::X_REQUEST_ID;
 use serde_json::{Value, json};
@@ -475,6 +475,46 @@ impl Admin for AdminService {
             self.call(&metadata, Method::POST, &path, body(diagnose.body), None)
                 .await?,
         )
+    }
+
+    async fn test_server_auth(
+        &self,
+        request: Request<IdRequest>,
+    ) -> Result<Response<Document>, Status> {
+        let path = format!("/v1/servers/{}/test-auth", id(&request.get_ref().id)?);
+        document(
+            self.call(request.metadata(), Method::POST, &path, None, None)
+                .await?,
+        )
+    }
+
+    async fn list_connections(
+        &self,
+        request: Request<IdRequest>,
+    ) -> Result<Response<Document>, Status> {
+        let path = format!("/v1/servers/{}/connections", id(&request.get_ref().id)?);
+        document(
+            self.call(request.metadata(), Method::GET, &path, None, None)
+                .await?,
+        )
+    }
+
+    async fn revoke_connection(
+        &self,
+        request: Request<ConnectionRequest>,
+    ) -> Result<Response<Empty>, Status> {
+        let connection = request.get_ref();
+        // The user id is any text: one percent-encoded path segment.
+        let mut url = url::Url::parse("http://admin/v1/servers").expect("a static URL");
+        url.path_segments_mut()
+            .expect("an http URL has segments")
+            .push(id(&connection.server_id)?)
+            .push("connections")
+            .push(&connection.user_id);
+        let answer = self
+            .call(request.metadata(), Method::DELETE, url.path(), None, None)
+            .await?;
+        Ok(answer.map(|_| Empty {}))
     }
 
     async fn revoke_data_plane(

@@ -45,6 +45,7 @@ pub fn router(service: Service, metrics: ControlPlaneMetrics) -> Router {
         )
         .route("/servers/{id}/history", get(servers::history))
         .route("/servers/{id}/diagnose", post(servers::diagnose))
+        .route("/servers/{id}/test-auth", post(servers::test_auth))
         .route("/servers/{id}/connections", get(connections::list))
         .route(
             "/servers/{id}/connections/{user_id}",

@@ -7,7 +7,6 @@ use mcpgw_data_plane::snapshot::ToolPolicy;
 use mcpgw_shared::WorkspaceId;
 use mcpgw_shared::model::{KeyState, Permission, ServerConfig, UpstreamAuth};
 use serde::Serialize;
-use serde_json::Value;
 
 use super::Answer;
 use crate::store::ApiKeyRow;
@@ -256,11 +255,4 @@ pub fn tools(answer: Answer, policy: &ToolPolicy, took: Duration) -> Step {
         )
         .took(took),
     }
-}
-
-/// Whether a JSON value lists `item` (for metadata arrays).
-pub fn lists(value: &Value, item: &str) -> bool {
-    value
-        .as_array()
-        .is_some_and(|items| items.iter().any(|i| i.as_str() == Some(item)))
 }

@@ -139,7 +139,7 @@ pub fn locations(upstream: &Url) -> Vec<Url> {
 }
 
 /// Fetches the protected resource metadata of `upstream` (at `named`, when its 401 named a
-/// location) and checks that it is for `upstream`.
+/// location). [`check_resource`] says whether it is for `upstream`.
 pub async fn discover(
     client: &reqwest::Client,
     egress: &EgressPolicy,
@@ -171,18 +171,25 @@ pub async fn discover(
             continue;
         }
         match serde_json::from_slice::<ProtectedResource>(response.body()) {
-            Ok(document) if same_resource(&document.resource, upstream) => return Ok(document),
-            Ok(document) => {
-                return Err(ResourceError::Mismatch {
-                    got: document.resource,
-                    expected: upstream.to_string(),
-                });
-            }
+            Ok(document) => return Ok(document),
             Err(e) => last = format!("not a protected resource metadata document ({e})"),
         }
     }
     let tried = tried.iter().map(Url::as_str).collect::<Vec<_>>().join(", ");
     Err(ResourceError::NotFound { tried, last })
+}
+
+/// Whether `document` is the metadata of `upstream`: its `resource` must be the URL the server
+/// is registered with.
+pub fn check_resource(document: &ProtectedResource, upstream: &Url) -> Result<(), ResourceError> {
+    if same_resource(&document.resource, upstream) {
+        Ok(())
+    } else {
+        Err(ResourceError::Mismatch {
+            got: document.resource.clone(),
+            expected: upstream.to_string(),
+        })
+    }
 }
 
 /// Resource identifiers compare as URLs without query or fragment, forgiving a trailing slash.

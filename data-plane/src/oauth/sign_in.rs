@@ -353,7 +353,10 @@ impl SignIn {
         )
         .await
         {
-            Ok(document) => Some(document),
+            Ok(document) => {
+                resource::check_resource(&document, &route.upstream)?;
+                Some(document)
+            }
             Err(ResourceError::NotFound { .. })
                 if configured.is_some_and(|m| m.issuer.is_some()) =>
             {

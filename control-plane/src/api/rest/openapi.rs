@@ -25,6 +25,7 @@ use crate::application::{
         servers::show,
         servers::history,
         servers::diagnose,
+        servers::test_auth,
         servers::update,
         servers::delete,
         connections::list,

@@ -159,3 +159,18 @@ pub async fn diagnose(
         service.diagnose_server(&admin, &server, &input).await?,
     ))
 }
+
+/// Tests how the gateway signs in to a server's upstream (named by id or slug), step by step:
+/// for per-user OAuth, the upstream's 401 challenge, its protected resource metadata and
+/// `resource`, the authorization server's metadata (issuer, endpoints, PKCE S256), how the
+/// gateway can be a client there (pre-registered or dynamic registration) and the scope; for
+/// client credentials, a token request. Each step says what it saw and how to fix a failure.
+#[utoipa::path(post, path = "/v1/servers/{id}/test-auth",
+    responses((status = 200, description = "the report: `ok`, `summary` and `steps` (step, status pass|warn|fail|skip, detail, fix, took_ms)", body = Object)))]
+pub async fn test_auth(
+    State(service): State<Service>,
+    AdminAuth(admin): AdminAuth,
+    axum::extract::Path(server): axum::extract::Path<String>,
+) -> Result<Json<crate::doctor::Report>, ApiError> {
+    Ok(Json(service.test_server_auth(&admin, &server).await?))
+}
