@@ -34,8 +34,8 @@ pub enum Command {
     /// health check.
     Health(mcpgw_data_plane::health::ProbeArgs),
     /// Writes a first run's secrets into a directory, each unless it exists: `secret-key`,
-    /// `admin-key`, `data-plane-token` and `session-keys` (mode 0600); prints the admin key
-    /// when it creates it.
+    /// `admin-key`, `data-plane-token`, `session-keys` and `token-keys` (mode 0600); prints the
+    /// admin key when it creates it.
     InitSecrets(InitSecretsArgs),
     /// Serves the demo MCP server (the one standalone mode seeds) on an address.
     DemoUpstream(DemoUpstreamArgs),

@@ -115,8 +115,8 @@ pub fn replace_secret_file(path: &Path, value: &str) -> Result<(), SecretKeyErro
 /// Writes the secrets of a first run into `dir`, each unless it exists, mode 0600:
 /// `secret-key` (`MCPGW_SECRET_KEY_FILE`), `admin-key` (`MCPGW_BOOTSTRAP_ADMIN_KEY_FILE`),
 /// `data-plane-token` (`MCPGW_BOOTSTRAP_DATA_PLANE_TOKEN_FILE` and `MCPGW_DATA_PLANE_TOKEN_FILE`)
-/// and `session-keys` (`MCPGW_SESSION_KEYS_FILE`). Returns the admin key when it was created
-/// now (to be shown once).
+/// `session-keys` (`MCPGW_SESSION_KEYS_FILE`) and `token-keys` (`MCPGW_TOKEN_KEY_FILE`).
+/// Returns the admin key when it was created now (to be shown once).
 pub fn first_run_secrets(dir: &Path) -> Result<Option<String>, SecretKeyError> {
     std::fs::create_dir_all(dir).map_err(|error| SecretKeyError::File {
         path: dir.to_owned(),
@@ -124,6 +124,9 @@ pub fn first_run_secrets(dir: &Path) -> Result<Option<String>, SecretKeyError> {
     })?;
     read_or_create(&dir.join("secret-key"), generate_base64_key)?;
     read_or_create(&dir.join("session-keys"), || {
+        format!("k1:{}", generate_base64_key())
+    })?;
+    read_or_create(&dir.join("token-keys"), || {
         format!("k1:{}", generate_base64_key())
     })?;
     read_or_create(&dir.join("data-plane-token"), || {

@@ -166,6 +166,9 @@ pub struct ServeArgs {
     /// A file holding the session keyring, instead of `MCPGW_SESSION_KEYS`.
     #[arg(long, env = "MCPGW_SESSION_KEYS_FILE")]
     pub session_keys_file: Option<PathBuf>,
+    /// A file holding the token-sealing keyring, instead of `MCPGW_TOKEN_KEY`.
+    #[arg(long, env = "MCPGW_TOKEN_KEY_FILE")]
+    pub token_key_file: Option<PathBuf>,
     /// The NATS server (or leaf node) carrying change events, and this data plane's user.
     #[command(flatten)]
     pub nats: NatsArgs,
@@ -205,22 +208,39 @@ impl ServeArgs {
         .ok_or(ServeSecretError::NoToken)
     }
 
-    /// Reads `MCPGW_SESSION_KEYS_FILE` into the gateway's settings, when it is set.
-    pub fn load_session_keys(&mut self) -> Result<(), ServeSecretError> {
-        let Some(path) = &self.session_keys_file else {
-            return Ok(());
-        };
-        if self.gateway.session_keys.is_some() {
-            return Err(SecretFileError::Both {
-                variable: "MCPGW_SESSION_KEYS",
-            }
-            .into());
-        }
-        if let Some(text) = value_or_file("MCPGW_SESSION_KEYS", None, Some(path))? {
-            self.gateway.session_keys = Some(Keyring::parse(text.expose())?);
-        }
-        Ok(())
+    /// Reads `MCPGW_SESSION_KEYS_FILE` and `MCPGW_TOKEN_KEY_FILE` into the gateway's
+    /// settings, when they are set.
+    pub fn load_keyrings(&mut self) -> Result<(), ServeSecretError> {
+        load_keyring(
+            "MCPGW_SESSION_KEYS",
+            self.session_keys_file.as_deref(),
+            &mut self.gateway.session_keys,
+        )?;
+        load_keyring(
+            "MCPGW_TOKEN_KEY",
+            self.token_key_file.as_deref(),
+            &mut self.gateway.token_key,
+        )
     }
+}
+
+/// Reads the keyring `variable` names from `file` into `keyring`, when a file is given (and
+/// the variable is not set as well).
+fn load_keyring(
+    variable: &'static str,
+    file: Option<&std::path::Path>,
+    keyring: &mut Option<Keyring>,
+) -> Result<(), ServeSecretError> {
+    let Some(path) = file else {
+        return Ok(());
+    };
+    if keyring.is_some() {
+        return Err(SecretFileError::Both { variable }.into());
+    }
+    if let Some(text) = value_or_file(variable, None, Some(path))? {
+        *keyring = Some(Keyring::parse(text.expose())?);
+    }
+    Ok(())
 }
 
 /// TLS of the link to the control plane (see [`crate::sync::SyncLink`]).

@@ -35,7 +35,7 @@ async fn main() -> ExitCode {
 async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     let link = SyncLink::new(&args.control_plane_url, &args.link)?;
     let token = args.token()?;
-    args.load_session_keys()?;
+    args.load_keyrings()?;
     let nats = args
         .nats
         .connect(async_nats::ConnectOptions::new().retry_on_initial_connect())

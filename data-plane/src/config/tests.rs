@@ -136,7 +136,7 @@ fn the_token_and_the_keyring_may_come_from_files() {
         serve.token().unwrap().expose(),
         "mcpgwdp_abcdefgh_FromAFileFromAFileFromAFileFr"
     );
-    serve.load_session_keys().unwrap();
+    serve.load_keyrings().unwrap();
     assert_eq!(
         serve
             .gateway
@@ -159,4 +159,28 @@ fn the_token_and_the_keyring_may_come_from_files() {
             .to_string()
             .contains("MCPGW_DATA_PLANE_TOKEN")
     );
+}
+
+#[test]
+fn the_public_base_url_must_be_an_absolute_url_without_query() {
+    let addr: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+    let mut settings = Settings::new(addr, Keyring::single(&[7; 32]));
+    assert_eq!(
+        settings.public_base(addr).unwrap().as_str(),
+        "http://127.0.0.1:8080/"
+    );
+    settings.public_base_url = Some("https://mcp.example.com".parse().unwrap());
+    assert_eq!(
+        settings.public_base(addr).unwrap().as_str(),
+        "https://mcp.example.com/"
+    );
+    for wrong in [
+        "https://mcp.example.com/?tenant=1",
+        "ftp://mcp.example.com",
+        "mailto:a@b",
+    ] {
+        settings.public_base_url = Some(wrong.parse().unwrap());
+        let error = settings.public_base(addr).unwrap_err().to_string();
+        assert!(error.contains("MCPGW_PUBLIC_BASE_URL"), "{wrong}: {error}");
+    }
 }
