@@ -278,6 +278,26 @@ async fn each_user_signs_in_once_and_every_pod_sends_their_own_token() {
         "{connections}"
     );
 
+    // The control plane holds the tokens sealed only: no event payload or row has one.
+    let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(s.fleet.database_url())
+        .await
+        .expect("the fleet's database");
+    let stored: Vec<String> = sqlx::query_scalar(
+        "SELECT payload::text FROM events UNION ALL SELECT sealed FROM upstream_connections",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    assert!(
+        stored.iter().any(|row| row.contains("sealed")),
+        "tokens were stored"
+    );
+    for row in &stored {
+        for token in [&first_token, &refreshed] {
+            assert!(!row.contains(token.as_str()), "a token is stored in the clear");
+        }
+    }
+
     // No token of anyone's, and no sign-in link, is in either plane's logs.
     let logs = [pod_a.logs(), pod_b.logs(), s.fleet.control_plane_logs()]
         .concat()
