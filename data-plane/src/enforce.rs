@@ -5,7 +5,9 @@
 //! or deleted loses its streams; so does a server whose URL or auth changed (its sessions answer
 //! 404 on their next request, since they were sealed against the old connection version). A
 //! changed tool policy is announced with `notifications/tools/list_changed` on the server's open
-//! GET streams.
+//! GET streams. A user's ended connection (revoked by an administrator) closes their streams to
+//! the server; a user's sign-in completes their URL elicitation with
+//! `notifications/elicitation/complete` on their open GET streams to it.
 
 mod registry;
 
@@ -18,7 +20,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use registry::{StreamGuard, StreamRegistry};
 
+use bytes::Bytes;
+
 use crate::access;
+use crate::oauth::Vault;
 use crate::snapshot::{Config, ConfigStore};
 
 /// How often expiry is checked (keys expire by the clock, with no event).
@@ -30,8 +35,14 @@ const EXPIRY_SWEEP: Duration = Duration::from_millis(500);
 pub const TOOLS_LIST_CHANGED_EVENT: &[u8] =
     b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}\n\n";
 
-/// Applies every configuration change to the open streams of `registry` until `shutdown`.
-pub async fn run(store: ConfigStore, registry: StreamRegistry, shutdown: CancellationToken) {
+/// Applies every configuration change to the open streams of `registry` until `shutdown`;
+/// `vault` opens users' connections (none: this pod keeps no users' tokens).
+pub async fn run(
+    store: ConfigStore,
+    registry: StreamRegistry,
+    vault: Option<Vault>,
+    shutdown: CancellationToken,
+) {
     let mut changes = store.subscribe();
     let mut sweep = tokio::time::interval(EXPIRY_SWEEP);
     loop {
@@ -48,6 +59,11 @@ pub async fn run(store: ConfigStore, registry: StreamRegistry, shutdown: Cancell
                             }
                             crate::Change::Connection { id, removed: true } => {
                                 close_connection(&config, &registry, id);
+                            }
+                            crate::Change::Connection { id, removed: false } => {
+                                if let Some(vault) = &vault {
+                                    complete_sign_in(&config, &registry, vault, id);
+                                }
                             }
                             _ => {}
                         }
@@ -91,6 +107,36 @@ fn close_connection(config: &Config, registry: &StreamRegistry, id: &ConnectionI
     });
     if closed > 0 {
         tracing::info!(closed, connection = %id, "closed a user's streams after their connection ended");
+    }
+}
+
+/// Tells the user of connection `id`, if this write is their sign-in, on their open GET
+/// streams to the server that the URL elicitation that asked for it is complete.
+fn complete_sign_in(config: &Config, registry: &StreamRegistry, vault: &Vault, id: &ConnectionId) {
+    let Some(connection) = config.connections.get(id).map(|e| e.value.clone()) else {
+        return;
+    };
+    let Some(elicitation) = vault.open(&connection).ok().and_then(|t| t.elicitation_id) else {
+        return;
+    };
+    let message = serde_json::json!({
+        "jsonrpc": "2.0",
+        "method": "notifications/elicitation/complete",
+        "params": {"elicitationId": elicitation},
+    });
+    let event = Bytes::from(format!("event: message\ndata: {message}\n\n"));
+    let sent = registry.inject_where(
+        |stream| {
+            stream.server == connection.server_id
+                && config
+                    .api_key(&stream.key)
+                    .and_then(|key| key.user.as_deref())
+                    .is_some_and(|user| user == connection.user_id)
+        },
+        event,
+    );
+    if sent > 0 {
+        tracing::debug!(sent, connection = %id, "completed a URL elicitation on the user's streams");
     }
 }
 

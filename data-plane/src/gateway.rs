@@ -217,6 +217,10 @@ impl Gateway {
         tokio::spawn(enforce::run(
             self.state.store.clone(),
             self.state.streams.clone(),
+            self.state
+                .upstream
+                .user_tokens()
+                .and_then(|t| t.vault().cloned()),
             enforcement.clone(),
         ));
         let _stop_enforcement = enforcement.drop_guard();

@@ -294,7 +294,10 @@ async fn each_user_signs_in_once_and_every_pod_sends_their_own_token() {
     );
     for row in &stored {
         for token in [&first_token, &refreshed] {
-            assert!(!row.contains(token.as_str()), "a token is stored in the clear");
+            assert!(
+                !row.contains(token.as_str()),
+                "a token is stored in the clear"
+            );
         }
     }
 
@@ -372,7 +375,8 @@ async fn sign_in_problems_name_their_cause_and_fix() {
     let upstream = JwtUpstream::start_protected(&auth_server.issuer).await;
     let localhost_url = upstream.url.replace("127.0.0.1", "localhost");
     let pre_registered = json!({"client_id": "gateway-web", "client_secret": SECRET});
-    s.server("pre-registered", &upstream.url, pre_registered.clone())
+    let pre_registered_id = s
+        .server("pre-registered", &upstream.url, pre_registered.clone())
         .await;
     s.server("no-client", &upstream.url, json!({})).await;
     s.server("wrong-resource", &localhost_url, json!({})).await;
@@ -385,27 +389,62 @@ async fn sign_in_problems_name_their_cause_and_fix() {
     let carol = s.user_key("carol").await;
     pod.wait_applied(s.fleet.head().await, SOON).await;
 
-    // A pre-registered client: used as is, nothing else tried.
+    // A pre-registered client: used as is, nothing else tried. The session's client declares
+    // URL elicitation.
     let landing = sign_in_page(pod, "pre-registered", &carol).await;
     assert_eq!(landing.status, StatusCode::OK, "{landing:?}");
     let client = McpClient::new(pod.mcp_url("pre-registered"), &carol);
-    let session = client.initialize().await;
+    let init = client.post(initialize_with_url_elicitation(), None).await;
+    assert_eq!(init.status, StatusCode::OK, "{}", init.body);
+    let session = init.session.expect("a session");
+    let initialized = client
+        .post(
+            json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+            Some(&session),
+        )
+        .await;
+    assert_eq!(initialized.status, StatusCode::ACCEPTED);
     let answer = client.post(whoami(2), Some(&session)).await;
     let seen = seen_by_upstream(&answer.body);
     assert_eq!(seen["client_id"], "gateway-web", "{seen}");
     assert_eq!(seen["claims"]["sub"], "carol@idp", "{seen}");
+    let mut stream = client.open_stream(&session).await;
 
     // Its access token expires, and no refresh token was issued (no offline access): the
-    // user is asked to sign in again, and told why and what fixes it.
+    // user is asked to sign in again (-32042, in this session), told why and what fixes it,
+    // and their stream stays open.
     tokio::time::sleep(Duration::from_secs(4)).await;
     let answer = client.post(whoami(3), Some(&session)).await;
-    assert_eq!(
-        answer.body["error"]["data"]["reason"], "sign_in_required",
-        "{}",
-        answer.body
-    );
-    let hint = answer.body["error"]["data"]["hint"].as_str().unwrap();
+    let error = &answer.body["error"];
+    assert_eq!(error["code"], -32042, "{}", answer.body);
+    let hint = error["data"]["hint"].as_str().unwrap();
     assert!(hint.contains("offline_access"), "{hint}");
+    let connections = s.connections(&pre_registered_id).await;
+    assert_eq!(
+        connections["connections"][0]["signed_out"], true,
+        "{connections}"
+    );
+    // Signing in again completes the elicitation on the session's stream, and the next call
+    // works without reconnecting.
+    let elicitation = &error["data"]["elicitations"][0];
+    sign_in(elicitation["url"].as_str().unwrap(), "carol@idp").await;
+    let complete = loop {
+        match stream.next(SOON).await {
+            StreamEvent::Message(message)
+                if message["method"] == "notifications/elicitation/complete" =>
+            {
+                break message;
+            }
+            StreamEvent::Message(_) => continue,
+            StreamEvent::Closed => panic!("the stream closed"),
+        }
+    };
+    assert_eq!(
+        complete["params"]["elicitationId"], elicitation["elicitationId"],
+        "{complete}"
+    );
+    let answer = client.post(whoami(4), Some(&session)).await;
+    assert_eq!(seen_by_upstream(&answer.body)["claims"]["sub"], "carol@idp");
 
     // Each problem's page names the cause and the fix.
     for (slug, status, words) in [

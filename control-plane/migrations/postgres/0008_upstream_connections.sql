@@ -5,6 +5,8 @@ CREATE TABLE upstream_connections (
     server_id  TEXT   NOT NULL,
     user_id    TEXT   NOT NULL,
     sealed     TEXT   NOT NULL,
+    -- The sign-in ended (refresh token refused or never issued): the user must sign in again.
+    signed_out BOOLEAN NOT NULL,
     version    BIGINT NOT NULL,
     created_at TEXT   NOT NULL,
     updated_at TEXT   NOT NULL,

@@ -274,6 +274,7 @@ impl ConfigSync for SyncService {
                         user_id: request.user_id,
                         expected_version: request.expected_version,
                         sealed: request.sealed,
+                        signed_out: request.signed_out,
                     },
                 )
                 .await

@@ -24,6 +24,8 @@ pub struct StoreConnectionInput {
     pub expected_version: i64,
     /// The sealed tokens; empty ends the connection.
     pub sealed: Vec<u8>,
+    /// The tokens no longer work: the user must sign in again.
+    pub signed_out: bool,
 }
 
 /// A stored connection write.
@@ -68,6 +70,7 @@ impl Service {
                 server_id: input.server_id,
                 user_id: input.user_id.clone(),
                 sealed: STANDARD.encode(&input.sealed),
+                signed_out: input.signed_out,
                 audience,
             }
         };

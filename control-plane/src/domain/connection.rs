@@ -26,6 +26,10 @@ pub enum ConnectionEvent {
         user_id: String,
         /// The sealed tokens, base64.
         sealed: String,
+        /// The tokens no longer work (refresh token refused or never issued): the user must
+        /// sign in again.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        signed_out: bool,
     },
     /// The connection was ended: by an administrator, or by a data plane whose refresh token
     /// the authorization server refused. The user must sign in again.
@@ -60,6 +64,8 @@ pub enum ConnectionCommand {
         user_id: String,
         /// The sealed tokens, base64.
         sealed: String,
+        /// The tokens no longer work.
+        signed_out: bool,
         /// The server's workspaces.
         audience: Vec<Audience>,
     },
@@ -117,6 +123,7 @@ impl Aggregate for Connection {
                 server_id,
                 user_id,
                 sealed,
+                signed_out,
                 audience,
             } => {
                 if ConnectionId::of(&server_id, &user_id) != *id {
@@ -136,6 +143,7 @@ impl Aggregate for Connection {
                         server_id,
                         user_id,
                         sealed,
+                        signed_out,
                     }],
                     audience,
                 })

@@ -189,18 +189,20 @@ async fn apply_connection(row: Row<'_>, event: &ConnectionEvent) -> Result<(), S
             server_id,
             user_id,
             sealed,
+            signed_out,
         } => {
             sqlx::query(
-                "INSERT INTO upstream_connections (id, server_id, user_id, sealed, version, created_at, updated_at, last_seq) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $6, $7) \
-                 ON CONFLICT (id) DO UPDATE SET sealed = excluded.sealed, version = excluded.version, \
-                 updated_at = excluded.updated_at, last_seq = excluded.last_seq \
+                "INSERT INTO upstream_connections (id, server_id, user_id, sealed, signed_out, version, created_at, updated_at, last_seq) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) \
+                 ON CONFLICT (id) DO UPDATE SET sealed = excluded.sealed, signed_out = excluded.signed_out, \
+                 version = excluded.version, updated_at = excluded.updated_at, last_seq = excluded.last_seq \
                  WHERE upstream_connections.last_seq < excluded.last_seq",
             )
             .bind(&row.id)
             .bind(server_id.to_string())
             .bind(user_id)
             .bind(sealed)
+            .bind(*signed_out)
             .bind(row.version)
             .bind(&row.at)
             .bind(row.seq)

@@ -115,13 +115,19 @@ impl StreamRegistry {
 
     /// Queues `event` on every open GET stream of `server`; returns on how many.
     pub fn announce(&self, server: &ServerId, event: &'static [u8]) -> usize {
+        self.inject_where(|s| &s.server == server, Bytes::from_static(event))
+    }
+
+    /// Queues `event` on every open GET stream for which `condition` holds; returns on how
+    /// many.
+    pub fn inject_where(&self, condition: impl Fn(&OpenStream) -> bool, event: Bytes) -> usize {
         let streams = self.lock();
         streams
             .open
             .values()
-            .filter(|s| &s.server == server)
+            .filter(|s| condition(s))
             .filter_map(|s| s.inject.as_ref())
-            .filter(|tx| tx.try_send(Bytes::from_static(event)).is_ok())
+            .filter(|tx| tx.try_send(event.clone()).is_ok())
             .count()
     }
 

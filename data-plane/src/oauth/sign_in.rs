@@ -717,8 +717,13 @@ impl SignIn {
             client_secret: state.client_secret.clone(),
             resource: state.resource.clone(),
             refresh_lease_until: None,
+            elicitation_id: None,
+            signed_out: None,
         };
-        Ok(token_set(&answer, before))
+        Ok(UserTokenSet {
+            elicitation_id: Some(state.ticket.n.clone()),
+            ..token_set(&answer, before)
+        })
     }
 
     /// The sign-in routes.

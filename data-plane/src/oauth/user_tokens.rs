@@ -142,11 +142,6 @@ impl UserTokens {
         self.recent.insert(record.id, (seq, record)).await;
     }
 
-    /// Forgets a connection this pod ended.
-    async fn ended(&self, id: &ConnectionId) {
-        self.recent.invalidate(id).await;
-    }
-
     /// The `Authorization` value for `user` at `route`'s upstream. `refused` is the value the
     /// upstream just refused (401): that token is refreshed even if it looks fresh.
     pub async fn authorization(
@@ -162,6 +157,9 @@ impl UserTokens {
             .await
             .ok_or(UserTokenError::SignInRequired)?;
         let tokens = open(vault, &record)?;
+        if let Some(reason) = tokens.signed_out {
+            return Err(UserTokenError::SignInAgain(reason));
+        }
         if usable(&tokens, now, refused) {
             return bearer(&tokens.access_token);
         }
@@ -176,6 +174,9 @@ impl UserTokens {
             .await
             .ok_or(UserTokenError::SignInRequired)?;
         let tokens = open(vault, &record)?;
+        if let Some(reason) = tokens.signed_out {
+            return Err(UserTokenError::SignInAgain(reason));
+        }
         if usable(&tokens, now, refused) {
             return bearer(&tokens.access_token);
         }
@@ -197,6 +198,7 @@ impl UserTokens {
         // Claim the refresh for this pod.
         let claim = UserTokenSet {
             refresh_lease_until: Some(now + LEASE.as_secs() as i64),
+            elicitation_id: None,
             ..tokens.clone()
         };
         let claimed = match vault
@@ -215,7 +217,8 @@ impl UserTokens {
             Ok(refreshed) => refreshed,
             Err(RefreshError::Refused(reason)) => {
                 tracing::info!(server = %route.slug(), %reason, "a user's refresh failed; they must sign in again");
-                self.end(vault, route, user, claimed_version).await;
+                self.sign_out(vault, route, user, claimed_version, &tokens, &reason)
+                    .await;
                 return Err(UserTokenError::SignInAgain(reason));
             }
             Err(RefreshError::Unavailable(reason)) => {
@@ -278,13 +281,31 @@ impl UserTokens {
         }
     }
 
-    /// Ends a connection whose refresh token is void (if no other pod changed it meanwhile).
-    async fn end(&self, vault: &Vault, route: &Route, user: &str, version: i64) {
-        let id = ConnectionId::of(&route.id(), user);
-        match vault.write(&route.id(), user, version, None).await {
-            Ok(_) | Err(SyncError::Conflict(_)) => self.ended(&id).await,
+    /// Marks a sign-in whose refresh token is void as ended, with why (if no other pod changed
+    /// it meanwhile). The connection stays, and with it the user's open streams: their next
+    /// sign-in continues them.
+    async fn sign_out(
+        &self,
+        vault: &Vault,
+        route: &Route,
+        user: &str,
+        version: i64,
+        tokens: &UserTokenSet,
+        reason: &str,
+    ) {
+        let signed_out = UserTokenSet::signed_out(tokens, reason.to_owned());
+        match vault
+            .write(&route.id(), user, version, Some(&signed_out))
+            .await
+        {
+            Ok(written) => {
+                if let Some(record) = written.record {
+                    self.wrote(written.seq, record).await;
+                }
+            }
+            Err(SyncError::Conflict(_)) => {}
             Err(error) => {
-                tracing::warn!(server = %route.slug(), %error, "cannot end a connection whose refresh token was refused");
+                tracing::warn!(server = %route.slug(), %error, "cannot record that a user's sign-in ended");
             }
         }
     }
@@ -335,6 +356,8 @@ pub(super) fn token_set(answer: &BasicTokenResponse, before: UserTokenSet) -> Us
             .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "))
             .or(before.scope),
         refresh_lease_until: None,
+        elicitation_id: None,
+        signed_out: None,
         ..before
     }
 }

@@ -43,6 +43,15 @@ pub struct UserTokenSet {
     /// detects refresh-token reuse answers by revoking the whole grant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_lease_until: Option<i64>,
+    /// The URL elicitation this sign-in completes: pods send
+    /// `notifications/elicitation/complete` for it on the user's open GET streams. Only on the
+    /// sign-in's own write, never carried on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elicitation_id: Option<String>,
+    /// Why the sign-in ended (its refresh token was refused or never issued): the user must
+    /// sign in again, and is told this. The connection stays, so its streams stay open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_out: Option<String>,
 }
 
 impl std::fmt::Debug for UserTokenSet {
@@ -60,6 +69,19 @@ impl UserTokenSet {
     /// Whether the access token may still be sent at `now` (Unix seconds).
     pub fn fresh_at(&self, now: i64) -> bool {
         self.refresh_at.is_none_or(|at| now < at)
+    }
+
+    /// A signed-out token set: nothing to send, only why.
+    pub fn signed_out(before: &UserTokenSet, reason: String) -> Self {
+        Self {
+            access_token: String::new(),
+            refresh_token: None,
+            refresh_at: None,
+            refresh_lease_until: None,
+            elicitation_id: None,
+            signed_out: Some(reason),
+            ..before.clone()
+        }
     }
 
     /// Whether another pod holds the refresh at `now`.
@@ -139,9 +161,10 @@ impl Vault {
             }
             None => Vec::new(),
         };
+        let signed_out = tokens.is_some_and(|t| t.signed_out.is_some());
         let stored = self
             .sync
-            .store_connection(server, user, expected_version, sealed.clone())
+            .store_connection(server, user, expected_version, sealed.clone(), signed_out)
             .await?;
         let record = tokens.map(|_| {
             Arc::new(ConnectionRecord {

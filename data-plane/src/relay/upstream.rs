@@ -105,6 +105,11 @@ impl Upstream {
         self
     }
 
+    /// Users' tokens, when this pod keeps them.
+    pub fn user_tokens(&self) -> Option<&UserTokens> {
+        self.users.as_ref().map(|(tokens, _)| tokens)
+    }
+
     /// Sign-in, when this pod keeps users' tokens.
     pub fn sign_in(&self) -> Option<&SignIn> {
         self.users.as_ref().map(|(_, sign_in)| sign_in)

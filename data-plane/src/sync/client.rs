@@ -121,7 +121,8 @@ impl SyncClient {
     }
 
     /// Stores `user`'s sealed tokens for `server` if the connection is still at
-    /// `expected_version` (0: not connected); empty `sealed` ends the connection.
+    /// `expected_version` (0: not connected); empty `sealed` ends the connection, and
+    /// `signed_out` says the tokens no longer work (the user must sign in again).
     /// [`SyncError::Conflict`] when another pod wrote first.
     pub async fn store_connection(
         &self,
@@ -129,12 +130,14 @@ impl SyncClient {
         user: &str,
         expected_version: i64,
         sealed: Vec<u8>,
+        signed_out: bool,
     ) -> Result<StoreConnectionResult, SyncError> {
         let request = StoreConnectionRequest {
             server_id: server.to_string(),
             user_id: user.to_owned(),
             expected_version,
             sealed,
+            signed_out,
         };
         Ok(self
             .inner

@@ -19,6 +19,9 @@ pub struct ConnectionView {
     user_id: String,
     /// Times tokens were stored (sign-in and every refresh).
     version: i64,
+    /// The sign-in ended (its refresh token was refused or never issued): the user is asked
+    /// to sign in again at their next call.
+    signed_out: bool,
     /// When the user first signed in.
     connected_at: DateTime<Utc>,
     /// When tokens were last stored.
@@ -30,6 +33,7 @@ impl From<ConnectionRow> for ConnectionView {
         Self {
             user_id: row.user_id,
             version: row.version,
+            signed_out: row.signed_out,
             connected_at: row.created_at,
             refreshed_at: row.updated_at,
         }

@@ -8,6 +8,7 @@ fn store(server: ServerId, user: &str) -> ConnectionCommand {
         server_id: server,
         user_id: user.to_owned(),
         sealed: "c2VhbGVk".to_owned(),
+        signed_out: false,
         audience: vec![Audience::Workspace(WorkspaceId::new())],
     }
 }
@@ -34,6 +35,7 @@ fn empty_or_oversized_tokens_are_refused() {
             server_id: server,
             user_id: "alice".to_owned(),
             sealed,
+            signed_out: false,
             audience: vec![],
         };
         let refused = Connection::default().decide(&id, command);

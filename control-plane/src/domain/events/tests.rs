@@ -94,6 +94,7 @@ fn every_event() -> Vec<(StreamId, DomainEvent)> {
             server_id,
             user_id: "alice".into(),
             sealed: "c2VhbGVk".into(),
+            signed_out: true,
         }
         .into(),
     ));

@@ -21,6 +21,8 @@ pub struct ConnectionRow {
     pub user_id: String,
     /// The sealed tokens, base64.
     pub sealed: String,
+    /// The sign-in ended: the user must sign in again.
+    pub signed_out: bool,
     /// Stream version.
     pub version: i64,
     /// First connected.
@@ -36,13 +38,14 @@ impl std::fmt::Debug for ConnectionRow {
             .field("server_id", &self.server_id)
             .field("user_id", &self.user_id)
             .field("version", &self.version)
+            .field("signed_out", &self.signed_out)
             .field("updated_at", &self.updated_at)
             .finish_non_exhaustive()
     }
 }
 
-const CONNECTION_COLUMNS: &str =
-    "id, server_id, user_id, sealed, version, created_at, updated_at FROM upstream_connections";
+const CONNECTION_COLUMNS: &str = "id, server_id, user_id, sealed, version, created_at, updated_at, \
+     CASE WHEN signed_out THEN 1 ELSE 0 END FROM upstream_connections";
 
 impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
     /// The connections to servers that serve a workspace in scope.
@@ -106,5 +109,6 @@ fn decode_connection(row: &AnyRow) -> Result<ConnectionRow, StoreError> {
         version: row.try_get(4)?,
         created_at: parse_time(&row.try_get::<String, _>(5)?)?,
         updated_at: parse_time(&row.try_get::<String, _>(6)?)?,
+        signed_out: row.try_get::<i64, _>(7)? != 0,
     })
 }
