@@ -20,7 +20,7 @@ pub use discovery::{AuthorizationServer, DiscoveryError, discover, locations};
 pub use registration::{ClientSource, OAuthClient, RegistrationError};
 pub use resource::{
     Challenge, ProtectedResource, ResourceError, challenge, check_resource,
-    discover as discover_resource,
+    discover as discover_resource, parse_bearer_challenge,
 };
 pub use sign_in::{
     CALLBACK_PATH, Plan, PlanError, SignIn, SignInLink, UnsupportedScopes, unsupported_scopes,

@@ -5,6 +5,8 @@ a test sees exactly which token the gateway sent (and can look for it where it m
 
 With `prm`, it is also a protected resource (RFC 9728): its 401 names its metadata, which names
 the authorization server and the scopes, so a client can discover everything from the URL.
+REQUIRED_SCOPES (space-separated, default "mcp:tools") are the scopes every token must carry;
+a token without them gets 403 insufficient_scope naming them.
 
 Usage: jwt_upstream.py PORT ISSUER AUDIENCE [prm]   (prints "ready" once it listens)
 """
@@ -16,23 +18,31 @@ from fastmcp.server.auth import RemoteAuthProvider
 from fastmcp.server.auth.providers.jwt import JWTVerifier
 from fastmcp.server.dependencies import get_access_token
 
+import os
+
 port, issuer, audience = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+required = os.environ.get("REQUIRED_SCOPES", "mcp:tools").split()
 # Keys are re-read every second, so a restarted authorization server's new key (and the
 # end of its old one) is seen at once.
+protected = sys.argv[4:] == ["prm"]
+# A protected resource checks scopes after the token (403 insufficient_scope, naming them);
+# otherwise the verifier refuses a token without them (401).
 verifier = JWTVerifier(
     jwks_uri=f"{issuer}/jwks",
     issuer=issuer,
     audience=audience,
-    required_scopes=["mcp:tools"],
+    required_scopes=None if protected else required,
     jwks_refresh_interval=1.0,
 )
 auth = verifier
-if sys.argv[4:] == ["prm"]:
+if protected:
     auth = RemoteAuthProvider(
         token_verifier=verifier,
         authorization_servers=[issuer],
         base_url=f"http://127.0.0.1:{port}",
-        scopes_supported=["mcp:tools"],
+        scopes_supported=required,
+        required_scopes=required,
+        challenge_scopes=required,
     )
 mcp = FastMCP("jwt-upstream", auth=auth)
 

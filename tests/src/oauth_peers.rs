@@ -13,6 +13,9 @@ use tokio::process::{Child, Command};
 use crate::peers::{node, npm_file, python, script};
 use crate::process::free_port;
 
+/// The scopes resource servers grant unless told otherwise.
+const DEFAULT_SCOPES: &str = "mcp:tools";
+
 /// How long a peer may take to start.
 const START: Duration = Duration::from_secs(60);
 
@@ -69,15 +72,26 @@ impl AuthorizationServer {
 
     /// Starts it on `port` (a restart keeps the issuer; its signing key is new each time).
     pub async fn start_on(port: u16, clients: Value, ttl: Duration) -> Self {
-        Self::launch(port, clients, ttl, true).await
+        Self::launch(port, clients, ttl, true, DEFAULT_SCOPES).await
     }
 
     /// Starts one that offers no dynamic client registration.
     pub async fn start_without_registration(clients: Value, ttl: Duration) -> Self {
-        Self::launch(free_port(), clients, ttl, false).await
+        Self::launch(free_port(), clients, ttl, false, DEFAULT_SCOPES).await
     }
 
-    async fn launch(port: u16, clients: Value, ttl: Duration, registration: bool) -> Self {
+    /// Starts one whose resource servers grant `scopes` (space-separated).
+    pub async fn start_with_scopes(clients: Value, ttl: Duration, scopes: &str) -> Self {
+        Self::launch(free_port(), clients, ttl, true, scopes).await
+    }
+
+    async fn launch(
+        port: u16,
+        clients: Value,
+        ttl: Duration,
+        registration: bool,
+        scopes: &str,
+    ) -> Self {
         let mut command = Command::new(node());
         command
             .arg(script("authorization_server.mjs"))
@@ -85,6 +99,7 @@ impl AuthorizationServer {
             .env("CLIENTS", clients.to_string())
             .env("ACCESS_TOKEN_TTL", ttl.as_secs().to_string())
             .env("REGISTRATION", if registration { "on" } else { "off" })
+            .env("SCOPES", scopes)
             .env("OIDC_PROVIDER", npm_file("oidc-provider/lib/index.js"));
         let child = start(command, "authorization server").await;
         Self {
@@ -118,15 +133,20 @@ pub struct JwtUpstream {
 impl JwtUpstream {
     /// Starts it, trusting `issuer`.
     pub async fn start(issuer: &str) -> Self {
-        Self::launch(issuer, false).await
+        Self::launch(issuer, false, DEFAULT_SCOPES).await
     }
 
     /// Starts it as a protected resource (RFC 9728) whose metadata names `issuer`.
     pub async fn start_protected(issuer: &str) -> Self {
-        Self::launch(issuer, true).await
+        Self::launch(issuer, true, DEFAULT_SCOPES).await
     }
 
-    async fn launch(issuer: &str, protected: bool) -> Self {
+    /// A protected resource that requires `scopes` (space-separated) of every token.
+    pub async fn start_requiring(issuer: &str, scopes: &str) -> Self {
+        Self::launch(issuer, true, scopes).await
+    }
+
+    async fn launch(issuer: &str, protected: bool, scopes: &str) -> Self {
         let port = free_port();
         let url = format!("http://127.0.0.1:{port}/mcp");
         let mut command = Command::new(python());
@@ -134,7 +154,8 @@ impl JwtUpstream {
             .arg(script("jwt_upstream.py"))
             .arg(port.to_string())
             .arg(issuer)
-            .arg(&url);
+            .arg(&url)
+            .env("REQUIRED_SCOPES", scopes);
         if protected {
             command.arg("prm");
         }

@@ -574,3 +574,75 @@ async fn sign_in_problems_name_their_cause_and_fix() {
         assert!(body.to_string().contains("client"), "{body}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_that_needs_more_scope_gets_it_after_one_step_up() {
+    let s = Setup::start().await;
+    let auth_server = AuthorizationServer::start_with_scopes(
+        json!([]),
+        Duration::from_secs(300),
+        "mcp:tools mcp:admin",
+    )
+    .await;
+    // It needs mcp:admin too; the server asks for mcp:tools only.
+    let upstream = JwtUpstream::start_requiring(&auth_server.issuer, "mcp:tools mcp:admin").await;
+    s.server("admin", &upstream.url, json!({"scope": "mcp:tools"}))
+        .await;
+    // One that needs a scope the authorization server never grants.
+    let stingy = JwtUpstream::start_requiring(&auth_server.issuer, "mcp:tools mcp:root").await;
+    s.server("root", &stingy.url, json!({"scope": "mcp:tools"}))
+        .await;
+    let dave = s.user_key("dave").await;
+    let pods = s.pods(1).await;
+    let pod = &pods[0];
+
+    let landing = sign_in_page(pod, "admin", &dave).await;
+    assert_eq!(landing.status, StatusCode::OK, "{landing:?}");
+    // Signed in with mcp:tools: the upstream answers 403 insufficient_scope, and the user is
+    // asked to grant the rest (never shown the 403).
+    let client = McpClient::new(pod.mcp_url("admin"), &dave);
+    let answer = client.post(plain_initialize(), None).await;
+    assert_eq!(
+        answer.body["error"]["data"]["reason"], "sign_in_required",
+        "{}",
+        answer.body
+    );
+    let hint = answer.body["error"]["data"]["hint"].as_str().unwrap();
+    assert!(hint.contains("mcp:admin"), "{hint}");
+    let link = answer.body["error"]["data"]["sign_in_url"]
+        .as_str()
+        .unwrap();
+    sign_in(link, "dave@idp").await;
+    let session = client.initialize().await;
+    let answer = client.post(whoami(2), Some(&session)).await;
+    let seen = seen_by_upstream(&answer.body);
+    let scopes = seen["scopes"].to_string();
+    assert!(
+        scopes.contains("mcp:admin") && scopes.contains("mcp:tools"),
+        "{seen}"
+    );
+
+    // A scope the authorization server does not grant: one step-up, then the upstream's
+    // refusal stands (no endless sign-ins).
+    let root = McpClient::new(pod.mcp_url("root"), &dave);
+    let landing = sign_in_page(pod, "root", &dave).await;
+    assert_eq!(landing.status, StatusCode::OK, "{landing:?}");
+    let answer = root.post(plain_initialize(), None).await;
+    let link = answer.body["error"]["data"]["sign_in_url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a step-up: {}", answer.body));
+    assert!(
+        answer.body["error"]["data"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("mcp:root")
+    );
+    sign_in(link, "dave@idp").await;
+    let answer = root.post(plain_initialize(), None).await;
+    assert_eq!(answer.status, StatusCode::BAD_GATEWAY, "{}", answer.body);
+    assert_eq!(
+        answer.body["error"]["data"]["reason"], "upstream_auth_failed",
+        "{}",
+        answer.body
+    );
+}

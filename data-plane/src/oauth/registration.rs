@@ -72,8 +72,6 @@ struct RegistrationRequest<'a> {
     response_types: [&'static str; 1],
     token_endpoint_auth_method: &'static str,
     application_type: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    scope: Option<&'a str>,
 }
 
 #[derive(Deserialize)]
@@ -98,14 +96,13 @@ pub fn pre_registered(client_id: Option<&str>, client_secret: Option<&str>) -> O
 }
 
 /// Registers the gateway at `server` (RFC 7591) as a confidential web client redirecting to
-/// `callback`.
+/// `callback`. No `scope` is registered: the client may later ask for more (a step-up).
 pub async fn register(
     client: &reqwest::Client,
     egress: &EgressPolicy,
     server: &AuthorizationServer,
     callback: &str,
     client_name: &str,
-    scope: Option<&str>,
 ) -> Result<OAuthClient, RegistrationError> {
     let Some(endpoint) = &server.registration_endpoint else {
         return Err(RegistrationError::NoRegistration {
@@ -124,7 +121,6 @@ pub async fn register(
         response_types: ["code"],
         token_endpoint_auth_method: if basic { "client_secret_basic" } else { "none" },
         application_type: "web",
-        scope,
     };
     let request = http::Request::post(endpoint.as_str())
         .header(http::header::CONTENT_TYPE, "application/json")

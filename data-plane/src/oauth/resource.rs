@@ -28,6 +28,8 @@ pub struct Challenge {
     pub resource_metadata: Option<String>,
     /// `scope` of that header.
     pub scope: Option<String>,
+    /// `error` of that header (`invalid_token`, `insufficient_scope`).
+    pub error: Option<String>,
 }
 
 /// The upstream's protected resource metadata could not be found or does not fit.
@@ -109,6 +111,7 @@ pub fn parse_bearer_challenge(header: &str) -> Option<Challenge> {
         match name.to_ascii_lowercase().as_str() {
             "resource_metadata" => challenge.resource_metadata = Some(value.to_owned()),
             "scope" => challenge.scope = Some(value.to_owned()),
+            "error" => challenge.error = Some(value.to_owned()),
             _ => {}
         }
         params = remaining;
@@ -221,6 +224,7 @@ mod tests {
             Some("https://r.example/.well-known/oauth-protected-resource/mcp")
         );
         assert_eq!(c.scope.as_deref(), Some("a b"));
+        assert_eq!(c.error.as_deref(), Some("invalid_token"));
         assert_eq!(parse_bearer_challenge("Basic realm=\"x\""), None);
         assert_eq!(
             parse_bearer_challenge("bearer").unwrap(),

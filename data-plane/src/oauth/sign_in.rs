@@ -83,6 +83,10 @@ struct Ticket {
     exp: i64,
     /// Its id.
     n: String,
+    /// The scope to ask for instead of the server's (a step-up: the union of what was granted
+    /// and what the upstream asked for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sc: Option<String>,
 }
 
 /// The gateway's own `requestState` of an `InputRequiredResult` (2026-07-28): sealed, bound
@@ -108,6 +112,7 @@ struct FlowState {
     client_id: String,
     client_secret: Option<String>,
     resource: Option<String>,
+    scope: Option<String>,
 }
 
 /// How the gateway signs users in to one server: found by discovery, registration and the
@@ -283,6 +288,16 @@ impl SignIn {
 
     /// A link that signs `user` in to `route`'s upstream.
     pub async fn link(&self, route: &Route, user: &str) -> SignInLink {
+        self.link_for_scope(route, user, None).await
+    }
+
+    /// A link that signs `user` in asking for `scope` instead of the server's (a step-up).
+    pub async fn link_for_scope(
+        &self,
+        route: &Route,
+        user: &str,
+        scope: Option<String>,
+    ) -> SignInLink {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let ticket = Ticket {
             s: route.id(),
@@ -290,6 +305,7 @@ impl SignIn {
             v: self.inner.tokens.version(route, user).await,
             exp: Utc::now().timestamp() + LINK_LIFETIME.as_secs() as i64,
             n: id.clone(),
+            sc: scope,
         };
         let sealed = self.seal(&ticket, "sign-in ticket");
         SignInLink {
@@ -416,10 +432,7 @@ impl SignIn {
                 .map(|s| s.expose().as_str()),
         ) {
             Some(pre_registered) => pre_registered,
-            None => {
-                self.registered_client(route, &server, scope.as_deref())
-                    .await?
-            }
+            None => self.registered_client(route, &server).await?,
         };
         Ok(Plan {
             authorization_endpoint,
@@ -439,7 +452,6 @@ impl SignIn {
         &self,
         route: &Route,
         server: &AuthorizationServer,
-        scope: Option<&str>,
     ) -> Result<OAuthClient, RegistrationError> {
         let callback = self.callback();
         let name = match &route.server.auth {
@@ -458,7 +470,6 @@ impl SignIn {
                     server,
                     &callback,
                     &name,
-                    scope,
                 )
                 .await
             })
@@ -502,7 +513,10 @@ impl SignIn {
             );
         }
         let plan = match self.plan(&route).await {
-            Ok(plan) => plan,
+            Ok(plan) => Plan {
+                scope: ticket.sc.clone().or(plan.scope),
+                ..plan
+            },
             Err(error) => {
                 tracing::warn!(server = %route.slug(), %error, "cannot start a sign-in");
                 return page(
@@ -544,6 +558,7 @@ impl SignIn {
             client_id: plan.client.client_id.clone(),
             client_secret: plan.client.client_secret.clone(),
             resource: plan.resource.clone(),
+            scope: plan.scope.clone(),
         };
         let state = self.seal(&state, "sign-in state");
         let client = BasicClient::new(ClientId::new(plan.client.client_id.clone()))
@@ -711,6 +726,7 @@ impl SignIn {
             refresh_token: None,
             refresh_at: None,
             scope: None,
+            requested_scope: state.scope.clone(),
             issuer: state.issuer.clone(),
             token_endpoint: state.token_endpoint.clone(),
             client_id: state.client_id.clone(),

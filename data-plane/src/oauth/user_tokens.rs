@@ -142,6 +142,32 @@ impl UserTokens {
         self.recent.insert(record.id, (seq, record)).await;
     }
 
+    /// The scopes `user`'s sign-in at `route`'s upstream asked for and was granted, as far as
+    /// this pod knows.
+    pub async fn known_scopes(&self, route: &Route, user: &str) -> Vec<String> {
+        let Some(vault) = self.vault.as_ref() else {
+            return Vec::new();
+        };
+        let Some(tokens) = self
+            .latest(route, user)
+            .await
+            .and_then(|record| vault.open(&record).ok())
+        else {
+            return Vec::new();
+        };
+        let mut scopes: Vec<String> = Vec::new();
+        for scope in [tokens.requested_scope, tokens.scope]
+            .iter()
+            .flatten()
+            .flat_map(|s| s.split_whitespace())
+        {
+            if !scopes.iter().any(|s| s == scope) {
+                scopes.push(scope.to_owned());
+            }
+        }
+        scopes
+    }
+
     /// The `Authorization` value for `user` at `route`'s upstream. `refused` is the value the
     /// upstream just refused (401): that token is refreshed even if it looks fresh.
     pub async fn authorization(

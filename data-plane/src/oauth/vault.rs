@@ -26,6 +26,9 @@ pub struct UserTokenSet {
     /// The scope granted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The scope the sign-in asked for (a step-up asks for more only once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_scope: Option<String>,
     /// The authorization server's issuer.
     pub issuer: String,
     /// Its token endpoint.

@@ -203,6 +203,15 @@ impl Upstream {
                 .instrument(span.clone())
                 .await;
         }
+        if let (Ok(response), Some(user)) = (&result, user)
+            && response.status() == http::StatusCode::FORBIDDEN
+            && matches!(route.server.auth, UpstreamAuth::Oauth2 { .. })
+            && let Some(needed) = insufficient_scope(response.headers())
+            && let Some(step_up) = self.step_up(route, user, &needed).await
+        {
+            observation.upstream(Some(403), started.elapsed());
+            return Err(step_up);
+        }
         let status = result.as_ref().ok().map(|r| r.status().as_u16());
         match (&result, status) {
             (Ok(_), Some(status)) => {
@@ -321,10 +330,53 @@ impl Upstream {
         }
     }
 
+    /// A step-up after the upstream answered `403 insufficient_scope` asking for `needed`: a
+    /// sign-in for the union of what `user` asked for and was granted and what is needed.
+    /// `None` when the sign-in asked for all of it already (the authorization server did not
+    /// grant it, or the upstream still refuses: one step-up per scope, then its 403 stands).
+    async fn step_up(&self, route: &Route, user: &str, needed: &str) -> Option<GatewayError> {
+        let (tokens, sign_in) = self.users.as_ref()?;
+        let known = tokens.known_scopes(route, user).await;
+        let mut union: Vec<&str> = known.iter().map(String::as_str).collect();
+        let missing: Vec<&str> = needed
+            .split_whitespace()
+            .filter(|scope| !union.contains(scope))
+            .collect();
+        if missing.is_empty() {
+            return None;
+        }
+        union.extend(&missing);
+        tracing::info!(server = %route.slug(), missing = %missing.join(" "), "the upstream needs more scope: asking the user to grant it");
+        Some(GatewayError::SignInRequired {
+            slug: route.slug().to_string(),
+            server: route.server.name.clone(),
+            link: sign_in
+                .link_for_scope(route, user, Some(union.join(" ")))
+                .await,
+            url_elicitation: false,
+            cause: Some(format!(
+                "{} needs access you have not granted yet ({})",
+                route.server.name,
+                missing.join(" ")
+            )),
+        })
+    }
+
     /// The response-header timeout, also used for the bounded reads of whole bodies.
     pub fn timeout(&self) -> Duration {
         self.timeout
     }
+}
+
+/// The scope an upstream's `403` asks for, when its challenge is `insufficient_scope`.
+fn insufficient_scope(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(http::header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(crate::oauth::parse_bearer_challenge)
+        .find(|c| c.error.as_deref() == Some("insufficient_scope"))?
+        .scope
 }
 
 fn token_failed(route: &Route, error: TokenError) -> GatewayError {
