@@ -7,6 +7,8 @@
 //   SCOPES               space-separated scopes resource servers grant (default "mcp:tools")
 //   OIDC_PROVIDER        the path of oidc-provider's package (tests/peers.sh installs it)
 //   REGISTRATION         "off": no dynamic client registration (default on)
+//   CIMD                 "on": accept Client ID Metadata Documents (fetched over https; give
+//                        NODE_EXTRA_CA_CERTS for a test CA)
 //
 // Enabled: client credentials, resource indicators (RFC 8707) issuing JWT access tokens whose
 // audience is the resource, dynamic client registration, refresh-token rotation, and the
@@ -29,6 +31,12 @@ const signing = { ...privateKey.export({ format: 'jwk' }), kid: crypto.randomUUI
 
 const provider = new Provider(issuer, {
   clients,
+  // The gateway under test is on loopback, which oidc-provider's SSRF protection refuses for
+  // the documents it fetches (Client ID Metadata Documents): here they go out without it.
+  fetch: (url, options) => {
+    delete options.dispatcher;
+    return globalThis.fetch(url, options);
+  },
   jwks: { keys: [signing] },
   scopes: ['openid', 'offline_access', ...scopes],
   ttl: { AccessToken: ttl, ClientCredentials: ttl },
@@ -36,6 +44,7 @@ const provider = new Provider(issuer, {
   features: {
     clientCredentials: { enabled: true },
     registration: { enabled: process.env.REGISTRATION !== 'off' },
+    clientIdMetadataDocument: { enabled: process.env.CIMD === 'on', ack: 'draft-02' },
     devInteractions: { enabled: true },
     resourceIndicators: {
       enabled: true,

@@ -25,11 +25,20 @@ pub struct Landing {
 /// Opens `url` and signs in as `login` (any name: the development login takes any), giving
 /// consent when asked.
 pub async fn sign_in(url: &str, login: &str) -> Landing {
-    let http = reqwest::Client::builder()
+    sign_in_trusting(url, login, None).await
+}
+
+/// [`sign_in`], trusting the CA certificate at `ca` (PEM) for https pages too.
+pub async fn sign_in_trusting(url: &str, login: &str, ca: Option<&std::path::Path>) -> Landing {
+    let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(20))
-        .build()
-        .expect("HTTP client");
+        .timeout(Duration::from_secs(20));
+    if let Some(ca) = ca {
+        let pem = std::fs::read(ca).expect("the CA certificate");
+        builder = builder
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("a PEM certificate"));
+    }
+    let http = builder.build().expect("HTTP client");
     let mut cookies = BTreeMap::<String, String>::new();
     let mut url = reqwest::Url::parse(url).expect("a sign-in URL");
     let mut form: Option<Vec<(&str, String)>> = None;

@@ -196,6 +196,11 @@ impl Fleet {
 }
 
 impl DataPlaneProcess {
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// `http://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)

@@ -20,3 +20,4 @@ pub mod process;
 pub mod standalone;
 pub mod tcp_proxy;
 pub mod telemetry;
+pub mod tls_proxy;

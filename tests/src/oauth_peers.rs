@@ -85,6 +85,21 @@ impl AuthorizationServer {
         Self::launch(free_port(), clients, ttl, true, scopes).await
     }
 
+    /// Starts one that accepts Client ID Metadata Documents (besides dynamic registration),
+    /// fetching them over https trusting the CA certificate at `ca`.
+    pub async fn start_accepting_metadata_documents(ca: &std::path::Path) -> Self {
+        let port = free_port();
+        let mut command = Self::command(
+            port,
+            Value::Array(vec![]),
+            Duration::from_secs(300),
+            true,
+            DEFAULT_SCOPES,
+        );
+        command.env("CIMD", "on").env("NODE_EXTRA_CA_CERTS", ca);
+        Self::spawn(command, port).await
+    }
+
     async fn launch(
         port: u16,
         clients: Value,
@@ -92,6 +107,20 @@ impl AuthorizationServer {
         registration: bool,
         scopes: &str,
     ) -> Self {
+        Self::spawn(
+            Self::command(port, clients, ttl, registration, scopes),
+            port,
+        )
+        .await
+    }
+
+    fn command(
+        port: u16,
+        clients: Value,
+        ttl: Duration,
+        registration: bool,
+        scopes: &str,
+    ) -> Command {
         let mut command = Command::new(node());
         command
             .arg(script("authorization_server.mjs"))
@@ -101,6 +130,10 @@ impl AuthorizationServer {
             .env("REGISTRATION", if registration { "on" } else { "off" })
             .env("SCOPES", scopes)
             .env("OIDC_PROVIDER", npm_file("oidc-provider/lib/index.js"));
+        command
+    }
+
+    async fn spawn(command: Command, port: u16) -> Self {
         let child = start(command, "authorization server").await;
         Self {
             _child: child,

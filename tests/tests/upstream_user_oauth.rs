@@ -13,6 +13,8 @@ use mcpgw_e2e::fleet::{DataPlaneProcess, Fleet};
 use mcpgw_e2e::mcp_client::{McpClient, StreamEvent, VERSION};
 use mcpgw_e2e::nats::PrivateNats;
 use mcpgw_e2e::oauth_peers::{AuthorizationServer, JwtUpstream};
+use mcpgw_e2e::pki::TestPki;
+use mcpgw_e2e::tls_proxy::TlsProxy;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -645,4 +647,45 @@ async fn an_upstream_that_needs_more_scope_gets_it_after_one_step_up() {
         "{}",
         answer.body
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_at_an_https_address_is_its_own_client_id_metadata_document() {
+    let s = Setup::start().await;
+    let pki = TestPki::generate();
+    // The pod behind a TLS-terminating proxy, as behind a load balancer.
+    let proxy = TlsProxy::start(&pki).await;
+    let token = s.fleet.data_plane_token(None).await;
+    let env = [
+        (
+            "MCPGW_TOKEN_KEY",
+            format!("k1:{}", mcpgw_shared::secret::generate_base64_key()),
+        ),
+        ("MCPGW_PUBLIC_BASE_URL", proxy.url()),
+    ];
+    let pod = s.fleet.data_plane(&token, &env).await;
+    proxy.forward_to(pod.port());
+    // Dynamic registration is offered too: the document comes first.
+    let auth_server = AuthorizationServer::start_accepting_metadata_documents(&pki.ca()).await;
+    let upstream = JwtUpstream::start_protected(&auth_server.issuer).await;
+    s.server("cimd", &upstream.url, json!({})).await;
+    let erin = s.user_key("erin").await;
+    pod.wait_applied(s.fleet.head().await, SOON).await;
+
+    let answer = McpClient::new(pod.mcp_url("cimd"), &erin)
+        .post(plain_initialize(), None)
+        .await;
+    let link = answer.body["error"]["data"]["sign_in_url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}", answer.body));
+    assert!(link.starts_with(&proxy.url()), "{link}");
+    let landing = browser::sign_in_trusting(link, "erin@idp", Some(&pki.ca())).await;
+    assert_eq!(landing.status, StatusCode::OK, "{landing:?}");
+    let client = McpClient::new(pod.mcp_url("cimd"), &erin);
+    let session = client.initialize().await;
+    let answer = client.post(whoami(2), Some(&session)).await;
+    let seen = seen_by_upstream(&answer.body);
+    let document = format!("{}/oauth/client-metadata.json", proxy.url());
+    assert_eq!(seen["client_id"], document.as_str(), "{seen}");
+    assert_eq!(seen["claims"]["sub"], "erin@idp", "{seen}");
 }

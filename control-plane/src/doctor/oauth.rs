@@ -195,11 +195,22 @@ fn registration(client_id: Option<&str>, server: &AuthorizationServer) -> Step {
             format!("pre-registered client `{client_id}` (nothing else is tried)"),
         );
     }
-    if let Some(endpoint) = &server.registration_endpoint {
+    let dynamic = server.registration_endpoint.as_ref().map(|endpoint| {
+        format!("dynamic client registration at {endpoint}, once per authorization server")
+    });
+    if server.client_id_metadata_document_supported {
         return Step::pass(
             "client registration",
-            format!("dynamic client registration at {endpoint}, once per authorization server"),
+            format!(
+                "the authorization server accepts Client ID Metadata Documents: data planes whose MCPGW_PUBLIC_BASE_URL is https are the client `{{base}}/oauth/client-metadata.json`; others use {}",
+                dynamic
+                    .as_deref()
+                    .unwrap_or("nothing (set `oauth_metadata.client_id`)")
+            ),
         );
+    }
+    if let Some(dynamic) = dynamic {
+        return Step::pass("client registration", dynamic);
     }
     Step::fail(
         "client registration",

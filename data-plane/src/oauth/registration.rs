@@ -1,7 +1,8 @@
 //! Which client the gateway is at an upstream's authorization server, in the MCP
 //! specification's order of preference: the pre-registered client of the server's
-//! `oauth_metadata` (and then nothing else is tried), else a client registered dynamically
-//! (RFC 7591) at the server's registration endpoint.
+//! `oauth_metadata` (and then nothing else is tried), else its own Client ID Metadata Document
+//! (when the authorization server accepts them and the gateway's public URL is https), else a
+//! client registered dynamically (RFC 7591) at the server's registration endpoint.
 
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +36,8 @@ impl std::fmt::Debug for OAuthClient {
 pub enum ClientSource {
     /// The server's `oauth_metadata.client_id`.
     PreRegistered,
+    /// The gateway's Client ID Metadata Document: the client id is its URL.
+    MetadataDocument,
     /// Dynamic client registration (RFC 7591).
     Dynamic,
 }
@@ -95,6 +98,51 @@ pub fn pre_registered(client_id: Option<&str>, client_secret: Option<&str>) -> O
     })
 }
 
+/// Where the gateway serves its Client ID Metadata Document, under the public base URL.
+pub const METADATA_DOCUMENT_PATH: &str = "/oauth/client-metadata.json";
+
+/// The gateway's Client ID Metadata Document: a public client (PKCE, no secret) whose id is
+/// the document's own URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MetadataDocument {
+    client_id: String,
+    client_name: &'static str,
+    redirect_uris: [String; 1],
+    grant_types: [&'static str; 2],
+    response_types: [&'static str; 1],
+    token_endpoint_auth_method: &'static str,
+    application_type: &'static str,
+}
+
+impl MetadataDocument {
+    /// The document of a gateway whose public base URL is `base` (https only: an
+    /// authorization server fetches it, and the specification requires https).
+    pub fn for_base(base: &url::Url) -> Option<Self> {
+        if base.scheme() != "https" {
+            return None;
+        }
+        let at = |path: &str| format!("{}{path}", base.as_str().trim_end_matches('/'));
+        Some(Self {
+            client_id: at(METADATA_DOCUMENT_PATH),
+            client_name: "MCP Gateway",
+            redirect_uris: [at(super::sign_in::CALLBACK_PATH)],
+            grant_types: ["authorization_code", "refresh_token"],
+            response_types: ["code"],
+            token_endpoint_auth_method: "none",
+            application_type: "web",
+        })
+    }
+
+    /// The client the document makes the gateway.
+    pub fn client(&self) -> OAuthClient {
+        OAuthClient {
+            client_id: self.client_id.clone(),
+            client_secret: None,
+            source: ClientSource::MetadataDocument,
+        }
+    }
+}
+
 /// Registers the gateway at `server` (RFC 7591) as a confidential web client redirecting to
 /// `callback`. No `scope` is registered: the client may later ask for more (a step-up).
 pub async fn register(
@@ -149,4 +197,29 @@ pub async fn register(
         client_secret: answer.client_secret,
         source: ClientSource::Dynamic,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_https_gateway_has_a_metadata_document_naming_itself() {
+        let http = url::Url::parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!(MetadataDocument::for_base(&http), None);
+        let https = url::Url::parse("https://mcp.example.com/").unwrap();
+        let document = MetadataDocument::for_base(&https).unwrap();
+        let json = serde_json::to_value(&document).unwrap();
+        assert_eq!(
+            json["client_id"],
+            "https://mcp.example.com/oauth/client-metadata.json"
+        );
+        assert_eq!(
+            json["redirect_uris"][0],
+            "https://mcp.example.com/oauth/upstream-callback"
+        );
+        assert_eq!(json["token_endpoint_auth_method"], "none");
+        assert!(json.get("client_secret").is_none());
+        assert_eq!(document.client().client_secret, None);
+    }
 }

@@ -34,7 +34,9 @@ use url::Url;
 
 use super::discovery::{self, AuthorizationServer, DiscoveryError};
 use super::http::{CallError, for_oauth2};
-use super::registration::{self, OAuthClient, RegistrationError};
+use super::registration::{
+    self, METADATA_DOCUMENT_PATH, MetadataDocument, OAuthClient, RegistrationError,
+};
 use super::resource::{self, ResourceError};
 use super::user_tokens::{UserTokens, refusal, token_client, token_set};
 use super::vault::UserTokenSet;
@@ -277,6 +279,11 @@ impl SignIn {
         }
     }
 
+    /// The gateway's Client ID Metadata Document, when its public base URL is https.
+    pub fn metadata_document(&self) -> Option<MetadataDocument> {
+        MetadataDocument::for_base(&self.inner.base)
+    }
+
     /// The redirect URI to register with authorization servers.
     pub fn callback(&self) -> String {
         self.at(CALLBACK_PATH)
@@ -432,7 +439,10 @@ impl SignIn {
                 .map(|s| s.expose().as_str()),
         ) {
             Some(pre_registered) => pre_registered,
-            None => self.registered_client(route, &server).await?,
+            None => match self.metadata_document() {
+                Some(document) if server.client_id_metadata_document_supported => document.client(),
+                _ => self.registered_client(route, &server).await?,
+            },
         };
         Ok(Plan {
             authorization_endpoint,
@@ -747,6 +757,10 @@ impl SignIn {
         Router::new()
             .route(SIGN_IN_PATH, axum::routing::get(start))
             .route(CALLBACK_PATH, axum::routing::get(callback))
+            .route(
+                METADATA_DOCUMENT_PATH,
+                axum::routing::get(metadata_document),
+            )
             .with_state(self.clone())
     }
 }
@@ -776,6 +790,23 @@ async fn start(
             StatusCode::BAD_REQUEST,
             "This sign-in link is not valid",
             "It carries no ticket. Call the tool again in your MCP client for a new link.",
+        ),
+    }
+}
+
+/// `GET /oauth/client-metadata.json`: the gateway's Client ID Metadata Document (404 when the
+/// public base URL is not https, where authorization servers may not use it).
+async fn metadata_document(State(sign_in): State<SignIn>) -> Response {
+    match sign_in.metadata_document() {
+        Some(document) => (
+            [(header::CACHE_CONTROL, "max-age=3600")],
+            axum::Json(document),
+        )
+            .into_response(),
+        None => page(
+            StatusCode::NOT_FOUND,
+            "No client metadata document",
+            "This gateway's public base URL (MCPGW_PUBLIC_BASE_URL) is not https, so it registers with authorization servers instead.",
         ),
     }
 }
