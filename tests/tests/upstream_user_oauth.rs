@@ -381,6 +381,13 @@ async fn sign_in_problems_name_their_cause_and_fix() {
         .server("pre-registered", &upstream.url, pre_registered.clone())
         .await;
     s.server("no-client", &upstream.url, json!({})).await;
+    // An issuer at the cloud metadata address: the egress policy refuses its metadata.
+    s.server(
+        "metadata-issuer",
+        &upstream.url,
+        json!({"issuer": "http://169.254.169.254"}),
+    )
+    .await;
     s.server("wrong-resource", &localhost_url, json!({})).await;
     s.server(
         "wrong-callback",
@@ -468,6 +475,11 @@ async fn sign_in_problems_name_their_cause_and_fix() {
                 "register the server with the URL",
             ],
         ),
+        (
+            "metadata-issuer",
+            StatusCode::BAD_GATEWAY,
+            vec!["169.254.169.254"],
+        ),
     ] {
         let landing = sign_in_page(pod, slug, &carol).await;
         assert_eq!(landing.status, status, "{slug}: {landing:?}");
@@ -486,6 +498,22 @@ async fn sign_in_problems_name_their_cause_and_fix() {
         "both URLs are named: {}",
         landing.text
     );
+
+    // Forged or cut links and answers: refused with a page saying what to do.
+    let forged = browser::sign_in(
+        &format!("{}/oauth/upstream-sign-in?ticket=AAAA", pod.url()),
+        "carol@idp",
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::BAD_REQUEST, "{forged:?}");
+    assert!(forged.text.contains("not valid"), "{forged:?}");
+    let forged = browser::sign_in(
+        &format!("{}/oauth/upstream-callback?code=x&state=AAAA", pod.url()),
+        "carol@idp",
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::BAD_REQUEST, "{forged:?}");
+    assert!(forged.text.contains("no valid state"), "{forged:?}");
 
     // A client registered with another redirect URI: the authorization server itself refuses
     // (the gateway's callback is the one the pod logged at start).
