@@ -111,9 +111,11 @@ impl Facts<'_> {
 
 /// The diagnosis of a status and reason.
 fn diagnose(status: u16, reason: Option<&str>, facts: &Facts<'_>) -> Diagnosis {
-    let outcome = match status {
-        500.. => "failed",
-        400.. => "refused",
+    let outcome = match (status, reason) {
+        (500.., _) => "failed",
+        (400.., _) => "refused",
+        // A JSON-RPC error the gateway answered in a 200 (a sign-in it asks for).
+        (_, Some(_)) => "refused",
         _ => "ok",
     };
     let (cause, fix) = match reason {
@@ -263,6 +265,30 @@ fn explain(reason: &str, facts: &Facts<'_>) -> (String, String) {
                 "fix `auth` with `PATCH {server}`; `POST {server}/diagnose` shows the authorization server's answer in its \"client credentials\" step"
             ),
         ),
+        "sign_in_required" => (
+            format!(
+                "the user had not signed in to the upstream of `{slug}` (or their sign-in had ended); the answer carried their sign-in link"
+            ),
+            format!(
+                "the user opens the link and signs in; `GET {server}/connections` shows who is signed in (and who is `signed_out`), `POST {server}/test-auth` checks the sign-in path"
+            ),
+        ),
+        "token_key_missing" => (
+            s(
+                "the data plane has no MCPGW_TOKEN_KEY, so it cannot keep users' tokens for per-user OAuth servers",
+            ),
+            s(
+                "set MCPGW_TOKEN_KEY (the same keyring on every data plane) and restart the data planes",
+            ),
+        ),
+        "user_token_failed" => (
+            format!(
+                "the data plane could not refresh or store the user's token for `{slug}` (its authorization server or the control plane was unreachable)"
+            ),
+            format!(
+                "check the authorization server with `POST {server}/test-auth`, and the data planes' link to the control plane"
+            ),
+        ),
         "upstream_auth_failed" => (
             format!("the upstream of `{slug}` refused the gateway's credentials"),
             format!("fix the server's upstream auth with `PATCH {server}` (`auth`)"),
@@ -326,6 +352,9 @@ mod tests {
         let down = diagnose(502, Some("upstream_unreachable"), &facts());
         assert_eq!(down.outcome, "failed");
         assert!(down.fix.contains("diagnose"), "{}", down.fix);
+        let sign_in = diagnose(200, Some("sign_in_required"), &facts());
+        assert_eq!(sign_in.outcome, "refused");
+        assert!(sign_in.fix.contains("connections"), "{}", sign_in.fix);
     }
 
     #[test]
