@@ -717,3 +717,56 @@ async fn a_gateway_at_an_https_address_is_its_own_client_id_metadata_document() 
     assert_eq!(seen["client_id"], document.as_str(), "{seen}");
     assert_eq!(seen["claims"]["sub"], "erin@idp", "{seen}");
 }
+
+/// Runs `tests/peers/signing_in_client.py`: the Python `mcp` SDK calling `whoami` as a user,
+/// signing in through the browser when asked.
+async fn python_user(url: &str, key: &str, mode: &str, login: &str) -> Value {
+    let script = mcpgw_e2e::peers::script("signing_in_client.py");
+    let out = mcpgw_e2e::peers::run(
+        &mcpgw_e2e::peers::python(),
+        &[script.to_str().unwrap(), url, key, mode, login],
+        &mcpgw_e2e::peers::tests_dir(),
+        Duration::from_secs(60),
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Closing the session (DELETE, answered 200 with no body by fastmcp) is relayed as is.
+    assert!(!stderr.contains("Session termination failed"), "{stderr}");
+    serde_json::from_str(stdout.lines().last().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("{e}: {stdout} {stderr}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_signs_its_user_in_through_the_gateway_in_both_eras() {
+    let s = Setup::start().await;
+    let auth_server = AuthorizationServer::start(json!([]), Duration::from_secs(300)).await;
+    let upstream = JwtUpstream::start_protected(&auth_server.issuer).await;
+    s.server("files", &upstream.url, json!({})).await;
+    let frank = s.user_key("frank").await;
+    let grace = s.user_key("grace").await;
+    let pods = s.pods(1).await;
+    let url = pods[0].mcp_url("files");
+
+    // 2025-11-25: the -32042 URL elicitation error, then a new connection.
+    let seen = python_user(&url, &frank, "legacy", "frank@idp").await;
+    assert_eq!(seen["error_code"], -32042, "{seen}");
+    assert_eq!(seen["elicitations"][0]["mode"], "url", "{seen}");
+    assert!(
+        seen["pages"][0].as_str().unwrap().contains("Signed in"),
+        "{seen}"
+    );
+    assert_eq!(seen["seen"]["claims"]["sub"], "frank@idp", "{seen}");
+
+    // 2026-07-28: the SDK gets an InputRequiredResult, hands the URL elicitation to its
+    // callback, and retries the same call with the answer and the gateway's state.
+    let seen = python_user(&url, &grace, "2026-07-28", "grace@idp").await;
+    assert_eq!(seen["protocol_version"], "2026-07-28", "{seen}");
+    assert!(seen.get("error_code").is_none(), "{seen}");
+    assert_eq!(seen["elicitations"][0]["mode"], "url", "{seen}");
+    assert!(
+        seen["pages"][0].as_str().unwrap().contains("Signed in"),
+        "{seen}"
+    );
+    assert_eq!(seen["seen"]["claims"]["sub"], "grace@idp", "{seen}");
+}

@@ -277,7 +277,9 @@ pub async fn relay(
             // A JSON answer is one message: read whole (bounded in size and time), so a broken,
             // endless or malformed one becomes a clear 502 or 504 instead of a cut body.
             let body = read_bounded(response, MAX_READ, &exchange).await?;
-            let answers = status.is_success() && status != StatusCode::ACCEPTED;
+            // Only a request's answer must be a JSON-RPC message (a DELETE's may be empty).
+            let answers =
+                exchange.rpc_id.is_some() && status.is_success() && status != StatusCode::ACCEPTED;
             if answers && serde_json::from_slice::<IgnoredAny>(&body).is_err() {
                 return Err(exchange.failed("its answer is not valid JSON"));
             }
