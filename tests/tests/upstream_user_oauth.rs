@@ -148,13 +148,16 @@ async fn each_user_signs_in_once_and_every_pod_sends_their_own_token() {
     let auth_server = AuthorizationServer::start(json!([]), ttl).await;
     let upstream = JwtUpstream::start_protected(&auth_server.issuer).await;
     // Discovered from the upstream's 401; registered dynamically. Offline access is asked
-    // for (with consent) so that refresh tokens are issued.
+    // for (with consent) so that refresh tokens are issued; provider extras cannot override
+    // what the gateway sets (these would break the sign-in if they did).
     let server = s
         .server(
             "files",
             &upstream.url,
             json!({"scope": "mcp:tools offline_access",
-                   "authorization_params": {"prompt": "consent"}}),
+                   "authorization_params": {"prompt": "consent",
+                       "redirect_uri": "https://evil.example/callback", "client_id": "evil",
+                       "code_challenge_method": "plain"}}),
         )
         .await;
     let alice = s.user_key("alice").await;
