@@ -149,6 +149,23 @@ impl Fleet {
             .to_owned()
     }
 
+    /// Registers a server of `workspace` at `url` with `auth`, which must be refused as an
+    /// invalid field (422); returns the error body.
+    pub async fn refused_server(&self, workspace: &str, url: &str, auth: Value) -> Value {
+        let (status, body) = self
+            .admin(
+                reqwest::Method::POST,
+                "/v1/servers",
+                Some(
+                    json!({"workspace_id": workspace, "slug": "refused", "name": "refused",
+                            "url": url, "auth": auth}),
+                ),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        body
+    }
+
     /// A data-plane token for `workspaces` (`None`: all).
     pub async fn data_plane_token(&self, workspaces: Option<Vec<String>>) -> String {
         let mut body = json!({"name": "pod"});

@@ -197,3 +197,21 @@ impl JwtUpstream {
         Self { _child: child, url }
     }
 }
+
+/// A `tools/call` of the upstream's `whoami` tool.
+pub fn whoami(id: u64) -> Value {
+    serde_json::json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                       "params": {"name": "whoami", "arguments": {}}})
+}
+
+/// The token the upstream saw (its client, scopes, claims and text), from `whoami`'s answer.
+pub fn seen_by_upstream(answer: &Value) -> Value {
+    let result = &answer["result"];
+    if result["structuredContent"].is_object() {
+        return result["structuredContent"].clone();
+    }
+    let text = result["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a whoami result: {answer}"));
+    serde_json::from_str(text).expect("whoami answers JSON")
+}

@@ -12,7 +12,7 @@ use mcpgw_e2e::admin_api::invoke_key_request;
 use mcpgw_e2e::fleet::{DataPlaneProcess, Fleet};
 use mcpgw_e2e::mcp_client::McpClient;
 use mcpgw_e2e::nats::PrivateNats;
-use mcpgw_e2e::oauth_peers::{AuthorizationServer, JwtUpstream};
+use mcpgw_e2e::oauth_peers::{AuthorizationServer, JwtUpstream, seen_by_upstream, whoami};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -106,22 +106,6 @@ impl Setup {
         pod.wait_applied(self.fleet.head().await, SOON).await;
         pod
     }
-}
-
-fn whoami(id: u64) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "whoami", "arguments": {}}})
-}
-
-/// The token claims the upstream saw, from `whoami`'s answer.
-fn seen_by_upstream(answer: &Value) -> Value {
-    let result = &answer["result"];
-    if result["structuredContent"].is_object() {
-        return result["structuredContent"].clone();
-    }
-    let text = result["content"][0]["text"]
-        .as_str()
-        .unwrap_or_else(|| panic!("a whoami result: {answer}"));
-    serde_json::from_str(text).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -302,18 +286,10 @@ async fn client_credentials_give_the_upstream_the_gateways_own_token() {
             "auth.token_endpoint",
         ),
     ] {
-        let (status, body) = s
+        let body = s
             .fleet
-            .admin(
-                Method::POST,
-                "/v1/servers",
-                Some(
-                    json!({"workspace_id": s.workspace, "slug": "refused", "name": "refused",
-                            "url": upstream.url, "auth": auth}),
-                ),
-            )
+            .refused_server(&s.workspace, &upstream.url, auth)
             .await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert!(body.to_string().contains(field), "{field}: {body}");
     }
 

@@ -12,7 +12,7 @@ use mcpgw_e2e::browser;
 use mcpgw_e2e::fleet::{DataPlaneProcess, Fleet};
 use mcpgw_e2e::mcp_client::{McpClient, StreamEvent, VERSION};
 use mcpgw_e2e::nats::PrivateNats;
-use mcpgw_e2e::oauth_peers::{AuthorizationServer, JwtUpstream};
+use mcpgw_e2e::oauth_peers::{AuthorizationServer, JwtUpstream, seen_by_upstream, whoami};
 use mcpgw_e2e::pki::TestPki;
 use mcpgw_e2e::tls_proxy::TlsProxy;
 use reqwest::{Method, StatusCode};
@@ -99,27 +99,11 @@ impl Setup {
     }
 }
 
-fn whoami(id: u64) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "whoami", "arguments": {}}})
-}
-
 /// `initialize` of a 2025-11-25 client that declares URL elicitation.
 fn initialize_with_url_elicitation() -> Value {
     json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": VERSION, "capabilities": {"elicitation": {"url": {}}},
         "clientInfo": {"name": "mcpgw-tests", "version": "1"}}})
-}
-
-/// The token the upstream saw, from `whoami`'s answer.
-fn seen_by_upstream(answer: &Value) -> Value {
-    let result = &answer["result"];
-    if result["structuredContent"].is_object() {
-        return result["structuredContent"].clone();
-    }
-    let text = result["content"][0]["text"]
-        .as_str()
-        .unwrap_or_else(|| panic!("a whoami result: {answer}"));
-    serde_json::from_str(text).unwrap()
 }
 
 /// Signs in through `link` as `login` and checks the gateway's page says so.
@@ -592,18 +576,10 @@ async fn sign_in_problems_name_their_cause_and_fix() {
         json!({"type": "oauth2", "client_id": "gateway-web"}),
         json!({"type": "oauth2", "oauth_metadata": {"clientid": "gateway-web"}}),
     ] {
-        let (status, body) = s
+        let body = s
             .fleet
-            .admin(
-                Method::POST,
-                "/v1/servers",
-                Some(
-                    json!({"workspace_id": s.workspace, "slug": "misspelled", "name": "m",
-                            "url": upstream.url, "auth": auth}),
-                ),
-            )
+            .refused_server(&s.workspace, &upstream.url, auth)
             .await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert!(body.to_string().contains("client"), "{body}");
     }
 }

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use url::Url;
 
-use super::http::{CallError, call};
+use super::http::{DocumentError, first_document};
 use crate::egress::EgressPolicy;
 
 /// What the gateway uses of an authorization server's metadata.
@@ -112,41 +112,25 @@ pub async fn discover(
     {
         return Err(bad());
     }
-    let tried = locations(&parsed);
-    let mut last = String::new();
-    for url in &tried {
-        let request = http::Request::get(url.as_str())
-            .header(http::header::ACCEPT, "application/json")
-            .body(Vec::new())
-            .expect("a GET of a parsed URL builds");
-        let response = match call(client, egress, request).await {
-            Ok(response) => response,
-            Err(CallError::Egress(denied)) => {
-                return Err(DiscoveryError::Egress(denied.to_string()));
-            }
-            Err(e) => {
-                last = e.to_string();
-                continue;
-            }
-        };
-        if !response.status().is_success() {
-            last = format!("HTTP {}", response.status().as_u16());
-            continue;
-        }
-        match serde_json::from_slice::<AuthorizationServer>(response.body()) {
-            Ok(metadata) if same_issuer(&metadata.issuer, issuer) => return Ok(metadata),
-            Ok(metadata) => {
-                return Err(DiscoveryError::IssuerMismatch {
-                    url: url.to_string(),
-                    named: metadata.issuer,
-                    expected: issuer.to_owned(),
-                });
-            }
-            Err(e) => last = format!("not a metadata document ({e})"),
-        }
+    let (url, metadata) = first_document::<AuthorizationServer>(
+        client,
+        egress,
+        &locations(&parsed),
+        "a metadata document",
+    )
+    .await
+    .map_err(|e| match e {
+        DocumentError::Egress(denied) => DiscoveryError::Egress(denied.to_string()),
+        DocumentError::NotFound { tried, last } => DiscoveryError::NotFound { tried, last },
+    })?;
+    if !same_issuer(&metadata.issuer, issuer) {
+        return Err(DiscoveryError::IssuerMismatch {
+            url: url.to_string(),
+            named: metadata.issuer,
+            expected: issuer.to_owned(),
+        });
     }
-    let tried = tried.iter().map(Url::as_str).collect::<Vec<_>>().join(", ");
-    Err(DiscoveryError::NotFound { tried, last })
+    Ok(metadata)
 }
 
 /// Issuers compare as strings (RFC 8414 section 3.3), forgiving only a trailing slash.

@@ -82,6 +82,59 @@ fn transport(error: reqwest::Error) -> CallError {
     CallError::Transport(error_chain(&error.without_url()))
 }
 
+/// No location answered with a document.
+#[derive(Debug)]
+pub enum DocumentError {
+    /// The egress policy refused an address.
+    Egress(EgressDenied),
+    /// Every location failed: the ones tried, and what the last one answered.
+    NotFound {
+        /// The locations, comma-separated.
+        tried: String,
+        /// The last failure.
+        last: String,
+    },
+}
+
+/// The first JSON document of type `T` among `locations` (fetched in order, each bounded):
+/// where it was found, and the document. `what` names the document in failures.
+pub async fn first_document<T: serde::de::DeserializeOwned>(
+    client: &reqwest::Client,
+    egress: &EgressPolicy,
+    locations: &[Url],
+    what: &str,
+) -> Result<(Url, T), DocumentError> {
+    let mut last = String::new();
+    for url in locations {
+        let request = http::Request::get(url.as_str())
+            .header(http::header::ACCEPT, "application/json")
+            .body(Vec::new())
+            .expect("a GET of a parsed URL builds");
+        let response = match call(client, egress, request).await {
+            Ok(response) => response,
+            Err(CallError::Egress(denied)) => return Err(DocumentError::Egress(denied)),
+            Err(e) => {
+                last = e.to_string();
+                continue;
+            }
+        };
+        if !response.status().is_success() {
+            last = format!("HTTP {}", response.status().as_u16());
+            continue;
+        }
+        match serde_json::from_slice::<T>(response.body()) {
+            Ok(document) => return Ok((url.clone(), document)),
+            Err(e) => last = format!("not {what} ({e})"),
+        }
+    }
+    let tried = locations
+        .iter()
+        .map(Url::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(DocumentError::NotFound { tried, last })
+}
+
 /// The function `oauth2` calls to send its requests (each call owns its clones, so its
 /// future is `'static`).
 pub fn for_oauth2(

@@ -6,7 +6,7 @@
 use serde::Deserialize;
 use url::Url;
 
-use super::http::{CallError, call};
+use super::http::{DocumentError, call, first_document};
 use crate::egress::EgressPolicy;
 
 /// What the gateway uses of protected resource metadata.
@@ -149,37 +149,22 @@ pub async fn discover(
     upstream: &Url,
     named: Option<&str>,
 ) -> Result<ProtectedResource, ResourceError> {
-    let tried = match named.and_then(|n| Url::parse(n).ok()) {
+    let locations = match named.and_then(|n| Url::parse(n).ok()) {
         Some(url) => vec![url],
         None => locations(upstream),
     };
-    let mut last = String::new();
-    for url in &tried {
-        let request = http::Request::get(url.as_str())
-            .header(http::header::ACCEPT, "application/json")
-            .body(Vec::new())
-            .expect("a GET of a parsed URL builds");
-        let response = match call(client, egress, request).await {
-            Ok(response) => response,
-            Err(CallError::Egress(denied)) => {
-                return Err(ResourceError::Egress(denied.to_string()));
-            }
-            Err(e) => {
-                last = e.to_string();
-                continue;
-            }
-        };
-        if !response.status().is_success() {
-            last = format!("HTTP {}", response.status().as_u16());
-            continue;
-        }
-        match serde_json::from_slice::<ProtectedResource>(response.body()) {
-            Ok(document) => return Ok(document),
-            Err(e) => last = format!("not a protected resource metadata document ({e})"),
-        }
-    }
-    let tried = tried.iter().map(Url::as_str).collect::<Vec<_>>().join(", ");
-    Err(ResourceError::NotFound { tried, last })
+    first_document(
+        client,
+        egress,
+        &locations,
+        "a protected resource metadata document",
+    )
+    .await
+    .map(|(_, document)| document)
+    .map_err(|e| match e {
+        DocumentError::Egress(denied) => ResourceError::Egress(denied.to_string()),
+        DocumentError::NotFound { tried, last } => ResourceError::NotFound { tried, last },
+    })
 }
 
 /// Whether `document` is the metadata of `upstream`: its `resource` must be the URL the server

@@ -62,6 +62,14 @@ enum RefreshError {
     Unavailable(String),
 }
 
+/// A user's tokens as a pod holds them.
+enum Held {
+    /// Ready to send.
+    Usable(HeaderValue),
+    /// Expiring, or refused by the upstream: to refresh.
+    Stale(Arc<ConnectionRecord>, Box<UserTokenSet>),
+}
+
 /// Users' tokens, shared by every request of a pod.
 #[derive(Clone)]
 pub struct UserTokens {
@@ -177,36 +185,44 @@ impl UserTokens {
         refused: Option<&HeaderValue>,
     ) -> Result<HeaderValue, UserTokenError> {
         let vault = self.vault.as_ref().ok_or(UserTokenError::NoTokenKey)?;
-        let now = Utc::now().timestamp();
-        let record = self
-            .latest(route, user)
-            .await
-            .ok_or(UserTokenError::SignInRequired)?;
-        let tokens = open(vault, &record)?;
-        if let Some(reason) = tokens.signed_out {
-            return Err(UserTokenError::SignInAgain(reason));
-        }
-        if usable(&tokens, now, refused) {
-            return bearer(&tokens.access_token);
-        }
-        let flight = self
-            .flights
-            .get_with(record.id, async { Arc::new(tokio::sync::Mutex::new(())) })
-            .await;
-        let _one_at_a_time = flight.lock().await;
-        // Another request of this pod may have refreshed meanwhile.
-        let record = self
-            .latest(route, user)
-            .await
-            .ok_or(UserTokenError::SignInRequired)?;
-        let tokens = open(vault, &record)?;
-        if let Some(reason) = tokens.signed_out {
-            return Err(UserTokenError::SignInAgain(reason));
-        }
-        if usable(&tokens, now, refused) {
-            return bearer(&tokens.access_token);
-        }
+        let (record, tokens) = match self.held(vault, route, user, refused).await? {
+            Held::Usable(value) => return Ok(value),
+            Held::Stale(record, _) => {
+                let flight = self
+                    .flights
+                    .get_with(record.id, async { Arc::new(tokio::sync::Mutex::new(())) })
+                    .await;
+                let _one_at_a_time = flight.lock().await;
+                // Another request of this pod may have refreshed meanwhile.
+                match self.held(vault, route, user, refused).await? {
+                    Held::Usable(value) => return Ok(value),
+                    Held::Stale(record, tokens) => (record, *tokens),
+                }
+            }
+        };
         self.refresh(vault, route, user, &record, tokens).await
+    }
+
+    /// The user's tokens as this pod holds them now: ready to send, or due for a refresh.
+    async fn held(
+        &self,
+        vault: &Vault,
+        route: &Route,
+        user: &str,
+        refused: Option<&HeaderValue>,
+    ) -> Result<Held, UserTokenError> {
+        let record = self
+            .latest(route, user)
+            .await
+            .ok_or(UserTokenError::SignInRequired)?;
+        let tokens = open(vault, &record)?;
+        if let Some(reason) = tokens.signed_out {
+            return Err(UserTokenError::SignInAgain(reason));
+        }
+        if usable(&tokens, Utc::now().timestamp(), refused) {
+            return bearer(&tokens.access_token).map(Held::Usable);
+        }
+        Ok(Held::Stale(record, Box::new(tokens)))
     }
 
     async fn refresh(
