@@ -10,11 +10,13 @@ mod key;
 mod route;
 mod sharded;
 mod store;
+mod tool_policy;
 mod view;
 
 pub use apply::ApplyError;
 pub use change::{Change, ChangeSet, ServerChange};
 pub use key::{KeyRecord, Permissions};
-pub use route::{Route, ToolPolicy};
+pub use route::Route;
 pub use store::{ConfigStore, ConfigUpdater};
+pub use tool_policy::{Hidden, ToolPolicy};
 pub use view::{Config, Workspace};

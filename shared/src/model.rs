@@ -10,11 +10,13 @@ mod api_key;
 mod connection;
 mod conversions;
 mod server;
+mod tool_pattern;
 
 pub use api_key::{ApiKeyRecord, KeyState, KeyType, Permission, UnknownKeyType, UnknownPermission};
 pub use connection::ConnectionRecord;
 pub use conversions::InvalidMessage;
 pub use server::{
     ClientAuthMethod, OAuthMetadata, RequestLogging, SecretSet, ServerConfig, ToolFilter,
-    UpstreamAuth,
+    ToolOverride, UpstreamAuth,
 };
+pub use tool_pattern::{InvalidPattern, MAX_PATTERN_LEN, ToolPattern};

@@ -196,6 +196,7 @@ async fn five_versions(service: &Service, ws: &WorkspaceId) -> (ServerRow, Vec<i
             tools: Some(ToolFilter {
                 allow: None,
                 deny: vec!["rm".into()],
+                ..ToolFilter::default()
             }),
             ..UpdateServerInput::default()
         },

@@ -4,6 +4,7 @@ mod errors;
 mod hostile;
 mod http;
 mod streams;
+mod tool_policy;
 
 use std::time::Duration;
 

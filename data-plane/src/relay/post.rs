@@ -95,6 +95,8 @@ pub async fn handle(
         None
     };
     let policy = &route.tools;
+    // The upstream's name of a tool the client calls by the name the policy shows.
+    let mut renamed_call: Option<String> = None;
     if let Shape::Batch(items) = &shape {
         let batch_ok = claims
             .as_ref()
@@ -130,9 +132,21 @@ pub async fn handle(
             }
             if m.is("tools/call") {
                 let name = m.target.as_deref().unwrap_or_default();
-                if !policy.permits(name) {
-                    let body = tools::unknown_tool_response(m.raw_id(), name);
-                    return Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response());
+                match policy.resolve(name) {
+                    Err(hidden) => {
+                        let body = tools::denied_tool_response(
+                            m.raw_id(),
+                            name,
+                            route.slug().as_str(),
+                            &hidden,
+                            rid.as_str(),
+                        );
+                        return Ok(
+                            ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+                        );
+                    }
+                    Ok(upstream) if upstream != name => renamed_call = Some(upstream.to_owned()),
+                    Ok(_) => {}
                 }
             }
             if is_initialize && era == Era::Sessions {
@@ -168,13 +182,25 @@ pub async fn handle(
         }
         _ => bytes,
     };
+    let mut headers = std::borrow::Cow::Borrowed(&parts.headers);
+    let bytes = match &renamed_call {
+        Some(upstream) => {
+            if let Ok(value) = http::HeaderValue::from_str(upstream)
+                && headers.contains_key(era::MCP_NAME)
+            {
+                headers.to_mut().insert(era::MCP_NAME, value);
+            }
+            tools::call_named(&bytes, upstream).unwrap_or(bytes)
+        }
+        None => bytes,
+    };
     let sent = state
         .upstream
         .send(
             &route,
             user,
             Method::POST,
-            &parts.headers,
+            &headers,
             upstream_session,
             &rid,
             Some(bytes),

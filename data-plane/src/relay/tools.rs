@@ -1,7 +1,7 @@
 //! Tool policies on the wire: every response that lists tools, on a server whose policy hides
-//! some, loses the hidden ones (only that message is rewritten; everything else in it is kept in
-//! order), and a `tools/call` of a hidden tool is answered as the upstream would answer an
-//! unknown tool.
+//! or renames some, loses the hidden ones and shows the others as the policy says (only that
+//! message is rewritten; everything else in it is kept in order); a `tools/call` names the
+//! upstream's tool, and one of a hidden tool is answered with an error naming the rule.
 //!
 //! Filtering fails closed: a response is filtered by what it is (a JSON-RPC response carrying
 //! `result.tools`), not by matching its id to a request, and one the gateway cannot read the way
@@ -16,7 +16,9 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
-use crate::snapshot::ToolPolicy;
+use mcpgw_shared::model::ToolOverride;
+
+use crate::snapshot::{Hidden, ToolPolicy};
 
 /// JSON-RPC internal error, answered in place of a list that could not be filtered.
 const INTERNAL_ERROR: i64 = -32603;
@@ -71,6 +73,14 @@ impl OrderedObject {
     fn set(&mut self, key: &str, value: Box<RawValue>) {
         if let Some((_, v)) = self.0.iter_mut().find(|(k, _)| k == key) {
             *v = value;
+        }
+    }
+
+    /// Sets `key`, adding it at the end when absent.
+    fn put(&mut self, key: &str, value: Box<RawValue>) {
+        match self.0.iter_mut().find(|(k, _)| k == key) {
+            Some((_, v)) => *v = value,
+            None => self.0.push((key.to_owned(), value)),
         }
     }
 }
@@ -148,12 +158,19 @@ fn rewrite(top: &mut OrderedObject, policy: &ToolPolicy) -> Result<bool, Ambiguo
         return Ok(false);
     };
     let list: Vec<Box<RawValue>> = serde_json::from_str(tools.get()).map_err(|_| Ambiguous)?;
-    let kept: Vec<Box<RawValue>> = list
-        .into_iter()
-        .filter(|tool| {
-            serde_json::from_str::<Named<'_>>(tool.get()).is_ok_and(|t| policy.permits(&t.name))
-        })
-        .collect();
+    let mut kept = Vec::with_capacity(list.len());
+    for tool in list {
+        let Ok(named) = serde_json::from_str::<Named<'_>>(tool.get()) else {
+            continue;
+        };
+        if !policy.permits(&named.name) || policy.shadowed(&named.name) {
+            continue;
+        }
+        match policy.presentation(&named.name) {
+            Some(shown) => kept.push(present(&tool, shown)?),
+            None => kept.push(tool),
+        }
+    }
     result_obj.set(
         "tools",
         serde_json::value::to_raw_value(&kept).expect("raw JSON values serialize"),
@@ -163,6 +180,21 @@ fn rewrite(top: &mut OrderedObject, policy: &ToolPolicy) -> Result<bool, Ambiguo
         serde_json::value::to_raw_value(&result_obj).expect("raw JSON serializes"),
     );
     Ok(true)
+}
+
+/// `tool` as the policy shows it: another name, another description.
+fn present(tool: &RawValue, shown: &ToolOverride) -> Result<Box<RawValue>, Ambiguous> {
+    let mut object = serde_json::from_str::<OrderedObject>(tool.get()).map_err(|_| Ambiguous)?;
+    object.get("name")?;
+    object.get("description")?;
+    let text = |value: &str| serde_json::value::to_raw_value(value).expect("a string serializes");
+    if let Some(name) = &shown.name {
+        object.put("name", text(name));
+    }
+    if let Some(description) = &shown.description {
+        object.put("description", text(description));
+    }
+    Ok(serde_json::value::to_raw_value(&object).expect("raw JSON serializes"))
 }
 
 /// The error relayed in place of a listing that cannot be filtered safely.
@@ -178,13 +210,36 @@ fn unfilterable(id: Option<&RawValue>) -> Vec<u8> {
     serde_json::to_vec(&body).expect("a JSON value serializes")
 }
 
-/// The answer to a `tools/call` of a tool the client may not see: the same JSON-RPC error an
-/// MCP server gives for an unknown tool.
-pub fn unknown_tool_response(id: Option<&RawValue>, name: &str) -> Bytes {
+/// A `tools/call` body naming the tool `upstream` instead (the client called it by the name the
+/// policy shows); `None` when the body is not one.
+pub fn call_named(body: &[u8], upstream: &str) -> Option<Bytes> {
+    let mut message: serde_json::Value = serde_json::from_slice(body).ok()?;
+    *message.get_mut("params")?.get_mut("name")? = serde_json::Value::from(upstream);
+    Some(serde_json::to_vec(&message).ok()?.into())
+}
+
+/// The answer to a `tools/call` of a tool the client may not call: a JSON-RPC error naming
+/// the server and the rule, with the request id.
+pub fn denied_tool_response(
+    id: Option<&RawValue>,
+    name: &str,
+    slug: &str,
+    hidden: &Hidden,
+    request_id: &str,
+) -> Bytes {
     let body = serde_json::json!({
         "jsonrpc": "2.0",
         "id": id,
-        "error": { "code": -32602, "message": format!("Unknown tool: {name}") },
+        "error": {
+            "code": -32602,
+            "message": format!("Unknown tool: {name} (server `{slug}`'s tool policy hides it: {hidden})"),
+            "data": {
+                "reason": "tool_denied",
+                "rule": hidden.rule(),
+                "request_id": request_id,
+                "hint": "call tools/list for the tools this server offers you; an admin sets `tools` on the server",
+            },
+        },
     });
     serde_json::to_vec(&body)
         .expect("a JSON value serializes")

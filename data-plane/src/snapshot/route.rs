@@ -2,12 +2,12 @@
 //! upstream URL, the upstream auth headers ready to send (values marked sensitive), the compiled
 //! tool policy and the connection version. The relay reads only this, never the model types.
 
-use std::collections::HashSet;
-
 use http::{HeaderMap, HeaderName, HeaderValue};
-use mcpgw_shared::model::{InvalidMessage, ServerConfig, ToolFilter, UpstreamAuth};
+use mcpgw_shared::model::{InvalidMessage, ServerConfig, UpstreamAuth};
 use mcpgw_shared::{ServerId, Slug, WorkspaceId};
 use url::Url;
+
+use super::tool_policy::ToolPolicy;
 
 /// A server as the relay uses it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,8 +49,10 @@ impl Route {
                 auth_headers.insert(name, value);
             }
         }
+        let tools = ToolPolicy::compile(&server.tools)
+            .map_err(|e| invalid("server.tools", e.to_string()))?;
         Ok(Self {
-            tools: ToolPolicy::compile(&server.tools),
+            tools,
             upstream,
             auth_headers,
             server,
@@ -81,33 +83,5 @@ impl Route {
     /// Whether keys of `workspace` may reach it (its home, or a workspace it is provisioned to).
     pub fn serves(&self, workspace: &WorkspaceId) -> bool {
         self.server.serves(workspace)
-    }
-}
-
-/// A tool allow/deny list compiled for lookups.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ToolPolicy {
-    allow: Option<HashSet<Box<str>>>,
-    deny: HashSet<Box<str>>,
-}
-
-impl ToolPolicy {
-    /// Compiles `filter`.
-    pub fn compile(filter: &ToolFilter) -> Self {
-        let set = |names: &[String]| names.iter().map(|n| n.as_str().into()).collect();
-        Self {
-            allow: filter.allow.as_deref().map(set),
-            deny: set(&filter.deny),
-        }
-    }
-
-    /// Whether a tool of this name may be listed and called.
-    pub fn permits(&self, tool: &str) -> bool {
-        self.allow.as_ref().is_none_or(|allow| allow.contains(tool)) && !self.deny.contains(tool)
-    }
-
-    /// Whether the policy hides anything at all (if not, answers are never read).
-    pub fn filters_anything(&self) -> bool {
-        self.allow.is_some() || !self.deny.is_empty()
     }
 }

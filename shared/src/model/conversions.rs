@@ -5,7 +5,7 @@ use chrono::DateTime;
 
 use super::{
     ApiKeyRecord, ClientAuthMethod, ConnectionRecord, KeyType, OAuthMetadata, RequestLogging,
-    ServerConfig, ToolFilter, UpstreamAuth,
+    ServerConfig, ToolFilter, ToolOverride, UpstreamAuth,
 };
 use crate::proto;
 use crate::secret::Redacted;
@@ -43,6 +43,18 @@ impl From<&ServerConfig> for proto::Server {
                 has_allow: server.tools.allow.is_some(),
                 allow: server.tools.allow.clone().unwrap_or_default(),
                 deny: server.tools.deny.clone(),
+                overrides: server
+                    .tools
+                    .overrides
+                    .iter()
+                    .map(|(tool, o)| {
+                        let shown = proto::ToolOverride {
+                            name: o.name.clone(),
+                            description: o.description.clone(),
+                        };
+                        (tool.clone(), shown)
+                    })
+                    .collect(),
             }),
             auth: Some(auth_to_proto(&server.auth)),
             version: server.version,
@@ -192,6 +204,17 @@ impl TryFrom<proto::Server> for ServerConfig {
             tools: ToolFilter {
                 allow: tools.has_allow.then_some(tools.allow),
                 deny: tools.deny,
+                overrides: tools
+                    .overrides
+                    .into_iter()
+                    .map(|(tool, o)| {
+                        let shown = ToolOverride {
+                            name: o.name,
+                            description: o.description,
+                        };
+                        (tool, shown)
+                    })
+                    .collect(),
             },
             auth: auth_from_proto(server.auth)?,
             request_logging: server

@@ -244,27 +244,33 @@ impl Default for SecretSet {
     }
 }
 
-/// Which tools of an upstream are visible. No `allow` list: every tool not denied.
+/// Which tools of an upstream are visible, and as what. No `allow` list: every tool not
+/// denied. Entries of `allow` and `deny` are tool names or globs (`*`, `?`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ToolFilter {
-    /// When present, only these tools are visible.
+    /// When present, only tools matching one of these are visible.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow: Option<Vec<String>>,
-    /// These tools are never visible.
+    /// Tools matching one of these are never visible.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deny: Vec<String>,
+    /// How clients see a tool, by its upstream name: another name, another description. A
+    /// call of the shown name reaches the tool by its own.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub overrides: BTreeMap<String, ToolOverride>,
 }
 
-impl ToolFilter {
-    /// Whether a tool of this name may be listed and called.
-    pub fn permits(&self, tool: &str) -> bool {
-        let allowed = self
-            .allow
-            .as_ref()
-            .is_none_or(|allow| allow.iter().any(|t| t == tool));
-        allowed && !self.deny.iter().any(|t| t == tool)
-    }
+/// How clients see one tool.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolOverride {
+    /// The name clients see and call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The description clients see.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 /// What of a server's requests goes into the request log besides their metadata: the

@@ -117,6 +117,7 @@ fn an_update_records_one_event_per_changed_aspect() {
             tools: Some(ToolFilter {
                 allow: None,
                 deny: vec!["rm".into()],
+                ..ToolFilter::default()
             }),
             name: Some("GitHub".into()),
             ..Default::default()
@@ -282,4 +283,36 @@ fn only_url_auth_enabled_registration_and_deletion_change_the_connection() {
     ];
     assert!(changing.iter().all(ServerEvent::changes_connection));
     assert!(!keeping.iter().any(ServerEvent::changes_connection));
+}
+
+#[test]
+fn tool_policies_with_bad_patterns_or_clashing_names_are_refused_naming_the_field() {
+    let ws = WorkspaceId::new();
+    for (tools, field) in [
+        (r#"{"deny":["has space"]}"#, "tools.deny[0]"),
+        (r#"{"allow":["ok_*",""]}"#, "tools.allow[1]"),
+        (
+            r#"{"overrides":{"a":{"name":"shown"},"b":{"name":"shown"}}}"#,
+            "tools.overrides.b.name",
+        ),
+        (r#"{"overrides":{"a":{"name":"b"},"b":{}}}"#, "tools.overrides.a.name"),
+        (r#"{"overrides":{"a*":{"name":"x"}}}"#, "tools.overrides.a*"),
+    ] {
+        let command = ServerCommand::Register(RegisterServer {
+            tools: serde_json::from_str(tools).unwrap(),
+            ..register(ws)
+        });
+        match when(&given(vec![]), command) {
+            Err(DomainError::Invalid { field: got, .. }) => assert_eq!(got, field, "{tools}"),
+            other => panic!("{tools}: {other:?}"),
+        }
+    }
+    let globs = ServerCommand::Register(RegisterServer {
+        tools: serde_json::from_str(
+            r#"{"allow":["repo_*"],"deny":["*_delete"],"overrides":{"repo_read":{"name":"read","description":"Reads"}}}"#,
+        )
+        .unwrap(),
+        ..register(ws)
+    });
+    assert!(when(&given(vec![]), globs).is_ok());
 }

@@ -4,7 +4,9 @@ use std::collections::BTreeSet;
 
 use mcpgw_data_plane::oauth::AssertionKey;
 use mcpgw_shared::WorkspaceId;
-use mcpgw_shared::model::{ClientAuthMethod, RequestLogging, ToolFilter, UpstreamAuth};
+use mcpgw_shared::model::{
+    ClientAuthMethod, RequestLogging, ToolFilter, ToolPattern, UpstreamAuth,
+};
 
 use super::super::DomainError;
 
@@ -12,6 +14,9 @@ use super::super::DomainError;
 const MAX_DESCRIPTION_LEN: usize = 2000;
 /// Longest accepted URL.
 const MAX_URL_LEN: usize = 2048;
+/// Longest description a tool override may give.
+const MAX_TOOL_DESCRIPTION: usize = 4096;
+
 /// Most tools in one allow or deny list.
 const MAX_TOOLS: usize = 1000;
 
@@ -214,14 +219,65 @@ pub(super) fn validate_tools(tools: &ToolFilter) -> Result<(), DomainError> {
                 format!("must hold at most {MAX_TOOLS} tools"),
             ));
         }
-        if let Some(bad) = list.iter().position(|t| t.is_empty() || t.len() > 128) {
+        if let Some((bad, error)) = list
+            .iter()
+            .enumerate()
+            .find_map(|(i, t)| ToolPattern::parse(t).err().map(|e| (i, e)))
+        {
             return Err(DomainError::invalid(
                 format!("{field}[{bad}]"),
-                "must be a tool name of 1 to 128 characters",
+                error.to_string(),
+            ));
+        }
+    }
+    if tools.overrides.len() > MAX_TOOLS {
+        return Err(DomainError::invalid(
+            "tools.overrides",
+            format!("must hold at most {MAX_TOOLS} tools"),
+        ));
+    }
+    let mut shown = std::collections::HashSet::new();
+    for (tool, over) in &tools.overrides {
+        let field = |part: &str| format!("tools.overrides.{tool}{part}");
+        if !is_tool_name(tool) {
+            return Err(DomainError::invalid(
+                field(""),
+                "must be the upstream's tool name: 1 to 128 characters, no spaces, `*` or `?`",
+            ));
+        }
+        if let Some(name) = &over.name {
+            if !is_tool_name(name) {
+                return Err(DomainError::invalid(
+                    field(".name"),
+                    "must be 1 to 128 characters, no spaces, `*` or `?`",
+                ));
+            }
+            if !shown.insert(name.as_str())
+                || (name != tool && tools.overrides.get(name).is_some_and(|o| o.name.is_none()))
+            {
+                return Err(DomainError::invalid(
+                    field(".name"),
+                    format!("`{name}` is shown for another tool already"),
+                ));
+            }
+        }
+        if over
+            .description
+            .as_ref()
+            .is_some_and(|d| d.len() > MAX_TOOL_DESCRIPTION)
+        {
+            return Err(DomainError::invalid(
+                field(".description"),
+                format!("must be at most {MAX_TOOL_DESCRIPTION} bytes"),
             ));
         }
     }
     Ok(())
+}
+
+/// A tool's name as upstreams and clients use it: no glob characters.
+fn is_tool_name(name: &str) -> bool {
+    ToolPattern::parse(name).is_ok() && !name.contains(['*', '?'])
 }
 
 pub(super) fn validate_request_logging(logging: &RequestLogging) -> Result<(), DomainError> {

@@ -53,7 +53,13 @@ async fn a_denied_tool_cannot_be_reached_by_an_ill_formed_message() {
         let answer = send(sneaky).await;
         assert_eq!(answer.status, 200, "{}", answer.text);
         let json = answer.json();
-        assert_eq!(json["error"]["message"], "Unknown tool: echo", "{json}");
+        assert!(
+            json["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("Unknown tool: echo"),
+            "{json}"
+        );
         assert!(json.get("result").is_none(), "the upstream was not reached: {json}");
 
         let cases: [(&'static str, u16, &str); 9] = [

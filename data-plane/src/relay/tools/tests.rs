@@ -6,9 +6,10 @@ use super::*;
 
 fn deny(names: &[&str]) -> ToolPolicy {
     ToolPolicy::compile(&ToolFilter {
-        allow: None,
         deny: names.iter().map(|n| (*n).to_owned()).collect(),
+        ..ToolFilter::default()
     })
+    .unwrap()
 }
 
 fn rewritten(data: &str, policy: &ToolPolicy) -> String {
@@ -88,11 +89,35 @@ fn other_messages_are_left_alone() {
 }
 
 #[test]
-fn a_denied_call_looks_like_an_unknown_tool() {
+fn a_denied_call_is_an_unknown_tool_that_names_the_rule() {
     let id = RawValue::from_string("\"x\"".to_owned()).unwrap();
-    let body = unknown_tool_response(Some(&id), "secret");
+    let hidden = Hidden::Denied("sec*".into());
+    let body = denied_tool_response(Some(&id), "secret", "files", &hidden, "r1");
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["id"], "x");
     assert_eq!(v["error"]["code"], -32602);
-    assert_eq!(v["error"]["message"], "Unknown tool: secret");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with("Unknown tool: secret"), "{message}");
+    assert!(
+        message.contains("`sec*`") && message.contains("`files`"),
+        "{message}"
+    );
+    assert_eq!(v["error"]["data"]["rule"], "deny:sec*");
+    assert_eq!(v["error"]["data"]["request_id"], "r1");
+}
+
+#[test]
+fn a_renamed_tool_is_listed_by_its_shown_name_and_a_shadowed_one_not_at_all() {
+    let policy = ToolPolicy::compile(
+        &serde_json::from_str(
+            r#"{"overrides":{"search_v2":{"name":"search","description":"Find"}}}"#,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let body = r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"search","description":"old"},{"name":"search_v2","x":1}]}}"#;
+    assert_eq!(
+        rewritten(body, &policy),
+        r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"search","x":1,"description":"Find"}]}}"#
+    );
 }

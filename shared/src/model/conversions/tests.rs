@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::ids::{ApiKeyId, ServerId, WorkspaceId};
 use crate::model::Permission;
+use crate::model::ToolOverride;
 
 #[test]
 fn a_server_survives_the_round_trip_through_proto() {
@@ -19,7 +20,14 @@ fn a_server_survives_the_round_trip_through_proto() {
         enabled: true,
         tools: ToolFilter {
             allow: Some(vec![]),
-            deny: vec!["x".into()],
+            deny: vec!["x".into(), "*_delete".into()],
+            overrides: BTreeMap::from([(
+                "search_v2".into(),
+                ToolOverride {
+                    name: Some("search".into()),
+                    description: None,
+                },
+            )]),
         },
         auth: UpstreamAuth::Headers {
             headers: BTreeMap::from([("X-Key".into(), Redacted::new("v".into()))]),

@@ -3,16 +3,16 @@
 use super::*;
 
 #[test]
-fn tool_filter_allow_and_deny() {
-    let all = ToolFilter::default();
-    assert!(all.permits("anything"));
-    let filter = ToolFilter {
-        allow: Some(vec!["a".into(), "b".into()]),
-        deny: vec!["b".into()],
-    };
-    assert!(filter.permits("a"));
-    assert!(!filter.permits("b"));
-    assert!(!filter.permits("c"));
+fn tool_filters_read_overrides_and_refuse_unknown_fields() {
+    let filter: ToolFilter = serde_json::from_str(
+        r#"{"deny":["*_delete"],"overrides":{"search_v2":{"name":"search","description":"Find"}}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        filter.overrides["search_v2"].name.as_deref(),
+        Some("search")
+    );
+    assert!(serde_json::from_str::<ToolFilter>(r#"{"overrides":{"a":{"nmae":"b"}}}"#).is_err());
 }
 
 #[test]

@@ -1,0 +1,95 @@
+//! Tool policies through the gateway, in both protocol eras: globs in `allow` and `deny`,
+//! tools shown under another name and description and called by it, and refusals naming the
+//! rule.
+
+use serde_json::{Value, json};
+
+use super::http::{call, post, send, setup};
+use crate::testing::harness::Harness;
+
+/// The echo upstream lists `echo` and `secret`; this policy denies `sec*` and shows `echo` as
+/// `say` with its own description.
+async fn renaming() -> (Harness, String) {
+    let (mut gw, _, key) = setup().await;
+    let mut server = gw
+        .store
+        .load()
+        .route_by_slug("echo")
+        .unwrap()
+        .server
+        .clone();
+    server.tools = serde_json::from_value(json!({
+        "deny": ["sec*"],
+        "overrides": {"echo": {"name": "say", "description": "Says it back"}},
+    }))
+    .unwrap();
+    server.version += 1;
+    gw.put_server(&server);
+    (gw, key)
+}
+
+/// The JSON-RPC message of an SSE or JSON answer.
+fn message(text: &str) -> Value {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
+        .find(|m| m.get("id").is_some())
+        .unwrap_or_else(|| serde_json::from_str(text).unwrap())
+}
+
+#[tokio::test]
+async fn tools_are_listed_and_called_as_the_policy_shows_them_in_both_eras() {
+    crate::testing::within(async {
+        let (gw, key) = renaming().await;
+        let url = gw.url("echo");
+        let stateless = |body: Value, method: &str, name: Option<&str>| {
+            let mut request = post(&url, &key, body)
+                .header("mcp-protocol-version", "2026-07-28")
+                .header("mcp-method", method);
+            if let Some(name) = name {
+                request = request.header("mcp-name", name);
+            }
+            request
+        };
+        let list = json!({"jsonrpc":"2.0","id":1,"method":"tools/list"});
+        for request in [
+            post(&url, &key, list.clone()).header("mcp-protocol-version", "2025-03-26"),
+            stateless(list.clone(), "tools/list", None),
+        ] {
+            let answer = send(request).await;
+            let tools = &message(&answer.text)["result"]["tools"];
+            assert_eq!(
+                tools,
+                &json!([{"name": "say", "inputSchema": {"type": "object"}, "description": "Says it back"}]),
+                "{}",
+                answer.text
+            );
+        }
+
+        // Called by the shown name, the upstream gets its own name (body and Mcp-Name).
+        let answer = send(stateless(call(2, "say"), "tools/call", Some("say"))).await;
+        let seen = message(&answer.text);
+        let body: Value =
+            serde_json::from_str(seen["result"]["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["params"]["name"], "echo", "{seen}");
+        assert_eq!(seen["result"]["headers"]["mcp-name"], "echo", "{seen}");
+
+        // Its own name, and a denied tool: refused, naming the rule and the request id.
+        for (tool, rule) in [("echo", "override"), ("secret", "deny:sec*")] {
+            let answer = send(stateless(call(3, tool), "tools/call", Some(tool))).await;
+            let error = &answer.json()["error"];
+            assert_eq!(error["data"]["reason"], "tool_denied", "{error}");
+            assert_eq!(error["data"]["rule"], rule, "{error}");
+            assert_eq!(
+                error["data"]["request_id"],
+                answer.headers["x-request-id"].to_str().unwrap()
+            );
+            assert!(
+                error["message"].as_str().unwrap().starts_with(&format!("Unknown tool: {tool}")),
+                "{error}"
+            );
+        }
+        gw.stop().await;
+    })
+    .await;
+}

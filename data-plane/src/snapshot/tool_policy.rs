@@ -1,0 +1,169 @@
+//! A server's tool policy compiled for lookups: which upstream tools clients may see and call
+//! (allow and deny by name or glob), and the names and descriptions they see them by.
+
+use std::collections::HashMap;
+
+use mcpgw_shared::model::{InvalidPattern, ToolFilter, ToolOverride, ToolPattern};
+
+/// A server's tool policy, compiled.
+#[derive(Debug, Clone, Default)]
+pub struct ToolPolicy {
+    source: ToolFilter,
+    allow: Option<Vec<ToolPattern>>,
+    deny: Vec<ToolPattern>,
+    /// Upstream name to how clients see it.
+    overrides: HashMap<Box<str>, ToolOverride>,
+    /// Shown name to upstream name, for tools shown under another name.
+    upstream_names: HashMap<Box<str>, Box<str>>,
+}
+
+/// Two policies are the same when they were compiled from the same filter.
+impl PartialEq for ToolPolicy {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+impl Eq for ToolPolicy {}
+
+/// Why a client may not see or call a tool: the rule, as the error names it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Hidden {
+    /// An `allow` list exists, and no entry matches.
+    #[error("it matches no entry of the server's `tools.allow`")]
+    NotAllowed,
+    /// A `deny` entry matches.
+    #[error("it matches `{0}` in the server's `tools.deny`")]
+    Denied(String),
+    /// The tool is shown under another name.
+    #[error("the server shows it as `{0}` (`tools.overrides`)")]
+    Renamed(String),
+}
+
+impl Hidden {
+    /// The rule as a short machine-readable text (`allow`, `deny:<pattern>`, `override`).
+    pub fn rule(&self) -> String {
+        match self {
+            Self::NotAllowed => "allow".to_owned(),
+            Self::Denied(pattern) => format!("deny:{pattern}"),
+            Self::Renamed(_) => "override".to_owned(),
+        }
+    }
+}
+
+impl ToolPolicy {
+    /// Compiles `filter`.
+    pub fn compile(filter: &ToolFilter) -> Result<Self, InvalidPattern> {
+        let patterns = |list: &[String]| {
+            list.iter()
+                .map(|p| ToolPattern::parse(p))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        Ok(Self {
+            allow: filter.allow.as_deref().map(patterns).transpose()?,
+            deny: patterns(&filter.deny)?,
+            overrides: filter
+                .overrides
+                .iter()
+                .map(|(tool, shown)| (tool.as_str().into(), shown.clone()))
+                .collect(),
+            upstream_names: filter
+                .overrides
+                .iter()
+                .filter_map(|(tool, shown)| {
+                    let name = shown.name.as_deref()?;
+                    Some((name.into(), tool.as_str().into()))
+                })
+                .collect(),
+            source: filter.clone(),
+        })
+    }
+
+    /// Whether the upstream tool `name` may be listed and called, and if not, which rule hides
+    /// it.
+    pub fn verdict(&self, name: &str) -> Result<(), Hidden> {
+        if let Some(pattern) = self.deny.iter().find(|p| p.matches(name)) {
+            return Err(Hidden::Denied(pattern.as_str().to_owned()));
+        }
+        match &self.allow {
+            Some(allow) if !allow.iter().any(|p| p.matches(name)) => Err(Hidden::NotAllowed),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the upstream tool `name` may be listed and called.
+    pub fn permits(&self, name: &str) -> bool {
+        self.verdict(name).is_ok()
+    }
+
+    /// The upstream name of the tool a client calls `shown`, if the client may call it. The
+    /// upstream name of a tool shown under another name is not callable as such.
+    pub fn resolve<'a>(&'a self, shown: &'a str) -> Result<&'a str, Hidden> {
+        let upstream = match self.upstream_names.get(shown) {
+            Some(upstream) => upstream,
+            None => match self.overrides.get(shown).and_then(|o| o.name.as_deref()) {
+                Some(renamed) => return Err(Hidden::Renamed(renamed.to_owned())),
+                None => shown,
+            },
+        };
+        self.verdict(upstream).map(|()| upstream)
+    }
+
+    /// Whether the upstream tool `name` is hidden because another tool is shown under its name.
+    pub fn shadowed(&self, name: &str) -> bool {
+        self.upstream_names
+            .get(name)
+            .is_some_and(|upstream| &**upstream != name)
+    }
+
+    /// How clients see the upstream tool `name`, when the policy changes it.
+    pub fn presentation(&self, name: &str) -> Option<&ToolOverride> {
+        self.overrides.get(name)
+    }
+
+    /// Whether the policy hides or changes anything at all (if not, answers are never read).
+    pub fn filters_anything(&self) -> bool {
+        self.allow.is_some() || !self.deny.is_empty() || !self.overrides.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(json: &str) -> ToolPolicy {
+        ToolPolicy::compile(&serde_json::from_str(json).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn deny_wins_over_allow_and_names_its_pattern() {
+        let p = policy(r#"{"allow":["repo_*"],"deny":["*_delete"]}"#);
+        assert_eq!(p.verdict("repo_read"), Ok(()));
+        assert_eq!(
+            p.verdict("repo_delete"),
+            Err(Hidden::Denied("*_delete".into()))
+        );
+        assert_eq!(p.verdict("issue_read"), Err(Hidden::NotAllowed));
+        assert_eq!(Hidden::Denied("*_delete".into()).rule(), "deny:*_delete");
+    }
+
+    #[test]
+    fn a_renamed_tool_is_called_by_its_shown_name_only() {
+        let p = policy(
+            r#"{"overrides":{"search_v2":{"name":"search"},"echo":{"description":"Says"}}}"#,
+        );
+        assert_eq!(p.resolve("search"), Ok("search_v2"));
+        assert_eq!(
+            p.resolve("search_v2"),
+            Err(Hidden::Renamed("search".into()))
+        );
+        assert_eq!(p.resolve("echo"), Ok("echo"));
+        assert!(p.filters_anything());
+        let denied = policy(r#"{"deny":["search_*"],"overrides":{"search_v2":{"name":"search"}}}"#);
+        assert_eq!(
+            denied.resolve("search"),
+            Err(Hidden::Denied("search_*".into())),
+            "policies apply to the upstream name"
+        );
+    }
+}
