@@ -99,6 +99,7 @@ impl Gateway {
             upstream_idle: settings.upstream_idle_timeout,
             drain: Drain::new(),
             streams: StreamRegistry::new(),
+            catalog: Default::default(),
         };
         let observer = Observer {
             metrics: GatewayMetrics::new(),

@@ -5,6 +5,7 @@
 //! the gateway decides by, then forwarded byte for byte; answers stream back. Admission (host,
 //! credential, server, access, session) happens in extractors before a handler runs.
 
+mod catalog;
 mod initialize;
 mod listen;
 mod post;
@@ -58,6 +59,9 @@ pub struct RelayState {
     pub(crate) upstream_idle: Duration,
     pub(crate) drain: Drain,
     pub(crate) streams: StreamRegistry,
+    /// Upstreams' tool listings, for read-only tool policies.
+    #[from_ref(skip)]
+    pub(crate) catalog: catalog::ToolCatalog,
 }
 
 /// The relay's routes; request ids are added by the caller's middleware.

@@ -18,5 +18,5 @@ pub use change::{Change, ChangeSet, ServerChange};
 pub use key::{KeyRecord, Permissions};
 pub use route::Route;
 pub use store::{ConfigStore, ConfigUpdater};
-pub use tool_policy::{Hidden, ToolPolicy};
+pub use tool_policy::{Hidden, ToolAnnotations, ToolPolicy};
 pub use view::{Config, Workspace};

@@ -19,9 +19,11 @@ use validate::{
     validate_tools,
 };
 
-/// A server's events.
+/// A server's events. The registration is large, but events live one batch at a time (an
+/// append, a page of the log), so it is not boxed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
+#[allow(clippy::large_enum_variant)]
 pub enum ServerEvent {
     /// It was registered.
     #[serde(rename = "ServerRegistered")]

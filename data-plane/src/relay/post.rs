@@ -11,7 +11,7 @@ use mcpgw_shared::request_id::RequestId;
 use serde_json::value::RawValue;
 
 use super::response::{self, Exchange, Mode};
-use super::{RelayState, sign_in, tools};
+use super::{RelayState, catalog, sign_in, tools};
 use crate::admission::{Routed, SessionHeader};
 use crate::drain::StreamKind;
 use crate::errors::{Failure, GatewayError};
@@ -97,6 +97,8 @@ pub async fn handle(
     let policy = &route.tools;
     // The upstream's name of a tool the client calls by the name the policy shows.
     let mut renamed_call: Option<String> = None;
+    // The upstream's name of a tool called on a read-only server: its annotations decide.
+    let mut read_only_call: Option<String> = None;
     if let Shape::Batch(items) = &shape {
         let batch_ok = claims
             .as_ref()
@@ -145,8 +147,14 @@ pub async fn handle(
                             ([(header::CONTENT_TYPE, "application/json")], body).into_response()
                         );
                     }
-                    Ok(upstream) if upstream != name => renamed_call = Some(upstream.to_owned()),
-                    Ok(_) => {}
+                    Ok(upstream) => {
+                        if policy.read_only() {
+                            read_only_call = Some(upstream.to_owned());
+                        }
+                        if upstream != name {
+                            renamed_call = Some(upstream.to_owned());
+                        }
+                    }
                 }
             }
             if is_initialize && era == Era::Sessions {
@@ -182,6 +190,37 @@ pub async fn handle(
         }
         _ => bytes,
     };
+    if let (Some(tool), Shape::Single(m)) = (&read_only_call, &shape) {
+        let protocol_version = match (&claims, era) {
+            (Some(claims), _) => claims.protocol_version.as_str(),
+            (None, Era::Stateless) => era::MODERN,
+            (None, Era::Sessions) => era::DEFAULT_LEGACY,
+        };
+        let asker = catalog::Asker {
+            user,
+            era,
+            protocol_version,
+            upstream_session,
+            request_id: &rid,
+        };
+        let listing = state
+            .catalog
+            .listing(&state.upstream, &route, &asker)
+            .await
+            .map_err(|e| fail(e, first_id))?;
+        let annotations = listing.get(tool.as_str()).copied().unwrap_or_default();
+        if let Err(hidden) = policy.admits(&annotations) {
+            let shown = m.target.as_deref().unwrap_or_default();
+            let body = tools::denied_tool_response(
+                m.raw_id(),
+                shown,
+                route.slug().as_str(),
+                &hidden,
+                rid.as_str(),
+            );
+            return Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response());
+        }
+    }
     let mut headers = std::borrow::Cow::Borrowed(&parts.headers);
     let bytes = match &renamed_call {
         Some(upstream) => {

@@ -18,7 +18,7 @@ use serde_json::value::RawValue;
 
 use mcpgw_shared::model::ToolOverride;
 
-use crate::snapshot::{Hidden, ToolPolicy};
+use crate::snapshot::{Hidden, ToolAnnotations, ToolPolicy};
 
 /// JSON-RPC internal error, answered in place of a list that could not be filtered.
 const INTERNAL_ERROR: i64 = -32603;
@@ -85,10 +85,13 @@ impl OrderedObject {
     }
 }
 
+/// What the gateway reads of a listed tool.
 #[derive(Deserialize)]
-struct Named<'a> {
+pub(super) struct Listed<'a> {
     #[serde(borrow)]
-    name: std::borrow::Cow<'a, str>,
+    pub(super) name: std::borrow::Cow<'a, str>,
+    #[serde(default)]
+    pub(super) annotations: Option<ToolAnnotations>,
 }
 
 /// What filtering did to one SSE event's data or one JSON body.
@@ -160,10 +163,15 @@ fn rewrite(top: &mut OrderedObject, policy: &ToolPolicy) -> Result<bool, Ambiguo
     let list: Vec<Box<RawValue>> = serde_json::from_str(tools.get()).map_err(|_| Ambiguous)?;
     let mut kept = Vec::with_capacity(list.len());
     for tool in list {
-        let Ok(named) = serde_json::from_str::<Named<'_>>(tool.get()) else {
+        let Ok(named) = serde_json::from_str::<Listed<'_>>(tool.get()) else {
             continue;
         };
-        if !policy.permits(&named.name) || policy.shadowed(&named.name) {
+        let visible = policy.permits(&named.name)
+            && !policy.shadowed(&named.name)
+            && policy
+                .admits(&named.annotations.unwrap_or_default())
+                .is_ok();
+        if !visible {
             continue;
         }
         match policy.presentation(&named.name) {

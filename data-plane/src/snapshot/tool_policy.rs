@@ -11,6 +11,7 @@ pub struct ToolPolicy {
     source: ToolFilter,
     allow: Option<Vec<ToolPattern>>,
     deny: Vec<ToolPattern>,
+    read_only: bool,
     /// Upstream name to how clients see it.
     overrides: HashMap<Box<str>, ToolOverride>,
     /// Shown name to upstream name, for tools shown under another name.
@@ -26,6 +27,24 @@ impl PartialEq for ToolPolicy {
 
 impl Eq for ToolPolicy {}
 
+/// What a tool's `annotations` say about its effects (MCP's hints; absent means unknown).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct ToolAnnotations {
+    /// `readOnlyHint`.
+    #[serde(rename = "readOnlyHint")]
+    pub read_only: Option<bool>,
+    /// `destructiveHint`.
+    #[serde(rename = "destructiveHint")]
+    pub destructive: Option<bool>,
+}
+
+impl ToolAnnotations {
+    /// Whether the tool says it only reads: `readOnlyHint: true`, and not `destructiveHint: true`.
+    pub fn only_reads(&self) -> bool {
+        self.read_only == Some(true) && self.destructive != Some(true)
+    }
+}
+
 /// Why a client may not see or call a tool: the rule, as the error names it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Hidden {
@@ -38,6 +57,11 @@ pub enum Hidden {
     /// The tool is shown under another name.
     #[error("the server shows it as `{0}` (`tools.overrides`)")]
     Renamed(String),
+    /// The server is read-only, and the tool's annotations do not say it only reads.
+    #[error(
+        "the server is read-only (`tools.read_only`) and the tool is not annotated `readOnlyHint: true` without `destructiveHint: true`"
+    )]
+    NotReadOnly,
 }
 
 impl Hidden {
@@ -47,6 +71,7 @@ impl Hidden {
             Self::NotAllowed => "allow".to_owned(),
             Self::Denied(pattern) => format!("deny:{pattern}"),
             Self::Renamed(_) => "override".to_owned(),
+            Self::NotReadOnly => "read_only".to_owned(),
         }
     }
 }
@@ -62,6 +87,7 @@ impl ToolPolicy {
         Ok(Self {
             allow: filter.allow.as_deref().map(patterns).transpose()?,
             deny: patterns(&filter.deny)?,
+            read_only: filter.read_only,
             overrides: filter
                 .overrides
                 .iter()
@@ -121,9 +147,25 @@ impl ToolPolicy {
         self.overrides.get(name)
     }
 
+    /// Whether only tools annotated read-only may be seen and called.
+    pub fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Whether a tool with these annotations passes the read-only rule.
+    pub fn admits(&self, annotations: &ToolAnnotations) -> Result<(), Hidden> {
+        if self.read_only && !annotations.only_reads() {
+            return Err(Hidden::NotReadOnly);
+        }
+        Ok(())
+    }
+
     /// Whether the policy hides or changes anything at all (if not, answers are never read).
     pub fn filters_anything(&self) -> bool {
-        self.allow.is_some() || !self.deny.is_empty() || !self.overrides.is_empty()
+        self.allow.is_some()
+            || !self.deny.is_empty()
+            || self.read_only
+            || !self.overrides.is_empty()
     }
 }
 
@@ -145,6 +187,21 @@ mod tests {
         );
         assert_eq!(p.verdict("issue_read"), Err(Hidden::NotAllowed));
         assert_eq!(Hidden::Denied("*_delete".into()).rule(), "deny:*_delete");
+    }
+
+    #[test]
+    fn read_only_admits_only_tools_that_say_they_only_read() {
+        let p = policy(r#"{"read_only":true}"#);
+        let says = |json: &str| serde_json::from_str::<ToolAnnotations>(json).unwrap();
+        assert_eq!(p.admits(&says(r#"{"readOnlyHint":true}"#)), Ok(()));
+        for json in [
+            r#"{}"#,
+            r#"{"readOnlyHint":false}"#,
+            r#"{"readOnlyHint":true,"destructiveHint":true}"#,
+        ] {
+            assert_eq!(p.admits(&says(json)), Err(Hidden::NotReadOnly), "{json}");
+        }
+        assert_eq!(policy("{}").admits(&says("{}")), Ok(()));
     }
 
     #[test]

@@ -45,7 +45,7 @@ async fn answer(State(standalone): State<Standalone>, headers: HeaderMap, body: 
         let version = request["params"]["protocolVersion"].clone();
         serde_json::json!({"protocolVersion": version, "capabilities": {}, "serverInfo": {"name": "echo", "version": "1"}})
     } else if method == "tools/list" {
-        serde_json::json!({"tools": [{"name": "echo", "inputSchema": {"type": "object"}}, {"name": "secret", "inputSchema": {"type": "object"}}], "x-kept": 1})
+        serde_json::json!({"tools": [{"name": "echo", "inputSchema": {"type": "object"}}, {"name": "secret", "inputSchema": {"type": "object"}}, {"name": "peek", "inputSchema": {"type": "object"}, "annotations": {"readOnlyHint": true}}], "x-kept": 1})
     } else {
         serde_json::json!({"body": String::from_utf8_lossy(&body), "headers": seen})
     };

@@ -43,6 +43,7 @@ impl From<&ServerConfig> for proto::Server {
                 has_allow: server.tools.allow.is_some(),
                 allow: server.tools.allow.clone().unwrap_or_default(),
                 deny: server.tools.deny.clone(),
+                read_only: server.tools.read_only,
                 overrides: server
                     .tools
                     .overrides
@@ -204,6 +205,7 @@ impl TryFrom<proto::Server> for ServerConfig {
             tools: ToolFilter {
                 allow: tools.has_allow.then_some(tools.allow),
                 deny: tools.deny,
+                read_only: tools.read_only,
                 overrides: tools
                     .overrides
                     .into_iter()

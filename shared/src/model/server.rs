@@ -255,6 +255,10 @@ pub struct ToolFilter {
     /// Tools matching one of these are never visible.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deny: Vec<String>,
+    /// Only tools whose annotations say `readOnlyHint: true` (and not `destructiveHint: true`)
+    /// are visible.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
     /// How clients see a tool, by its upstream name: another name, another description. A
     /// call of the shown name reaches the tool by its own.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

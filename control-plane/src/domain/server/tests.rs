@@ -295,7 +295,10 @@ fn tool_policies_with_bad_patterns_or_clashing_names_are_refused_naming_the_fiel
             r#"{"overrides":{"a":{"name":"shown"},"b":{"name":"shown"}}}"#,
             "tools.overrides.b.name",
         ),
-        (r#"{"overrides":{"a":{"name":"b"},"b":{}}}"#, "tools.overrides.a.name"),
+        (
+            r#"{"overrides":{"a":{"name":"b"},"b":{}}}"#,
+            "tools.overrides.a.name",
+        ),
         (r#"{"overrides":{"a*":{"name":"x"}}}"#, "tools.overrides.a*"),
     ] {
         let command = ServerCommand::Register(RegisterServer {

@@ -60,7 +60,10 @@ async fn tools_are_listed_and_called_as_the_policy_shows_them_in_both_eras() {
             let tools = &message(&answer.text)["result"]["tools"];
             assert_eq!(
                 tools,
-                &json!([{"name": "say", "inputSchema": {"type": "object"}, "description": "Says it back"}]),
+                &json!([
+                    {"name": "say", "inputSchema": {"type": "object"}, "description": "Says it back"},
+                    {"name": "peek", "inputSchema": {"type": "object"}, "annotations": {"readOnlyHint": true}},
+                ]),
                 "{}",
                 answer.text
             );
@@ -88,6 +91,62 @@ async fn tools_are_listed_and_called_as_the_policy_shows_them_in_both_eras() {
                 error["message"].as_str().unwrap().starts_with(&format!("Unknown tool: {tool}")),
                 "{error}"
             );
+        }
+        gw.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_read_only_server_shows_and_runs_only_tools_annotated_read_only() {
+    crate::testing::within(async {
+        let (mut gw, _, key) = setup().await;
+        let mut server = gw
+            .store
+            .load()
+            .route_by_slug("echo")
+            .unwrap()
+            .server
+            .clone();
+        server.tools = serde_json::from_value(json!({"read_only": true})).unwrap();
+        server.version += 1;
+        gw.put_server(&server);
+        let url = gw.url("echo");
+        for version in ["2025-03-26", "2026-07-28"] {
+            let with_headers = |body: Value, method: &str, name: Option<&str>| {
+                let mut request = post(&url, &key, body).header("mcp-protocol-version", version);
+                if version == "2026-07-28" {
+                    request = request.header("mcp-method", method);
+                    if let Some(name) = name {
+                        request = request.header("mcp-name", name);
+                    }
+                }
+                request
+            };
+            let list = json!({"jsonrpc":"2.0","id":1,"method":"tools/list"});
+            let answer = send(with_headers(list, "tools/list", None)).await;
+            let names: Vec<String> = message(&answer.text)["result"]["tools"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["name"].as_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(names, ["peek"], "{version}: {}", answer.text);
+            // The upstream's own listing decides a call, whether or not the client listed.
+            let answer = send(with_headers(call(2, "peek"), "tools/call", Some("peek"))).await;
+            assert!(
+                message(&answer.text)["result"]["body"].is_string(),
+                "{version}: {}",
+                answer.text
+            );
+            for tool in ["echo", "secret", "absent"] {
+                let answer = send(with_headers(call(3, tool), "tools/call", Some(tool))).await;
+                let error = &answer.json()["error"];
+                assert_eq!(
+                    error["data"]["rule"], "read_only",
+                    "{version} {tool}: {error}"
+                );
+            }
         }
         gw.stop().await;
     })

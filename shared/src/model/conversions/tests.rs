@@ -21,6 +21,7 @@ fn a_server_survives_the_round_trip_through_proto() {
         tools: ToolFilter {
             allow: Some(vec![]),
             deny: vec!["x".into(), "*_delete".into()],
+            read_only: true,
             overrides: BTreeMap::from([(
                 "search_v2".into(),
                 ToolOverride {
