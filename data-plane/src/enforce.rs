@@ -57,6 +57,17 @@ pub async fn run(
                             crate::Change::Server { id, .. } if change.changes_tools() => {
                                 registry.announce(id, TOOLS_LIST_CHANGED_EVENT);
                             }
+                            crate::Change::Workspace { id, tools: true } => {
+                                // Every server its keys reach shows another set of tools.
+                                registry.inject_where(
+                                    |stream| {
+                                        config
+                                            .api_key(&stream.key)
+                                            .is_some_and(|key| key.workspace == Some(*id))
+                                    },
+                                    Bytes::from_static(TOOLS_LIST_CHANGED_EVENT),
+                                );
+                            }
                             crate::Change::Connection { id, removed: true } => {
                                 close_connection(&config, &registry, id);
                             }

@@ -69,6 +69,7 @@ pub fn snapshot(
             .map(|id| proto::Workspace {
                 id: id.to_string(),
                 name: format!("workspace {id}"),
+                tools: None,
             })
             .collect(),
         servers: servers.iter().map(|s| proto::Server::from(*s)).collect(),

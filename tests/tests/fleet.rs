@@ -195,6 +195,61 @@ async fn a_tool_filter_change_is_announced_on_open_streams_and_enforced() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workspace_tool_policy_limits_every_server_its_keys_reach_on_every_pod() {
+    let s = setup(2, &[]).await;
+    let session = s.client.initialize().await;
+    let on_b = s.client.with_url(s.pods[1].mcp_url("demo"));
+    let mut stream = on_b.open_stream(&session).await;
+    let (status, body) = s
+        .fleet
+        .admin(
+            Method::PATCH,
+            &format!("/v1/workspaces/{}", s.workspace),
+            Some(json!({"tools": {"deny": ["ech?"]}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["tools"]["deny"], json!(["ech?"]), "{body}");
+    match stream.next(SOON).await {
+        StreamEvent::Message(message) => {
+            assert_eq!(message["method"], "notifications/tools/list_changed")
+        }
+        StreamEvent::Closed => panic!("the stream closed instead of announcing list_changed"),
+    }
+    for client in [&s.client, &on_b] {
+        eventually(SOON, "echo is hidden on every pod", || async {
+            let listed = client.list_tools(&session).await;
+            !tool_names(&listed.body).is_empty()
+                && !tool_names(&listed.body).contains(&"echo".to_owned())
+        })
+        .await;
+        let call = client
+            .post(json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "echo", "arguments": {"message": "hi"}}}), Some(&session))
+            .await;
+        let error = &call.body["error"];
+        assert_eq!(error["data"]["rule"], "workspace:deny:ech?", "{error}");
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("your workspace's tool policy"),
+            "{error}"
+        );
+    }
+    // Names and descriptions belong to a server's policy.
+    let (status, body) = s
+        .fleet
+        .admin(
+            Method::PATCH,
+            &format!("/v1/workspaces/{}", s.workspace),
+            Some(json!({"tools": {"overrides": {"echo": {"name": "say"}}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.to_string().contains("tools.overrides"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pods_enforce_by_polling_while_nats_is_down_and_converge_after() {
     let mut s = setup(2, &[]).await;
     s.nats.stop().await;

@@ -112,6 +112,7 @@ fn workspace_message(row: &WorkspaceRow) -> proto::Workspace {
     proto::Workspace {
         id: row.id.to_string(),
         name: row.name.clone(),
+        tools: Some((&row.tools).into()),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Workspace operations.
 
 use mcpgw_shared::WorkspaceId;
+use mcpgw_shared::model::ToolFilter;
 
 use super::caller::as_scope;
 use super::{Caller, Service, ServiceError};
@@ -23,18 +24,27 @@ impl Service {
         self.workspace(caller, &id).await
     }
 
-    /// Renames a workspace.
-    pub async fn rename_workspace(
+    /// Renames a workspace and/or sets its tool policy.
+    pub async fn update_workspace(
         &self,
         caller: &Caller,
         id: &WorkspaceId,
-        name: &str,
+        name: Option<&str>,
+        tools: Option<ToolFilter>,
         expected_version: Option<i64>,
     ) -> Result<WorkspaceRow, ServiceError> {
         caller.require_workspace(id)?;
-        let command = WorkspaceCommand::Rename { name: name.into() };
-        self.execute::<Workspace>(caller, id, expected_version, |_| Ok(()), command)
-            .await?;
+        let mut expected_version = expected_version;
+        if let Some(name) = name {
+            let command = WorkspaceCommand::Rename { name: name.into() };
+            self.execute::<Workspace>(caller, id, expected_version.take(), |_| Ok(()), command)
+                .await?;
+        }
+        if let Some(tools) = tools {
+            let command = WorkspaceCommand::SetTools { tools };
+            self.execute::<Workspace>(caller, id, expected_version, |_| Ok(()), command)
+                .await?;
+        }
         self.workspace(caller, id).await
     }
 

@@ -1,5 +1,6 @@
 //! Workspaces: the unit of tenancy that servers, keys and data planes are scoped to.
 
+use mcpgw_shared::model::ToolFilter;
 use mcpgw_shared::{StreamId, WorkspaceId};
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +22,12 @@ pub enum WorkspaceEvent {
         /// The new name.
         name: String,
     },
+    /// Its tool policy changed: it limits every server its keys reach.
+    #[serde(rename = "WorkspaceToolsChanged")]
+    ToolsChanged {
+        /// The policy (`allow`, `deny`, `read_only`).
+        tools: ToolFilter,
+    },
 }
 
 impl WorkspaceEvent {
@@ -29,6 +36,7 @@ impl WorkspaceEvent {
         match self {
             Self::Created { .. } => "WorkspaceCreated",
             Self::Renamed { .. } => "WorkspaceRenamed",
+            Self::ToolsChanged { .. } => "WorkspaceToolsChanged",
         }
     }
 }
@@ -46,6 +54,11 @@ pub enum WorkspaceCommand {
         /// The new name.
         name: String,
     },
+    /// Set its tool policy.
+    SetTools {
+        /// The policy.
+        tools: ToolFilter,
+    },
 }
 
 /// A workspace's state.
@@ -53,6 +66,8 @@ pub enum WorkspaceCommand {
 pub struct Workspace {
     /// Its name, once created.
     pub name: Option<String>,
+    /// Its tool policy.
+    pub tools: ToolFilter,
 }
 
 impl Aggregate for Workspace {
@@ -76,6 +91,7 @@ impl Aggregate for Workspace {
             WorkspaceEvent::Created { name } | WorkspaceEvent::Renamed { name } => {
                 self.name = Some(name.clone());
             }
+            WorkspaceEvent::ToolsChanged { tools } => self.tools = tools.clone(),
         }
     }
 
@@ -87,6 +103,7 @@ impl Aggregate for Workspace {
         let events = match command {
             WorkspaceCommand::Create { name } => self.create(id, name)?,
             WorkspaceCommand::Rename { name } => self.rename(id, name)?,
+            WorkspaceCommand::SetTools { tools } => self.set_tools(id, tools)?,
         };
         Ok(Decision {
             events,
@@ -142,6 +159,28 @@ impl Workspace {
             return Ok(vec![]);
         }
         Ok(vec![WorkspaceEvent::Renamed { name }])
+    }
+
+    /// Setting the same policy changes nothing. Overrides belong to a server's policy.
+    fn set_tools(
+        &self,
+        id: &WorkspaceId,
+        tools: ToolFilter,
+    ) -> Result<Vec<WorkspaceEvent>, DomainError> {
+        if self.name.is_none() {
+            return Err(DomainError::not_found("workspace", id));
+        }
+        if !tools.overrides.is_empty() {
+            return Err(DomainError::invalid(
+                "tools.overrides",
+                "names and descriptions belong to a server's tool policy; a workspace's limits what its keys reach (allow, deny, read_only)",
+            ));
+        }
+        super::server::validate_tools(&tools)?;
+        if tools == self.tools {
+            return Ok(vec![]);
+        }
+        Ok(vec![WorkspaceEvent::ToolsChanged { tools }])
     }
 }
 

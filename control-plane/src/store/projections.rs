@@ -80,6 +80,10 @@ async fn apply_workspace(row: Row<'_>, event: &WorkspaceEvent) -> Result<(), Sto
                 .await
                 .map_err(|e| WORKSPACE_NAME.taken(e, taken))?;
         }
+        WorkspaceEvent::ToolsChanged { tools } => {
+            let tools = serde_json::to_string(tools)?;
+            update(row, "workspaces", "tools = $4", |q| q.bind(tools)).await?;
+        }
     }
     Ok(())
 }

@@ -31,6 +31,8 @@ pub struct WorkspaceRow {
     pub created_at: DateTime<Utc>,
     /// Last changed.
     pub updated_at: DateTime<Utc>,
+    /// Its tool policy, limiting every server its keys reach.
+    pub tools: ToolFilter,
 }
 
 /// A server row, secrets sealed.
@@ -257,7 +259,7 @@ impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
     pub async fn workspaces(&mut self, scope: Scope<'_>) -> Result<Vec<WorkspaceRow>, StoreError> {
         let rows = self
             .fetch_scoped(
-                "SELECT id, name, version, created_at, updated_at FROM workspaces",
+                "SELECT id, name, version, created_at, updated_at, tools FROM workspaces",
                 "id",
                 scope,
                 "ORDER BY name",
@@ -272,7 +274,7 @@ impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
         id: &WorkspaceId,
     ) -> Result<Option<WorkspaceRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, name, version, created_at, updated_at FROM workspaces WHERE id = $1",
+            "SELECT id, name, version, created_at, updated_at, tools FROM workspaces WHERE id = $1",
         )
         .bind(id.to_string())
         .fetch_optional(&mut *self.conn)
@@ -517,6 +519,11 @@ fn decode_workspace(row: &AnyRow) -> Result<WorkspaceRow, StoreError> {
         version: row.try_get(2)?,
         created_at: parse_time(&row.try_get::<String, _>(3)?)?,
         updated_at: parse_time(&row.try_get::<String, _>(4)?)?,
+        tools: row
+            .try_get::<Option<String>, _>(5)?
+            .map(|t| serde_json::from_str(&t))
+            .transpose()?
+            .unwrap_or_default(),
     })
 }
 

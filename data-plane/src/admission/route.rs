@@ -15,15 +15,18 @@ use super::host::{HostChecked, HostPolicy};
 use crate::access::{self, Denial};
 use crate::errors::{Failure, GatewayError};
 use crate::observe::Observation;
-use crate::snapshot::{ConfigStore, Route};
+use crate::snapshot::{ConfigStore, Route, ToolPolicy};
 
-/// A request that may proceed: who calls, and the route of the server it addresses.
+/// A request that may proceed: who calls, the route of the server it addresses, and the tool
+/// policy that applies (the server's, limited by the caller's workspace's).
 #[derive(Debug, Clone)]
 pub struct Routed {
     /// The caller.
     pub principal: Principal,
     /// The server.
     pub route: Arc<Route>,
+    /// The tools the caller may see and call on it.
+    pub tools: Arc<ToolPolicy>,
 }
 
 /// The caller may not use the server it addresses, or there is none.
@@ -114,9 +117,19 @@ where
                 denial,
             })
             .map_err(|e| fail(e.into()))?;
+        let workspace = principal
+            .key
+            .workspace
+            .and_then(|w| config.workspace(&w))
+            .map(|w| w.tools.clone());
+        let tools = match workspace {
+            Some(limit) if limit.filters_anything() => Arc::new(route.tools.limited_by(limit)),
+            _ => route.tools.clone(),
+        };
         Ok(Routed {
             principal,
             route: route.clone(),
+            tools,
         })
     }
 }

@@ -23,7 +23,7 @@ use mcpgw_shared::request_id::RequestId;
 
 use super::RelayState;
 use super::response::{self, Exchange, Mode};
-use crate::admission::{Principal, Routed, SessionHeader};
+use crate::admission::{Routed, SessionHeader};
 use crate::drain::StreamKind;
 use crate::errors::{Failure, GatewayError};
 use crate::observe::Observation;
@@ -114,12 +114,16 @@ async fn deliver_initialized(
 async fn forward(
     state: RelayState,
     rid: RequestId,
-    principal: Principal,
-    route: std::sync::Arc<Route>,
+    routed: Routed,
     session: SessionHeader,
     request: Request,
     method: Method,
 ) -> Result<Response, Failure> {
+    let Routed {
+        principal,
+        route,
+        tools,
+    } = routed;
     let (parts, _) = request.into_parts();
     let observation = Observation::of(&parts.extensions);
     let fail = |e: GatewayError| e.into_failure(&rid, None);
@@ -156,7 +160,7 @@ async fn forward(
         )
         .await
         .map_err(fail)?;
-    let tools = route.tools.filters_anything().then(|| route.tools.clone());
+    let tools = tools.filters_anything().then_some(tools);
     let mode = match (&priming, &claims) {
         (Priming::First, Some(claims)) => {
             let status = answer.status();
@@ -195,29 +199,20 @@ async fn forward(
 pub async fn get(
     State(state): State<RelayState>,
     rid: RequestId,
-    Routed { principal, route }: Routed,
+    routed: Routed,
     session: SessionHeader,
     request: Request,
 ) -> Result<Response, Failure> {
-    forward(state, rid, principal, route, session, request, Method::GET).await
+    forward(state, rid, routed, session, request, Method::GET).await
 }
 
 /// The DELETE handler.
 pub async fn delete(
     State(state): State<RelayState>,
     rid: RequestId,
-    Routed { principal, route }: Routed,
+    routed: Routed,
     session: SessionHeader,
     request: Request,
 ) -> Result<Response, Failure> {
-    forward(
-        state,
-        rid,
-        principal,
-        route,
-        session,
-        request,
-        Method::DELETE,
-    )
-    .await
+    forward(state, rid, routed, session, request, Method::DELETE).await
 }

@@ -53,7 +53,11 @@ fn request_id_of(shape: &Shape) -> Option<&RpcId> {
 pub async fn handle(
     State(state): State<RelayState>,
     rid: RequestId,
-    Routed { principal, route }: Routed,
+    Routed {
+        principal,
+        route,
+        tools,
+    }: Routed,
     session: SessionHeader,
     observation: Observation,
     request: Request,
@@ -94,7 +98,7 @@ pub async fn handle(
     } else {
         None
     };
-    let policy = &route.tools;
+    let policy = &tools;
     // The upstream's name of a tool the client calls by the name the policy shows.
     let mut renamed_call: Option<String> = None;
     // The upstream's name of a tool called on a read-only server: its annotations decide.

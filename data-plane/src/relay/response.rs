@@ -41,7 +41,7 @@ pub enum Mode {
         /// The event (an `id` and no data).
         event: Bytes,
         /// The server's tool policy, when it hides tools (replays are filtered too).
-        tools: Option<ToolPolicy>,
+        tools: Option<Arc<ToolPolicy>>,
     },
     /// The answer to `initialize`: seal the upstream's session id for `principal`.
     Initialize {
@@ -56,7 +56,7 @@ pub enum Mode {
     },
     /// An answer that may list tools (`tools/list`, a standalone stream's replays) on a server
     /// whose policy hides some: every listing in it is filtered.
-    FilterTools(ToolPolicy),
+    FilterTools(Arc<ToolPolicy>),
 }
 
 /// The request the answer belongs to.
@@ -185,7 +185,7 @@ fn mentions_session(body: &[u8]) -> bool {
 }
 
 /// The rewrite of SSE events that filters tool listings in their data.
-fn tools_rewrite(policy: ToolPolicy) -> Rewrite {
+fn tools_rewrite(policy: Arc<ToolPolicy>) -> Rewrite {
     Box::new(move |event: Bytes| match sse::data(&event) {
         Some(data) => match tools::filter(&data, &policy) {
             Filtered::Unchanged => event,

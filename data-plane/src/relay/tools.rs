@@ -240,12 +240,17 @@ pub fn denied_tool_response(
         "id": id,
         "error": {
             "code": -32602,
-            "message": format!("Unknown tool: {name} (server `{slug}`'s tool policy hides it: {hidden})"),
+            "message": match hidden {
+                Hidden::Workspace(inner) => {
+                    format!("Unknown tool: {name} (your workspace's tool policy hides it: {inner})")
+                }
+                other => format!("Unknown tool: {name} (server `{slug}`'s tool policy hides it: {other})"),
+            },
             "data": {
                 "reason": "tool_denied",
                 "rule": hidden.rule(),
                 "request_id": request_id,
-                "hint": "call tools/list for the tools this server offers you; an admin sets `tools` on the server",
+                "hint": "call tools/list for the tools this server offers you; an admin sets `tools` on the server (or on the workspace, for every server)",
             },
         },
     });

@@ -12,6 +12,7 @@ use super::change::Change;
 use super::key::KeyRecord;
 use super::route::Route;
 use super::sharded::ShardedMap;
+use super::tool_policy::ToolPolicy;
 use super::view::{Config, Entry, Workspace};
 
 /// A config-sync message could not be applied; the configuration is left as it was.
@@ -56,7 +57,16 @@ fn workspace_from(msg: proto::Workspace) -> Result<Workspace, ApplyError> {
         field: "workspace.id",
         reason: format!("{e}"),
     })?;
-    Ok(Workspace { id, name: msg.name })
+    let tools =
+        ToolPolicy::compile(&msg.tools.unwrap_or_default().into()).map_err(|e| InvalidMessage {
+            field: "workspace.tools",
+            reason: e.to_string(),
+        })?;
+    Ok(Workspace {
+        id,
+        name: msg.name,
+        tools: Arc::new(tools),
+    })
 }
 
 /// Builds a complete configuration from a snapshot.
@@ -173,8 +183,8 @@ pub(crate) fn apply_entity(
         }
         (proto::EntityKind::Workspace, Some(State::Removed(_))) => {
             let id = parse_id::<WorkspaceId>(&state.id, "workspace.id")?;
-            config.workspaces.remove(&id);
-            Change::Workspace { id }
+            let before = config.workspaces.remove(&id).map(|e| e.value);
+            Change::workspace(id, before.as_deref(), None)
         }
         (proto::EntityKind::Workspace, Some(State::Workspace(ws))) => {
             let ws = workspace_from(ws)?;
@@ -182,8 +192,9 @@ pub(crate) fn apply_entity(
                 return Err(mismatched());
             }
             let id = ws.id;
-            config.workspaces.insert(id, entry(seq, Arc::new(ws)));
-            Change::Workspace { id }
+            let ws = Arc::new(ws);
+            let before = config.workspaces.insert(id, entry(seq, ws.clone()));
+            Change::workspace(id, before.as_ref().map(|e| &*e.value), Some(&ws))
         }
         (proto::EntityKind::Server, Some(State::Removed(_))) => {
             let id = parse_id::<ServerId>(&state.id, "server.id")?;
@@ -258,7 +269,7 @@ pub(crate) fn diff(old: &Config, new: &Config) -> Vec<Change> {
         &old.workspaces,
         &new.workspaces,
         &mut changes,
-        |id, _, _| Change::Workspace { id },
+        |id, before, after| Change::workspace(id, before.map(|w| &**w), after.map(|w| &**w)),
     );
     diff_map(
         &old.routes,

@@ -7,6 +7,7 @@ use mcpgw_shared::{ApiKeyId, ConnectionId, ServerId, WorkspaceId};
 
 use super::key::KeyRecord;
 use super::route::Route;
+use super::view::Workspace;
 
 /// One entity that changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +16,8 @@ pub enum Change {
     Workspace {
         /// Its id.
         id: WorkspaceId,
+        /// Whether its tool policy changed.
+        tools: bool,
     },
     /// A server was added, changed or removed.
     Server {
@@ -68,6 +71,19 @@ impl Change {
             ),
         };
         Self::Server { id, how }
+    }
+
+    /// The change of workspace `id` from `before` to `after`.
+    pub(crate) fn workspace(
+        id: WorkspaceId,
+        before: Option<&Workspace>,
+        after: Option<&Workspace>,
+    ) -> Self {
+        let tools = |w: Option<&Workspace>| w.map(|w| w.tools.source().clone());
+        Self::Workspace {
+            id,
+            tools: tools(before) != tools(after),
+        }
     }
 
     /// The change of key `id` to `after`.

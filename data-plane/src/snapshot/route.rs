@@ -2,6 +2,8 @@
 //! upstream URL, the upstream auth headers ready to send (values marked sensitive), the compiled
 //! tool policy and the connection version. The relay reads only this, never the model types.
 
+use std::sync::Arc;
+
 use http::{HeaderMap, HeaderName, HeaderValue};
 use mcpgw_shared::model::{InvalidMessage, ServerConfig, UpstreamAuth};
 use mcpgw_shared::{ServerId, Slug, WorkspaceId};
@@ -19,7 +21,7 @@ pub struct Route {
     /// Headers added to every upstream request (values sensitive).
     pub auth_headers: HeaderMap,
     /// Which tools clients may see and call.
-    pub tools: ToolPolicy,
+    pub tools: Arc<ToolPolicy>,
 }
 
 impl Route {
@@ -52,7 +54,7 @@ impl Route {
         let tools = ToolPolicy::compile(&server.tools)
             .map_err(|e| invalid("server.tools", e.to_string()))?;
         Ok(Self {
-            tools,
+            tools: Arc::new(tools),
             upstream,
             auth_headers,
             server,

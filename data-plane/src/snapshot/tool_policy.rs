@@ -2,6 +2,7 @@
 //! (allow and deny by name or glob), and the names and descriptions they see them by.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use mcpgw_shared::model::{InvalidPattern, ToolFilter, ToolOverride, ToolPattern};
 
@@ -16,12 +17,15 @@ pub struct ToolPolicy {
     overrides: HashMap<Box<str>, ToolOverride>,
     /// Shown name to upstream name, for tools shown under another name.
     upstream_names: HashMap<Box<str>, Box<str>>,
+    /// Policies that limit this one further (the caller's workspace's): a tool must pass
+    /// each.
+    limits: Vec<Arc<ToolPolicy>>,
 }
 
-/// Two policies are the same when they were compiled from the same filter.
+/// Two policies are the same when they were compiled from the same filters.
 impl PartialEq for ToolPolicy {
     fn eq(&self, other: &Self) -> bool {
-        self.source == other.source
+        self.source == other.source && self.limits == other.limits
     }
 }
 
@@ -49,19 +53,22 @@ impl ToolAnnotations {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Hidden {
     /// An `allow` list exists, and no entry matches.
-    #[error("it matches no entry of the server's `tools.allow`")]
+    #[error("it matches no entry of `tools.allow`")]
     NotAllowed,
     /// A `deny` entry matches.
-    #[error("it matches `{0}` in the server's `tools.deny`")]
+    #[error("it matches `{0}` in `tools.deny`")]
     Denied(String),
     /// The tool is shown under another name.
-    #[error("the server shows it as `{0}` (`tools.overrides`)")]
+    #[error("it is shown as `{0}` (`tools.overrides`)")]
     Renamed(String),
-    /// The server is read-only, and the tool's annotations do not say it only reads.
+    /// The policy is read-only, and the tool's annotations do not say it only reads.
     #[error(
-        "the server is read-only (`tools.read_only`) and the tool is not annotated `readOnlyHint: true` without `destructiveHint: true`"
+        "it is read-only (`tools.read_only`) and the tool is not annotated `readOnlyHint: true` without `destructiveHint: true`"
     )]
     NotReadOnly,
+    /// The caller's workspace's policy hides it.
+    #[error("{0}")]
+    Workspace(Box<Hidden>),
 }
 
 impl Hidden {
@@ -72,6 +79,7 @@ impl Hidden {
             Self::Denied(pattern) => format!("deny:{pattern}"),
             Self::Renamed(_) => "override".to_owned(),
             Self::NotReadOnly => "read_only".to_owned(),
+            Self::Workspace(inner) => format!("workspace:{}", inner.rule()),
         }
     }
 }
@@ -102,7 +110,21 @@ impl ToolPolicy {
                 })
                 .collect(),
             source: filter.clone(),
+            limits: Vec::new(),
         })
+    }
+
+    /// This policy, further limited by `outer` (a workspace's: its allow, deny and read-only
+    /// rules apply too, to the upstream's names).
+    pub fn limited_by(&self, outer: Arc<ToolPolicy>) -> Self {
+        let mut limited = self.clone();
+        limited.limits.push(outer);
+        limited
+    }
+
+    /// The filter it was compiled from.
+    pub fn source(&self) -> &ToolFilter {
+        &self.source
     }
 
     /// Whether the upstream tool `name` may be listed and called, and if not, which rule hides
@@ -111,10 +133,16 @@ impl ToolPolicy {
         if let Some(pattern) = self.deny.iter().find(|p| p.matches(name)) {
             return Err(Hidden::Denied(pattern.as_str().to_owned()));
         }
-        match &self.allow {
-            Some(allow) if !allow.iter().any(|p| p.matches(name)) => Err(Hidden::NotAllowed),
-            _ => Ok(()),
+        if let Some(allow) = &self.allow
+            && !allow.iter().any(|p| p.matches(name))
+        {
+            return Err(Hidden::NotAllowed);
         }
+        self.limits.iter().try_for_each(|limit| {
+            limit
+                .verdict(name)
+                .map_err(|hidden| Hidden::Workspace(Box::new(hidden)))
+        })
     }
 
     /// Whether the upstream tool `name` may be listed and called.
@@ -149,15 +177,19 @@ impl ToolPolicy {
 
     /// Whether only tools annotated read-only may be seen and called.
     pub fn read_only(&self) -> bool {
-        self.read_only
+        self.read_only || self.limits.iter().any(|limit| limit.read_only())
     }
 
     /// Whether a tool with these annotations passes the read-only rule.
     pub fn admits(&self, annotations: &ToolAnnotations) -> Result<(), Hidden> {
-        if self.read_only && !annotations.only_reads() {
-            return Err(Hidden::NotReadOnly);
+        if annotations.only_reads() || !self.read_only() {
+            return Ok(());
         }
-        Ok(())
+        if self.read_only {
+            Err(Hidden::NotReadOnly)
+        } else {
+            Err(Hidden::Workspace(Box::new(Hidden::NotReadOnly)))
+        }
     }
 
     /// Whether the policy hides or changes anything at all (if not, answers are never read).
@@ -166,6 +198,7 @@ impl ToolPolicy {
             || !self.deny.is_empty()
             || self.read_only
             || !self.overrides.is_empty()
+            || self.limits.iter().any(|limit| limit.filters_anything())
     }
 }
 
@@ -187,6 +220,31 @@ mod tests {
         );
         assert_eq!(p.verdict("issue_read"), Err(Hidden::NotAllowed));
         assert_eq!(Hidden::Denied("*_delete".into()).rule(), "deny:*_delete");
+    }
+
+    #[test]
+    fn a_workspace_policy_limits_the_servers_further() {
+        let server = policy(r#"{"deny":["admin_*"],"overrides":{"find_v2":{"name":"find"}}}"#);
+        let workspace = Arc::new(policy(r#"{"allow":["find_*","read"]}"#));
+        let both = server.limited_by(workspace.clone());
+        assert_eq!(both.resolve("find"), Ok("find_v2"));
+        assert_eq!(both.verdict("read"), Ok(()));
+        assert_eq!(
+            both.verdict("write"),
+            Err(Hidden::Workspace(Box::new(Hidden::NotAllowed)))
+        );
+        assert_eq!(
+            Hidden::Workspace(Box::new(Hidden::NotAllowed)).rule(),
+            "workspace:allow"
+        );
+        assert_eq!(
+            both.verdict("admin_x"),
+            Err(Hidden::Denied("admin_*".into()))
+        );
+        assert!(!both.read_only());
+        let read_only = server.limited_by(Arc::new(policy(r#"{"read_only":true}"#)));
+        assert!(read_only.read_only() && read_only.filters_anything());
+        assert_ne!(both, server);
     }
 
     #[test]

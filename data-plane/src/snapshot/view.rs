@@ -5,6 +5,7 @@ use std::sync::Arc;
 use super::key::KeyRecord;
 use super::route::Route;
 use super::sharded::ShardedMap as HashMap;
+use super::tool_policy::ToolPolicy;
 use mcpgw_shared::model::ConnectionRecord;
 use mcpgw_shared::proto;
 use mcpgw_shared::{ApiKeyId, ConnectionId, ServerId, WorkspaceId};
@@ -16,6 +17,8 @@ pub struct Workspace {
     pub id: WorkspaceId,
     /// Display name.
     pub name: String,
+    /// Its tool policy, limiting every server its keys reach.
+    pub tools: Arc<ToolPolicy>,
 }
 
 /// An entity with the sequence of the last event that changed it.
@@ -131,6 +134,7 @@ impl Config {
                 .map(|w| proto::Workspace {
                     id: w.id.to_string(),
                     name: w.name.clone(),
+                    tools: Some(w.tools.source().into()),
                 })
                 .collect(),
             servers: self

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use mcpgw_shared::model::{ApiKeyRecord, ServerConfig};
+use mcpgw_shared::proto;
 use mcpgw_shared::secret::{Keyring, generate_base64_key};
 use mcpgw_shared::{Credential, WorkspaceId};
 use tokio::net::TcpListener;
@@ -104,6 +105,24 @@ impl Harness {
         self.updater
             .apply([super::server_state(seq, server)], seq)
             .expect("a test server applies");
+    }
+
+    /// Sets the harness workspace's tool policy.
+    pub fn put_workspace_tools(&mut self, tools: &mcpgw_shared::model::ToolFilter) {
+        let seq = self.next_seq();
+        let state = proto::EntityState {
+            kind: proto::EntityKind::Workspace as i32,
+            id: self.workspace.to_string(),
+            seq,
+            state: Some(proto::entity_state::State::Workspace(proto::Workspace {
+                id: self.workspace.to_string(),
+                name: "harness".into(),
+                tools: Some(tools.into()),
+            })),
+        };
+        self.updater
+            .apply([state], seq)
+            .expect("a test workspace applies");
     }
 
     /// Adds or replaces a key.

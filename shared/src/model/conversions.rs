@@ -39,24 +39,7 @@ impl From<&ServerConfig> for proto::Server {
             description: server.description.clone(),
             url: server.url.clone(),
             enabled: server.enabled,
-            tools: Some(proto::ToolFilter {
-                has_allow: server.tools.allow.is_some(),
-                allow: server.tools.allow.clone().unwrap_or_default(),
-                deny: server.tools.deny.clone(),
-                read_only: server.tools.read_only,
-                overrides: server
-                    .tools
-                    .overrides
-                    .iter()
-                    .map(|(tool, o)| {
-                        let shown = proto::ToolOverride {
-                            name: o.name.clone(),
-                            description: o.description.clone(),
-                        };
-                        (tool.clone(), shown)
-                    })
-                    .collect(),
-            }),
+            tools: Some((&server.tools).into()),
             auth: Some(auth_to_proto(&server.auth)),
             version: server.version,
             connection_version: server.connection_version,
@@ -202,22 +185,7 @@ impl TryFrom<proto::Server> for ServerConfig {
             description: server.description,
             url: server.url,
             enabled: server.enabled,
-            tools: ToolFilter {
-                allow: tools.has_allow.then_some(tools.allow),
-                deny: tools.deny,
-                read_only: tools.read_only,
-                overrides: tools
-                    .overrides
-                    .into_iter()
-                    .map(|(tool, o)| {
-                        let shown = ToolOverride {
-                            name: o.name,
-                            description: o.description,
-                        };
-                        (tool, shown)
-                    })
-                    .collect(),
-            },
+            tools: tools.into(),
             auth: auth_from_proto(server.auth)?,
             request_logging: server
                 .request_logging
@@ -232,6 +200,49 @@ impl TryFrom<proto::Server> for ServerConfig {
             version: server.version,
             connection_version: server.connection_version,
         })
+    }
+}
+
+impl From<&ToolFilter> for proto::ToolFilter {
+    fn from(tools: &ToolFilter) -> Self {
+        Self {
+            has_allow: tools.allow.is_some(),
+            allow: tools.allow.clone().unwrap_or_default(),
+            deny: tools.deny.clone(),
+            read_only: tools.read_only,
+            overrides: tools
+                .overrides
+                .iter()
+                .map(|(tool, o)| {
+                    let shown = proto::ToolOverride {
+                        name: o.name.clone(),
+                        description: o.description.clone(),
+                    };
+                    (tool.clone(), shown)
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<proto::ToolFilter> for ToolFilter {
+    fn from(tools: proto::ToolFilter) -> Self {
+        Self {
+            allow: tools.has_allow.then_some(tools.allow),
+            deny: tools.deny,
+            read_only: tools.read_only,
+            overrides: tools
+                .overrides
+                .into_iter()
+                .map(|(tool, o)| {
+                    let shown = ToolOverride {
+                        name: o.name,
+                        description: o.description,
+                    };
+                    (tool, shown)
+                })
+                .collect(),
+        }
     }
 }
 

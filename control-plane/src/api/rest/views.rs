@@ -22,6 +22,9 @@ pub struct WorkspaceView {
     version: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    /// The tool policy limiting every server the workspace's keys reach.
+    #[schema(value_type = Object)]
+    tools: ToolFilter,
 }
 
 impl From<WorkspaceRow> for WorkspaceView {
@@ -32,6 +35,7 @@ impl From<WorkspaceRow> for WorkspaceView {
             version: row.version,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            tools: row.tools,
         }
     }
 }

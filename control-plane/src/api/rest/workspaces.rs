@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use mcpgw_shared::WorkspaceId;
+use mcpgw_shared::model::ToolFilter;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
@@ -18,11 +19,15 @@ pub struct CreateWorkspace {
     name: String,
 }
 
-/// `PATCH /v1/workspaces/{id}`.
+/// `PATCH /v1/workspaces/{id}`: a new name, a tool policy, or both.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWorkspace {
-    name: String,
+    name: Option<String>,
+    /// Limits every server the workspace's keys reach: `allow`, `deny` (names or globs),
+    /// `read_only`.
+    #[schema(value_type = Option<Object>)]
+    tools: Option<ToolFilter>,
     version: Option<i64>,
 }
 
@@ -66,7 +71,7 @@ pub async fn show(
     Ok(Json(service.workspace(&admin, &id).await?.into()))
 }
 
-/// Renames a workspace.
+/// Renames a workspace, or sets its tool policy.
 #[utoipa::path(patch, path = "/v1/workspaces/{id}", request_body = UpdateWorkspace,
     responses((status = 200, body = WorkspaceView), (status = 409, description = "version conflict")))]
 pub async fn update(
@@ -76,8 +81,20 @@ pub async fn update(
     IfMatch(if_match): IfMatch,
     JsonBody(body): JsonBody<UpdateWorkspace>,
 ) -> Result<Json<WorkspaceView>, ApiError> {
+    if body.name.is_none() && body.tools.is_none() {
+        return Err(ApiError::invalid_field(
+            "body",
+            "give `name`, `tools` or both",
+        ));
+    }
     let row = service
-        .rename_workspace(&admin, &id, &body.name, if_match.or(body.version))
+        .update_workspace(
+            &admin,
+            &id,
+            body.name.as_deref(),
+            body.tools,
+            if_match.or(body.version),
+        )
         .await?;
     Ok(Json(row.into()))
 }

@@ -86,6 +86,17 @@ fn every_event() -> Vec<(StreamId, DomainEvent)> {
         ),
     ];
     events.extend(server_events.map(|e| (server.clone(), e.into())));
+    events.push((
+        workspace.stream(),
+        WorkspaceEvent::ToolsChanged {
+            tools: ToolFilter {
+                deny: vec!["*_delete".into()],
+                read_only: true,
+                ..ToolFilter::default()
+            },
+        }
+        .into(),
+    ));
     let server_id = ServerId::new();
     let connection = ConnectionId::of(&server_id, "alice").stream();
     events.push((

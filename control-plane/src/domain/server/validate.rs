@@ -207,7 +207,8 @@ fn is_reserved_header(name: &str) -> bool {
     RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name))
 }
 
-pub(super) fn validate_tools(tools: &ToolFilter) -> Result<(), DomainError> {
+/// Validates a tool policy: its patterns, and the names its overrides show.
+pub fn validate_tools(tools: &ToolFilter) -> Result<(), DomainError> {
     let lists = [
         ("tools.allow", tools.allow.as_deref().unwrap_or_default()),
         ("tools.deny", &tools.deny),

@@ -1,6 +1,8 @@
 //! Tests of `workspace`: given these events, when this command, then these events or that
 //! error.
 
+use mcpgw_shared::model::ToolFilter;
+
 use super::*;
 
 fn given(events: &[WorkspaceEvent]) -> Workspace {
@@ -61,4 +63,42 @@ fn renaming_a_missing_workspace_is_not_found() {
         given(&[]).decide(&WorkspaceId::new(), rename("b")),
         Err(DomainError::NotFound { .. })
     ));
+}
+
+#[test]
+fn a_workspace_tool_policy_limits_tools_but_names_none() {
+    let id = WorkspaceId::new();
+    let state = given(&[created("team")]);
+    let deny: ToolFilter =
+        serde_json::from_str(r#"{"deny":["*_delete"],"read_only":true}"#).unwrap();
+    let decision = state
+        .decide(
+            &id,
+            WorkspaceCommand::SetTools {
+                tools: deny.clone(),
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        decision.events,
+        vec![WorkspaceEvent::ToolsChanged {
+            tools: deny.clone()
+        }]
+    );
+    let same = given(&[created("team"), decision.events[0].clone()]);
+    let again = same
+        .decide(&id, WorkspaceCommand::SetTools { tools: deny })
+        .unwrap();
+    assert!(again.events.is_empty(), "the same policy changes nothing");
+    let renaming: ToolFilter = serde_json::from_str(r#"{"overrides":{"a":{"name":"b"}}}"#).unwrap();
+    assert!(matches!(
+        state.decide(&id, WorkspaceCommand::SetTools { tools: renaming }),
+        Err(DomainError::Invalid { field, .. }) if field == "tools.overrides"
+    ));
+    let bad: ToolFilter = serde_json::from_str(r#"{"allow":["two words"]}"#).unwrap();
+    assert!(
+        state
+            .decide(&id, WorkspaceCommand::SetTools { tools: bad })
+            .is_err()
+    );
 }

@@ -152,3 +152,33 @@ async fn a_read_only_server_shows_and_runs_only_tools_annotated_read_only() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_workspace_policy_limits_the_server_for_its_keys() {
+    crate::testing::within(async {
+        let (mut gw, _, key) = setup().await;
+        gw.put_workspace_tools(&serde_json::from_value(json!({"deny": ["ech?"]})).unwrap());
+        let url = gw.url("echo");
+        let list = json!({"jsonrpc":"2.0","id":1,"method":"tools/list"});
+        let answer =
+            send(post(&url, &key, list).header("mcp-protocol-version", "2025-03-26")).await;
+        let names: Vec<String> = message(&answer.text)["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(names, ["secret", "peek"], "{}", answer.text);
+        let answer =
+            send(post(&url, &key, call(2, "echo")).header("mcp-protocol-version", "2025-03-26"))
+                .await;
+        assert_eq!(
+            answer.json()["error"]["data"]["rule"],
+            "workspace:deny:ech?",
+            "{}",
+            answer.text
+        );
+        gw.stop().await;
+    })
+    .await;
+}

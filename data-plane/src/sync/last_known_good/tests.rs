@@ -11,6 +11,7 @@ fn snapshot(seq: i64) -> proto::Snapshot {
         workspaces: vec![proto::Workspace {
             id: mcpgw_shared::WorkspaceId::new().to_string(),
             name: "w".into(),
+            tools: None,
         }],
         servers: vec![],
         api_keys: vec![],
