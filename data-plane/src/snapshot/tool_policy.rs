@@ -6,9 +6,19 @@ use std::sync::Arc;
 
 use mcpgw_shared::model::{InvalidPattern, ToolFilter, ToolOverride, ToolPattern};
 
-/// A server's tool policy, compiled.
+/// A server's tool policy, compiled. Cheap to clone: admission limits it by the caller's
+/// workspace's on every request.
 #[derive(Debug, Clone, Default)]
 pub struct ToolPolicy {
+    rules: Arc<Rules>,
+    /// Policies that limit this one further (the caller's workspace's): a tool must pass
+    /// each.
+    limits: Vec<Arc<ToolPolicy>>,
+}
+
+/// One filter's rules, compiled.
+#[derive(Debug, Default)]
+struct Rules {
     source: ToolFilter,
     allow: Option<Vec<ToolPattern>>,
     deny: Vec<ToolPattern>,
@@ -17,15 +27,12 @@ pub struct ToolPolicy {
     overrides: HashMap<Box<str>, ToolOverride>,
     /// Shown name to upstream name, for tools shown under another name.
     upstream_names: HashMap<Box<str>, Box<str>>,
-    /// Policies that limit this one further (the caller's workspace's): a tool must pass
-    /// each.
-    limits: Vec<Arc<ToolPolicy>>,
 }
 
 /// Two policies are the same when they were compiled from the same filters.
 impl PartialEq for ToolPolicy {
     fn eq(&self, other: &Self) -> bool {
-        self.source == other.source && self.limits == other.limits
+        self.rules.source == other.rules.source && self.limits == other.limits
     }
 }
 
@@ -93,23 +100,25 @@ impl ToolPolicy {
                 .collect::<Result<Vec<_>, _>>()
         };
         Ok(Self {
-            allow: filter.allow.as_deref().map(patterns).transpose()?,
-            deny: patterns(&filter.deny)?,
-            read_only: filter.read_only,
-            overrides: filter
-                .overrides
-                .iter()
-                .map(|(tool, shown)| (tool.as_str().into(), shown.clone()))
-                .collect(),
-            upstream_names: filter
-                .overrides
-                .iter()
-                .filter_map(|(tool, shown)| {
-                    let name = shown.name.as_deref()?;
-                    Some((name.into(), tool.as_str().into()))
-                })
-                .collect(),
-            source: filter.clone(),
+            rules: Arc::new(Rules {
+                allow: filter.allow.as_deref().map(patterns).transpose()?,
+                deny: patterns(&filter.deny)?,
+                read_only: filter.read_only,
+                overrides: filter
+                    .overrides
+                    .iter()
+                    .map(|(tool, shown)| (tool.as_str().into(), shown.clone()))
+                    .collect(),
+                upstream_names: filter
+                    .overrides
+                    .iter()
+                    .filter_map(|(tool, shown)| {
+                        let name = shown.name.as_deref()?;
+                        Some((name.into(), tool.as_str().into()))
+                    })
+                    .collect(),
+                source: filter.clone(),
+            }),
             limits: Vec::new(),
         })
     }
@@ -124,16 +133,16 @@ impl ToolPolicy {
 
     /// The filter it was compiled from.
     pub fn source(&self) -> &ToolFilter {
-        &self.source
+        &self.rules.source
     }
 
     /// Whether the upstream tool `name` may be listed and called, and if not, which rule hides
     /// it.
     pub fn verdict(&self, name: &str) -> Result<(), Hidden> {
-        if let Some(pattern) = self.deny.iter().find(|p| p.matches(name)) {
+        if let Some(pattern) = self.rules.deny.iter().find(|p| p.matches(name)) {
             return Err(Hidden::Denied(pattern.as_str().to_owned()));
         }
-        if let Some(allow) = &self.allow
+        if let Some(allow) = &self.rules.allow
             && !allow.iter().any(|p| p.matches(name))
         {
             return Err(Hidden::NotAllowed);
@@ -153,9 +162,14 @@ impl ToolPolicy {
     /// The upstream name of the tool a client calls `shown`, if the client may call it. The
     /// upstream name of a tool shown under another name is not callable as such.
     pub fn resolve<'a>(&'a self, shown: &'a str) -> Result<&'a str, Hidden> {
-        let upstream = match self.upstream_names.get(shown) {
+        let upstream = match self.rules.upstream_names.get(shown) {
             Some(upstream) => upstream,
-            None => match self.overrides.get(shown).and_then(|o| o.name.as_deref()) {
+            None => match self
+                .rules
+                .overrides
+                .get(shown)
+                .and_then(|o| o.name.as_deref())
+            {
                 Some(renamed) => return Err(Hidden::Renamed(renamed.to_owned())),
                 None => shown,
             },
@@ -165,19 +179,20 @@ impl ToolPolicy {
 
     /// Whether the upstream tool `name` is hidden because another tool is shown under its name.
     pub fn shadowed(&self, name: &str) -> bool {
-        self.upstream_names
+        self.rules
+            .upstream_names
             .get(name)
             .is_some_and(|upstream| &**upstream != name)
     }
 
     /// How clients see the upstream tool `name`, when the policy changes it.
     pub fn presentation(&self, name: &str) -> Option<&ToolOverride> {
-        self.overrides.get(name)
+        self.rules.overrides.get(name)
     }
 
     /// Whether only tools annotated read-only may be seen and called.
     pub fn read_only(&self) -> bool {
-        self.read_only || self.limits.iter().any(|limit| limit.read_only())
+        self.rules.read_only || self.limits.iter().any(|limit| limit.read_only())
     }
 
     /// Whether a tool with these annotations passes the read-only rule.
@@ -185,7 +200,7 @@ impl ToolPolicy {
         if annotations.only_reads() || !self.read_only() {
             return Ok(());
         }
-        if self.read_only {
+        if self.rules.read_only {
             Err(Hidden::NotReadOnly)
         } else {
             Err(Hidden::Workspace(Box::new(Hidden::NotReadOnly)))
@@ -194,10 +209,10 @@ impl ToolPolicy {
 
     /// Whether the policy hides or changes anything at all (if not, answers are never read).
     pub fn filters_anything(&self) -> bool {
-        self.allow.is_some()
-            || !self.deny.is_empty()
-            || self.read_only
-            || !self.overrides.is_empty()
+        self.rules.allow.is_some()
+            || !self.rules.deny.is_empty()
+            || self.rules.read_only
+            || !self.rules.overrides.is_empty()
             || self.limits.iter().any(|limit| limit.filters_anything())
     }
 }
