@@ -207,11 +207,15 @@ pub async fn handle(
             upstream_session,
             request_id: &rid,
         };
-        let listing = state
-            .catalog
-            .listing(&state.upstream, &route, &asker)
-            .await
-            .map_err(|e| fail(e, first_id))?;
+        let listing = match state.catalog.listing(&state.upstream, &route, &asker).await {
+            Ok(listing) => listing,
+            // Asking the upstream needs the user's sign-in too.
+            Err(error @ GatewayError::SignInRequired { .. }) => {
+                return sign_in::answer(error, era, claims.as_ref(), single, sign_in, &route, user)
+                    .map_err(|e| fail(e, first_id));
+            }
+            Err(error) => return Err(fail(error, first_id)),
+        };
         let annotations = listing.get(tool.as_str()).copied().unwrap_or_default();
         if let Err(hidden) = policy.admits(&annotations) {
             let shown = m.target.as_deref().unwrap_or_default();
