@@ -9,7 +9,7 @@ use mcpgw_shared::model::Permission;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use super::http::{call, initialize, post, send, setup};
+use super::http::{call, initialize, post, send, setup, setup_with_tools};
 use crate::testing::harness::Harness;
 use crate::testing::{echo_upstream, invoke_key};
 
@@ -396,17 +396,7 @@ async fn foreign_hosts_and_origins_are_refused() {
 #[tokio::test]
 async fn a_filtered_tools_list_over_sse_keeps_every_other_event_and_field() {
     crate::testing::within(async {
-        let (mut gw, _, key) = setup().await;
-        let mut server = gw
-            .store
-            .load()
-            .route_by_slug("echo")
-            .unwrap()
-            .server
-            .clone();
-        server.tools.deny = vec!["secret".into()];
-        server.version += 1;
-        gw.put_server(&server);
+        let (gw, key) = setup_with_tools(json!({"deny": ["secret"]})).await;
         let list = json!({"jsonrpc":"2.0","id":9,"method":"tools/list"});
         let answer = send(post(&gw.url("echo"), &key, list)).await;
         assert_eq!(answer.status, 200);

@@ -10,25 +10,14 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout;
 
-use super::http::{WAIT, initialize, listen, post, send, setup};
+use super::http::{WAIT, initialize, listen, post, send, setup, setup_with_tools};
 use crate::config::CommaList;
 use crate::testing::harness::Harness;
 use crate::testing::{echo_upstream, invoke_key};
 
 /// A gateway in front of the echo upstream whose server `echo` denies the tool `echo`.
 async fn denying() -> (Harness, String) {
-    let (mut gw, _, key) = setup().await;
-    let mut server = gw
-        .store
-        .load()
-        .route_by_slug("echo")
-        .unwrap()
-        .server
-        .clone();
-    server.tools.deny = vec!["echo".into(), "secret".into()];
-    server.version += 1;
-    gw.put_server(&server);
-    (gw, key)
+    setup_with_tools(json!({"deny": ["echo", "secret"]})).await
 }
 
 fn raw_post(gw: &Harness, key: &str, body: &'static str) -> reqwest::RequestBuilder {

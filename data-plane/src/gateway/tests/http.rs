@@ -89,3 +89,19 @@ pub(super) fn listen(url: &str, key: &str, session: &str) -> reqwest::RequestBui
         .header("mcp-session-id", session)
         .header("mcp-protocol-version", "2025-11-25")
 }
+
+/// A gateway in front of the echo upstream whose server has the tool policy `tools` (JSON).
+pub(super) async fn setup_with_tools(tools: Value) -> (Harness, String) {
+    let (mut gw, _, key) = setup().await;
+    let mut server = gw
+        .store
+        .load()
+        .route_by_slug("echo")
+        .unwrap()
+        .server
+        .clone();
+    server.tools = serde_json::from_value(tools).expect("a tool policy");
+    server.version += 1;
+    gw.put_server(&server);
+    (gw, key)
+}

@@ -4,28 +4,17 @@
 
 use serde_json::{Value, json};
 
-use super::http::{call, post, send, setup};
+use super::http::{call, post, send, setup, setup_with_tools};
 use crate::testing::harness::Harness;
 
 /// The echo upstream lists `echo` and `secret`; this policy denies `sec*` and shows `echo` as
 /// `say` with its own description.
 async fn renaming() -> (Harness, String) {
-    let (mut gw, _, key) = setup().await;
-    let mut server = gw
-        .store
-        .load()
-        .route_by_slug("echo")
-        .unwrap()
-        .server
-        .clone();
-    server.tools = serde_json::from_value(json!({
+    setup_with_tools(json!({
         "deny": ["sec*"],
         "overrides": {"echo": {"name": "say", "description": "Says it back"}},
     }))
-    .unwrap();
-    server.version += 1;
-    gw.put_server(&server);
-    (gw, key)
+    .await
 }
 
 /// The JSON-RPC message of an SSE or JSON answer.
@@ -100,17 +89,7 @@ async fn tools_are_listed_and_called_as_the_policy_shows_them_in_both_eras() {
 #[tokio::test]
 async fn a_read_only_server_shows_and_runs_only_tools_annotated_read_only() {
     crate::testing::within(async {
-        let (mut gw, _, key) = setup().await;
-        let mut server = gw
-            .store
-            .load()
-            .route_by_slug("echo")
-            .unwrap()
-            .server
-            .clone();
-        server.tools = serde_json::from_value(json!({"read_only": true})).unwrap();
-        server.version += 1;
-        gw.put_server(&server);
+        let (gw, key) = setup_with_tools(json!({"read_only": true})).await;
         let url = gw.url("echo");
         for version in ["2025-03-26", "2026-07-28"] {
             let with_headers = |body: Value, method: &str, name: Option<&str>| {
