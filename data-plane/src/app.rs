@@ -90,7 +90,10 @@ impl RunningDataPlane {
             addr: settings.listen_addr,
             error,
         })?;
-        gateway = gateway.with_users(client.clone(), settings.public_base(addr)?);
+        let public_base = settings.public_base(addr)?;
+        gateway = gateway
+            .with_public_base(public_base.clone())
+            .with_users(client.clone(), public_base);
         let subjects = source.settings.subjects.clone();
         let mut synchronizer = Synchronizer::new(
             client,

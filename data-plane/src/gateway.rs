@@ -100,6 +100,7 @@ impl Gateway {
             drain: Drain::new(),
             streams: StreamRegistry::new(),
             catalog: Default::default(),
+            public_base: None,
         };
         let observer = Observer {
             metrics: GatewayMetrics::new(),
@@ -115,6 +116,12 @@ impl Gateway {
             token_key: settings.token_key.clone(),
             sign_in: None,
         })
+    }
+
+    /// The same gateway, handing out URLs under `public_base` (the registry listing's).
+    pub fn with_public_base(mut self, public_base: url::Url) -> Self {
+        self.state.public_base = Some(Arc::new(public_base));
+        self
     }
 
     /// The same gateway, signing users in to per-user OAuth servers under `public_base` and
@@ -166,8 +173,9 @@ impl Gateway {
         &self.observer.metrics
     }
 
-    /// The routes (`/{slug}/mcp`, `/healthz`, `/readyz`, `/metrics`, and a JSON-RPC 404 for
-    /// any other path), with request ids on every
+    /// The routes (`/{slug}/mcp`, `/healthz`, `/readyz`, `/metrics`, the registry listing
+    /// `/v0.1/servers`, the per-user OAuth sign-in pages under `/oauth/`, and a JSON-RPC 404
+    /// for any other path), with request ids on every
     /// response and every MCP request observed (span fields, metrics, request log). Mount it
     /// with `Router::merge`; serve it with connect info (`into_make_service_with_connect_info`)
     /// so `MCPGW_TRUSTED_PROXIES` can be applied.
@@ -178,6 +186,11 @@ impl Gateway {
                 observe::track,
             ))
             .merge(crate::health::router(self.state.store.clone()))
+            .merge(
+                Router::new()
+                    .route("/v0.1/servers", axum::routing::get(crate::registry::list))
+                    .with_state(self.state.clone()),
+            )
             .merge(
                 self.sign_in
                     .as_ref()

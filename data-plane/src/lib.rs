@@ -21,6 +21,7 @@ pub mod health;
 pub mod oauth;
 pub mod observe;
 pub mod protocol;
+pub mod registry;
 pub mod relay;
 pub mod session;
 pub mod snapshot;

@@ -62,6 +62,9 @@ pub struct RelayState {
     /// Upstreams' tool listings, for read-only tool policies.
     #[from_ref(skip)]
     pub(crate) catalog: catalog::ToolCatalog,
+    /// `MCPGW_PUBLIC_BASE_URL` (or the listen address), for the URLs the gateway hands out.
+    #[from_ref(skip)]
+    pub(crate) public_base: Option<Arc<url::Url>>,
 }
 
 /// The relay's routes; request ids are added by the caller's middleware.
