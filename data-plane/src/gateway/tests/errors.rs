@@ -469,3 +469,31 @@ async fn forwarded_hosts_count_only_from_trusted_proxies_over_the_wire() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_per_user_server_on_a_pod_without_a_token_key_says_what_the_operator_must_set() {
+    crate::testing::within(async {
+        let (mut gw, upstream, _) = setup().await;
+        let mut server = gw.add_server("files", &upstream);
+        server.auth = mcpgw_shared::model::UpstreamAuth::Oauth2 {
+            oauth_metadata: None,
+        };
+        server.version += 1;
+        gw.put_server(&server);
+        let (credential, mut record) = crate::testing::invoke_key(server.workspace_id);
+        record.key_type = mcpgw_shared::model::KeyType::User;
+        record.user_id = Some("alice".into());
+        gw.put_key(&record);
+        let answer = send(post(
+            &gw.url("files"),
+            &credential.expose(),
+            call(1, "echo"),
+        ))
+        .await;
+        let json = answer.assert_error(503, "token_key_missing");
+        let hint = json["error"]["data"]["hint"].as_str().unwrap();
+        assert!(hint.contains("MCPGW_TOKEN_KEY"), "{hint}");
+        gw.stop().await;
+    })
+    .await;
+}
