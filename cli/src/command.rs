@@ -71,6 +71,14 @@ pub enum Command {
     /// and, for OAuth servers, their metadata, each step with its fix. Exits 1 when a step
     /// failed.
     Doctor(DoctorArgs),
+    /// Tests how the gateway signs in to a server's upstream, step by step (the 401's
+    /// challenge, protected resource and authorization server metadata, client registration,
+    /// scope; or a client-credentials token). Exits 1 when a step failed.
+    #[command(name = "test-auth")]
+    TestAuth {
+        /// The server's id or slug.
+        server: String,
+    },
     /// Makes the servers of a YAML file exist as written: reports the difference, then
     /// applies it (unless `--dry-run`).
     Apply(ApplyArgs),
@@ -154,6 +162,19 @@ pub enum ServerCommand {
     Delete {
         /// Its id.
         id: String,
+    },
+    /// The users signed in to a per-user OAuth server.
+    Connections {
+        /// Its id.
+        id: String,
+    },
+    /// Ends a user's connection to a per-user OAuth server: their tokens are deleted, their
+    /// streams closed, and their next call asks them to sign in.
+    Disconnect {
+        /// Its id.
+        id: String,
+        /// The user.
+        user: String,
     },
 }
 

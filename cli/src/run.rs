@@ -5,8 +5,8 @@ use std::io::Write;
 use clap::CommandFactory;
 use mcpgw_shared::document::from_struct;
 use mcpgw_shared::proto::{
-    BodyRequest, CreateWorkspaceRequest, GetServerRequest, IdBodyRequest, IdRequest,
-    ListEventsRequest, ListRequest, UpdateRequest,
+    BodyRequest, ConnectionRequest, CreateWorkspaceRequest, GetServerRequest, IdBodyRequest,
+    IdRequest, ListEventsRequest, ListRequest, UpdateRequest,
 };
 use serde_json::{Value, json};
 
@@ -48,6 +48,7 @@ pub async fn run(cli: Cli, out: &mut impl Write) -> Result<(), CliError> {
         }
         Command::Apply(args) => return apply(&admin, &args, out).await,
         Command::Doctor(args) => return doctor(&admin, args, format, out).await,
+        Command::TestAuth { server } => return test_auth(&admin, server, format, out).await,
         Command::Completions { .. } => unreachable!("answered above"),
     };
     write(out, &render(&document, format))
@@ -77,7 +78,29 @@ async fn doctor(
             }))
             .await?,
     );
-    write(out, &render(&report, format))?;
+    print_report(&report, format, out)
+}
+
+/// `mcpgw test-auth`: the doctor's report of the sign-in steps alone.
+async fn test_auth(
+    admin: &Admin,
+    server: String,
+    format: Format,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
+    let report = json(
+        admin
+            .client()
+            .test_server_auth(admin.request(IdRequest { id: server }))
+            .await?,
+    );
+    print_report(&report, format, out)
+}
+
+/// A doctor's report as a table of steps and its summary (or as the document); a failed step
+/// is an error, so scripts can stop on it.
+fn print_report(report: &Value, format: Format, out: &mut impl Write) -> Result<(), CliError> {
+    write(out, &render(report, format))?;
     let summary = report["summary"].as_str().unwrap_or_default().to_owned();
     if format == Format::Table {
         write(out, &summary)?;
@@ -197,6 +220,20 @@ async fn servers(admin: &Admin, command: ServerCommand) -> Result<Value, CliErro
                 .delete_server(admin.request(IdRequest { id: id.clone() }))
                 .await?;
             json!({"id": id, "deleted": true})
+        }
+        ServerCommand::Connections { id } => json(
+            client
+                .list_connections(admin.request(IdRequest { id }))
+                .await?,
+        ),
+        ServerCommand::Disconnect { id, user } => {
+            client
+                .revoke_connection(admin.request(ConnectionRequest {
+                    server_id: id.clone(),
+                    user_id: user.clone(),
+                }))
+                .await?;
+            json!({"server_id": id, "user_id": user, "disconnected": true})
         }
     })
 }

@@ -166,6 +166,24 @@ impl Fleet {
         body
     }
 
+    /// Runs the `mcpgw` command line against this fleet's control plane, as its admin.
+    pub async fn mcpgw(&self, args: &[&str]) -> std::process::Output {
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            tokio::process::Command::new(crate::process::binary("mcpgw"))
+                .args(args)
+                .env(
+                    "MCPGW_ADMIN_URL",
+                    format!("http://127.0.0.1:{}", self.grpc_port),
+                )
+                .env("MCPGW_ADMIN_KEY", &self.admin_key)
+                .output(),
+        )
+        .await
+        .expect("mcpgw finishes")
+        .expect("mcpgw runs")
+    }
+
     /// A data-plane token for `workspaces` (`None`: all).
     pub async fn data_plane_token(&self, workspaces: Option<Vec<String>>) -> String {
         let mut body = json!({"name": "pod"});

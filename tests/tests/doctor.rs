@@ -3,8 +3,6 @@
 //! down, an address the egress policy refuses and OAuth metadata naming another resource each
 //! fail at their step with a fix.
 
-use std::time::Duration;
-
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use axum::response::IntoResponse;
@@ -13,7 +11,7 @@ use mcpgw_data_plane::demo_upstream::DemoUpstream;
 use mcpgw_e2e::admin_api::{invoke_key_request, revoke_path};
 use mcpgw_e2e::fleet::Fleet;
 use mcpgw_e2e::nats::PrivateNats;
-use mcpgw_e2e::process::{binary, free_port};
+use mcpgw_e2e::process::free_port;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -364,24 +362,7 @@ async fn the_doctor_finds_each_fault_at_its_step() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 
     // The command line: a table of steps, exit status 1 on a failure, 0 when healthy.
-    let mcpgw = |args: Vec<String>| {
-        let grpc = format!("http://127.0.0.1:{}", fleet.grpc_port());
-        let admin_key = fleet.admin_key.clone();
-        async move {
-            tokio::time::timeout(
-                Duration::from_secs(60),
-                tokio::process::Command::new(binary("mcpgw"))
-                    .args(&args)
-                    .env("MCPGW_ADMIN_URL", grpc)
-                    .env("MCPGW_ADMIN_KEY", admin_key)
-                    .output(),
-            )
-            .await
-            .expect("mcpgw finishes")
-            .expect("mcpgw runs")
-        }
-    };
-    let output = mcpgw(vec!["doctor".into(), down.clone()]).await;
+    let output = fleet.mcpgw(&["doctor", &down]).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(
@@ -397,13 +378,7 @@ async fn the_doctor_finds_each_fault_at_its_step() {
         )
         .await;
     assert!(status.is_success());
-    let output = mcpgw(vec![
-        "doctor".into(),
-        healthy.clone(),
-        "-o".into(),
-        "json".into(),
-    ])
-    .await;
+    let output = fleet.mcpgw(&["doctor", &healthy, "-o", "json"]).await;
     assert_eq!(
         output.status.code(),
         Some(0),

@@ -267,6 +267,32 @@ async fn each_user_signs_in_once_and_every_pod_sends_their_own_token() {
         "{connections}"
     );
 
+    // The command line lists the connections, tests the sign-in path and disconnects a user.
+    let output = s.fleet.mcpgw(&["servers", "connections", &server]).await;
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success() && table.contains("bob"), "{table}");
+    let output = s.fleet.mcpgw(&["test-auth", "files"]).await;
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && table.contains("client registration"),
+        "{table}"
+    );
+    let output = s
+        .fleet
+        .mcpgw(&["servers", "disconnect", &server, "bob"])
+        .await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let connections = s.connections(&server).await;
+    assert_eq!(
+        connections["connections"].as_array().unwrap().len(),
+        0,
+        "{connections}"
+    );
+
     // The control plane holds the tokens sealed only: no event payload or row has one.
     let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(s.fleet.database_url())
         .await
