@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{Method, StatusCode, header};
 use http_body_util::BodyExt;
+use mcpgw_shared::model::UpstreamAuth;
 use mcpgw_shared::request_id::RequestId;
 use serde_json::value::RawValue;
 
@@ -186,8 +187,10 @@ pub async fn handle(
         Shape::Batch(_) => None,
     };
     let sign_in = state.upstream.sign_in();
+    // Only a per-user OAuth server's callers carry the gateway's own `requestState`.
+    let signs_in = matches!(route.server.auth, UpstreamAuth::Oauth2 { .. });
     let bytes = match (era, sign_in, user) {
-        (Era::Stateless, Some(sign_in), Some(user)) => {
+        (Era::Stateless, Some(sign_in), Some(user)) if signs_in => {
             sign_in::strip_own_state(&bytes, sign_in, &route, user)
                 .map_err(|e| fail(e, first_id))?
                 .unwrap_or(bytes)
