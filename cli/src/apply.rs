@@ -50,6 +50,9 @@ pub struct DesiredServer {
     /// fields not given take the API's defaults (metadata only, 4096 bytes).
     #[serde(default)]
     pub request_logging: serde_json::Map<String, Value>,
+    /// Rate limits and quotas, as the API takes them; default none.
+    #[serde(default = "no_limits")]
+    pub rate_limits: Value,
 }
 
 /// A request-logging policy as the API shows it: `given` over the API's defaults.
@@ -67,6 +70,10 @@ fn no_auth() -> Value {
 
 fn no_filter() -> Value {
     json!({})
+}
+
+fn no_limits() -> Value {
+    json!([])
 }
 
 fn enabled() -> bool {
@@ -153,6 +160,7 @@ pub fn plan(
             "name": server.name, "url": server.url, "description": server.description,
             "auth": server.auth, "tools": server.tools, "enabled": server.enabled,
             "request_logging": request_logging(&server.request_logging),
+            "rate_limits": server.rate_limits,
         });
         match by_slug.get(server.slug.as_str()) {
             None => {
@@ -202,6 +210,7 @@ fn update(slug: &str, current: &Value, wanted: &Value) -> Option<Change> {
         "tools",
         "enabled",
         "request_logging",
+        "rate_limits",
     ] {
         let after = &wanted[field];
         let comparable = if field == "auth" {
@@ -209,8 +218,13 @@ fn update(slug: &str, current: &Value, wanted: &Value) -> Option<Change> {
         } else {
             after.clone()
         };
-        if current[field] != comparable {
-            fields.push((field.to_owned(), current[field].clone(), comparable));
+        // A control plane older than rate limits shows none.
+        let now = match &current[field] {
+            Value::Null if field == "rate_limits" => no_limits(),
+            shown => shown.clone(),
+        };
+        if now != comparable {
+            fields.push((field.to_owned(), now, comparable));
             body[field] = after.clone();
         }
     }

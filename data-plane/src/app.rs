@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Settings, SettingsError};
 use crate::gateway::Gateway;
+use crate::limits::Gossip;
 use crate::observe::Exporter;
 use crate::snapshot::ConfigStore;
 use crate::sync::{LastKnownGood, SyncClient, SyncError, SyncLink, SyncSettings, Synchronizer};
@@ -95,6 +96,7 @@ impl RunningDataPlane {
             .with_public_base(public_base.clone())
             .with_users(client.clone(), public_base);
         let subjects = source.settings.subjects.clone();
+        let (bus_for_limits, subjects_for_limits) = (bus.clone(), subjects.clone());
         let mut synchronizer = Synchronizer::new(
             client,
             bus.clone(),
@@ -131,6 +133,15 @@ impl RunningDataPlane {
         } else {
             tracing::info!("MCPGW_REQUEST_LOG_EXPORT=false: request records stay in this pod");
         }
+        tasks.spawn(
+            Gossip {
+                limiter: gateway.rate_limiter(),
+                bus: bus_for_limits,
+                subjects: subjects_for_limits,
+                identity: synchronizer.identity(),
+            }
+            .run(shutdown.clone()),
+        );
         let (fatal_tx, fatal) = oneshot::channel();
         let sync_shutdown = shutdown.clone();
         tasks.spawn(async move {

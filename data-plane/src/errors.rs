@@ -11,6 +11,7 @@ use mcpgw_shared::request_id::RequestId;
 use serde_json::value::RawValue;
 
 use crate::egress::{EGRESS_ALLOW_VAR, EgressDenied};
+use crate::limits::Limited;
 use crate::oauth::{SignInLink, TokenError};
 use crate::protocol::era::EraError;
 use crate::protocol::message::MessageError;
@@ -210,6 +211,17 @@ pub enum GatewayError {
     /// No configuration yet, or too stale to trust.
     #[error("the gateway has no current configuration")]
     NotReady,
+    /// A rate limit or quota of the server refuses the request.
+    #[error("server `{slug}`: {limited}")]
+    RateLimited {
+        /// The server.
+        slug: String,
+        /// Which limit, and when to try again.
+        limited: Limited,
+        /// Whether the client takes only `text/event-stream`: the refusal is then an SSE
+        /// event carrying the JSON-RPC error.
+        as_event: bool,
+    },
 }
 
 impl GatewayError {
@@ -225,7 +237,7 @@ impl GatewayError {
             }
             BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
-            TooManyStreams(_) => StatusCode::TOO_MANY_REQUESTS,
+            TooManyStreams(_) | RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Parse
             | InvalidRequest(_)
             | InvalidParams { .. }
@@ -284,6 +296,7 @@ impl GatewayError {
             NoTokenKey(_) => "token_key_missing",
             UserToken { .. } => "user_token_failed",
             NotReady => "config_not_ready",
+            RateLimited { .. } => "rate_limited",
         }
     }
 
@@ -332,6 +345,7 @@ impl GatewayError {
             NoTokenKey(_) => "the operator must set MCPGW_TOKEN_KEY (the same keyring on every data plane) to use per-user OAuth servers".into(),
             UserToken { .. } => "the upstream's authorization server or the gateway's control plane is unreachable; retry shortly".into(),
             NotReady => "the gateway is starting or cut off from its control plane; retry shortly".into(),
+            RateLimited { limited, .. } => format!("retry in {}s (Retry-After), or ask an admin to raise the server's `rate_limits[{}]`", limited.retry_after.as_secs(), limited.index),
         }
     }
 
@@ -415,6 +429,10 @@ impl Failure {
             "reason": self.error.reason(),
             "hint": self.error.hint(),
         });
+        if let GatewayError::RateLimited { limited, .. } = &self.error {
+            data["retry_after"] = serde_json::json!(limited.retry_after.as_secs());
+            data["limit"] = serde_json::json!(format!("rate_limits[{}]", limited.index));
+        }
         if let GatewayError::UnsupportedVersion {
             requested,
             supported,
@@ -464,7 +482,24 @@ impl IntoResponse for Failure {
         } else {
             tracing::debug!(request_id = %self.request_id, reason = self.error.reason(), error = %self.error, "request refused");
         }
-        let mut response = (status, axum::Json(body)).into_response();
+        let mut response = match &self.error {
+            GatewayError::RateLimited {
+                limited, as_event, ..
+            } => {
+                let mut response = if *as_event {
+                    let event = format!("event: message\ndata: {body}\n\n");
+                    (status, [(header::CONTENT_TYPE, "text/event-stream")], event).into_response()
+                } else {
+                    (status, axum::Json(body)).into_response()
+                };
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(limited.retry_after.as_secs()),
+                );
+                response
+            }
+            _ => (status, axum::Json(body)).into_response(),
+        };
         response
             .extensions_mut()
             .insert(FailureReason(self.error.reason()));

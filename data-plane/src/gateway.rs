@@ -20,6 +20,7 @@ use crate::config::{Settings, SettingsError};
 use crate::drain::Drain;
 use crate::egress::EgressPolicy;
 use crate::enforce::{self, StreamRegistry};
+use crate::limits::RateLimiter;
 use crate::oauth::{SignIn, UserTokens, Vault};
 use crate::observe::{self, GatewayMetrics, Observer, RequestLog};
 use crate::relay::upstream::Upstream;
@@ -100,6 +101,7 @@ impl Gateway {
             drain: Drain::new(),
             streams: StreamRegistry::new(),
             catalog: Default::default(),
+            limiter: RateLimiter::new(),
             public_base: None,
         };
         let observer = Observer {
@@ -166,6 +168,11 @@ impl Gateway {
     pub fn with_request_log(mut self, log: RequestLog) -> Self {
         self.observer.log = log;
         self
+    }
+
+    /// The pod's rate-limit counters (the gossip task shares them with the other pods).
+    pub fn rate_limiter(&self) -> RateLimiter {
+        self.state.limiter.clone()
     }
 
     /// The gateway's metrics (the sync loop and the request-log exporter add to them).

@@ -18,6 +18,7 @@ pub mod enforce;
 pub mod errors;
 mod gateway;
 pub mod health;
+pub mod limits;
 pub mod oauth;
 pub mod observe;
 pub mod protocol;

@@ -7,6 +7,7 @@
 
 mod catalog;
 mod initialize;
+mod limit;
 mod listen;
 mod post;
 mod response;
@@ -29,6 +30,7 @@ use crate::admission::HostPolicy;
 use crate::drain::Drain;
 use crate::enforce::StreamRegistry;
 use crate::errors::{Failure, GatewayError};
+use crate::limits::RateLimiter;
 use crate::session::SessionSealer;
 use crate::snapshot::ConfigStore;
 use upstream::Upstream;
@@ -62,6 +64,9 @@ pub struct RelayState {
     /// Upstreams' tool listings, for read-only tool policies.
     #[from_ref(skip)]
     pub(crate) catalog: catalog::ToolCatalog,
+    /// The pod's rate-limit counters.
+    #[from_ref(skip)]
+    pub(crate) limiter: RateLimiter,
     /// `MCPGW_PUBLIC_BASE_URL` (or the listen address), for the URLs the gateway hands out.
     #[from_ref(skip)]
     pub(crate) public_base: Option<Arc<url::Url>>,

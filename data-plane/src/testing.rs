@@ -22,6 +22,7 @@ pub fn server(slug: &str, workspace: WorkspaceId, url: &str) -> ServerConfig {
         tools: ToolFilter::default(),
         auth: UpstreamAuth::None,
         request_logging: Default::default(),
+        rate_limits: Vec::new(),
         version: 1,
         connection_version: 1,
     }

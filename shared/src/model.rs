@@ -1,5 +1,5 @@
-//! The configuration model both planes agree on: servers, their upstream auth, tool filters and
-//! API keys, and users' connections to per-user OAuth servers.
+//! The configuration model both planes agree on: servers, their upstream auth, tool filters,
+//! rate limits and API keys, and users' connections to per-user OAuth servers.
 //!
 //! Types that carry secrets are generic over the secret's representation `S`: the control
 //! plane stores [`SealedSecret`](crate::SealedSecret)s, a request carries plaintext `String`s,
@@ -9,12 +9,14 @@
 mod api_key;
 mod connection;
 mod conversions;
+mod rate_limit;
 mod server;
 mod tool_pattern;
 
 pub use api_key::{ApiKeyRecord, KeyState, KeyType, Permission, UnknownKeyType, UnknownPermission};
 pub use connection::ConnectionRecord;
 pub use conversions::InvalidMessage;
+pub use rate_limit::{LimitScope, RateLimit};
 pub use server::{
     ClientAuthMethod, OAuthMetadata, RequestLogging, SecretSet, ServerConfig, ToolFilter,
     ToolOverride, UpstreamAuth,

@@ -114,14 +114,15 @@ pub struct Permissions {
 }
 
 impl Permissions {
-    /// A data plane's: the heartbeat, data-plane registration changes and the config events of
-    /// its workspaces (`None`: all) to read; its own status and request-log subjects to write.
+    /// A data plane's: the heartbeat, data-plane registration changes, the config events of
+    /// its workspaces (`None`: all) and every pod's rate-limit counts to read; its own status,
+    /// request-log and rate-limit subjects to write.
     pub fn data_plane(
         subjects: &Subjects,
         id: DataPlaneId,
         workspaces: Option<&[WorkspaceId]>,
     ) -> Self {
-        let mut subscribe = vec![subjects.heartbeat()];
+        let mut subscribe = vec![subjects.heartbeat(), subjects.all_limits()];
         match workspaces {
             None => subscribe.push(subjects.all_config()),
             Some(workspaces) => {
@@ -134,7 +135,11 @@ impl Permissions {
             }
         }
         Self {
-            publish: vec![subjects.status_of(id), subjects.logs_of(id)],
+            publish: vec![
+                subjects.status_of(id),
+                subjects.logs_of(id),
+                subjects.limits_of(id),
+            ],
             subscribe,
         }
     }

@@ -9,6 +9,7 @@
 //! | `mcpgw.<cluster>.heartbeat` | the control plane | every data plane |
 //! | `mcpgw.<cluster>.status.<data plane>` | that data plane | the control plane |
 //! | `mcpgw.<cluster>.logs.<data plane>.>` | that data plane | the control plane |
+//! | `mcpgw.<cluster>.limits.<data plane>` | that data plane's pods | every data plane |
 
 use std::fmt;
 use std::str::FromStr;
@@ -129,6 +130,16 @@ impl Subjects {
         let rest = subject.strip_prefix(&self.root)?.strip_prefix(".logs.")?;
         let id = rest.strip_suffix(".requests")?;
         id.parse().ok()
+    }
+
+    /// Where a data plane's pods report their rate-limit counts.
+    pub fn limits_of(&self, data_plane: DataPlaneId) -> String {
+        format!("{}.limits.{data_plane}", self.root)
+    }
+
+    /// Every pod's rate-limit counts.
+    pub fn all_limits(&self) -> String {
+        format!("{}.limits.>", self.root)
     }
 
     /// Every data plane's status.

@@ -51,6 +51,7 @@ fn history(workspace: WorkspaceId) -> Vec<Row> {
                 tools: ToolFilter::default(),
                 enabled: true,
                 request_logging: Default::default(),
+                rate_limits: Vec::new(),
             }
             .into(),
         ));

@@ -99,3 +99,19 @@ fn a_request_logging_policy_compares_over_the_defaults() {
         json!({"arguments": true, "results": false, "max_bytes": 4096})
     );
 }
+
+#[test]
+fn rate_limits_are_planned_as_the_file_gives_them() {
+    let (servers, workspaces) = current();
+    let limited = FILE.replace(
+        "    url: https://github.example/mcp\n",
+        "    url: https://old.example/mcp\n    rate_limits: [{by: key, per_minute: 60}]\n",
+    );
+    let plan = plan(&parse(&limited).unwrap(), &servers, &workspaces, false).unwrap();
+    let Change::Update { fields, body, .. } = &plan[0] else {
+        panic!("{plan:?}")
+    };
+    assert_eq!(fields.len(), 1, "{fields:?}");
+    assert_eq!(fields[0].0, "rate_limits");
+    assert_eq!(body["rate_limits"], json!([{"by": "key", "per_minute": 60}]));
+}

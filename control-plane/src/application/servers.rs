@@ -95,6 +95,7 @@ impl Service {
             tools: input.tools,
             enabled: input.enabled,
             request_logging: input.request_logging,
+            rate_limits: input.rate_limits,
             provisioned: provisioned.into_iter().collect(),
         });
         self.execute::<Server>(caller, &id, None, |_| Ok(()), command)
@@ -134,6 +135,7 @@ impl Service {
             auth: input.auth.map(|auth| seal_auth(&self.cipher, id, auth)),
             tools: input.tools,
             request_logging: input.request_logging,
+            rate_limits: input.rate_limits,
             enabled: input.enabled,
             provisioned,
         });

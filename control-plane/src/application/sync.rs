@@ -196,6 +196,7 @@ impl<'a> Resolver<'a> {
             enabled: row.enabled,
             tools: row.tools,
             request_logging: row.request_logging,
+            rate_limits: row.rate_limits,
             auth,
             version: row.version,
             connection_version: row.connection_version,

@@ -39,6 +39,7 @@ fn server_input(workspace: &WorkspaceId, slug: &str) -> RegisterServerInput {
         tools: ToolFilter::default(),
         enabled: true,
         request_logging: Default::default(),
+        rate_limits: Vec::new(),
         provisioned_workspaces: vec![],
     }
 }

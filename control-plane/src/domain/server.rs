@@ -4,7 +4,7 @@ mod validate;
 
 use std::collections::BTreeSet;
 
-use mcpgw_shared::model::{RequestLogging, ToolFilter, UpstreamAuth};
+use mcpgw_shared::model::{RateLimit, RequestLogging, ToolFilter, UpstreamAuth};
 use mcpgw_shared::slug::Slug;
 use mcpgw_shared::wire::Audience;
 use mcpgw_shared::{SealedSecret, ServerId, StreamId, WorkspaceId};
@@ -15,7 +15,8 @@ pub use validate::{validate_auth_secrets, validate_tools, validate_url};
 use super::workspace::validate_name;
 use super::{Aggregate, Decision, DomainError, DomainEvent};
 use validate::{
-    validate_auth_endpoints, validate_description, validate_provisioned, validate_request_logging,
+    validate_auth_endpoints, validate_description, validate_provisioned, validate_rate_limits,
+    validate_request_logging,
 };
 
 /// A server's events. The registration is large, but events live one batch at a time (an
@@ -46,6 +47,9 @@ pub enum ServerEvent {
         /// What the request log keeps of its requests (since schema v2; v1 events are upcast
         /// to metadata only).
         request_logging: RequestLogging,
+        /// Rate limits and quotas (absent in events written before they existed).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        rate_limits: Vec<RateLimit>,
     },
     /// Name or description changed.
     #[serde(rename = "ServerDetailsChanged")]
@@ -78,6 +82,12 @@ pub enum ServerEvent {
     RequestLoggingChanged {
         /// The new policy.
         request_logging: RequestLogging,
+    },
+    /// Its rate limits and quotas changed.
+    #[serde(rename = "ServerRateLimitsChanged")]
+    RateLimitsChanged {
+        /// The complete new list.
+        rate_limits: Vec<RateLimit>,
     },
     /// It was enabled or disabled.
     #[serde(rename = "ServerEnabledChanged")]
@@ -112,6 +122,7 @@ impl ServerEvent {
             Self::AuthChanged { .. } => "ServerAuthChanged",
             Self::ToolsChanged { .. } => "ServerToolsChanged",
             Self::RequestLoggingChanged { .. } => "ServerRequestLoggingChanged",
+            Self::RateLimitsChanged { .. } => "ServerRateLimitsChanged",
             Self::EnabledChanged { .. } => "ServerEnabledChanged",
             Self::Provisioned { .. } => "ServerProvisioned",
             Self::Deprovisioned { .. } => "ServerDeprovisioned",
@@ -132,6 +143,7 @@ impl ServerEvent {
             Self::DetailsChanged { .. }
             | Self::ToolsChanged { .. }
             | Self::RequestLoggingChanged { .. }
+            | Self::RateLimitsChanged { .. }
             | Self::Provisioned { .. }
             | Self::Deprovisioned { .. } => false,
         }
@@ -179,6 +191,8 @@ pub struct ServerState {
     pub enabled: bool,
     /// What the request log keeps of its requests.
     pub request_logging: RequestLogging,
+    /// Rate limits and quotas.
+    pub rate_limits: Vec<RateLimit>,
     /// Workspaces it is provisioned to besides its home.
     pub provisioned: BTreeSet<WorkspaceId>,
 }
@@ -219,6 +233,7 @@ impl Aggregate for Server {
                     tools,
                     enabled,
                     request_logging,
+                    rate_limits,
                 },
                 _,
             ) => {
@@ -232,6 +247,7 @@ impl Aggregate for Server {
                     tools: tools.clone(),
                     enabled: *enabled,
                     request_logging: *request_logging,
+                    rate_limits: rate_limits.clone(),
                     provisioned: BTreeSet::new(),
                 });
                 return;
@@ -255,6 +271,9 @@ impl Aggregate for Server {
             ServerEvent::ToolsChanged { tools } => state.tools = tools.clone(),
             ServerEvent::RequestLoggingChanged { request_logging } => {
                 state.request_logging = *request_logging;
+            }
+            ServerEvent::RateLimitsChanged { rate_limits } => {
+                state.rate_limits = rate_limits.clone();
             }
             ServerEvent::EnabledChanged { enabled } => state.enabled = *enabled,
             ServerEvent::Provisioned { workspace_id } => {
@@ -306,6 +325,8 @@ pub struct UpdateServer {
     pub tools: Option<ToolFilter>,
     /// New request-logging policy.
     pub request_logging: Option<RequestLogging>,
+    /// The complete new list of rate limits.
+    pub rate_limits: Option<Vec<RateLimit>>,
     /// New enabled flag.
     pub enabled: Option<bool>,
     /// The complete new list of provisioned workspaces.
@@ -351,6 +372,7 @@ impl Server {
         validate_auth_endpoints(&cmd.auth)?;
         validate_tools(&cmd.tools)?;
         validate_request_logging(&cmd.request_logging)?;
+        validate_rate_limits(&cmd.rate_limits)?;
         let provisioned = validate_provisioned(&cmd.workspace_id, cmd.provisioned.iter())?;
         let mut events = vec![ServerEvent::Registered {
             workspace_id: cmd.workspace_id,
@@ -362,6 +384,7 @@ impl Server {
             tools: cmd.tools,
             enabled: cmd.enabled,
             request_logging: cmd.request_logging,
+            rate_limits: cmd.rate_limits,
         }];
         events.extend(
             provisioned
@@ -401,6 +424,13 @@ impl Server {
         {
             validate_request_logging(&request_logging)?;
             events.push(ServerEvent::RequestLoggingChanged { request_logging });
+        }
+        if let Some(rate_limits) = cmd
+            .rate_limits
+            .filter(|limits| limits != &state.rate_limits)
+        {
+            validate_rate_limits(&rate_limits)?;
+            events.push(ServerEvent::RateLimitsChanged { rate_limits });
         }
         if let Some(enabled) = cmd.enabled.filter(|enabled| enabled != &state.enabled) {
             events.push(ServerEvent::EnabledChanged { enabled });

@@ -58,6 +58,7 @@ pub async fn seed(service: &Service, demo_url: &str, data_dir: &Path) -> anyhow:
                         tools: ToolFilter::default(),
                         enabled: true,
                         request_logging: Default::default(),
+                        rate_limits: Vec::new(),
                         provisioned_workspaces: vec![],
                     },
                 )

@@ -102,11 +102,12 @@ async fn apply_server(row: Row<'_>, event: &ServerEvent) -> Result<(), StoreErro
             tools,
             enabled,
             request_logging,
+            rate_limits,
         } => {
             sqlx::query(
                 "INSERT INTO servers (id, workspace_id, slug, name, description, url, auth, tools, enabled, \
-                 version, connection_version, created_at, updated_at, last_seq, request_logging) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14) ON CONFLICT (id) DO NOTHING",
+                 version, connection_version, created_at, updated_at, last_seq, request_logging, rate_limits) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15) ON CONFLICT (id) DO NOTHING",
             )
             .bind(&row.id)
             .bind(workspace_id.to_string())
@@ -122,6 +123,7 @@ async fn apply_server(row: Row<'_>, event: &ServerEvent) -> Result<(), StoreErro
             .bind(&row.at)
             .bind(row.seq)
             .bind(serde_json::to_string(request_logging)?)
+            .bind(serde_json::to_string(rate_limits)?)
             .execute(&mut *row.conn)
             .await
             .map_err(|e| SERVER_SLUG.taken(e, || Taken::ServerSlug(slug.clone())))?;
@@ -149,6 +151,10 @@ async fn apply_server(row: Row<'_>, event: &ServerEvent) -> Result<(), StoreErro
         ServerEvent::RequestLoggingChanged { request_logging } => {
             let logging = serde_json::to_string(request_logging)?;
             update(row, "servers", "request_logging = $4", |q| q.bind(logging)).await?;
+        }
+        ServerEvent::RateLimitsChanged { rate_limits } => {
+            let limits = serde_json::to_string(rate_limits)?;
+            update(row, "servers", "rate_limits = $4", |q| q.bind(limits)).await?;
         }
         ServerEvent::EnabledChanged { enabled } => {
             let set = "enabled = $4, connection_version = connection_version + $5";

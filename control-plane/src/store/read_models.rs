@@ -5,7 +5,7 @@ use std::ops::DerefMut;
 
 use chrono::{DateTime, Utc};
 use mcpgw_shared::model::{
-    KeyState, KeyType, Permission, RequestLogging, ToolFilter, UpstreamAuth,
+    KeyState, KeyType, Permission, RateLimit, RequestLogging, ToolFilter, UpstreamAuth,
 };
 use mcpgw_shared::{ApiKeyId, DataPlaneId, SealedSecret, ServerId, Slug, StreamId, WorkspaceId};
 use sqlx::any::AnyRow;
@@ -60,6 +60,8 @@ pub struct ServerRow {
     pub enabled: bool,
     /// What the request log keeps of its requests.
     pub request_logging: RequestLogging,
+    /// Rate limits and quotas.
+    pub rate_limits: Vec<RateLimit>,
     /// Stream version.
     pub version: i64,
     /// Connection version.
@@ -243,7 +245,7 @@ impl Database {
 // Booleans are read as integers: the Any driver cannot decode SQLite's BOOLEAN.
 const SERVER_COLUMNS: &str = "id, workspace_id, slug, name, description, url, auth, tools, \
      CASE WHEN enabled THEN 1 ELSE 0 END AS enabled, \
-     version, connection_version, last_seq, created_at, updated_at, request_logging";
+     version, connection_version, last_seq, created_at, updated_at, request_logging, rate_limits";
 const API_KEY_COLUMNS: &str = "id, workspace_id, name, key_type, user_id, permissions, secret_hash, \
      expires_at, revoked_at, version, last_seq, created_at";
 const DATA_PLANE_COLUMNS: &str = "id, name, workspaces, nats_user, created_at";
@@ -546,6 +548,11 @@ fn decode_server(row: &AnyRow) -> Result<ServerRow, StoreError> {
         updated_at: parse_time(&row.try_get::<String, _>(13)?)?,
         request_logging: row
             .try_get::<Option<String>, _>(14)?
+            .map(|text| serde_json::from_str(&text))
+            .transpose()?
+            .unwrap_or_default(),
+        rate_limits: row
+            .try_get::<Option<String>, _>(15)?
             .map(|text| serde_json::from_str(&text))
             .transpose()?
             .unwrap_or_default(),

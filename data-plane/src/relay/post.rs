@@ -12,7 +12,7 @@ use mcpgw_shared::request_id::RequestId;
 use serde_json::value::RawValue;
 
 use super::response::{self, Exchange, Mode};
-use super::{RelayState, catalog, sign_in, tools};
+use super::{RelayState, catalog, limit, sign_in, tools};
 use crate::admission::{Routed, SessionHeader};
 use crate::drain::StreamKind;
 use crate::errors::{Failure, GatewayError};
@@ -232,6 +232,20 @@ pub async fn handle(
             return Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response());
         }
     }
+    let admitted = if route.limits.is_empty() {
+        Vec::new()
+    } else {
+        let upstream_tool = renamed_call.as_deref().or(read_only_call.as_deref());
+        limit::charge(
+            &state.limiter,
+            &route,
+            &principal,
+            &shape,
+            upstream_tool,
+            &parts.headers,
+        )
+        .map_err(|e| fail(e, first_id))?
+    };
     let mut headers = std::borrow::Cow::Borrowed(&parts.headers);
     let bytes = match &renamed_call {
         Some(upstream) => {
@@ -279,6 +293,9 @@ pub async fn handle(
         .map_err(|e| fail(e, first_id))?;
     if out.status() == StatusCode::ACCEPTED {
         *out.body_mut() = Body::empty();
+    }
+    if route.limits.bounds_concurrency() {
+        out = out.map(|body| limit::held_until_end(body, admitted));
     }
     Ok(out)
 }

@@ -10,6 +10,7 @@ use mcpgw_shared::{ServerId, Slug, WorkspaceId};
 use url::Url;
 
 use super::tool_policy::ToolPolicy;
+use crate::limits::ServerLimits;
 
 /// A server as the relay uses it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +23,8 @@ pub struct Route {
     pub auth_headers: HeaderMap,
     /// Which tools clients may see and call.
     pub tools: Arc<ToolPolicy>,
+    /// Its rate limits and quotas.
+    pub limits: Arc<ServerLimits>,
 }
 
 impl Route {
@@ -53,8 +56,11 @@ impl Route {
         }
         let tools = ToolPolicy::compile(&server.tools)
             .map_err(|e| invalid("server.tools", e.to_string()))?;
+        let limits = ServerLimits::compile(server.id, &server.rate_limits)
+            .map_err(|e| invalid("server.rate_limits", e.to_string()))?;
         Ok(Self {
             tools: Arc::new(tools),
+            limits: Arc::new(limits),
             upstream,
             auth_headers,
             server,

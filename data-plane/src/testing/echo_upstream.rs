@@ -1,6 +1,7 @@
 //! A raw upstream for relay tests: it answers every POST with what it received (the body as
 //! text and the headers), so tests can see exactly what crossed the gateway. Methods
-//! `fail/<status>` answer that status with the body `{"upstream":"<status>"}`; `initialize`
+//! `fail/<status>` answer that status with the body `{"upstream":"<status>"}`, and
+//! `sleep/<ms>` answer after that many milliseconds (at most 10 s); `initialize`
 //! hands out the session `up-1` (and answers 404 to any other session id); `tools/list`
 //! answers over SSE with a progress notification first (event `e1`, then the answer as `e2`),
 //! and with its id respelled as a float when asked for the cursor `float-id`, as a careless
@@ -32,6 +33,12 @@ async fn answer(State(standalone): State<Standalone>, headers: HeaderMap, body: 
         let status = StatusCode::from_bytes(status.as_bytes()).unwrap_or(StatusCode::IM_A_TEAPOT);
         let body = format!(r#"{{"upstream":"{}"}}"#, status.as_u16());
         return (status, [("content-type", "application/json")], body).into_response();
+    }
+    if let Some(ms) = method.strip_prefix("sleep/").and_then(|ms| ms.parse().ok()) {
+        tokio::time::sleep(
+            std::time::Duration::from_millis(ms).min(std::time::Duration::from_secs(10)),
+        )
+        .await;
     }
     let session = headers.get("mcp-session-id").and_then(|v| v.to_str().ok());
     if method != "initialize" && session.is_some_and(|s| s != "up-1") {

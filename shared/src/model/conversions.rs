@@ -4,8 +4,8 @@
 use chrono::DateTime;
 
 use super::{
-    ApiKeyRecord, ClientAuthMethod, ConnectionRecord, KeyType, OAuthMetadata, RequestLogging,
-    ServerConfig, ToolFilter, ToolOverride, UpstreamAuth,
+    ApiKeyRecord, ClientAuthMethod, ConnectionRecord, KeyType, OAuthMetadata, RateLimit,
+    RequestLogging, ServerConfig, ToolFilter, ToolOverride, UpstreamAuth,
 };
 use crate::proto;
 use crate::secret::Redacted;
@@ -48,7 +48,39 @@ impl From<&ServerConfig> for proto::Server {
                 results: server.request_logging.results,
                 max_bytes: server.request_logging.max_bytes,
             }),
+            rate_limits: server.rate_limits.iter().map(Into::into).collect(),
         }
+    }
+}
+
+impl From<&RateLimit> for proto::RateLimit {
+    fn from(limit: &RateLimit) -> Self {
+        Self {
+            by: limit.by.as_str().to_owned(),
+            tools: limit.tools.clone(),
+            per_minute: limit.per_minute,
+            per_hour: limit.per_hour,
+            per_day: limit.per_day,
+            concurrent: limit.concurrent,
+        }
+    }
+}
+
+impl TryFrom<proto::RateLimit> for RateLimit {
+    type Error = InvalidMessage;
+
+    fn try_from(limit: proto::RateLimit) -> Result<Self, Self::Error> {
+        Ok(Self {
+            by: limit
+                .by
+                .parse()
+                .map_err(|e| invalid("server.rate_limits.by", e))?,
+            tools: limit.tools,
+            per_minute: limit.per_minute,
+            per_hour: limit.per_hour,
+            per_day: limit.per_day,
+            concurrent: limit.concurrent,
+        })
     }
 }
 
@@ -197,6 +229,11 @@ impl TryFrom<proto::Server> for ServerConfig {
                         .clamp(RequestLogging::MIN_BYTES, RequestLogging::MAX_BYTES),
                 })
                 .unwrap_or_default(),
+            rate_limits: server
+                .rate_limits
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect::<Result<_, _>>()?,
             version: server.version,
             connection_version: server.connection_version,
         })

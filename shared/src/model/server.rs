@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::RateLimit;
 use crate::ids::{ServerId, WorkspaceId};
 use crate::secret::Redacted;
 use crate::slug::Slug;
@@ -338,6 +339,8 @@ pub struct ServerConfig {
     pub auth: UpstreamAuth<Redacted<String>>,
     /// What of its requests the request log keeps.
     pub request_logging: RequestLogging,
+    /// Its rate limits and quotas.
+    pub rate_limits: Vec<RateLimit>,
     /// Bumped on every change.
     pub version: i64,
     /// Bumped on URL, auth or enabled changes only.

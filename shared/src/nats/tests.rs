@@ -12,6 +12,7 @@ fn a_scoped_data_plane_reads_its_workspaces_and_writes_only_its_own_subjects() {
         permissions.subscribe,
         [
             "mcpgw.default.heartbeat".to_owned(),
+            "mcpgw.default.limits.>".to_owned(),
             "mcpgw.default.config._global.data_plane".to_owned(),
             format!("mcpgw.default.config.{workspace}.>"),
         ]
@@ -20,7 +21,8 @@ fn a_scoped_data_plane_reads_its_workspaces_and_writes_only_its_own_subjects() {
         permissions.publish,
         [
             format!("mcpgw.default.status.{id}"),
-            format!("mcpgw.default.logs.{id}.>")
+            format!("mcpgw.default.logs.{id}.>"),
+            format!("mcpgw.default.limits.{id}"),
         ]
     );
     assert!(

@@ -2,7 +2,9 @@
 //! stored, keys and tokens appear only in the creation response.
 
 use chrono::{DateTime, Utc};
-use mcpgw_shared::model::{KeyState, RequestLogging, SecretSet, ToolFilter, UpstreamAuth};
+use mcpgw_shared::model::{
+    KeyState, RateLimit, RequestLogging, SecretSet, ToolFilter, UpstreamAuth,
+};
 use mcpgw_shared::version::{self, VERSION};
 use mcpgw_shared::wire::Audience;
 use mcpgw_shared::{ApiKeyId, DataPlaneId, ServerId, Slug, StreamId, WorkspaceId};
@@ -61,6 +63,8 @@ pub struct ServerView {
     enabled: bool,
     #[schema(value_type = Object)]
     request_logging: RequestLogging,
+    #[schema(value_type = Vec<Object>)]
+    rate_limits: Vec<RateLimit>,
     version: i64,
     connection_version: i64,
     created_at: DateTime<Utc>,
@@ -81,6 +85,7 @@ impl From<ServerRow> for ServerView {
             tools: row.tools,
             enabled: row.enabled,
             request_logging: row.request_logging,
+            rate_limits: row.rate_limits,
             version: row.version,
             connection_version: row.connection_version,
             created_at: row.created_at,

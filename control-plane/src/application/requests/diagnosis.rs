@@ -313,6 +313,14 @@ fn explain(reason: &str, facts: &Facts<'_>) -> (String, String) {
                 "have the client close streams it no longer needs, or raise MCPGW_MAX_STREAMS_PER_KEY",
             ),
         ),
+        "rate_limited" => (
+            format!(
+                "a rate limit or quota of `{slug}` refused the request (the error's `data.limit` names which)"
+            ),
+            format!(
+                "wait for the window to end (`Retry-After`), or raise the limit with `PATCH {server}` (`rate_limits`)"
+            ),
+        ),
         "body_too_large" => (
             s("the request body exceeded MCPGW_MAX_BODY_BYTES"),
             s("send smaller messages, or raise MCPGW_MAX_BODY_BYTES"),

@@ -165,6 +165,7 @@ impl Service {
             tools: live.tools,
             enabled: live.enabled,
             request_logging: live.request_logging,
+            rate_limits: live.rate_limits,
             version: meta.version,
             connection_version: meta.connection_version,
             last_seq: meta.last_seq,
@@ -221,6 +222,7 @@ fn described(state: &ServerState) -> Map<String, Value> {
         "tools": state.tools,
         "enabled": state.enabled,
         "request_logging": state.request_logging,
+        "rate_limits": state.rate_limits,
         "provisioned_workspaces": state.provisioned,
     });
     match value {

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use mcpgw_shared::model::{RequestLogging, ToolFilter, UpstreamAuth};
+use mcpgw_shared::model::{RateLimit, RequestLogging, ToolFilter, UpstreamAuth};
 use serde::Deserialize;
 
 /// `POST /v1/servers`.
@@ -37,6 +37,12 @@ pub struct RegisterServerInput {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub request_logging: RequestLogging,
+    /// Rate limits and quotas: `[{"by": "key"|"user"|"workspace"|"server"|"tool", "tools"?:
+    /// [names or globs], "per_minute"?, "per_hour"?, "per_day"?, "concurrent"?}]`; omitted:
+    /// none.
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    pub rate_limits: Vec<RateLimit>,
     /// Other workspaces to provision it to.
     #[serde(default)]
     pub provisioned_workspaces: Vec<String>,
@@ -69,6 +75,9 @@ pub struct UpdateServerInput {
     /// New request-logging policy (replaces the old one).
     #[schema(value_type = Option<Object>)]
     pub request_logging: Option<RequestLogging>,
+    /// The complete new list of rate limits (`[]` removes them all).
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub rate_limits: Option<Vec<RateLimit>>,
     /// The complete new list of provisioned workspaces.
     pub provisioned_workspaces: Option<Vec<String>>,
 }
@@ -84,6 +93,7 @@ impl fmt::Debug for RegisterServerInput {
             .field("tools", &self.tools)
             .field("enabled", &self.enabled)
             .field("request_logging", &self.request_logging)
+            .field("rate_limits", &self.rate_limits)
             .field("provisioned_workspaces", &self.provisioned_workspaces)
             .finish_non_exhaustive()
     }

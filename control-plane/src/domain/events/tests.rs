@@ -27,6 +27,7 @@ fn every_event() -> Vec<(StreamId, DomainEvent)> {
             tools: ToolFilter::default(),
             enabled: true,
             request_logging: Default::default(),
+            rate_limits: Vec::new(),
         },
         ServerEvent::DetailsChanged {
             name: "n".into(),

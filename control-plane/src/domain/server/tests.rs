@@ -15,6 +15,7 @@ fn register(workspace_id: WorkspaceId) -> RegisterServer {
         tools: ToolFilter::default(),
         enabled: true,
         request_logging: Default::default(),
+        rate_limits: Vec::new(),
         provisioned: BTreeSet::new(),
     }
 }
@@ -318,4 +319,65 @@ fn tool_policies_with_bad_patterns_or_clashing_names_are_refused_naming_the_fiel
         ..register(ws)
     });
     assert!(when(&given(vec![]), globs).is_ok());
+}
+
+#[test]
+fn rate_limits_must_bound_something_by_at_least_one_naming_the_field() {
+    let ws = WorkspaceId::new();
+    let too_many = serde_json::to_string(&vec![
+        serde_json::json!({"by": "key", "per_minute": 1});
+        mcpgw_shared::model::RateLimit::MAX_PER_SERVER + 1
+    ])
+    .unwrap();
+    for (limits, field) in [
+        (r#"[{"by":"key"}]"#, "rate_limits[0]"),
+        (
+            r#"[{"by":"key","per_day":5},{"by":"server","per_minute":0}]"#,
+            "rate_limits[1].per_minute",
+        ),
+        (
+            r#"[{"by":"tool","tools":["ok","bad name"],"per_hour":1}]"#,
+            "rate_limits[0].tools[1]",
+        ),
+        (too_many.as_str(), "rate_limits"),
+    ] {
+        let command = ServerCommand::Register(RegisterServer {
+            rate_limits: serde_json::from_str(limits).unwrap(),
+            ..register(ws)
+        });
+        match when(&given(vec![]), command) {
+            Err(DomainError::Invalid { field: got, .. }) => assert_eq!(got, field, "{limits}"),
+            other => panic!("{limits}: {other:?}"),
+        }
+    }
+    let (_, state) = registered();
+    let limits: Vec<mcpgw_shared::model::RateLimit> =
+        serde_json::from_str(r#"[{"by":"user","per_minute":60,"concurrent":4}]"#).unwrap();
+    let changed = update(
+        &state,
+        UpdateServer {
+            rate_limits: Some(limits.clone()),
+            ..UpdateServer::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        changed,
+        vec![ServerEvent::RateLimitsChanged {
+            rate_limits: limits.clone()
+        }]
+    );
+    let mut state = state;
+    for event in &changed {
+        state.apply(event);
+    }
+    let same = update(
+        &state,
+        UpdateServer {
+            rate_limits: Some(limits),
+            ..UpdateServer::default()
+        },
+    )
+    .unwrap();
+    assert!(same.is_empty(), "an unchanged list records nothing");
 }

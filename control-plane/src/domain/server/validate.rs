@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use mcpgw_data_plane::oauth::AssertionKey;
 use mcpgw_shared::WorkspaceId;
 use mcpgw_shared::model::{
-    ClientAuthMethod, RequestLogging, ToolFilter, ToolPattern, UpstreamAuth,
+    ClientAuthMethod, RateLimit, RequestLogging, ToolFilter, ToolPattern, UpstreamAuth,
 };
 
 use super::super::DomainError;
@@ -288,6 +288,57 @@ pub(super) fn validate_request_logging(logging: &RequestLogging) -> Result<(), D
             "request_logging.max_bytes",
             format!("must be from {min} to {max}"),
         ));
+    }
+    Ok(())
+}
+
+/// At most [`RateLimit::MAX_PER_SERVER`] limits, each bounding something by at least 1, with
+/// valid tool patterns; `tools` only narrows what a limit counts, so `by: tool` or any scope
+/// may have it.
+pub(super) fn validate_rate_limits(limits: &[RateLimit]) -> Result<(), DomainError> {
+    if limits.len() > RateLimit::MAX_PER_SERVER {
+        return Err(DomainError::invalid(
+            "rate_limits",
+            format!("must hold at most {} limits", RateLimit::MAX_PER_SERVER),
+        ));
+    }
+    for (i, limit) in limits.iter().enumerate() {
+        let field = |part: &str| format!("rate_limits[{i}]{part}");
+        if !limit.bounds_anything() {
+            return Err(DomainError::invalid(
+                field(""),
+                "must set at least one of per_minute, per_hour, per_day or concurrent",
+            ));
+        }
+        let bounds = [
+            ("per_minute", limit.per_minute),
+            ("per_hour", limit.per_hour),
+            ("per_day", limit.per_day),
+            ("concurrent", limit.concurrent),
+        ];
+        if let Some((name, _)) = bounds.iter().find(|(_, bound)| *bound == Some(0)) {
+            return Err(DomainError::invalid(
+                field(&format!(".{name}")),
+                "must be at least 1 (disable the server to refuse every request)",
+            ));
+        }
+        if limit.tools.len() > MAX_TOOLS {
+            return Err(DomainError::invalid(
+                field(".tools"),
+                format!("must hold at most {MAX_TOOLS} tools"),
+            ));
+        }
+        if let Some((bad, error)) = limit
+            .tools
+            .iter()
+            .enumerate()
+            .find_map(|(j, t)| ToolPattern::parse(t).err().map(|e| (j, e)))
+        {
+            return Err(DomainError::invalid(
+                field(&format!(".tools[{bad}]")),
+                error.to_string(),
+            ));
+        }
     }
     Ok(())
 }

@@ -92,6 +92,16 @@ pub(super) fn listen(url: &str, key: &str, session: &str) -> reqwest::RequestBui
 
 /// A gateway in front of the echo upstream whose server has the tool policy `tools` (JSON).
 pub(super) async fn setup_with_tools(tools: Value) -> (Harness, String) {
+    setup_with_server(|server| {
+        server.tools = serde_json::from_value(tools).expect("a tool policy");
+    })
+    .await
+}
+
+/// A gateway in front of the echo upstream whose server `adjust` changed.
+pub(super) async fn setup_with_server(
+    adjust: impl FnOnce(&mut mcpgw_shared::model::ServerConfig),
+) -> (Harness, String) {
     let (mut gw, _, key) = setup().await;
     let mut server = gw
         .store
@@ -100,7 +110,7 @@ pub(super) async fn setup_with_tools(tools: Value) -> (Harness, String) {
         .unwrap()
         .server
         .clone();
-    server.tools = serde_json::from_value(tools).expect("a tool policy");
+    adjust(&mut server);
     server.version += 1;
     gw.put_server(&server);
     (gw, key)

@@ -38,6 +38,24 @@ fn a_server_survives_the_round_trip_through_proto() {
             results: false,
             max_bytes: 512,
         },
+        rate_limits: vec![
+            RateLimit {
+                by: crate::model::LimitScope::Key,
+                tools: vec![],
+                per_minute: Some(60),
+                per_hour: None,
+                per_day: Some(1000),
+                concurrent: Some(2),
+            },
+            RateLimit {
+                by: crate::model::LimitScope::Tool,
+                tools: vec!["search*".into()],
+                per_minute: None,
+                per_hour: Some(10),
+                per_day: None,
+                concurrent: None,
+            },
+        ],
         version: 3,
         connection_version: 2,
     };
