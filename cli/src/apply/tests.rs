@@ -113,5 +113,8 @@ fn rate_limits_are_planned_as_the_file_gives_them() {
     };
     assert_eq!(fields.len(), 1, "{fields:?}");
     assert_eq!(fields[0].0, "rate_limits");
-    assert_eq!(body["rate_limits"], json!([{"by": "key", "per_minute": 60}]));
+    assert_eq!(
+        body["rate_limits"],
+        json!([{"by": "key", "per_minute": 60}])
+    );
 }
