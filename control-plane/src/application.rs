@@ -39,6 +39,7 @@ pub use servers::{
     secret_context,
 };
 pub use sync::{SyncEntity, SyncSnapshot, SyncState};
+pub use workspaces::WorkspaceChanges;
 
 use crate::domain::{Actor, Aggregate};
 use crate::store::{AppendRequest, Database, StoreError, StoredEvent};

@@ -3,7 +3,9 @@
 //! saturation throughput, printed as ratios; the data plane's RSS idle and with 10k servers and
 //! 100k keys loaded; the cold start from such a snapshot; session seal/open cost; and the cost
 //! of tracing: throughput with no subscriber, with logs only (tracing off), and exporting OTLP
-//! to a collector in this process at 1% and 100% sampling.
+//! to a collector in this process at 1% and 100% sampling; and the cost of rate limits: a
+//! server with three limits (every call counted, none refused) against one without, as the
+//! gateway's CPU time per call, and the limiter's own time per call in this process.
 //!
 //! Run: `cargo bench -p mcpgw-data-plane --features test-util --bench relay` (`-- --quick` for
 //! a short run). The gateway runs in a process of its own. Without `--pin` it shares the
@@ -21,9 +23,11 @@ use axum::body::Bytes;
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::routing::post;
+use mcpgw_data_plane::limits::{Caller, RateLimiter, ServerLimits};
 use mcpgw_data_plane::session::SessionSealer;
 use mcpgw_data_plane::testing::harness::Harness;
 use mcpgw_shared::ServerId;
+use mcpgw_shared::model::{LimitScope, RateLimit};
 use mcpgw_shared::secret::{Keyring, generate_base64_key};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
@@ -330,6 +334,10 @@ async fn gateway_child(upstream: &str, telemetry: bool) {
     let _telemetry = telemetry.then(|| mcpgw_shared::telemetry::init("mcpgw-data-plane"));
     let mut gw = Harness::start().await;
     gw.add_server("fast", upstream);
+    let mut limited = gw.add_server("limited", upstream);
+    limited.rate_limits = bench_limits();
+    limited.version += 1;
+    gw.put_server(&limited);
     let (key, _) = gw.add_invoke_key();
     println!("{} {key}", gw.url("fast"));
     let mut sink = Vec::new();
@@ -459,7 +467,101 @@ fn main() {
         );
         child.stop().await;
         tracing_cost(&client, &upstream, pin, secs).await;
+        rate_limit_cost(&client, &upstream, pin, secs).await;
     });
+}
+
+/// Limits that count every call three ways (a key's minute, a user's hour, the server's calls
+/// in flight) and never refuse one.
+fn bench_limits() -> Vec<RateLimit> {
+    let limit = |by, per_minute, per_hour, concurrent| RateLimit {
+        by,
+        tools: vec![],
+        per_minute,
+        per_hour,
+        per_day: None,
+        concurrent,
+    };
+    vec![
+        limit(LimitScope::Key, Some(u32::MAX), None, None),
+        limit(LimitScope::User, None, Some(u32::MAX), None),
+        limit(LimitScope::Server, None, None, Some(u32::MAX)),
+    ]
+}
+
+/// The limiter alone: nanoseconds per admitted call with [`bench_limits`].
+fn limiter_cost() -> f64 {
+    let limits = ServerLimits::compile(ServerId::new(), &bench_limits()).unwrap();
+    let limiter = RateLimiter::new();
+    let caller = Caller {
+        key: "0193a4b5-0000-7000-8000-000000000001",
+        user: Some("alice@example.com"),
+        workspace: Some("0193a4b5-0000-7000-8000-000000000002"),
+    };
+    let n = 200_000;
+    let start = Instant::now();
+    for _ in 0..n {
+        drop(limiter.admit(&limits, caller, Some("echo")).unwrap());
+    }
+    start.elapsed().as_secs_f64() * 1e9 / f64::from(n)
+}
+
+/// What rate limits add to a call: one gateway process serving the same upstream as `fast`
+/// (no limits) and `limited` ([`bench_limits`]); 1 KiB session-era calls at saturation, the
+/// gateway's CPU time per call, best of [`ROUNDS`] interleaved rounds each.
+async fn rate_limit_cost(client: &reqwest::Client, upstream: &str, pin: bool, secs: u64) {
+    let gateway = spawn_gateway(upstream, pin, &[]).await;
+    let pid = gateway.process.id().unwrap_or(0);
+    let body = call_body(1024);
+    let secs = secs.max(4);
+    let urls = [
+        gateway.url.clone(),
+        gateway.url.replace("/fast/mcp", "/limited/mcp"),
+    ];
+    let mut targets = Vec::new();
+    for url in &urls {
+        let through = target(client, url, Some(&gateway.key), Era::Sessions).await;
+        for _ in 0..200 {
+            one(client, &through, &body).await;
+        }
+        targets.push(through);
+    }
+    let mut best_rps = [0.0f64; 2];
+    let mut best_cpu = [f64::MAX; 2];
+    for _round in 0..ROUNDS {
+        for (i, through) in targets.iter().enumerate() {
+            let cpu_before = cpu_seconds(pid);
+            let rps = saturation(client, through, &body, 32, secs).await;
+            let cpu = cpu_seconds(pid) - cpu_before;
+            best_rps[i] = best_rps[i].max(rps);
+            best_cpu[i] = best_cpu[i].min(cpu * 1e6 / (rps * secs as f64));
+        }
+    }
+    gateway.stop().await;
+    println!(
+        "
+rate-limit cost (1 KiB tools/call, sessions, 32 callers, best of {ROUNDS} rounds of {secs}s):"
+    );
+    println!(
+        "  {:<26} {:>10} {:>9} {:>13}",
+        "server", "calls/s", "ratio", "CPU µs/call"
+    );
+    for (i, label) in ["no limits", "3 limits, every call counted"]
+        .iter()
+        .enumerate()
+    {
+        println!(
+            "  {label:<26} {:>10.0} {:>8.3}x {:>13.1}",
+            best_rps[i],
+            best_rps[i] / best_rps[0],
+            best_cpu[i]
+        );
+    }
+    println!(
+        "  added CPU per call: {:+.2} µs (target ≤ 5 µs); the limiter alone: {:.0} ns per call",
+        best_cpu[1] - best_cpu[0],
+        limiter_cost()
+    );
 }
 
 /// A gateway in a process of its own.

@@ -5,7 +5,9 @@
 use chrono::{DateTime, Utc};
 use mcpgw_shared::model::{KeyState, KeyType, Permission, UpstreamAuth};
 
-use crate::snapshot::{KeyRecord, Route};
+use mcpgw_shared::ApiKeyId;
+
+use crate::snapshot::{Config, KeyRecord, Owner, Route};
 
 /// Why a key may not use a server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -29,6 +31,9 @@ pub enum Denial {
     /// user's.
     #[error("the server needs a user's key")]
     UserRequired,
+    /// The grants of the key, or of its user, do not list the server.
+    #[error("the server is not among the servers {} allow", .0.describe_grants())]
+    NotGranted(Owner),
 }
 
 /// Whether the key itself can be used at `now` (the part of the rule that needs no server).
@@ -58,6 +63,40 @@ pub fn check(key: &KeyRecord, route: &Route, now: DateTime<Utc>) -> Result<(), D
         return Err(Denial::UserRequired);
     }
     Ok(())
+}
+
+/// Whether the grants of key `key_id` and of its user (in its workspace) let it use `route`.
+pub fn granted(
+    config: &Config,
+    key_id: &ApiKeyId,
+    key: &KeyRecord,
+    route: &Route,
+) -> Result<(), Denial> {
+    let Some(workspace) = key.workspace.and_then(|w| config.workspace(&w)) else {
+        return Ok(());
+    };
+    if workspace.grants.is_empty() {
+        return Ok(());
+    }
+    let [by_key, by_user] = workspace.grants_of(&key_id.to_string(), key.user.as_deref());
+    for (owner, grant) in [(Owner::Key, by_key), (Owner::User, by_user)] {
+        if grant.is_some_and(|g| !g.allows_server(route.slug().as_str())) {
+            return Err(Denial::NotGranted(owner));
+        }
+    }
+    Ok(())
+}
+
+/// The whole rule: [`check`], then [`granted`].
+pub fn allows(
+    config: &Config,
+    key_id: &ApiKeyId,
+    key: &KeyRecord,
+    route: &Route,
+    now: DateTime<Utc>,
+) -> Result<(), Denial> {
+    check(key, route, now)?;
+    granted(config, key_id, key, route)
 }
 
 #[cfg(test)]

@@ -95,7 +95,7 @@ fn sweep_withdrawn(config: &Config, registry: &StreamRegistry) {
     let closed = registry.close_where(|stream| {
         let allowed = match (config.api_key(&stream.key), config.route(&stream.server)) {
             (Some(key), Some(route)) => {
-                access::check(key, route, now).is_ok()
+                access::allows(config, &stream.key, key, route, now).is_ok()
                     && route.connection_version() == stream.connection_version
             }
             _ => false,

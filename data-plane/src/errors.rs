@@ -16,6 +16,7 @@ use crate::oauth::{SignInLink, TokenError};
 use crate::protocol::era::EraError;
 use crate::protocol::message::MessageError;
 use crate::session::SessionError;
+use crate::snapshot::Owner;
 
 /// JSON-RPC code for a header that does not match the body (2026-07-28).
 pub const HEADER_MISMATCH: i64 = -32020;
@@ -69,6 +70,14 @@ pub enum GatewayError {
         "server `{0}` signs each user in to its upstream (per-user OAuth): a service key cannot use it"
     )]
     UserRequired(String),
+    /// The grants of the key, or of its user, do not list the server.
+    #[error("server `{slug}` is not among the servers {} allow", .owner.describe_grants())]
+    NotGranted {
+        /// The server.
+        slug: String,
+        /// Whose grants.
+        owner: Owner,
+    },
     /// No server has this slug.
     #[error("no MCP server at `/{0}/mcp`")]
     UnknownServer(String),
@@ -230,8 +239,13 @@ impl GatewayError {
         use GatewayError::*;
         match self {
             MissingCredential | InvalidCredential | Revoked | Expired => StatusCode::UNAUTHORIZED,
-            HostNotAllowed(_) | OriginNotAllowed(_) | MissingPermission(_) | NotProvisioned(_)
-            | ServerDisabled(_) | UserRequired(_) => StatusCode::FORBIDDEN,
+            HostNotAllowed(_)
+            | OriginNotAllowed(_)
+            | MissingPermission(_)
+            | NotProvisioned(_)
+            | ServerDisabled(_)
+            | UserRequired(_)
+            | NotGranted { .. } => StatusCode::FORBIDDEN,
             UnknownServer(_) | UnknownPath(_) | Session(_) | UpstreamSessionGone => {
                 StatusCode::NOT_FOUND
             }
@@ -272,6 +286,7 @@ impl GatewayError {
             NotProvisioned(_) => "not_provisioned",
             ServerDisabled(_) => "server_disabled",
             UserRequired(_) => "user_required",
+            NotGranted { .. } => "not_granted",
             UnknownServer(_) => "unknown_server",
             UnknownPath(_) => "unknown_path",
             Session(_) | UpstreamSessionGone => "unknown_session",
@@ -314,6 +329,7 @@ impl GatewayError {
             NotProvisioned(slug) => format!("ask an admin to provision server `{slug}` to your key's workspace, or use a key of its workspace"),
             ServerDisabled(slug) => format!("server `{slug}` was disabled by an admin; ask them to enable it"),
             UserRequired(slug) => format!("use your own user key (an API key of type `user`) for `{slug}`, so the upstream acts as you; service keys are for servers with shared credentials"),
+            NotGranted { slug, owner } => format!("ask an admin to add `{slug}` to the `servers` of the {} grants (`PATCH /v1/workspaces/{{id}}` with `grants`)", match owner { Owner::Key => "key's", _ => "user's" }),
             UnknownServer(_) => "check the server slug in the URL: `GET /v1/servers` on the admin API lists them".into(),
             UnknownPath(_) => "MCP servers are at `/{slug}/mcp`, one path segment per slug".into(),
             Session(_) | UpstreamSessionGone => "start a new session: send `initialize` again without `Mcp-Session-Id`".into(),

@@ -49,7 +49,9 @@ async fn listing(state: &RelayState, parts: &mut Parts) -> Result<Value, Gateway
     let base = public_base(state.public_base.as_deref(), &parts.headers);
     let mut routes: Vec<&Arc<Route>> = config
         .routes()
-        .filter(|route| access::check(&principal.key, route, now).is_ok())
+        .filter(|route| {
+            access::allows(&config, &principal.key_id, &principal.key, route, now).is_ok()
+        })
         .collect();
     routes.sort_by(|a, b| a.slug().as_str().cmp(b.slug().as_str()));
     let servers: Vec<Value> = routes

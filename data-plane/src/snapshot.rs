@@ -6,6 +6,7 @@
 
 mod apply;
 mod change;
+mod grant;
 mod key;
 mod route;
 mod sharded;
@@ -15,8 +16,9 @@ mod view;
 
 pub use apply::ApplyError;
 pub use change::{Change, ChangeSet, ServerChange};
+pub use grant::Grant;
 pub use key::{KeyRecord, Permissions};
 pub use route::Route;
 pub use store::{ConfigStore, ConfigUpdater};
-pub use tool_policy::{Hidden, ToolAnnotations, ToolPolicy};
+pub use tool_policy::{Hidden, Owner, ToolAnnotations, ToolPolicy};
 pub use view::{Config, Workspace};

@@ -71,6 +71,7 @@ pub fn snapshot(
                 id: id.to_string(),
                 name: format!("workspace {id}"),
                 tools: None,
+                grants: Default::default(),
             })
             .collect(),
         servers: servers.iter().map(|s| proto::Server::from(*s)).collect(),

@@ -9,6 +9,7 @@
 mod api_key;
 mod connection;
 mod conversions;
+mod grants;
 mod rate_limit;
 mod server;
 mod tool_pattern;
@@ -16,6 +17,7 @@ mod tool_pattern;
 pub use api_key::{ApiKeyRecord, KeyState, KeyType, Permission, UnknownKeyType, UnknownPermission};
 pub use connection::ConnectionRecord;
 pub use conversions::InvalidMessage;
+pub use grants::{GrantSubject, Grants, key_subject, user_subject};
 pub use rate_limit::{LimitScope, RateLimit};
 pub use server::{
     ClientAuthMethod, OAuthMetadata, RequestLogging, SecretSet, ServerConfig, ToolFilter,

@@ -250,6 +250,106 @@ async fn a_workspace_tool_policy_limits_every_server_its_keys_reach_on_every_pod
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keys_grants_limit_its_tools_and_servers_on_every_pod() {
+    let s = setup(2, &[]).await;
+    let session = s.client.initialize().await;
+    let on_b = s.client.with_url(s.pods[1].mcp_url("demo"));
+    let mut stream = on_b.open_stream(&session).await;
+    let subject = format!("key:{}", s.key_id);
+    let path = format!("/v1/workspaces/{}", s.workspace);
+    let (status, body) = s
+        .fleet
+        .admin(
+            Method::PATCH,
+            &path,
+            Some(json!({"grants": {subject.clone(): {"tools": {"deny": ["add"]}}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["grants"][&subject]["tools"]["deny"],
+        json!(["add"]),
+        "{body}"
+    );
+    match stream.next(SOON).await {
+        StreamEvent::Message(message) => {
+            assert_eq!(message["method"], "notifications/tools/list_changed")
+        }
+        StreamEvent::Closed => panic!("the stream closed instead of announcing list_changed"),
+    }
+    for client in [&s.client, &on_b] {
+        eventually(SOON, "add is hidden from the key on every pod", || async {
+            let listed = client.list_tools(&session).await;
+            let names = tool_names(&listed.body);
+            names.contains(&"echo".to_owned()) && !names.contains(&"add".to_owned())
+        })
+        .await;
+        let call = client
+            .post(json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "add", "arguments": {"a": 1, "b": 2}}}), Some(&session))
+            .await;
+        assert_eq!(
+            call.body["error"]["data"]["rule"], "key:deny:add",
+            "{:?}",
+            call.body
+        );
+    }
+
+    // Granting only another server takes this one away: its stream closes, requests get 403.
+    let (status, body) = s
+        .fleet
+        .admin(
+            Method::PATCH,
+            &path,
+            Some(json!({"grants": {subject.clone(): {"servers": ["elsewhere"]}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    loop {
+        match stream.next(SOON).await {
+            StreamEvent::Closed => break,
+            StreamEvent::Message(_) => continue,
+        }
+    }
+    for client in [&s.client, &on_b] {
+        eventually(
+            SOON,
+            "the key is refused the server on every pod",
+            || async {
+                let answer = client.list_tools(&session).await;
+                answer.status == StatusCode::FORBIDDEN
+                    && answer.body["error"]["data"]["reason"] == "not_granted"
+            },
+        )
+        .await;
+    }
+
+    // Grants name keys of the workspace; a null removes one.
+    let (status, body) = s
+        .fleet
+        .admin(
+            Method::PATCH,
+            &path,
+            Some(json!({"grants": {"key:nosuchkey0001": {}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = s
+        .fleet
+        .admin(
+            Method::PATCH,
+            &path,
+            Some(json!({"grants": {subject.clone(): null}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["grants"], json!({}), "{body}");
+    eventually(SOON, "the key may use the server again", || async {
+        s.client.list_tools(&session).await.status == StatusCode::OK
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pods_enforce_by_polling_while_nats_is_down_and_converge_after() {
     let mut s = setup(2, &[]).await;
     s.nats.stop().await;

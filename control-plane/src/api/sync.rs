@@ -113,6 +113,11 @@ fn workspace_message(row: &WorkspaceRow) -> proto::Workspace {
         id: row.id.to_string(),
         name: row.name.clone(),
         tools: Some((&row.tools).into()),
+        grants: row
+            .grants
+            .iter()
+            .map(|(subject, grants)| (subject.clone(), grants.into()))
+            .collect(),
     }
 }
 

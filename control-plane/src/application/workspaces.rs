@@ -1,13 +1,26 @@
 //! Workspace operations.
 
-use mcpgw_shared::WorkspaceId;
-use mcpgw_shared::model::ToolFilter;
+use std::collections::BTreeMap;
+
+use mcpgw_shared::model::{GrantSubject, Grants, ToolFilter};
+use mcpgw_shared::{ApiKeyId, WorkspaceId};
 
 use super::caller::as_scope;
 use super::{Caller, Service, ServiceError};
 use crate::domain::DomainError;
 use crate::domain::workspace::{Workspace, WorkspaceCommand};
 use crate::store::WorkspaceRow;
+
+/// What `PATCH /v1/workspaces/{id}` changes; `None` leaves it as it is.
+#[derive(Debug, Default)]
+pub struct WorkspaceChanges {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new tool policy.
+    pub tools: Option<ToolFilter>,
+    /// Grants to set (or, with `None`, remove), by `key:<id>` or `user:<id>`.
+    pub grants: Option<BTreeMap<String, Option<Grants>>>,
+}
 
 impl Service {
     /// Creates a workspace (global admins only).
@@ -24,28 +37,60 @@ impl Service {
         self.workspace(caller, &id).await
     }
 
-    /// Renames a workspace and/or sets its tool policy.
+    /// Renames a workspace, sets its tool policy and/or merges grants. A grant for a key
+    /// names a key of this workspace.
     pub async fn update_workspace(
         &self,
         caller: &Caller,
         id: &WorkspaceId,
-        name: Option<&str>,
-        tools: Option<ToolFilter>,
+        changes: WorkspaceChanges,
         expected_version: Option<i64>,
     ) -> Result<WorkspaceRow, ServiceError> {
         caller.require_workspace(id)?;
+        if let Some(grants) = &changes.grants {
+            self.check_granted_keys(id, grants.keys()).await?;
+        }
         let mut expected_version = expected_version;
-        if let Some(name) = name {
-            let command = WorkspaceCommand::Rename { name: name.into() };
+        let commands = [
+            changes.name.map(|name| WorkspaceCommand::Rename { name }),
+            changes
+                .tools
+                .map(|tools| WorkspaceCommand::SetTools { tools }),
+            changes
+                .grants
+                .map(|changes| WorkspaceCommand::SetGrants { changes }),
+        ];
+        for command in commands.into_iter().flatten() {
             self.execute::<Workspace>(caller, id, expected_version.take(), |_| Ok(()), command)
                 .await?;
         }
-        if let Some(tools) = tools {
-            let command = WorkspaceCommand::SetTools { tools };
-            self.execute::<Workspace>(caller, id, expected_version, |_| Ok(()), command)
-                .await?;
-        }
         self.workspace(caller, id).await
+    }
+
+    /// Every `key:<id>` among `subjects` names a key of `workspace`.
+    async fn check_granted_keys(
+        &self,
+        workspace: &WorkspaceId,
+        subjects: impl Iterator<Item = &String>,
+    ) -> Result<(), ServiceError> {
+        let mut reader = self.db.reader().await?;
+        for subject in subjects {
+            let Some(GrantSubject::Key(key)) = GrantSubject::parse(subject) else {
+                continue;
+            };
+            let row = match key.parse::<ApiKeyId>() {
+                Ok(key) => reader.api_key(&key).await?,
+                Err(_) => None,
+            };
+            if row.is_none_or(|row| row.workspace_id != Some(*workspace)) {
+                return Err(DomainError::invalid(
+                    format!("grants.{subject}"),
+                    "names no API key of this workspace",
+                )
+                .into());
+            }
+        }
+        Ok(())
     }
 
     /// One workspace the caller may see.

@@ -1,7 +1,9 @@
 //! Workspaces: the unit of tenancy that servers, keys and data planes are scoped to.
 
-use mcpgw_shared::model::ToolFilter;
-use mcpgw_shared::{StreamId, WorkspaceId};
+use std::collections::BTreeMap;
+
+use mcpgw_shared::model::{GrantSubject, Grants, ToolFilter};
+use mcpgw_shared::{ApiKeyId, Slug, StreamId, WorkspaceId};
 use serde::{Deserialize, Serialize};
 
 use super::{Aggregate, Decision, DomainError, DomainEvent};
@@ -28,6 +30,12 @@ pub enum WorkspaceEvent {
         /// The policy (`allow`, `deny`, `read_only`).
         tools: ToolFilter,
     },
+    /// What single keys and users may use changed.
+    #[serde(rename = "WorkspaceGrantsChanged")]
+    GrantsChanged {
+        /// Every grant, by `key:<id>` or `user:<id>`.
+        grants: BTreeMap<String, Grants>,
+    },
 }
 
 impl WorkspaceEvent {
@@ -37,6 +45,7 @@ impl WorkspaceEvent {
             Self::Created { .. } => "WorkspaceCreated",
             Self::Renamed { .. } => "WorkspaceRenamed",
             Self::ToolsChanged { .. } => "WorkspaceToolsChanged",
+            Self::GrantsChanged { .. } => "WorkspaceGrantsChanged",
         }
     }
 }
@@ -59,6 +68,11 @@ pub enum WorkspaceCommand {
         /// The policy.
         tools: ToolFilter,
     },
+    /// Set or remove (`None`) the grants of some keys and users; the others stay.
+    SetGrants {
+        /// By `key:<id>` or `user:<id>`.
+        changes: BTreeMap<String, Option<Grants>>,
+    },
 }
 
 /// A workspace's state.
@@ -68,6 +82,8 @@ pub struct Workspace {
     pub name: Option<String>,
     /// Its tool policy.
     pub tools: ToolFilter,
+    /// What single keys and users may use.
+    pub grants: BTreeMap<String, Grants>,
 }
 
 impl Aggregate for Workspace {
@@ -92,6 +108,7 @@ impl Aggregate for Workspace {
                 self.name = Some(name.clone());
             }
             WorkspaceEvent::ToolsChanged { tools } => self.tools = tools.clone(),
+            WorkspaceEvent::GrantsChanged { grants } => self.grants = grants.clone(),
         }
     }
 
@@ -104,6 +121,7 @@ impl Aggregate for Workspace {
             WorkspaceCommand::Create { name } => self.create(id, name)?,
             WorkspaceCommand::Rename { name } => self.rename(id, name)?,
             WorkspaceCommand::SetTools { tools } => self.set_tools(id, tools)?,
+            WorkspaceCommand::SetGrants { changes } => self.set_grants(id, changes)?,
         };
         Ok(Decision {
             events,
@@ -182,6 +200,81 @@ impl Workspace {
         }
         Ok(vec![WorkspaceEvent::ToolsChanged { tools }])
     }
+
+    /// Merges `changes` into the grants; a merge that changes nothing records nothing.
+    fn set_grants(
+        &self,
+        id: &WorkspaceId,
+        changes: BTreeMap<String, Option<Grants>>,
+    ) -> Result<Vec<WorkspaceEvent>, DomainError> {
+        if self.name.is_none() {
+            return Err(DomainError::not_found("workspace", id));
+        }
+        let mut grants = self.grants.clone();
+        for (subject, change) in changes {
+            match change {
+                Some(granted) => {
+                    validate_grants(&subject, &granted)?;
+                    grants.insert(subject, granted);
+                }
+                None => {
+                    grants.remove(&subject);
+                }
+            }
+        }
+        if grants.len() > MAX_GRANTS {
+            return Err(DomainError::invalid(
+                "grants",
+                format!("a workspace may hold at most {MAX_GRANTS} grants"),
+            ));
+        }
+        if grants == self.grants {
+            return Ok(vec![]);
+        }
+        Ok(vec![WorkspaceEvent::GrantsChanged { grants }])
+    }
+}
+
+/// Most grants one workspace holds.
+pub const MAX_GRANTS: usize = 10_000;
+
+/// A grant names a key (by id) or a user, lists valid slugs, and limits tools without
+/// overrides.
+fn validate_grants(subject: &str, grants: &Grants) -> Result<(), DomainError> {
+    let field = |part: &str| format!("grants.{subject}{part}");
+    let valid_subject = match GrantSubject::parse(subject) {
+        Some(GrantSubject::Key(id)) => id.parse::<ApiKeyId>().is_ok(),
+        Some(GrantSubject::User(id)) => {
+            id.chars().count() <= MAX_NAME_LEN * 2 && !id.chars().any(char::is_control)
+        }
+        None => false,
+    };
+    if !valid_subject {
+        return Err(DomainError::invalid(
+            "grants",
+            format!("`{subject}` is not `key:<api key id>` or `user:<user id>`"),
+        ));
+    }
+    for (i, slug) in grants.servers.iter().flatten().enumerate() {
+        Slug::parse(slug)
+            .map_err(|e| DomainError::invalid(field(&format!(".servers[{i}]")), e.to_string()))?;
+    }
+    if !grants.tools.overrides.is_empty() {
+        return Err(DomainError::invalid(
+            field(".tools.overrides"),
+            "names and descriptions belong to a server's tool policy; grants limit what a key or user reaches (allow, deny, read_only)",
+        ));
+    }
+    super::server::validate_tools(&grants.tools).map_err(|e| match e {
+        DomainError::Invalid {
+            field: inner,
+            message,
+        } => DomainError::Invalid {
+            field: field(&format!(".{inner}")),
+            message,
+        },
+        other => other,
+    })
 }
 
 #[cfg(test)]

@@ -84,6 +84,10 @@ async fn apply_workspace(row: Row<'_>, event: &WorkspaceEvent) -> Result<(), Sto
             let tools = serde_json::to_string(tools)?;
             update(row, "workspaces", "tools = $4", |q| q.bind(tools)).await?;
         }
+        WorkspaceEvent::GrantsChanged { grants } => {
+            let grants = serde_json::to_string(grants)?;
+            update(row, "workspaces", "grants = $4", |q| q.bind(grants)).await?;
+        }
     }
     Ok(())
 }

@@ -1,11 +1,12 @@
 //! Queries of the read models, for the admin API and the sync API. A [`Reader`] runs on a
 //! pooled connection, or on a snapshot transaction where every query sees one state.
 
+use std::collections::BTreeMap;
 use std::ops::DerefMut;
 
 use chrono::{DateTime, Utc};
 use mcpgw_shared::model::{
-    KeyState, KeyType, Permission, RateLimit, RequestLogging, ToolFilter, UpstreamAuth,
+    Grants, KeyState, KeyType, Permission, RateLimit, RequestLogging, ToolFilter, UpstreamAuth,
 };
 use mcpgw_shared::{ApiKeyId, DataPlaneId, SealedSecret, ServerId, Slug, StreamId, WorkspaceId};
 use sqlx::any::AnyRow;
@@ -33,6 +34,8 @@ pub struct WorkspaceRow {
     pub updated_at: DateTime<Utc>,
     /// Its tool policy, limiting every server its keys reach.
     pub tools: ToolFilter,
+    /// What single keys and users may use, by `key:<id>` or `user:<id>`.
+    pub grants: BTreeMap<String, Grants>,
 }
 
 /// A server row, secrets sealed.
@@ -261,7 +264,7 @@ impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
     pub async fn workspaces(&mut self, scope: Scope<'_>) -> Result<Vec<WorkspaceRow>, StoreError> {
         let rows = self
             .fetch_scoped(
-                "SELECT id, name, version, created_at, updated_at, tools FROM workspaces",
+                "SELECT id, name, version, created_at, updated_at, tools, grants FROM workspaces",
                 "id",
                 scope,
                 "ORDER BY name",
@@ -276,7 +279,7 @@ impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
         id: &WorkspaceId,
     ) -> Result<Option<WorkspaceRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, name, version, created_at, updated_at, tools FROM workspaces WHERE id = $1",
+            "SELECT id, name, version, created_at, updated_at, tools, grants FROM workspaces WHERE id = $1",
         )
         .bind(id.to_string())
         .fetch_optional(&mut *self.conn)
@@ -524,6 +527,11 @@ fn decode_workspace(row: &AnyRow) -> Result<WorkspaceRow, StoreError> {
         tools: row
             .try_get::<Option<String>, _>(5)?
             .map(|t| serde_json::from_str(&t))
+            .transpose()?
+            .unwrap_or_default(),
+        grants: row
+            .try_get::<Option<String>, _>(6)?
+            .map(|g| serde_json::from_str(&g))
             .transpose()?
             .unwrap_or_default(),
     })

@@ -15,7 +15,7 @@ use super::host::{HostChecked, HostPolicy};
 use crate::access::{self, Denial};
 use crate::errors::{Failure, GatewayError};
 use crate::observe::Observation;
-use crate::snapshot::{ConfigStore, Route, ToolPolicy};
+use crate::snapshot::{ConfigStore, Owner, Route, ToolPolicy, Workspace};
 
 /// A request that may proceed: who calls, the route of the server it addresses, and the tool
 /// policy that applies (the server's, limited by the caller's workspace's).
@@ -56,9 +56,30 @@ impl From<RouteError> for GatewayError {
                 Denial::NotProvisioned => Self::NotProvisioned(slug),
                 Denial::Disabled => Self::ServerDisabled(slug),
                 Denial::UserRequired => Self::UserRequired(slug),
+                Denial::NotGranted(owner) => Self::NotGranted { slug, owner },
             },
         }
     }
+}
+
+/// The server's tool policy, limited by the caller's workspace's and by the grants of their
+/// key and user; the server's own when nothing limits it.
+fn limited_tools(route: &Route, workspace: &Workspace, principal: &Principal) -> Arc<ToolPolicy> {
+    let [by_key, by_user] =
+        workspace.grants_of(&principal.key_id.to_string(), principal.key.user.as_deref());
+    let limits = [
+        (Owner::Workspace, Some(&workspace.tools)),
+        (Owner::Key, by_key.map(|g| g.tools())),
+        (Owner::User, by_user.map(|g| g.tools())),
+    ];
+    let mut tools: Option<ToolPolicy> = None;
+    for (owner, limit) in limits {
+        if let Some(limit) = limit.filter(|l| l.filters_anything()) {
+            let base = tools.as_ref().unwrap_or(&route.tools);
+            tools = Some(base.limited_by(owner, limit.clone()));
+        }
+    }
+    tools.map_or_else(|| route.tools.clone(), Arc::new)
 }
 
 impl<S> FromRequestParts<S> for Routed
@@ -111,20 +132,15 @@ where
             .ok_or_else(|| RouteError::Unknown(slug.chars().take(64).collect()))
             .map_err(|e| fail(e.into()))?;
         observation.route(route);
-        access::check(&principal.key, route, now)
+        access::allows(&config, &principal.key_id, &principal.key, route, now)
             .map_err(|denial| RouteError::Denied {
                 slug: route.slug().to_string(),
                 denial,
             })
             .map_err(|e| fail(e.into()))?;
-        let workspace = principal
-            .key
-            .workspace
-            .and_then(|w| config.workspace(&w))
-            .map(|w| w.tools.clone());
-        let tools = match workspace {
-            Some(limit) if limit.filters_anything() => Arc::new(route.tools.limited_by(limit)),
-            _ => route.tools.clone(),
+        let tools = match principal.key.workspace.and_then(|w| config.workspace(&w)) {
+            Some(workspace) => limited_tools(route, workspace, &principal),
+            None => route.tools.clone(),
         };
         Ok(Routed {
             principal,

@@ -241,8 +241,8 @@ pub fn denied_tool_response(
         "error": {
             "code": -32602,
             "message": match hidden {
-                Hidden::Workspace(inner) => {
-                    format!("Unknown tool: {name} (your workspace's tool policy hides it: {inner})")
+                Hidden::By(owner, inner) => {
+                    format!("Unknown tool: {name} ({} hides it: {inner})", owner.describe())
                 }
                 other => format!("Unknown tool: {name} (server `{slug}`'s tool policy hides it: {other})"),
             },
@@ -250,7 +250,7 @@ pub fn denied_tool_response(
                 "reason": "tool_denied",
                 "rule": hidden.rule(),
                 "request_id": request_id,
-                "hint": "call tools/list for the tools this server offers you; an admin sets `tools` on the server (or on the workspace, for every server)",
+                "hint": "call tools/list for the tools this server offers you; an admin sets `tools` on the server (or on the workspace, for every server, or `grants` for a key or user)",
             },
         },
     });

@@ -9,6 +9,7 @@ use mcpgw_shared::proto::{self, entity_state::State};
 use mcpgw_shared::{ApiKeyId, ConnectionId, ServerId, WorkspaceId};
 
 use super::change::Change;
+use super::grant::Grant;
 use super::key::KeyRecord;
 use super::route::Route;
 use super::sharded::ShardedMap;
@@ -62,10 +63,22 @@ fn workspace_from(msg: proto::Workspace) -> Result<Workspace, ApplyError> {
             field: "workspace.tools",
             reason: e.to_string(),
         })?;
+    let grants = msg
+        .grants
+        .into_iter()
+        .map(|(subject, grants)| {
+            let grant = Grant::compile(grants.into()).map_err(|e| InvalidMessage {
+                field: "workspace.grants",
+                reason: e.to_string(),
+            })?;
+            Ok((subject, Arc::new(grant)))
+        })
+        .collect::<Result<_, ApplyError>>()?;
     Ok(Workspace {
         id,
         name: msg.name,
         tools: Arc::new(tools),
+        grants,
     })
 }
 

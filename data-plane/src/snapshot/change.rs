@@ -3,6 +3,7 @@
 //! in the broadcast channel's buffer until overwritten, and must not pin copies of the
 //! configuration there.
 
+use mcpgw_shared::model::ToolFilter;
 use mcpgw_shared::{ApiKeyId, ConnectionId, ServerId, WorkspaceId};
 
 use super::key::KeyRecord;
@@ -16,7 +17,7 @@ pub enum Change {
     Workspace {
         /// Its id.
         id: WorkspaceId,
-        /// Whether its tool policy changed.
+        /// Whether its tool policy, or the tools its grants allow, changed.
         tools: bool,
     },
     /// A server was added, changed or removed.
@@ -79,7 +80,13 @@ impl Change {
         before: Option<&Workspace>,
         after: Option<&Workspace>,
     ) -> Self {
-        let tools = |w: Option<&Workspace>| w.map(|w| w.tools.source().clone());
+        // Grants limit tools too: a change of them changes what some keys see.
+        fn tools(w: Option<&Workspace>) -> Option<(&ToolFilter, Vec<&ToolFilter>)> {
+            w.map(|w| {
+                let granted = w.grants.values().map(|g| &g.source().tools).collect();
+                (w.tools.source(), granted)
+            })
+        }
         Self::Workspace {
             id,
             tools: tools(before) != tools(after),

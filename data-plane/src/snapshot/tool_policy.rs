@@ -11,9 +11,48 @@ use mcpgw_shared::model::{InvalidPattern, ToolFilter, ToolOverride, ToolPattern}
 #[derive(Debug, Clone, Default)]
 pub struct ToolPolicy {
     rules: Arc<Rules>,
-    /// Policies that limit this one further (the caller's workspace's): a tool must pass
-    /// each.
-    limits: Vec<Arc<ToolPolicy>>,
+    /// Policies that limit this one further (the caller's workspace's, key's and user's): a
+    /// tool must pass each.
+    limits: Vec<(Owner, Arc<ToolPolicy>)>,
+}
+
+/// Whose policy limits a server's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// The caller's workspace's `tools`.
+    Workspace,
+    /// The grants of the caller's API key.
+    Key,
+    /// The grants of the caller's user.
+    User,
+}
+
+impl Owner {
+    /// As rules name it (`workspace`, `key`, `user`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Workspace => "workspace",
+            Self::Key => "key",
+            Self::User => "user",
+        }
+    }
+
+    /// Whose grants, as messages name them (`your API key's grants`).
+    pub fn describe_grants(self) -> &'static str {
+        match self {
+            Self::Key => "your API key's grants",
+            _ => "your user's grants",
+        }
+    }
+
+    /// As messages name it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Workspace => "your workspace's tool policy",
+            Self::Key => "your API key's grants",
+            Self::User => "your user's grants",
+        }
+    }
 }
 
 /// One filter's rules, compiled.
@@ -73,20 +112,21 @@ pub enum Hidden {
         "it is read-only (`tools.read_only`) and the tool is not annotated `readOnlyHint: true` without `destructiveHint: true`"
     )]
     NotReadOnly,
-    /// The caller's workspace's policy hides it.
-    #[error("{0}")]
-    Workspace(Box<Hidden>),
+    /// The caller's workspace's policy, or the grants of their key or user, hide it.
+    #[error("{1}")]
+    By(Owner, Box<Hidden>),
 }
 
 impl Hidden {
-    /// The rule as a short machine-readable text (`allow`, `deny:<pattern>`, `override`).
+    /// The rule as a short machine-readable text (`allow`, `deny:<pattern>`, `override`,
+    /// `read_only`; prefixed `workspace:`, `key:` or `user:` when not the server's).
     pub fn rule(&self) -> String {
         match self {
             Self::NotAllowed => "allow".to_owned(),
             Self::Denied(pattern) => format!("deny:{pattern}"),
             Self::Renamed(_) => "override".to_owned(),
             Self::NotReadOnly => "read_only".to_owned(),
-            Self::Workspace(inner) => format!("workspace:{}", inner.rule()),
+            Self::By(owner, inner) => format!("{}:{}", owner.as_str(), inner.rule()),
         }
     }
 }
@@ -123,11 +163,11 @@ impl ToolPolicy {
         })
     }
 
-    /// This policy, further limited by `outer` (a workspace's: its allow, deny and read-only
-    /// rules apply too, to the upstream's names).
-    pub fn limited_by(&self, outer: Arc<ToolPolicy>) -> Self {
+    /// This policy, further limited by `owner`'s `outer` (its allow, deny and read-only rules
+    /// apply too, to the upstream's names).
+    pub fn limited_by(&self, owner: Owner, outer: Arc<ToolPolicy>) -> Self {
         let mut limited = self.clone();
-        limited.limits.push(outer);
+        limited.limits.push((owner, outer));
         limited
     }
 
@@ -147,10 +187,10 @@ impl ToolPolicy {
         {
             return Err(Hidden::NotAllowed);
         }
-        self.limits.iter().try_for_each(|limit| {
+        self.limits.iter().try_for_each(|(owner, limit)| {
             limit
                 .verdict(name)
-                .map_err(|hidden| Hidden::Workspace(Box::new(hidden)))
+                .map_err(|hidden| Hidden::By(*owner, Box::new(hidden)))
         })
     }
 
@@ -192,7 +232,7 @@ impl ToolPolicy {
 
     /// Whether only tools annotated read-only may be seen and called.
     pub fn read_only(&self) -> bool {
-        self.rules.read_only || self.limits.iter().any(|limit| limit.read_only())
+        self.rules.read_only || self.limits.iter().any(|(_, limit)| limit.read_only())
     }
 
     /// Whether a tool with these annotations passes the read-only rule.
@@ -200,10 +240,11 @@ impl ToolPolicy {
         if annotations.only_reads() || !self.read_only() {
             return Ok(());
         }
-        if self.rules.read_only {
-            Err(Hidden::NotReadOnly)
-        } else {
-            Err(Hidden::Workspace(Box::new(Hidden::NotReadOnly)))
+        match self.limits.iter().find(|(_, limit)| limit.read_only()) {
+            Some((owner, _)) if !self.rules.read_only => {
+                Err(Hidden::By(*owner, Box::new(Hidden::NotReadOnly)))
+            }
+            _ => Err(Hidden::NotReadOnly),
         }
     }
 
@@ -213,7 +254,10 @@ impl ToolPolicy {
             || !self.rules.deny.is_empty()
             || self.rules.read_only
             || !self.rules.overrides.is_empty()
-            || self.limits.iter().any(|limit| limit.filters_anything())
+            || self
+                .limits
+                .iter()
+                .any(|(_, limit)| limit.filters_anything())
     }
 }
 
@@ -241,23 +285,36 @@ mod tests {
     fn a_workspace_policy_limits_the_servers_further() {
         let server = policy(r#"{"deny":["admin_*"],"overrides":{"find_v2":{"name":"find"}}}"#);
         let workspace = Arc::new(policy(r#"{"allow":["find_*","read"]}"#));
-        let both = server.limited_by(workspace.clone());
+        let both = server.limited_by(Owner::Workspace, workspace.clone());
         assert_eq!(both.resolve("find"), Ok("find_v2"));
         assert_eq!(both.verdict("read"), Ok(()));
         assert_eq!(
             both.verdict("write"),
-            Err(Hidden::Workspace(Box::new(Hidden::NotAllowed)))
+            Err(Hidden::By(Owner::Workspace, Box::new(Hidden::NotAllowed)))
         );
         assert_eq!(
-            Hidden::Workspace(Box::new(Hidden::NotAllowed)).rule(),
+            Hidden::By(Owner::Workspace, Box::new(Hidden::NotAllowed)).rule(),
             "workspace:allow"
         );
+        let granted = both.limited_by(Owner::Key, Arc::new(policy(r#"{"deny":["read"]}"#)));
+        assert_eq!(
+            granted.verdict("read"),
+            Err(Hidden::By(
+                Owner::Key,
+                Box::new(Hidden::Denied("read".into()))
+            ))
+        );
+        assert_eq!(granted.verdict("read").unwrap_err().rule(), "key:deny:read");
         assert_eq!(
             both.verdict("admin_x"),
             Err(Hidden::Denied("admin_*".into()))
         );
         assert!(!both.read_only());
-        let read_only = server.limited_by(Arc::new(policy(r#"{"read_only":true}"#)));
+        let read_only = server.limited_by(Owner::User, Arc::new(policy(r#"{"read_only":true}"#)));
+        assert_eq!(
+            read_only.admits(&ToolAnnotations::default()),
+            Err(Hidden::By(Owner::User, Box::new(Hidden::NotReadOnly)))
+        );
         assert!(read_only.read_only() && read_only.filters_anything());
         assert_ne!(both, server);
     }

@@ -1,12 +1,14 @@
 //! One immutable version of the configuration, as request handling reads it.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::grant::Grant;
 use super::key::KeyRecord;
 use super::route::Route;
 use super::sharded::ShardedMap as HashMap;
 use super::tool_policy::ToolPolicy;
-use mcpgw_shared::model::ConnectionRecord;
+use mcpgw_shared::model::{ConnectionRecord, key_subject, user_subject};
 use mcpgw_shared::proto;
 use mcpgw_shared::{ApiKeyId, ConnectionId, ServerId, WorkspaceId};
 
@@ -19,6 +21,21 @@ pub struct Workspace {
     pub name: String,
     /// Its tool policy, limiting every server its keys reach.
     pub tools: Arc<ToolPolicy>,
+    /// What single keys and users may use, by `key:<id>` or `user:<id>`.
+    pub grants: BTreeMap<String, Arc<Grant>>,
+}
+
+impl Workspace {
+    /// The grants of the key `key_id`, and of the user `user`, where there are any.
+    pub fn grants_of(&self, key_id: &str, user: Option<&str>) -> [Option<&Arc<Grant>>; 2] {
+        if self.grants.is_empty() {
+            return [None, None];
+        }
+        [
+            self.grants.get(&key_subject(key_id)),
+            user.and_then(|u| self.grants.get(&user_subject(u))),
+        ]
+    }
 }
 
 /// An entity with the sequence of the last event that changed it.
@@ -135,6 +152,11 @@ impl Config {
                     id: w.id.to_string(),
                     name: w.name.clone(),
                     tools: Some(w.tools.source().into()),
+                    grants: w
+                        .grants
+                        .iter()
+                        .map(|(subject, grant)| (subject.clone(), grant.source().into()))
+                        .collect(),
                 })
                 .collect(),
             servers: self

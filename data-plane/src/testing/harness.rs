@@ -107,8 +107,12 @@ impl Harness {
             .expect("a test server applies");
     }
 
-    /// Sets the harness workspace's tool policy.
-    pub fn put_workspace_tools(&mut self, tools: &mcpgw_shared::model::ToolFilter) {
+    /// Sets the harness workspace's tool policy and grants (by `key:<id>` or `user:<id>`).
+    pub fn put_workspace(
+        &mut self,
+        tools: &mcpgw_shared::model::ToolFilter,
+        grants: &std::collections::BTreeMap<String, mcpgw_shared::model::Grants>,
+    ) {
         let seq = self.next_seq();
         let state = proto::EntityState {
             kind: proto::EntityKind::Workspace as i32,
@@ -118,6 +122,10 @@ impl Harness {
                 id: self.workspace.to_string(),
                 name: "harness".into(),
                 tools: Some(tools.into()),
+                grants: grants
+                    .iter()
+                    .map(|(subject, granted)| (subject.clone(), granted.into()))
+                    .collect(),
             })),
         };
         self.updater

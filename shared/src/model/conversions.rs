@@ -4,7 +4,7 @@
 use chrono::DateTime;
 
 use super::{
-    ApiKeyRecord, ClientAuthMethod, ConnectionRecord, KeyType, OAuthMetadata, RateLimit,
+    ApiKeyRecord, ClientAuthMethod, ConnectionRecord, Grants, KeyType, OAuthMetadata, RateLimit,
     RequestLogging, ServerConfig, ToolFilter, ToolOverride, UpstreamAuth,
 };
 use crate::proto;
@@ -279,6 +279,25 @@ impl From<proto::ToolFilter> for ToolFilter {
                     (tool, shown)
                 })
                 .collect(),
+        }
+    }
+}
+
+impl From<&Grants> for proto::Grants {
+    fn from(grants: &Grants) -> Self {
+        Self {
+            has_servers: grants.servers.is_some(),
+            servers: grants.servers.clone().unwrap_or_default(),
+            tools: Some((&grants.tools).into()),
+        }
+    }
+}
+
+impl From<proto::Grants> for Grants {
+    fn from(grants: proto::Grants) -> Self {
+        Self {
+            servers: grants.has_servers.then_some(grants.servers),
+            tools: grants.tools.unwrap_or_default().into(),
         }
     }
 }

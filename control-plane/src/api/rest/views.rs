@@ -1,9 +1,11 @@
 //! Response bodies. Secrets never appear: auth configs show `{"set": true}` where a secret is
 //! stored, keys and tokens appear only in the creation response.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use mcpgw_shared::model::{
-    KeyState, RateLimit, RequestLogging, SecretSet, ToolFilter, UpstreamAuth,
+    Grants, KeyState, RateLimit, RequestLogging, SecretSet, ToolFilter, UpstreamAuth,
 };
 use mcpgw_shared::version::{self, VERSION};
 use mcpgw_shared::wire::Audience;
@@ -27,6 +29,9 @@ pub struct WorkspaceView {
     /// The tool policy limiting every server the workspace's keys reach.
     #[schema(value_type = Object)]
     tools: ToolFilter,
+    /// What single keys and users may use, by `key:<api key id>` or `user:<user id>`.
+    #[schema(value_type = Object)]
+    grants: BTreeMap<String, Grants>,
 }
 
 impl From<WorkspaceRow> for WorkspaceView {
@@ -38,6 +43,7 @@ impl From<WorkspaceRow> for WorkspaceView {
             created_at: row.created_at,
             updated_at: row.updated_at,
             tools: row.tools,
+            grants: row.grants,
         }
     }
 }

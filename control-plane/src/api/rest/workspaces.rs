@@ -1,16 +1,18 @@
 //! `/v1/workspaces`.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use mcpgw_shared::WorkspaceId;
-use mcpgw_shared::model::ToolFilter;
+use mcpgw_shared::model::{Grants, ToolFilter};
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::extract::{AdminAuth, IdPath, IfMatch, JsonBody};
 use super::views::WorkspaceView;
-use crate::application::Service;
+use crate::application::{Service, WorkspaceChanges};
 
 /// `POST /v1/workspaces`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -28,6 +30,11 @@ pub struct UpdateWorkspace {
     /// `read_only`.
     #[schema(value_type = Option<Object>)]
     tools: Option<ToolFilter>,
+    /// What single keys and users may use, merged into the current grants: `{"key:<api key
+    /// id>" | "user:<user id>": {"servers"?: [slugs], "tools"?: {allow, deny, read_only}} or
+    /// null to remove}`.
+    #[schema(value_type = Option<Object>)]
+    grants: Option<BTreeMap<String, Option<Grants>>>,
     version: Option<i64>,
 }
 
@@ -81,20 +88,19 @@ pub async fn update(
     IfMatch(if_match): IfMatch,
     JsonBody(body): JsonBody<UpdateWorkspace>,
 ) -> Result<Json<WorkspaceView>, ApiError> {
-    if body.name.is_none() && body.tools.is_none() {
+    if body.name.is_none() && body.tools.is_none() && body.grants.is_none() {
         return Err(ApiError::invalid_field(
             "body",
-            "give `name`, `tools` or both",
+            "give at least one of `name`, `tools` and `grants`",
         ));
     }
+    let changes = WorkspaceChanges {
+        name: body.name,
+        tools: body.tools,
+        grants: body.grants,
+    };
     let row = service
-        .update_workspace(
-            &admin,
-            &id,
-            body.name.as_deref(),
-            body.tools,
-            if_match.or(body.version),
-        )
+        .update_workspace(&admin, &id, changes, if_match.or(body.version))
         .await?;
     Ok(Json(row.into()))
 }

@@ -313,6 +313,12 @@ fn explain(reason: &str, facts: &Facts<'_>) -> (String, String) {
                 "have the client close streams it no longer needs, or raise MCPGW_MAX_STREAMS_PER_KEY",
             ),
         ),
+        "not_granted" => (
+            format!("the grants of key {key_id} (or of its user) do not list `{slug}`"),
+            s(
+                "add the server's slug to the grant's `servers` with `PATCH /v1/workspaces/{id}` (`grants`), or remove the grant",
+            ),
+        ),
         "rate_limited" => (
             format!(
                 "a rate limit or quota of `{slug}` refused the request (the error's `data.limit` names which)"

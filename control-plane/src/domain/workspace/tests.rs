@@ -102,3 +102,67 @@ fn a_workspace_tool_policy_limits_tools_but_names_none() {
             .is_err()
     );
 }
+
+fn set_grants(json: &str) -> WorkspaceCommand {
+    WorkspaceCommand::SetGrants {
+        changes: serde_json::from_str(json).unwrap(),
+    }
+}
+
+#[test]
+fn grants_merge_by_subject_and_bad_ones_are_refused_naming_the_field() {
+    let id = WorkspaceId::new();
+    let key = mcpgw_shared::ApiKeyId::generate();
+    let state = given(&[created("team")]);
+    let first = state
+        .decide(
+            &id,
+            set_grants(&format!(
+                r#"{{"key:{key}": {{"servers": ["github"]}}, "user:alice": {{"tools": {{"read_only": true}}}}}}"#
+            )),
+        )
+        .unwrap()
+        .events;
+    let [WorkspaceEvent::GrantsChanged { grants }] = first.as_slice() else {
+        panic!("{first:?}")
+    };
+    assert_eq!(grants.len(), 2);
+    let state = given(&[created("team"), first[0].clone()]);
+    // Removing alice's keeps the key's; removing what is not there changes nothing more.
+    let second = state
+        .decide(&id, set_grants(r#"{"user:alice": null, "user:bob": null}"#))
+        .unwrap()
+        .events;
+    let [WorkspaceEvent::GrantsChanged { grants }] = second.as_slice() else {
+        panic!("{second:?}")
+    };
+    assert_eq!(grants.keys().collect::<Vec<_>>(), [&format!("key:{key}")]);
+    let same = given(&[created("team"), first[0].clone(), second[0].clone()]);
+    assert!(
+        same.decide(&id, set_grants(r#"{"user:bob": null}"#))
+            .unwrap()
+            .events
+            .is_empty()
+    );
+    for (json, field) in [
+        (r#"{"alice": {}}"#, "grants"),
+        (r#"{"key:not-a-key": {}}"#, "grants"),
+        (
+            r#"{"user:alice": {"servers": ["Not A Slug"]}}"#,
+            "grants.user:alice.servers[0]",
+        ),
+        (
+            r#"{"user:alice": {"tools": {"deny": ["two words"]}}}"#,
+            "grants.user:alice.tools.deny[0]",
+        ),
+        (
+            r#"{"user:alice": {"tools": {"overrides": {"a": {"name": "b"}}}}}"#,
+            "grants.user:alice.tools.overrides",
+        ),
+    ] {
+        match state.decide(&id, set_grants(json)) {
+            Err(DomainError::Invalid { field: got, .. }) => assert_eq!(got, field, "{json}"),
+            other => panic!("{json}: {other:?}"),
+        }
+    }
+}

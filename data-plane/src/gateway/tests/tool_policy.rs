@@ -136,7 +136,10 @@ async fn a_read_only_server_shows_and_runs_only_tools_annotated_read_only() {
 async fn a_workspace_policy_limits_the_server_for_its_keys() {
     crate::testing::within(async {
         let (mut gw, _, key) = setup().await;
-        gw.put_workspace_tools(&serde_json::from_value(json!({"deny": ["ech?"]})).unwrap());
+        gw.put_workspace(
+            &serde_json::from_value(json!({"deny": ["ech?"]})).unwrap(),
+            &Default::default(),
+        );
         let url = gw.url("echo");
         let list = json!({"jsonrpc":"2.0","id":1,"method":"tools/list"});
         let answer =
@@ -157,6 +160,99 @@ async fn a_workspace_policy_limits_the_server_for_its_keys() {
             "{}",
             answer.text
         );
+        gw.stop().await;
+    })
+    .await;
+}
+
+/// The tool names of a listing answer.
+fn listed(text: &str) -> Vec<String> {
+    message(text)["result"]["tools"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a listing: {text}"))
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn grants_of_a_key_and_of_a_user_limit_servers_and_tools_in_both_eras() {
+    crate::testing::within(async {
+        let (mut gw, upstream, plain) = setup().await;
+        gw.add_server("other", &upstream);
+        let (granted, granted_record) = gw.add_invoke_key();
+        let (credential, mut alice) = crate::testing::invoke_key(gw.workspace);
+        alice.key_type = mcpgw_shared::model::KeyType::User;
+        alice.user_id = Some("alice".into());
+        gw.put_key(&alice);
+        let alice_key = credential.expose();
+        let grants = serde_json::from_value(json!({
+            format!("key:{}", granted_record.id): {"servers": ["echo"], "tools": {"deny": ["sec*"]}},
+            "user:alice": {"tools": {"read_only": true}},
+        }))
+        .unwrap();
+        gw.put_workspace(&Default::default(), &grants);
+
+        let eras = [
+            ("2025-03-26", None),
+            ("2026-07-28", Some("tools/list")),
+        ];
+        for (version, method) in eras {
+            let list = |url: &str, key: &str| {
+                let mut request = post(url, key, json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}))
+                    .header("mcp-protocol-version", version);
+                if let Some(method) = method {
+                    request = request.header("mcp-method", method);
+                }
+                request
+            };
+            let called = |url: &str, key: &str, tool: &str| {
+                let mut request =
+                    post(url, key, call(2, tool)).header("mcp-protocol-version", version);
+                if method.is_some() {
+                    request = request.header("mcp-method", "tools/call").header("mcp-name", tool);
+                }
+                request
+            };
+            let echo = gw.url("echo");
+            // A key without grants sees everything; the granted key loses `sec*`; alice only
+            // what is annotated read-only.
+            let all = send(list(&echo, &plain)).await;
+            assert_eq!(listed(&all.text), ["echo", "secret", "peek"], "{version}");
+            let answer = send(list(&echo, &granted)).await;
+            assert_eq!(listed(&answer.text), ["echo", "peek"], "{version}");
+            let answer = send(list(&echo, &alice_key)).await;
+            assert_eq!(listed(&answer.text), ["peek"], "{version}");
+
+            let refused = send(called(&echo, &granted, "secret")).await;
+            let error = &refused.json()["error"];
+            assert_eq!(error["data"]["rule"], "key:deny:sec*", "{version}: {error}");
+            assert!(
+                error["message"].as_str().unwrap().contains("your API key's grants"),
+                "{error}"
+            );
+            let refused = send(called(&echo, &alice_key, "echo")).await;
+            assert_eq!(
+                refused.json()["error"]["data"]["rule"],
+                "user:read_only",
+                "{version}: {}",
+                refused.text
+            );
+            assert_eq!(send(called(&echo, &granted, "echo")).await.status, 200);
+
+            // The granted key may use only `echo`; the others reach `other` too.
+            let other = gw.url("other");
+            let refused = send(list(&other, &granted)).await;
+            let error = refused.assert_error(403, "not_granted");
+            assert!(
+                error["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("server `other` is not among the servers your API key's grants allow"),
+                "{error}"
+            );
+            assert_eq!(send(list(&other, &alice_key)).await.status, 200);
+        }
         gw.stop().await;
     })
     .await;

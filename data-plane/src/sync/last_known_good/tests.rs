@@ -12,6 +12,7 @@ fn snapshot(seq: i64) -> proto::Snapshot {
             id: mcpgw_shared::WorkspaceId::new().to_string(),
             name: "w".into(),
             tools: None,
+            grants: Default::default(),
         }],
         servers: vec![],
         api_keys: vec![],
