@@ -88,6 +88,17 @@ impl Doctor {
         let slug = server.slug.to_string();
         let mut steps = Vec::new();
         steps.extend(self.access(service, caller, &server, input).await?);
+        if let Some(members) = &server.virtual_server {
+            let slugs: Vec<&str> = members.members.iter().map(|m| m.server.as_str()).collect();
+            steps.push(Step::skip(
+                "upstream url",
+                format!(
+                    "a virtual server has no upstream of its own; diagnose its members: {}",
+                    slugs.join(", ")
+                ),
+            ));
+            return Ok(report(id, slug, steps));
+        }
         let route = match Route::build(server.clone()) {
             Ok(route) => route,
             Err(error) => {

@@ -11,5 +11,6 @@ mod session;
 
 pub use credential::{API_KEY_HEADER, CredentialError, Principal, authenticate, identify};
 pub use host::{HostChecked, HostError, HostPolicy, HostPolicyError};
+pub(crate) use route::limited_tools;
 pub use route::{RouteError, Routed};
 pub use session::{MCP_SESSION_ID, SessionHeader};

@@ -14,7 +14,7 @@ mod registry;
 use std::time::Duration;
 
 use chrono::Utc;
-use mcpgw_shared::ConnectionId;
+use mcpgw_shared::{ConnectionId, ServerId};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
@@ -54,8 +54,13 @@ pub async fn run(
                     sweep_withdrawn(&config, &registry);
                     for change in &change_set.changes {
                         match change {
-                            crate::Change::Server { id, .. } if change.changes_tools() => {
-                                registry.announce(id, TOOLS_LIST_CHANGED_EVENT);
+                            crate::Change::Server { id, how } => {
+                                if change.changes_tools() {
+                                    registry.announce(id, TOOLS_LIST_CHANGED_EVENT);
+                                }
+                                if how.tools || how.added || how.removed {
+                                    announce_to_virtual_servers(&config, &registry, id);
+                                }
                             }
                             crate::Change::Workspace { id, tools: true } => {
                                 // Every server its keys reach shows another set of tools.
@@ -85,6 +90,24 @@ pub async fn run(
                 Err(RecvError::Closed) => return,
             },
             _ = sweep.tick() => sweep_withdrawn(&store.load(), &registry),
+        }
+    }
+}
+
+/// Tells the sessions of every virtual server that has `server` among its members that its
+/// tools may have changed (a member's tools changed, or it came or went).
+fn announce_to_virtual_servers(config: &Config, registry: &StreamRegistry, server: &ServerId) {
+    let slug = config.route(server).map(|r| r.slug().to_string());
+    for route in config.routes() {
+        let Some(members) = route.members() else {
+            continue;
+        };
+        // A removed member is known by its slug no more: every virtual server hears it.
+        let lists_it = slug
+            .as_deref()
+            .is_none_or(|slug| members.members.iter().any(|m| m.server == slug));
+        if lists_it && &route.id() != server {
+            registry.announce(&route.id(), TOOLS_LIST_CHANGED_EVENT);
         }
     }
 }

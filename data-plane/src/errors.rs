@@ -220,6 +220,16 @@ pub enum GatewayError {
     /// No configuration yet, or too stale to trust.
     #[error("the gateway has no current configuration")]
     NotReady,
+    /// A member of a virtual server failed, and it fails the request (`on_failure: closed`).
+    #[error("virtual server `{slug}`: its member `{member}` failed: {error}")]
+    MemberFailed {
+        /// The virtual server.
+        slug: String,
+        /// The member's slug.
+        member: String,
+        /// What the member did.
+        error: Box<GatewayError>,
+    },
     /// A rate limit or quota of the server refuses the request.
     #[error("server `{slug}`: {limited}")]
     RateLimited {
@@ -267,6 +277,7 @@ impl GatewayError {
             | UserToken { .. }
             | UpstreamAuth { .. } => StatusCode::BAD_GATEWAY,
             UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            MemberFailed { .. } => StatusCode::BAD_GATEWAY,
             NotReady | NoTokenKey(_) => StatusCode::SERVICE_UNAVAILABLE,
             SignInRequired { .. } => StatusCode::OK,
         }
@@ -312,6 +323,7 @@ impl GatewayError {
             UserToken { .. } => "user_token_failed",
             NotReady => "config_not_ready",
             RateLimited { .. } => "rate_limited",
+            MemberFailed { .. } => "member_failed",
         }
     }
 
@@ -361,6 +373,7 @@ impl GatewayError {
             NoTokenKey(_) => "the operator must set MCPGW_TOKEN_KEY (the same keyring on every data plane) to use per-user OAuth servers".into(),
             UserToken { .. } => "the upstream's authorization server or the gateway's control plane is unreachable; retry shortly".into(),
             NotReady => "the gateway is starting or cut off from its control plane; retry shortly".into(),
+            MemberFailed { member, .. } => format!("member `{member}` is down or refused the request: fix it, or mark it `on_failure: open` in the virtual server's `virtual_server.members` to answer without it"),
             RateLimited { limited, .. } => format!("retry in {}s (Retry-After), or ask an admin to raise the server's `rate_limits[{}]`", limited.retry_after.as_secs(), limited.index),
         }
     }

@@ -5,6 +5,7 @@
 //! the gateway decides by, then forwarded byte for byte; answers stream back. Admission (host,
 //! credential, server, access, session) happens in extractors before a handler runs.
 
+mod ask;
 mod catalog;
 mod initialize;
 mod limit;
@@ -16,6 +17,7 @@ pub mod sse;
 mod stream;
 pub mod tools;
 pub mod upstream;
+mod virtual_server;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,6 +66,9 @@ pub struct RelayState {
     /// Upstreams' tool listings, for read-only tool policies.
     #[from_ref(skip)]
     pub(crate) catalog: catalog::ToolCatalog,
+    /// Sessions this pod opened with virtual servers' members.
+    #[from_ref(skip)]
+    pub(crate) member_sessions: virtual_server::MemberSessions,
     /// The pod's rate-limit counters.
     #[from_ref(skip)]
     pub(crate) limiter: RateLimiter,

@@ -23,6 +23,7 @@ pub fn server(slug: &str, workspace: WorkspaceId, url: &str) -> ServerConfig {
         auth: UpstreamAuth::None,
         request_logging: Default::default(),
         rate_limits: Vec::new(),
+        virtual_server: None,
         version: 1,
         connection_version: 1,
     }

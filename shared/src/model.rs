@@ -13,6 +13,7 @@ mod grants;
 mod rate_limit;
 mod server;
 mod tool_pattern;
+mod virtual_server;
 
 pub use api_key::{ApiKeyRecord, KeyState, KeyType, Permission, UnknownKeyType, UnknownPermission};
 pub use connection::ConnectionRecord;
@@ -24,3 +25,4 @@ pub use server::{
     ToolOverride, UpstreamAuth,
 };
 pub use tool_pattern::{InvalidPattern, MAX_PATTERN_LEN, ToolPattern};
+pub use virtual_server::{FailureMode, Member, PREFIX_SEPARATOR, PrefixMode, VirtualServer};

@@ -52,6 +52,7 @@ fn history(workspace: WorkspaceId) -> Vec<Row> {
                 enabled: true,
                 request_logging: Default::default(),
                 rate_limits: Vec::new(),
+                virtual_server: None,
             }
             .into(),
         ));

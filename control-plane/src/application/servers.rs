@@ -4,9 +4,9 @@
 mod history;
 mod inputs;
 
-use mcpgw_shared::model::UpstreamAuth;
+use mcpgw_shared::model::{UpstreamAuth, VirtualServer};
 use mcpgw_shared::slug::Slug;
-use mcpgw_shared::{SealedSecret, SecretCipher, ServerId};
+use mcpgw_shared::{SealedSecret, SecretCipher, ServerId, WorkspaceId};
 
 pub use history::{BadPoint, ServerAt, ServerChange, ServerVersion};
 pub use inputs::{RegisterServerInput, UpdateServerInput};
@@ -63,6 +63,45 @@ impl Service {
         }
     }
 
+    /// Each member of a virtual server is an ordinary server that serves `workspace` (its home
+    /// or provisioned to it), so the virtual server's callers may reach it.
+    async fn check_members(
+        &self,
+        workspace: &WorkspaceId,
+        members: &VirtualServer,
+    ) -> Result<(), ServiceError> {
+        let servers = self
+            .db
+            .reader()
+            .await?
+            .servers(Some(std::slice::from_ref(workspace)))
+            .await?;
+        for (i, member) in members.members.iter().enumerate() {
+            let field = format!("virtual_server.members[{i}].server");
+            match servers.iter().find(|s| s.slug.as_str() == member.server) {
+                None => {
+                    return Err(DomainError::invalid(
+                        field,
+                        format!(
+                            "no server `{}` serves this workspace: register it, or provision it here",
+                            member.server
+                        ),
+                    )
+                    .into());
+                }
+                Some(server) if server.virtual_server.is_some() => {
+                    return Err(DomainError::invalid(
+                        field,
+                        "is a virtual server itself; list its members instead",
+                    )
+                    .into());
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Registers a server.
     pub async fn register_server(
         &self,
@@ -84,6 +123,9 @@ impl Service {
             Slug::parse(&input.slug).map_err(|e| DomainError::invalid("slug", e.to_string()))?;
         validate_auth_secrets(&input.auth)?;
         self.check_oauth_scopes(&input.url, &input.auth).await?;
+        if let Some(members) = &input.virtual_server {
+            self.check_members(&workspace_id, members).await?;
+        }
         let id = ServerId::new();
         let command = ServerCommand::Register(RegisterServer {
             workspace_id,
@@ -96,6 +138,7 @@ impl Service {
             enabled: input.enabled,
             request_logging: input.request_logging,
             rate_limits: input.rate_limits,
+            virtual_server: input.virtual_server,
             provisioned: provisioned.into_iter().collect(),
         });
         self.execute::<Server>(caller, &id, None, |_| Ok(()), command)
@@ -127,6 +170,10 @@ impl Service {
             };
             self.check_oauth_scopes(&url, auth).await?;
         }
+        if let Some(members) = &input.virtual_server {
+            let home = self.server(caller, id).await?.workspace_id;
+            self.check_members(&home, members).await?;
+        }
         let changes_provisioning = provisioned.is_some();
         let command = ServerCommand::Update(UpdateServer {
             name: input.name,
@@ -136,6 +183,7 @@ impl Service {
             tools: input.tools,
             request_logging: input.request_logging,
             rate_limits: input.rate_limits,
+            virtual_server: input.virtual_server,
             enabled: input.enabled,
             provisioned,
         });

@@ -197,6 +197,7 @@ impl<'a> Resolver<'a> {
             tools: row.tools,
             request_logging: row.request_logging,
             rate_limits: row.rate_limits,
+            virtual_server: row.virtual_server,
             auth,
             version: row.version,
             connection_version: row.connection_version,

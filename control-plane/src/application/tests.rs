@@ -40,6 +40,7 @@ fn server_input(workspace: &WorkspaceId, slug: &str) -> RegisterServerInput {
         enabled: true,
         request_logging: Default::default(),
         rate_limits: Vec::new(),
+        virtual_server: None,
         provisioned_workspaces: vec![],
     }
 }

@@ -4,7 +4,7 @@ mod validate;
 
 use std::collections::BTreeSet;
 
-use mcpgw_shared::model::{RateLimit, RequestLogging, ToolFilter, UpstreamAuth};
+use mcpgw_shared::model::{RateLimit, RequestLogging, ToolFilter, UpstreamAuth, VirtualServer};
 use mcpgw_shared::slug::Slug;
 use mcpgw_shared::wire::Audience;
 use mcpgw_shared::{SealedSecret, ServerId, StreamId, WorkspaceId};
@@ -16,7 +16,7 @@ use super::workspace::validate_name;
 use super::{Aggregate, Decision, DomainError, DomainEvent};
 use validate::{
     validate_auth_endpoints, validate_description, validate_provisioned, validate_rate_limits,
-    validate_request_logging,
+    validate_request_logging, validate_virtual,
 };
 
 /// A server's events. The registration is large, but events live one batch at a time (an
@@ -50,6 +50,9 @@ pub enum ServerEvent {
         /// Rate limits and quotas (absent in events written before they existed).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         rate_limits: Vec<RateLimit>,
+        /// For a virtual server, its members (it has no URL or auth of its own).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        virtual_server: Option<VirtualServer>,
     },
     /// Name or description changed.
     #[serde(rename = "ServerDetailsChanged")]
@@ -89,6 +92,12 @@ pub enum ServerEvent {
         /// The complete new list.
         rate_limits: Vec<RateLimit>,
     },
+    /// A virtual server's members (or prefix mode) changed.
+    #[serde(rename = "ServerMembersChanged")]
+    MembersChanged {
+        /// The new members.
+        virtual_server: VirtualServer,
+    },
     /// It was enabled or disabled.
     #[serde(rename = "ServerEnabledChanged")]
     EnabledChanged {
@@ -123,6 +132,7 @@ impl ServerEvent {
             Self::ToolsChanged { .. } => "ServerToolsChanged",
             Self::RequestLoggingChanged { .. } => "ServerRequestLoggingChanged",
             Self::RateLimitsChanged { .. } => "ServerRateLimitsChanged",
+            Self::MembersChanged { .. } => "ServerMembersChanged",
             Self::EnabledChanged { .. } => "ServerEnabledChanged",
             Self::Provisioned { .. } => "ServerProvisioned",
             Self::Deprovisioned { .. } => "ServerDeprovisioned",
@@ -144,6 +154,7 @@ impl ServerEvent {
             | Self::ToolsChanged { .. }
             | Self::RequestLoggingChanged { .. }
             | Self::RateLimitsChanged { .. }
+            | Self::MembersChanged { .. }
             | Self::Provisioned { .. }
             | Self::Deprovisioned { .. } => false,
         }
@@ -193,6 +204,8 @@ pub struct ServerState {
     pub request_logging: RequestLogging,
     /// Rate limits and quotas.
     pub rate_limits: Vec<RateLimit>,
+    /// For a virtual server, its members.
+    pub virtual_server: Option<VirtualServer>,
     /// Workspaces it is provisioned to besides its home.
     pub provisioned: BTreeSet<WorkspaceId>,
 }
@@ -234,6 +247,7 @@ impl Aggregate for Server {
                     enabled,
                     request_logging,
                     rate_limits,
+                    virtual_server,
                 },
                 _,
             ) => {
@@ -248,6 +262,7 @@ impl Aggregate for Server {
                     enabled: *enabled,
                     request_logging: *request_logging,
                     rate_limits: rate_limits.clone(),
+                    virtual_server: virtual_server.clone(),
                     provisioned: BTreeSet::new(),
                 });
                 return;
@@ -274,6 +289,9 @@ impl Aggregate for Server {
             }
             ServerEvent::RateLimitsChanged { rate_limits } => {
                 state.rate_limits = rate_limits.clone();
+            }
+            ServerEvent::MembersChanged { virtual_server } => {
+                state.virtual_server = Some(virtual_server.clone());
             }
             ServerEvent::EnabledChanged { enabled } => state.enabled = *enabled,
             ServerEvent::Provisioned { workspace_id } => {
@@ -327,6 +345,8 @@ pub struct UpdateServer {
     pub request_logging: Option<RequestLogging>,
     /// The complete new list of rate limits.
     pub rate_limits: Option<Vec<RateLimit>>,
+    /// A virtual server's new members.
+    pub virtual_server: Option<VirtualServer>,
     /// New enabled flag.
     pub enabled: Option<bool>,
     /// The complete new list of provisioned workspaces.
@@ -368,7 +388,10 @@ impl Server {
         }
         validate_name("name", &cmd.name)?;
         validate_description(&cmd.description)?;
-        validate_url("url", &cmd.url)?;
+        match &cmd.virtual_server {
+            Some(members) => validate_virtual(&cmd.slug, members, &cmd.url, &cmd.auth)?,
+            None => validate_url("url", &cmd.url)?,
+        }
         validate_auth_endpoints(&cmd.auth)?;
         validate_tools(&cmd.tools)?;
         validate_request_logging(&cmd.request_logging)?;
@@ -385,6 +408,7 @@ impl Server {
             enabled: cmd.enabled,
             request_logging: cmd.request_logging,
             rate_limits: cmd.rate_limits,
+            virtual_server: cmd.virtual_server,
         }];
         events.extend(
             provisioned
@@ -406,6 +430,12 @@ impl Server {
         if name != state.name || description != state.description {
             events.push(ServerEvent::DetailsChanged { name, description });
         }
+        if state.virtual_server.is_some() && (cmd.url.is_some() || cmd.auth.is_some()) {
+            return Err(DomainError::invalid(
+                "url",
+                "a virtual server has no URL or auth of its own: change its `virtual_server.members`",
+            ));
+        }
         if let Some(url) = cmd.url.filter(|url| url != &state.url) {
             validate_url("url", &url)?;
             events.push(ServerEvent::UpstreamChanged { url });
@@ -413,6 +443,18 @@ impl Server {
         if let Some(auth) = cmd.auth {
             validate_auth_endpoints(&auth)?;
             events.push(ServerEvent::AuthChanged { auth });
+        }
+        if let Some(virtual_server) = cmd.virtual_server {
+            if state.virtual_server.is_none() {
+                return Err(DomainError::invalid(
+                    "virtual_server",
+                    "only a server registered as virtual has members; register a new one",
+                ));
+            }
+            if state.virtual_server.as_ref() != Some(&virtual_server) {
+                validate_virtual(&state.slug, &virtual_server, &state.url, &state.auth)?;
+                events.push(ServerEvent::MembersChanged { virtual_server });
+            }
         }
         if let Some(tools) = cmd.tools.filter(|tools| tools != &state.tools) {
             validate_tools(&tools)?;

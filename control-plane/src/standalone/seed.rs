@@ -59,6 +59,7 @@ pub async fn seed(service: &Service, demo_url: &str, data_dir: &Path) -> anyhow:
                         enabled: true,
                         request_logging: Default::default(),
                         rate_limits: Vec::new(),
+                        virtual_server: None,
                         provisioned_workspaces: vec![],
                     },
                 )

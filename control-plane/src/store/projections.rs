@@ -107,11 +107,12 @@ async fn apply_server(row: Row<'_>, event: &ServerEvent) -> Result<(), StoreErro
             enabled,
             request_logging,
             rate_limits,
+            virtual_server,
         } => {
             sqlx::query(
                 "INSERT INTO servers (id, workspace_id, slug, name, description, url, auth, tools, enabled, \
-                 version, connection_version, created_at, updated_at, last_seq, request_logging, rate_limits) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15) ON CONFLICT (id) DO NOTHING",
+                 version, connection_version, created_at, updated_at, last_seq, request_logging, rate_limits, virtual_server) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16) ON CONFLICT (id) DO NOTHING",
             )
             .bind(&row.id)
             .bind(workspace_id.to_string())
@@ -128,6 +129,12 @@ async fn apply_server(row: Row<'_>, event: &ServerEvent) -> Result<(), StoreErro
             .bind(row.seq)
             .bind(serde_json::to_string(request_logging)?)
             .bind(serde_json::to_string(rate_limits)?)
+            .bind(
+                virtual_server
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()?,
+            )
             .execute(&mut *row.conn)
             .await
             .map_err(|e| SERVER_SLUG.taken(e, || Taken::ServerSlug(slug.clone())))?;
@@ -159,6 +166,10 @@ async fn apply_server(row: Row<'_>, event: &ServerEvent) -> Result<(), StoreErro
         ServerEvent::RateLimitsChanged { rate_limits } => {
             let limits = serde_json::to_string(rate_limits)?;
             update(row, "servers", "rate_limits = $4", |q| q.bind(limits)).await?;
+        }
+        ServerEvent::MembersChanged { virtual_server } => {
+            let members = serde_json::to_string(virtual_server)?;
+            update(row, "servers", "virtual_server = $4", |q| q.bind(members)).await?;
         }
         ServerEvent::EnabledChanged { enabled } => {
             let set = "enabled = $4, connection_version = connection_version + $5";

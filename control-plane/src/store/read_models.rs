@@ -7,6 +7,7 @@ use std::ops::DerefMut;
 use chrono::{DateTime, Utc};
 use mcpgw_shared::model::{
     Grants, KeyState, KeyType, Permission, RateLimit, RequestLogging, ToolFilter, UpstreamAuth,
+    VirtualServer,
 };
 use mcpgw_shared::{ApiKeyId, DataPlaneId, SealedSecret, ServerId, Slug, StreamId, WorkspaceId};
 use sqlx::any::AnyRow;
@@ -65,6 +66,8 @@ pub struct ServerRow {
     pub request_logging: RequestLogging,
     /// Rate limits and quotas.
     pub rate_limits: Vec<RateLimit>,
+    /// For a virtual server, its members.
+    pub virtual_server: Option<VirtualServer>,
     /// Stream version.
     pub version: i64,
     /// Connection version.
@@ -248,7 +251,7 @@ impl Database {
 // Booleans are read as integers: the Any driver cannot decode SQLite's BOOLEAN.
 const SERVER_COLUMNS: &str = "id, workspace_id, slug, name, description, url, auth, tools, \
      CASE WHEN enabled THEN 1 ELSE 0 END AS enabled, \
-     version, connection_version, last_seq, created_at, updated_at, request_logging, rate_limits";
+     version, connection_version, last_seq, created_at, updated_at, request_logging, rate_limits, virtual_server";
 const API_KEY_COLUMNS: &str = "id, workspace_id, name, key_type, user_id, permissions, secret_hash, \
      expires_at, revoked_at, version, last_seq, created_at";
 const DATA_PLANE_COLUMNS: &str = "id, name, workspaces, nats_user, created_at";
@@ -564,6 +567,10 @@ fn decode_server(row: &AnyRow) -> Result<ServerRow, StoreError> {
             .map(|text| serde_json::from_str(&text))
             .transpose()?
             .unwrap_or_default(),
+        virtual_server: row
+            .try_get::<Option<String>, _>(16)?
+            .map(|text| serde_json::from_str(&text))
+            .transpose()?,
     })
 }
 

@@ -64,7 +64,11 @@ impl From<RouteError> for GatewayError {
 
 /// The server's tool policy, limited by the caller's workspace's and by the grants of their
 /// key and user; the server's own when nothing limits it.
-fn limited_tools(route: &Route, workspace: &Workspace, principal: &Principal) -> Arc<ToolPolicy> {
+pub(crate) fn limited_tools(
+    route: &Route,
+    workspace: &Workspace,
+    principal: &Principal,
+) -> Arc<ToolPolicy> {
     let [by_key, by_user] =
         workspace.grants_of(&principal.key_id.to_string(), principal.key.user.as_deref());
     let limits = [

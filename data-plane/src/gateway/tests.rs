@@ -6,6 +6,7 @@ mod http;
 mod rate_limits;
 mod streams;
 mod tool_policy;
+mod virtual_server;
 
 use std::time::Duration;
 

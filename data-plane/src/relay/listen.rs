@@ -16,7 +16,7 @@
 //! a stream resumed with `Last-Event-ID` replays a POST stream's messages, answers included.
 
 use axum::extract::{Request, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use mcpgw_shared::request_id::RequestId;
@@ -134,6 +134,15 @@ async fn forward(
             .open(&state.sealer, &route, &principal)
             .map_err(|e| fail(e.into()))?,
     };
+    if route.members().is_some() {
+        return match (era, method) {
+            (Era::Sessions, Method::GET) => {
+                super::virtual_server::listen(&state, &principal, &route).map_err(fail)
+            }
+            (Era::Sessions, _) => Ok(StatusCode::OK.into_response()),
+            (Era::Stateless, _) => Ok(StatusCode::METHOD_NOT_ALLOWED.into_response()),
+        };
+    }
     let upstream_session = claims.as_ref().and_then(|c| c.upstream_session.as_deref());
     let priming = priming(&method, &parts.headers, claims.as_ref());
     let mut headers = parts.headers.clone();

@@ -12,7 +12,7 @@ use mcpgw_shared::request_id::RequestId;
 use serde_json::value::RawValue;
 
 use super::response::{self, Exchange, Mode};
-use super::{RelayState, catalog, limit, sign_in, tools};
+use super::{RelayState, catalog, limit, sign_in, tools, virtual_server};
 use crate::admission::{Routed, SessionHeader};
 use crate::drain::StreamKind;
 use crate::errors::{Failure, GatewayError};
@@ -99,6 +99,56 @@ pub async fn handle(
     } else {
         None
     };
+    if let Some(members) = route.members() {
+        let Shape::Single(message) = &shape else {
+            return Err(fail(GatewayError::BatchNotAllowed, None));
+        };
+        if era == Era::Stateless {
+            era::check_routing_headers(&parts.headers, message)
+                .map_err(|e| fail(e.into(), first_id))?;
+        }
+        let _admitted = if route.limits.is_empty() {
+            Vec::new()
+        } else {
+            limit::charge(
+                &state.limiter,
+                &route,
+                &principal,
+                &shape,
+                None,
+                &parts.headers,
+            )
+            .map_err(|e| fail(e, first_id))?
+        };
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        let call = virtual_server::Call {
+            state: &state,
+            rid: &rid,
+            principal: &principal,
+            route: &route,
+            members,
+            tools: &tools,
+            era,
+            claims: claims.as_ref(),
+            headers: &parts.headers,
+            body: &body,
+        };
+        let user = principal.key.user.as_deref();
+        return match virtual_server::post(call, message).await {
+            Ok(response) => Ok(response),
+            Err(error @ GatewayError::SignInRequired { .. }) => sign_in::answer(
+                error,
+                era,
+                claims.as_ref(),
+                Some(message),
+                state.upstream.sign_in(),
+                &route,
+                user,
+            )
+            .map_err(|e| fail(e, first_id)),
+            Err(error) => Err(fail(error, first_id)),
+        };
+    }
     let policy = &tools;
     // The upstream's name of a tool the client calls by the name the policy shows.
     let mut renamed_call: Option<String> = None;

@@ -53,7 +53,7 @@ pub struct ServerChange {
     pub added: bool,
     /// It does not exist after.
     pub removed: bool,
-    /// Its tool policy changed (it exists before and after).
+    /// Its tool policy, or a virtual server's members, changed (it exists before and after).
     pub tools: bool,
     /// Its connection version changed (URL, auth or enabled flag).
     pub connection: bool,
@@ -65,7 +65,10 @@ impl Change {
         let how = ServerChange {
             added: before.is_none(),
             removed: after.is_none(),
-            tools: matches!((before, after), (Some(b), Some(a)) if b.tools != a.tools),
+            tools: matches!(
+                (before, after),
+                (Some(b), Some(a)) if b.tools != a.tools || b.members() != a.members()
+            ),
             connection: matches!(
                 (before, after),
                 (Some(b), Some(a)) if b.connection_version() != a.connection_version()

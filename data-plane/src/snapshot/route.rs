@@ -12,6 +12,10 @@ use url::Url;
 use super::tool_policy::ToolPolicy;
 use crate::limits::ServerLimits;
 
+/// The upstream of a virtual server's route: never called (the relay answers a virtual server
+/// itself, asking its members), and a name no resolver knows should anything try.
+const VIRTUAL_UPSTREAM: &str = "http://virtual-server.mcpgw.invalid/";
+
 /// A server as the relay uses it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
@@ -31,7 +35,11 @@ impl Route {
     /// Builds the runtime form of `server`.
     pub fn build(server: ServerConfig) -> Result<Self, InvalidMessage> {
         let invalid = |field, reason: String| InvalidMessage { field, reason };
-        let upstream = Url::parse(&server.url)
+        let url = match server.virtual_server {
+            Some(_) => VIRTUAL_UPSTREAM,
+            None => server.url.as_str(),
+        };
+        let upstream = Url::parse(url)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
             .ok_or_else(|| invalid("server.url", "not an absolute http(s) URL".into()))?;
@@ -81,6 +89,11 @@ impl Route {
     /// stale.
     pub fn connection_version(&self) -> i64 {
         self.server.connection_version
+    }
+
+    /// A virtual server's members, if it is one.
+    pub fn members(&self) -> Option<&mcpgw_shared::model::VirtualServer> {
+        self.server.virtual_server.as_ref()
     }
 
     /// Whether clients may use it.

@@ -4,8 +4,9 @@
 use chrono::DateTime;
 
 use super::{
-    ApiKeyRecord, ClientAuthMethod, ConnectionRecord, Grants, KeyType, OAuthMetadata, RateLimit,
-    RequestLogging, ServerConfig, ToolFilter, ToolOverride, UpstreamAuth,
+    ApiKeyRecord, ClientAuthMethod, ConnectionRecord, FailureMode, Grants, KeyType, Member,
+    OAuthMetadata, PrefixMode, RateLimit, RequestLogging, ServerConfig, ToolFilter, ToolOverride,
+    UpstreamAuth, VirtualServer,
 };
 use crate::proto;
 use crate::secret::Redacted;
@@ -49,8 +50,42 @@ impl From<&ServerConfig> for proto::Server {
                 max_bytes: server.request_logging.max_bytes,
             }),
             rate_limits: server.rate_limits.iter().map(Into::into).collect(),
+            virtual_server: server
+                .virtual_server
+                .as_ref()
+                .map(|v| proto::VirtualServer {
+                    members: v
+                        .members
+                        .iter()
+                        .map(|m| proto::VirtualMember {
+                            server: m.server.clone(),
+                            on_failure: m.on_failure.as_str().to_owned(),
+                        })
+                        .collect(),
+                    prefix: v.prefix.as_str().to_owned(),
+                }),
         }
     }
+}
+
+fn virtual_from_proto(v: proto::VirtualServer) -> Result<VirtualServer, InvalidMessage> {
+    Ok(VirtualServer {
+        members: v
+            .members
+            .into_iter()
+            .map(|m| {
+                let on_failure = FailureMode::parse(&m.on_failure).ok_or_else(|| {
+                    invalid("server.virtual_server.members.on_failure", &m.on_failure)
+                })?;
+                Ok(Member {
+                    server: m.server,
+                    on_failure,
+                })
+            })
+            .collect::<Result<_, InvalidMessage>>()?,
+        prefix: PrefixMode::parse(&v.prefix)
+            .ok_or_else(|| invalid("server.virtual_server.prefix", &v.prefix))?,
+    })
 }
 
 impl From<&RateLimit> for proto::RateLimit {
@@ -234,6 +269,7 @@ impl TryFrom<proto::Server> for ServerConfig {
                 .into_iter()
                 .map(TryInto::try_into)
                 .collect::<Result<_, _>>()?,
+            virtual_server: server.virtual_server.map(virtual_from_proto).transpose()?,
             version: server.version,
             connection_version: server.connection_version,
         })

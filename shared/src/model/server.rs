@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::RateLimit;
+use super::{RateLimit, VirtualServer};
 use crate::ids::{ServerId, WorkspaceId};
 use crate::secret::Redacted;
 use crate::slug::Slug;
@@ -341,6 +341,8 @@ pub struct ServerConfig {
     pub request_logging: RequestLogging,
     /// Its rate limits and quotas.
     pub rate_limits: Vec<RateLimit>,
+    /// For a virtual server, its members (it then has no upstream URL or auth of its own).
+    pub virtual_server: Option<VirtualServer>,
     /// Bumped on every change.
     pub version: i64,
     /// Bumped on URL, auth or enabled changes only.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use mcpgw_shared::model::{
-    Grants, KeyState, RateLimit, RequestLogging, SecretSet, ToolFilter, UpstreamAuth,
+    Grants, KeyState, RateLimit, RequestLogging, SecretSet, ToolFilter, UpstreamAuth, VirtualServer,
 };
 use mcpgw_shared::version::{self, VERSION};
 use mcpgw_shared::wire::Audience;
@@ -71,6 +71,9 @@ pub struct ServerView {
     request_logging: RequestLogging,
     #[schema(value_type = Vec<Object>)]
     rate_limits: Vec<RateLimit>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    virtual_server: Option<VirtualServer>,
     version: i64,
     connection_version: i64,
     created_at: DateTime<Utc>,
@@ -92,6 +95,7 @@ impl From<ServerRow> for ServerView {
             enabled: row.enabled,
             request_logging: row.request_logging,
             rate_limits: row.rate_limits,
+            virtual_server: row.virtual_server,
             version: row.version,
             connection_version: row.connection_version,
             created_at: row.created_at,

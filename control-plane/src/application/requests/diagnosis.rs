@@ -313,6 +313,14 @@ fn explain(reason: &str, facts: &Facts<'_>) -> (String, String) {
                 "have the client close streams it no longer needs, or raise MCPGW_MAX_STREAMS_PER_KEY",
             ),
         ),
+        "member_failed" => (
+            format!(
+                "a member of virtual server `{slug}` failed, and it is `on_failure: closed` (the error message names the member)"
+            ),
+            format!(
+                "fix the member, or mark it `on_failure: open` with `PATCH {server}` (`virtual_server`)"
+            ),
+        ),
         "not_granted" => (
             format!("the grants of key {key_id} (or of its user) do not list `{slug}`"),
             s(

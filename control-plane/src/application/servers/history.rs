@@ -166,6 +166,7 @@ impl Service {
             enabled: live.enabled,
             request_logging: live.request_logging,
             rate_limits: live.rate_limits,
+            virtual_server: live.virtual_server,
             version: meta.version,
             connection_version: meta.connection_version,
             last_seq: meta.last_seq,
@@ -223,6 +224,7 @@ fn described(state: &ServerState) -> Map<String, Value> {
         "enabled": state.enabled,
         "request_logging": state.request_logging,
         "rate_limits": state.rate_limits,
+        "virtual_server": state.virtual_server,
         "provisioned_workspaces": state.provisioned,
     });
     match value {

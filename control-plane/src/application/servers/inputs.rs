@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use mcpgw_shared::model::{RateLimit, RequestLogging, ToolFilter, UpstreamAuth};
+use mcpgw_shared::model::{RateLimit, RequestLogging, ToolFilter, UpstreamAuth, VirtualServer};
 use serde::Deserialize;
 
 /// `POST /v1/servers`.
@@ -19,10 +19,13 @@ pub struct RegisterServerInput {
     /// Description.
     #[serde(default)]
     pub description: String,
-    /// Upstream MCP endpoint (http or https).
+    /// Upstream MCP endpoint (http or https); none for a virtual server.
+    #[serde(default)]
     pub url: String,
-    /// Upstream auth: `{"type": "none"}`, `{"type": "headers", "headers": {...}}`,
-    /// `{"type": "client_credentials", ...}` or `{"type": "oauth2", "oauth_metadata": {...}}`.
+    /// Upstream auth: `{"type": "none"}` (the default), `{"type": "headers", "headers":
+    /// {...}}`, `{"type": "client_credentials", ...}` or `{"type": "oauth2", "oauth_metadata":
+    /// {...}}`.
+    #[serde(default = "no_auth")]
     #[schema(value_type = Object)]
     pub auth: UpstreamAuth<String>,
     /// Tool visibility; omitted: every tool.
@@ -43,9 +46,19 @@ pub struct RegisterServerInput {
     #[serde(default)]
     #[schema(value_type = Vec<Object>)]
     pub rate_limits: Vec<RateLimit>,
+    /// Makes it a virtual server over these members: `{"members": [{"server": "<slug>",
+    /// "on_failure"?: "closed"|"open"}], "prefix"?: "always"|"on_conflict"|"never"}` (then
+    /// without `url` and `auth`).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub virtual_server: Option<VirtualServer>,
     /// Other workspaces to provision it to.
     #[serde(default)]
     pub provisioned_workspaces: Vec<String>,
+}
+
+fn no_auth() -> UpstreamAuth<String> {
+    UpstreamAuth::None
 }
 
 fn enabled_by_default() -> bool {
@@ -78,6 +91,9 @@ pub struct UpdateServerInput {
     /// The complete new list of rate limits (`[]` removes them all).
     #[schema(value_type = Option<Vec<Object>>)]
     pub rate_limits: Option<Vec<RateLimit>>,
+    /// A virtual server's new members and prefix mode.
+    #[schema(value_type = Option<Object>)]
+    pub virtual_server: Option<VirtualServer>,
     /// The complete new list of provisioned workspaces.
     pub provisioned_workspaces: Option<Vec<String>>,
 }
@@ -94,6 +110,7 @@ impl fmt::Debug for RegisterServerInput {
             .field("enabled", &self.enabled)
             .field("request_logging", &self.request_logging)
             .field("rate_limits", &self.rate_limits)
+            .field("virtual_server", &self.virtual_server)
             .field("provisioned_workspaces", &self.provisioned_workspaces)
             .finish_non_exhaustive()
     }

@@ -28,6 +28,7 @@ fn every_event() -> Vec<(StreamId, DomainEvent)> {
             enabled: true,
             request_logging: Default::default(),
             rate_limits: Vec::new(),
+            virtual_server: None,
         },
         ServerEvent::DetailsChanged {
             name: "n".into(),

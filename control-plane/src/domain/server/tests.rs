@@ -16,6 +16,7 @@ fn register(workspace_id: WorkspaceId) -> RegisterServer {
         enabled: true,
         request_logging: Default::default(),
         rate_limits: Vec::new(),
+        virtual_server: None,
         provisioned: BTreeSet::new(),
     }
 }
@@ -380,4 +381,85 @@ fn rate_limits_must_bound_something_by_at_least_one_naming_the_field() {
     )
     .unwrap();
     assert!(same.is_empty(), "an unchanged list records nothing");
+}
+
+#[test]
+fn a_virtual_server_has_members_and_no_url_or_auth_of_its_own() {
+    let ws = WorkspaceId::new();
+    let members: mcpgw_shared::model::VirtualServer = serde_json::from_str(
+        r#"{"members": [{"server": "jira"}, {"server": "wiki", "on_failure": "open"}]}"#,
+    )
+    .unwrap();
+    let virtual_server = |members: mcpgw_shared::model::VirtualServer| RegisterServer {
+        url: String::new(),
+        virtual_server: Some(members),
+        ..register(ws)
+    };
+    let events = when(
+        &given(vec![]),
+        ServerCommand::Register(virtual_server(members.clone())),
+    )
+    .unwrap();
+    let state = given(events);
+    for (bad, field) in [
+        (r#"{"members": []}"#, "virtual_server.members"),
+        (
+            r#"{"members": [{"server": "github"}]}"#,
+            "virtual_server.members[0].server",
+        ),
+        (
+            r#"{"members": [{"server": "jira"}, {"server": "jira"}]}"#,
+            "virtual_server.members[1].server",
+        ),
+    ] {
+        let command = ServerCommand::Register(virtual_server(serde_json::from_str(bad).unwrap()));
+        match when(&given(vec![]), command) {
+            Err(DomainError::Invalid { field: got, .. }) => assert_eq!(got, field, "{bad}"),
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+    let with_url = RegisterServer {
+        url: "https://x.example/mcp".into(),
+        ..virtual_server(members.clone())
+    };
+    assert!(when(&given(vec![]), ServerCommand::Register(with_url)).is_err());
+    // Members change without touching sessions; a URL cannot be given to it.
+    let fewer: mcpgw_shared::model::VirtualServer =
+        serde_json::from_str(r#"{"members": [{"server": "jira"}], "prefix": "always"}"#).unwrap();
+    let changed = update(
+        &state,
+        UpdateServer {
+            virtual_server: Some(fewer.clone()),
+            ..UpdateServer::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        changed,
+        vec![ServerEvent::MembersChanged {
+            virtual_server: fewer
+        }]
+    );
+    assert!(!changed[0].changes_connection());
+    assert!(
+        update(
+            &state,
+            UpdateServer {
+                url: Some("https://x.example/mcp".into()),
+                ..UpdateServer::default()
+            }
+        )
+        .is_err()
+    );
+    let (_, ordinary) = registered();
+    assert!(
+        update(
+            &ordinary,
+            UpdateServer {
+                virtual_server: Some(members),
+                ..UpdateServer::default()
+            }
+        )
+        .is_err()
+    );
 }

@@ -3,10 +3,11 @@
 use std::collections::BTreeSet;
 
 use mcpgw_data_plane::oauth::AssertionKey;
-use mcpgw_shared::WorkspaceId;
 use mcpgw_shared::model::{
     ClientAuthMethod, RateLimit, RequestLogging, ToolFilter, ToolPattern, UpstreamAuth,
+    VirtualServer,
 };
+use mcpgw_shared::{Slug, WorkspaceId};
 
 use super::super::DomainError;
 
@@ -338,6 +339,45 @@ pub(super) fn validate_rate_limits(limits: &[RateLimit]) -> Result<(), DomainErr
                 field(&format!(".tools[{bad}]")),
                 error.to_string(),
             ));
+        }
+    }
+    Ok(())
+}
+
+/// A virtual server has no URL or auth, and 1 to [`VirtualServer::MAX_MEMBERS`] distinct
+/// members, none of them itself.
+pub(super) fn validate_virtual<S>(
+    slug: &Slug,
+    virtual_server: &VirtualServer,
+    url: &str,
+    auth: &UpstreamAuth<S>,
+) -> Result<(), DomainError> {
+    if !url.is_empty() || !matches!(auth, UpstreamAuth::None) {
+        return Err(DomainError::invalid(
+            "url",
+            "a virtual server has no URL or auth of its own: each member keeps its own",
+        ));
+    }
+    let members = &virtual_server.members;
+    if members.is_empty() || members.len() > VirtualServer::MAX_MEMBERS {
+        return Err(DomainError::invalid(
+            "virtual_server.members",
+            format!("must list 1 to {} servers", VirtualServer::MAX_MEMBERS),
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for (i, member) in members.iter().enumerate() {
+        let field = format!("virtual_server.members[{i}].server");
+        let member_slug = Slug::parse(&member.server)
+            .map_err(|e| DomainError::invalid(field.clone(), e.to_string()))?;
+        if &member_slug == slug {
+            return Err(DomainError::invalid(
+                field,
+                "a virtual server cannot be its own member",
+            ));
+        }
+        if !seen.insert(member_slug) {
+            return Err(DomainError::invalid(field, "is listed twice"));
         }
     }
     Ok(())

@@ -56,6 +56,19 @@ fn a_server_survives_the_round_trip_through_proto() {
                 concurrent: None,
             },
         ],
+        virtual_server: Some(VirtualServer {
+            members: vec![
+                Member {
+                    server: "github".into(),
+                    on_failure: FailureMode::Open,
+                },
+                Member {
+                    server: "jira".into(),
+                    on_failure: FailureMode::Closed,
+                },
+            ],
+            prefix: PrefixMode::Always,
+        }),
         version: 3,
         connection_version: 2,
     };
