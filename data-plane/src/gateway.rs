@@ -102,7 +102,7 @@ impl Gateway {
             streams: StreamRegistry::new(),
             catalog: Default::default(),
             limiter: RateLimiter::new(),
-            member_sessions: Default::default(),
+            virtual_state: Default::default(),
             public_base: None,
         };
         let observer = Observer {

@@ -66,9 +66,9 @@ pub struct RelayState {
     /// Upstreams' tool listings, for read-only tool policies.
     #[from_ref(skip)]
     pub(crate) catalog: catalog::ToolCatalog,
-    /// Sessions this pod opened with virtual servers' members.
+    /// Virtual servers' member sessions and listings on this pod.
     #[from_ref(skip)]
-    pub(crate) member_sessions: virtual_server::MemberSessions,
+    pub(crate) virtual_state: virtual_server::VirtualState,
     /// The pod's rate-limit counters.
     #[from_ref(skip)]
     pub(crate) limiter: RateLimiter,

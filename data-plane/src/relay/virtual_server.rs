@@ -45,11 +45,15 @@ const MAX_PAGES: usize = 20;
 const MEMBER_SESSION_IDLE: Duration = Duration::from_secs(3600);
 /// Most member sessions a pod keeps.
 const MAX_MEMBER_SESSIONS: u64 = 100_000;
+/// How long a merged listing routes calls (a name it lacks is looked up afresh).
+const LISTING_KEPT_FOR: Duration = Duration::from_secs(30);
+/// Most merged listings a pod keeps.
+const MAX_LISTINGS: u64 = 10_000;
 /// The key in a result's `_meta` naming members that failed.
 pub const FAILED_MEMBERS: &str = "io.mcpgw/failed_members";
 
 /// What a listing lists, and under which field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Section {
     Tools,
     Prompts,
@@ -101,28 +105,38 @@ impl Section {
     }
 }
 
-/// Sessions this pod opened with members, by the client's session token, member and its
-/// connection version.
+/// A merged listing of a virtual server, by its id and version, the caller and the section.
+type ListingKey = (ServerId, i64, String, Section);
+
+/// What a pod keeps for virtual servers: the sessions it opened with members (by the client's
+/// session token, member and its connection version), and the merged listings that calls are
+/// routed by.
 #[derive(Clone)]
-pub struct MemberSessions {
+pub struct VirtualState {
     sessions: moka::future::Cache<(String, ServerId, i64), Arc<str>>,
+    listings: moka::future::Cache<ListingKey, Arc<Listing>>,
 }
 
-impl Default for MemberSessions {
+impl Default for VirtualState {
     fn default() -> Self {
         Self {
             sessions: moka::future::Cache::builder()
                 .max_capacity(MAX_MEMBER_SESSIONS)
                 .time_to_idle(MEMBER_SESSION_IDLE)
                 .build(),
+            listings: moka::future::Cache::builder()
+                .max_capacity(MAX_LISTINGS)
+                .time_to_live(LISTING_KEPT_FOR)
+                .build(),
         }
     }
 }
 
-impl std::fmt::Debug for MemberSessions {
+impl std::fmt::Debug for VirtualState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemberSessions")
+        f.debug_struct("VirtualState")
             .field("sessions", &self.sessions.entry_count())
+            .field("listings", &self.listings.entry_count())
             .finish()
     }
 }
@@ -245,7 +259,7 @@ impl Call<'_> {
             && let Some(key) = self.session_key(member)
         {
             // The member may have ended it: the next request opens another.
-            self.state.member_sessions.sessions.invalidate(&key).await;
+            self.state.virtual_state.sessions.invalidate(&key).await;
         }
         Ok(asked?.message)
     }
@@ -262,7 +276,7 @@ impl Call<'_> {
         let Some(key) = self.session_key(member) else {
             return Ok(None);
         };
-        let sessions = &self.state.member_sessions.sessions;
+        let sessions = &self.state.virtual_state.sessions;
         if let Some(open) = sessions.get(&key).await {
             return Ok(Some(open));
         }
@@ -363,35 +377,56 @@ impl Call<'_> {
         Ok(items)
     }
 
+    fn listing_key(&self, kind: Section) -> ListingKey {
+        (
+            self.route.id(),
+            self.route.server.version,
+            self.principal.session_key(),
+            kind,
+        )
+    }
+
+    /// The merged listing this caller last had, if it is recent.
+    async fn kept_listing(&self, kind: Section) -> Option<Arc<Listing>> {
+        let listings = &self.state.virtual_state.listings;
+        listings.get(&self.listing_key(kind)).await
+    }
+
+    /// A merged listing asked of the members now, kept to route the caller's next calls.
+    async fn fresh_listing(&self, kind: Section) -> Result<Arc<Listing>, GatewayError> {
+        let listing = Arc::new(self.listing(kind).await?);
+        let listings = &self.state.virtual_state.listings;
+        listings
+            .insert(self.listing_key(kind), listing.clone())
+            .await;
+        Ok(listing)
+    }
+
     /// Every member's listing of `kind`, merged: items by the names clients see, and the
     /// members that failed (open) — or the first closed member's failure.
     async fn listing(&self, kind: Section) -> Result<Listing, GatewayError> {
         let asked = join_all(self.members().into_iter().map(|member| async move {
             let reached = member?;
-            self.list_member(&reached, kind)
+            let items = self
+                .list_member(&reached, kind)
                 .await
                 .map_err(|error| MemberFailure {
                     slug: reached.route.slug().to_string(),
                     error: Box::new(error),
-                })
+                })?;
+            Ok::<_, MemberFailure>((reached.route.id(), items))
         }))
         .await;
         let mut slugs = Vec::new();
         let mut listed = Vec::new();
         let mut failed = Vec::new();
-        let mut routes = Vec::new();
+        let mut ids = Vec::new();
         for (member, result) in self.members.members.iter().zip(asked) {
             match result {
-                Ok(items) => {
+                Ok((member_id, items)) => {
                     slugs.push(member.server.clone());
                     listed.push(items);
-                    routes.push(
-                        self.state
-                            .store
-                            .load()
-                            .route_by_slug(&member.server)
-                            .cloned(),
-                    );
+                    ids.push(member_id);
                 }
                 Err(failure) => {
                     // Signing in is the user's to do, whatever the failure mode.
@@ -420,7 +455,7 @@ impl Call<'_> {
             kind,
             &slugs,
             listed,
-            routes,
+            ids,
             self.members,
             self.tools,
             failed,
@@ -432,8 +467,8 @@ impl Call<'_> {
 struct Listing {
     /// The items as clients see them.
     items: Vec<Value>,
-    /// Where each comes from (tools and prompts).
-    origins: Vec<(Exposed, Arc<Route>)>,
+    /// Where each comes from: the name and the member's id.
+    origins: Vec<(Exposed, ServerId)>,
     /// Members that failed (open).
     failed: Vec<Value>,
 }
@@ -443,7 +478,7 @@ impl Listing {
         kind: Section,
         slugs: &[String],
         listed: Vec<Vec<Value>>,
-        routes: Vec<Option<Arc<Route>>>,
+        ids: Vec<ServerId>,
         members: &VirtualServer,
         tools: &ToolPolicy,
         failed: Vec<Value>,
@@ -479,9 +514,8 @@ impl Listing {
             };
             item[key] = json!(exposed.name);
             items.push(item);
-            if let Some(route) = &routes[exposed.member] {
-                origins.push((exposed, route.clone()));
-            }
+            let member = ids[exposed.member];
+            origins.push((exposed, member));
         }
         Self {
             items,
@@ -490,12 +524,12 @@ impl Listing {
         }
     }
 
-    /// The member and its own name of the item clients call `name`.
-    fn origin(&self, name: &str) -> Option<(&Exposed, &Arc<Route>)> {
+    /// The member's id and its own name of the item clients call `name`.
+    fn origin(&self, name: &str) -> Option<(&Exposed, ServerId)> {
         self.origins
             .iter()
             .find(|(e, _)| e.name == name)
-            .map(|(e, r)| (e, r))
+            .map(|(e, id)| (e, *id))
     }
 }
 
@@ -598,14 +632,14 @@ pub(super) async fn post(call: Call<'_>, message: &Message) -> Result<Response, 
         "ping" => Ok(result(&call, message, json!({}))),
         _ => match Section::of(method) {
             Some(kind) => {
-                let listing = call.listing(kind).await?;
-                let mut listed = json!({ kind.field(): listing.items });
+                let listing = call.fresh_listing(kind).await?;
+                let mut listed = json!({ kind.field(): listing.items.clone() });
                 if call.era == Era::Stateless {
                     listed["cacheScope"] = json!("private");
                     listed["ttlMs"] = json!(0);
                 }
                 if !listing.failed.is_empty() {
-                    listed["_meta"] = json!({ FAILED_MEMBERS: listing.failed });
+                    listed["_meta"] = json!({ FAILED_MEMBERS: listing.failed.clone() });
                 }
                 Ok(result(&call, message, listed))
             }
@@ -645,8 +679,22 @@ async fn forward(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    let listing = call.listing(kind).await?;
-    let Some((exposed, member)) = listing.origin(&wanted) else {
+    // The member that listed the name, as the caller reaches it now.
+    let reachable = |listing: &Listing| {
+        let (exposed, id) = listing.origin(&wanted)?;
+        let reached = call
+            .members()
+            .into_iter()
+            .flatten()
+            .find(|m| m.route.id() == id)?;
+        Some((exposed.clone(), reached))
+    };
+    // A name the kept listing lacks may be new: the members are asked again.
+    let found = match call.kept_listing(kind).await.and_then(|l| reachable(&l)) {
+        Some(found) => Some(found),
+        None => reachable(&*call.fresh_listing(kind).await?),
+    };
+    let Some((exposed, reached)) = found else {
         let what = match kind {
             Section::Tools => "Unknown tool",
             Section::Prompts => "Unknown prompt",
@@ -662,15 +710,10 @@ async fn forward(
             ),
         ));
     };
-    let member_tools = call
-        .members()
-        .into_iter()
-        .flatten()
-        .find(|m| m.route.id() == member.id())
-        .map(|m| m.tools);
     // The member's own name for it, through its policy's overrides.
-    let own = match (&member_tools, kind) {
-        (Some(policy), Section::Tools) => policy
+    let own = match kind {
+        Section::Tools => reached
+            .tools
             .resolve(&exposed.original)
             .map(str::to_owned)
             .unwrap_or_else(|_| exposed.original.clone()),
@@ -683,13 +726,13 @@ async fn forward(
     }
     let name = (call.era == Era::Stateless).then_some(own.as_str());
     let answered = call
-        .ask_member(member, "mcpgw-virtual-call", method, params, name)
+        .ask_member(&reached.route, "mcpgw-virtual-call", method, params, name)
         .await
         .map_err(|error| match error {
             GatewayError::SignInRequired { .. } => error,
             error => GatewayError::MemberFailed {
                 slug: call.route.slug().to_string(),
-                member: member.slug().to_string(),
+                member: reached.route.slug().to_string(),
                 error: Box::new(error),
             },
         })?;
