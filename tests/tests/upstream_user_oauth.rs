@@ -775,3 +775,55 @@ async fn the_python_sdk_signs_its_user_in_through_the_gateway_in_both_eras() {
     );
     assert_eq!(seen["seen"]["claims"]["sub"], "grace@idp", "{seen}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_virtual_server_reaches_a_per_user_member_with_the_users_own_token() {
+    let s = Setup::start().await;
+    let auth_server = AuthorizationServer::start(json!([]), Duration::from_secs(300)).await;
+    let upstream = JwtUpstream::start_protected(&auth_server.issuer).await;
+    s.server("notes", &upstream.url, json!({"scope": "mcp:tools"}))
+        .await;
+    s.fleet
+        .create(
+            "/v1/servers",
+            json!({"workspace_id": s.workspace, "slug": "desk", "name": "Desk",
+                   "virtual_server": {"members": [{"server": "notes"}]}}),
+        )
+        .await;
+    let erin = s.user_key("erin").await;
+    let pods = s.pods(1).await;
+    let client = McpClient::new(pods[0].mcp_url("desk"), &erin);
+
+    // The virtual server's session is the gateway's; its member asks the user to sign in,
+    // as a URL elicitation the client declared.
+    let answer = client.post(initialize_with_url_elicitation(), None).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let session = answer.session.expect("a session");
+    let listed = client
+        .post(
+            json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+            Some(&session),
+        )
+        .await;
+    let error = &listed.body["error"];
+    assert_eq!(error["code"], -32042, "{}", listed.body);
+    let link = error["data"]["elicitations"][0]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sign_in(&link, "erin@idp").await;
+
+    // Signed in: the member's tools, and her own token for the member's URL on a call.
+    let listed = client
+        .post(
+            json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"}),
+            Some(&session),
+        )
+        .await;
+    let names = listed.body["result"]["tools"].to_string();
+    assert!(names.contains("whoami"), "{}", listed.body);
+    let answer = client.post(whoami(4), Some(&session)).await;
+    let seen = seen_by_upstream(&answer.body);
+    assert_eq!(seen["claims"]["sub"], "erin@idp", "{seen}");
+    assert_eq!(seen["claims"]["aud"], upstream.url.as_str(), "{seen}");
+}

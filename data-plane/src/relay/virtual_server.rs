@@ -749,12 +749,14 @@ fn initialize(call: &Call<'_>, message: &Message) -> Response {
     } else {
         era::SESSION_VERSIONS[era::SESSION_VERSIONS.len() - 1]
     };
-    let claims = SessionSealer::claims(
+    let mut claims = SessionSealer::claims(
         call.route.connection_version(),
         version,
         &call.principal.session_key(),
         None,
     );
+    // A member's sign-in is then asked for as a URL elicitation.
+    claims.url_elicitation = message.url_elicitation;
     let token = call.state.sealer.seal(&call.route.id(), &claims);
     let mut response = result(
         call,
