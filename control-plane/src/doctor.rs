@@ -10,11 +10,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::{HeaderMap, HeaderValue, Method, header};
+use http::{HeaderMap, HeaderValue, Method};
 use mcpgw_data_plane::egress::{self, EgressPolicy};
 use mcpgw_data_plane::observe::Observation;
-use mcpgw_data_plane::relay::sse::{self, EventSplitter};
-use mcpgw_data_plane::relay::upstream::{MCP_SESSION_ID, Upstream, own_post_headers};
+use mcpgw_data_plane::relay::ask::read_answer;
+use mcpgw_data_plane::relay::upstream::{Upstream, own_post_headers};
 use mcpgw_data_plane::snapshot::Route;
 use mcpgw_shared::model::{KeyState, KeyType, Permission, UpstreamAuth};
 use mcpgw_shared::request_id::RequestId;
@@ -27,9 +27,6 @@ use steps::{Outcome, Step};
 
 /// Time allowed for each network step.
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Largest upstream answer the doctor reads.
-const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 
 /// The protocol version the doctor speaks to upstreams.
 const PROTOCOL_VERSION: &str = "2025-11-25";
@@ -423,23 +420,12 @@ impl Doctor {
             )
             .await?;
         let status = response.status();
-        let session = response
-            .headers()
-            .get(MCP_SESSION_ID)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let is_sse = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
-        let body = tokio::time::timeout(STEP_TIMEOUT, read_answer(response, is_sse))
-            .await
-            .unwrap_or(None);
+        let (session, body) = read_answer(response, STEP_TIMEOUT).await;
         Ok((
             session,
             Answer {
                 status: status.as_u16(),
-                body,
+                body: body.ok(),
             },
         ))
     }
@@ -452,37 +438,6 @@ pub(crate) struct Answer {
     pub status: u16,
     /// The JSON-RPC response, when one was read.
     pub body: Option<Value>,
-}
-
-/// Reads up to [`MAX_ANSWER_BYTES`]: a JSON body whole, or SSE events until one carries a
-/// JSON-RPC response.
-async fn read_answer(mut response: reqwest::Response, is_sse: bool) -> Option<Value> {
-    let mut read = 0usize;
-    let mut whole = Vec::new();
-    let mut events = EventSplitter::default();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        read += chunk.len();
-        if read > MAX_ANSWER_BYTES {
-            return None;
-        }
-        if !is_sse {
-            whole.extend_from_slice(&chunk);
-            continue;
-        }
-        for event in events.push(&chunk).ok()? {
-            if let Some(data) = sse::data(&event)
-                && let Ok(value) = serde_json::from_slice::<Value>(&data)
-                && (value.get("result").is_some() || value.get("error").is_some())
-            {
-                return Some(value);
-            }
-        }
-    }
-    if is_sse {
-        None
-    } else {
-        serde_json::from_slice(&whole).ok()
-    }
 }
 
 fn report(id: &ServerId, slug: String, steps: Vec<Step>) -> Report {

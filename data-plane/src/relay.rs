@@ -5,7 +5,7 @@
 //! the gateway decides by, then forwarded byte for byte; answers stream back. Admission (host,
 //! credential, server, access, session) happens in extractors before a handler runs.
 
-mod ask;
+pub mod ask;
 mod catalog;
 mod initialize;
 mod limit;

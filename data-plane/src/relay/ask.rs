@@ -1,12 +1,12 @@
 //! The gateway's own JSON-RPC requests to an upstream, as a client would send them in the
 //! caller's era (the envelope and routing headers of 2026-07-28, or the session of the
 //! session era), with the answer read whole, bounded in size and time, from a JSON body or the
-//! SSE events of the answer. The read-only tool catalog and virtual servers' members use it.
+//! SSE events of the answer. The read-only tool catalog, virtual servers' members and the
+//! control plane's doctor use it.
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::StreamExt;
 use http::{HeaderValue, Method};
 use mcpgw_shared::request_id::RequestId;
 use serde_json::{Value, json};
@@ -92,6 +92,19 @@ pub async fn ask(
             response.status()
         )));
     }
+    let (session, message) = read_answer(response, upstream.timeout()).await;
+    let message = message
+        .map_err(|detail| failed(format!("its {method} answer could not be read: {detail}")))?;
+    Ok(Answered { session, message })
+}
+
+/// The session an upstream's response hands out (`Mcp-Session-Id`), and its JSON-RPC answer: a
+/// JSON body read whole, or SSE events until one carries a `result` or an `error`; bounded to
+/// [`MAX_ANSWER_BYTES`] and `within`.
+pub async fn read_answer(
+    response: reqwest::Response,
+    within: Duration,
+) -> (Option<String>, Result<Value, String>) {
     let session = response
         .headers()
         .get(MCP_SESSION_ID)
@@ -102,47 +115,51 @@ pub async fn ask(
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("text/event-stream"));
-    let bytes = read(response, upstream.timeout())
+    let answer = tokio::time::timeout(within, read(response, is_sse))
         .await
-        .map_err(|detail| failed(format!("its {method} answer could not be read: {detail}")))?;
-    let message = if is_sse {
-        answer_in_events(&bytes, id)
-    } else {
-        serde_json::from_slice::<Value>(&bytes).ok()
-    }
-    .filter(|m| m.get("result").is_some() || m.get("error").is_some())
-    .ok_or_else(|| failed(format!("its {method} answer carried no JSON-RPC answer")))?;
-    Ok(Answered { session, message })
+        .unwrap_or_else(|_| Err(format!("not read within {}s", within.as_secs())));
+    (session, answer)
 }
 
-/// The answer with id `id` among the SSE events of `body`.
-fn answer_in_events(body: &[u8], id: &str) -> Option<Value> {
-    let mut splitter = EventSplitter::default();
-    let mut events = splitter.push(body).ok()?;
-    events.extend(splitter.finish());
-    let wanted = json!(id);
-    events
-        .iter()
-        .filter_map(|e| sse::data(e))
-        .filter_map(|data| serde_json::from_slice::<Value>(&data).ok())
-        .find(|m| m["id"] == wanted)
+/// Whether `message` is a JSON-RPC answer.
+fn is_answer(message: &Value) -> bool {
+    message.get("result").is_some() || message.get("error").is_some()
 }
 
-/// The whole body, bounded in size and time.
-async fn read(response: reqwest::Response, limit: Duration) -> Result<Bytes, String> {
-    let read = async {
-        let mut stream = response.bytes_stream();
-        let mut body = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| e.without_url().to_string())?;
-            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-                return Err(format!("it exceeds {MAX_ANSWER_BYTES} bytes"));
-            }
-            body.extend_from_slice(&chunk);
+async fn read(mut response: reqwest::Response, is_sse: bool) -> Result<Value, String> {
+    let mut read = 0usize;
+    let mut whole = Vec::new();
+    let mut events = EventSplitter::default();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| e.without_url().to_string())?
+    {
+        read += chunk.len();
+        if read > MAX_ANSWER_BYTES {
+            return Err(format!("it exceeds {MAX_ANSWER_BYTES} bytes"));
         }
-        Ok(Bytes::from(body))
-    };
-    tokio::time::timeout(limit, read)
-        .await
-        .map_err(|_| format!("not read within {}s", limit.as_secs()))?
+        if !is_sse {
+            whole.extend_from_slice(&chunk);
+            continue;
+        }
+        let split = events
+            .push(&chunk)
+            .map_err(|_| "its event stream is malformed".to_owned())?;
+        for event in split {
+            if let Some(data) = sse::data(&event)
+                && let Ok(message) = serde_json::from_slice::<Value>(&data)
+                && is_answer(&message)
+            {
+                return Ok(message);
+            }
+        }
+    }
+    if is_sse {
+        return Err("its event stream ended without an answer".to_owned());
+    }
+    serde_json::from_slice::<Value>(&whole)
+        .ok()
+        .filter(is_answer)
+        .ok_or_else(|| "it is not a JSON-RPC answer".to_owned())
 }
