@@ -26,6 +26,33 @@ pub(super) fn charge(
     upstream_tool: Option<&str>,
     headers: &HeaderMap,
 ) -> Result<Vec<Admitted>, GatewayError> {
+    let counted = |m: &&Message| m.kind == Kind::Request && !OVERHEAD.iter().any(|o| m.is(o));
+    // A batch's calls are never renamed (filtered servers refuse them).
+    let (messages, renamed): (Vec<&Message>, _) = match shape {
+        Shape::Single(m) => (vec![m], upstream_tool),
+        Shape::Batch(items) => (items.iter().collect(), None),
+    };
+    messages
+        .into_iter()
+        .filter(counted)
+        .map(|message| {
+            let tool = message
+                .is("tools/call")
+                .then(|| renamed.or(message.target.as_deref()).unwrap_or_default());
+            charge_one(limiter, route, principal, tool, takes_only_events(headers))
+        })
+        .collect()
+}
+
+/// Counts one request of `principal` to `route`: a call of `tool` (its upstream name), or
+/// another request. `as_event`: the refusal is answered as an SSE event.
+pub(super) fn charge_one(
+    limiter: &RateLimiter,
+    route: &Route,
+    principal: &Principal,
+    tool: Option<&str>,
+    as_event: bool,
+) -> Result<Admitted, GatewayError> {
     let key = principal.key_id.to_string();
     let workspace = principal.key.workspace.map(|w| w.to_string());
     let caller = Caller {
@@ -33,29 +60,13 @@ pub(super) fn charge(
         user: principal.key.user.as_deref(),
         workspace: workspace.as_deref(),
     };
-    let counted = |m: &&Message| m.kind == Kind::Request && !OVERHEAD.iter().any(|o| m.is(o));
-    // A batch's calls are never renamed (filtered servers refuse them).
-    let (messages, renamed): (Vec<&Message>, _) = match shape {
-        Shape::Single(m) => (vec![m], upstream_tool),
-        Shape::Batch(items) => (items.iter().collect(), None),
-    };
-    let mut admitted = Vec::new();
-    for message in messages.into_iter().filter(counted) {
-        let tool = message
-            .is("tools/call")
-            .then(|| renamed.or(message.target.as_deref()).unwrap_or_default());
-        match limiter.admit(&route.limits, caller, tool) {
-            Ok(one) => admitted.push(one),
-            Err(limited) => {
-                return Err(GatewayError::RateLimited {
-                    slug: route.slug().to_string(),
-                    limited,
-                    as_event: takes_only_events(headers),
-                });
-            }
-        }
-    }
-    Ok(admitted)
+    limiter
+        .admit(&route.limits, caller, tool)
+        .map_err(|limited| GatewayError::RateLimited {
+            slug: route.slug().to_string(),
+            limited,
+            as_event,
+        })
 }
 
 /// Whether the client's `Accept` takes `text/event-stream` and not JSON.

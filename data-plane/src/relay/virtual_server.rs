@@ -237,6 +237,24 @@ impl Call<'_> {
         params: Value,
         name: Option<&str>,
     ) -> Result<Value, GatewayError> {
+        // The member's own limits count what reaches it through the virtual server too.
+        let _admitted = if member.limits.is_empty() {
+            None
+        } else {
+            let tool = (method == "tools/call").then(|| {
+                params
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+            });
+            Some(super::limit::charge_one(
+                &self.state.limiter,
+                member,
+                self.principal,
+                tool,
+                false,
+            )?)
+        };
         let session = self.member_session(member).await?;
         let asker = Asker {
             user: self.principal.key.user.as_deref(),
@@ -429,8 +447,8 @@ impl Call<'_> {
                     ids.push(member_id);
                 }
                 Err(failure) => {
-                    // Signing in is the user's to do, whatever the failure mode.
-                    if matches!(*failure.error, GatewayError::SignInRequired { .. }) {
+                    // Signing in and waiting are the caller's to do, whatever the failure mode.
+                    if is_callers(&failure.error) {
                         return Err(*failure.error);
                     }
                     if member.on_failure == FailureMode::Closed {
@@ -561,6 +579,15 @@ fn shown_tools(items: Vec<Value>, policy: &ToolPolicy) -> Vec<Value> {
             Some(tool)
         })
         .collect()
+}
+
+/// Whether a member's error is the caller's to act on (sign in, or wait for a limit), and so
+/// is answered as it is rather than as the member's failure.
+fn is_callers(error: &GatewayError) -> bool {
+    matches!(
+        error,
+        GatewayError::SignInRequired { .. } | GatewayError::RateLimited { .. }
+    )
 }
 
 /// The capabilities a virtual server declares.
@@ -729,7 +756,7 @@ async fn forward(
         .ask_member(&reached.route, "mcpgw-virtual-call", method, params, name)
         .await
         .map_err(|error| match error {
-            GatewayError::SignInRequired { .. } => error,
+            error if is_callers(&error) => error,
             error => GatewayError::MemberFailed {
                 slug: call.route.slug().to_string(),
                 member: reached.route.slug().to_string(),

@@ -21,32 +21,39 @@ fn seen(text: &str) -> (Value, Value) {
     (message, body)
 }
 
+/// A gateway with servers `alpha` and `beta` (the echo upstream, each with its own header
+/// auth) and a virtual server `bundle` over both; returns it with an invoke key.
+async fn bundle() -> (Harness, String) {
+    let upstream = echo_upstream::spawn().await;
+    let mut gw = Harness::start().await;
+    for (slug, secret) in [("alpha", "key-a"), ("beta", "key-b")] {
+        let mut server = gw.add_server(slug, &upstream);
+        server.auth = UpstreamAuth::Headers {
+            headers: BTreeMap::from([("X-Upstream-Key".into(), Redacted::new(secret.into()))]),
+        };
+        server.version += 1;
+        gw.put_server(&server);
+    }
+    let mut bundle = crate::testing::server("bundle", gw.workspace, "");
+    bundle.virtual_server = Some(VirtualServer {
+        members: ["alpha", "beta"]
+            .into_iter()
+            .map(|slug| Member {
+                server: slug.into(),
+                on_failure: FailureMode::Closed,
+            })
+            .collect(),
+        prefix: PrefixMode::OnConflict,
+    });
+    gw.put_server(&bundle);
+    let (key, _) = gw.add_invoke_key();
+    (gw, key)
+}
+
 #[tokio::test]
 async fn each_member_is_called_with_its_own_auth_by_its_own_name_in_both_eras() {
     crate::testing::within(async {
-        let upstream = echo_upstream::spawn().await;
-        let mut gw = Harness::start().await;
-        for (slug, secret) in [("alpha", "key-a"), ("beta", "key-b")] {
-            let mut server = gw.add_server(slug, &upstream);
-            server.auth = UpstreamAuth::Headers {
-                headers: BTreeMap::from([("X-Upstream-Key".into(), Redacted::new(secret.into()))]),
-            };
-            server.version += 1;
-            gw.put_server(&server);
-        }
-        let mut bundle = crate::testing::server("bundle", gw.workspace, "");
-        bundle.virtual_server = Some(VirtualServer {
-            members: ["alpha", "beta"]
-                .into_iter()
-                .map(|slug| Member {
-                    server: slug.into(),
-                    on_failure: FailureMode::Closed,
-                })
-                .collect(),
-            prefix: PrefixMode::OnConflict,
-        });
-        gw.put_server(&bundle);
-        let (key, _) = gw.add_invoke_key();
+        let (gw, key) = bundle().await;
         let url = gw.url("bundle");
 
         // Session era: the gateway's own session; both members share every name, so each is
@@ -103,6 +110,49 @@ async fn each_member_is_called_with_its_own_auth_by_its_own_name_in_both_eras() 
             body["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"],
             "2026-07-28"
         );
+        gw.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_members_rate_limits_count_what_reaches_it_through_the_virtual_server() {
+    crate::testing::within(async {
+        let (mut gw, key) = bundle().await;
+        let mut alpha = gw
+            .store
+            .load()
+            .route_by_slug("alpha")
+            .unwrap()
+            .server
+            .clone();
+        alpha.rate_limits =
+            serde_json::from_value(json!([{"by": "key", "tools": ["echo"], "per_day": 1}]))
+                .unwrap();
+        alpha.version += 1;
+        gw.put_server(&alpha);
+        let stateless = |url: &str, tool: &str| {
+            post(url, &key, call(1, tool))
+                .header("mcp-protocol-version", "2026-07-28")
+                .header("mcp-method", "tools/call")
+                .header("mcp-name", tool)
+        };
+        let through = gw.url("bundle");
+        assert_eq!(send(stateless(&through, "alpha__echo")).await.status, 200);
+        // The budget is alpha's, whichever way the call comes.
+        let refused = send(stateless(&through, "alpha__echo")).await;
+        let error = refused.assert_error(429, "rate_limited");
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("server `alpha`"),
+            "{error}"
+        );
+        send(stateless(&gw.url("alpha"), "echo"))
+            .await
+            .assert_error(429, "rate_limited");
+        assert_eq!(send(stateless(&through, "beta__echo")).await.status, 200);
         gw.stop().await;
     })
     .await;
