@@ -374,7 +374,7 @@ impl GatewayError {
             UserToken { .. } => "the upstream's authorization server or the gateway's control plane is unreachable; retry shortly".into(),
             NotReady => "the gateway is starting or cut off from its control plane; retry shortly".into(),
             MemberFailed { member, .. } => format!("member `{member}` is down or refused the request: fix it, or mark it `on_failure: open` in the virtual server's `virtual_server.members` to answer without it"),
-            RateLimited { limited, .. } => format!("retry in {}s (Retry-After), or ask an admin to raise the server's `rate_limits[{}]`", limited.retry_after.as_secs(), limited.index),
+            RateLimited { limited, .. } => format!("retry in {}s (Retry-After), or ask an admin to raise the {}'s `rate_limits[{}]`", limited.retry_after.as_secs(), match limited.owner { crate::limits::Owner::Workspace => "workspace", crate::limits::Owner::Server => "server" }, limited.index),
         }
     }
 

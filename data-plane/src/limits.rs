@@ -37,7 +37,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use mcpgw_shared::model::LimitScope;
 use sha2::{Digest, Sha256};
 
-pub use compiled::ServerLimits;
+pub use compiled::{Owner, ServerLimits};
 pub use gossip::Gossip;
 use table::{CounterKey, PodId, Refusal, Table, Window};
 
@@ -53,12 +53,16 @@ pub struct Caller<'a> {
     pub user: Option<&'a str>,
     /// The key's workspace (`None`: a global key).
     pub workspace: Option<&'a str>,
+    /// The server called.
+    pub server: &'a str,
 }
 
 /// A request was refused by a limit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("rate limit `rate_limits[{index}]` ({bound} {window} by {by}) is exhausted")]
+#[error("{}rate limit `rate_limits[{index}]` ({bound} {window} by {by}) is exhausted", if *.owner == Owner::Workspace { "your workspace's " } else { "" })]
 pub struct Limited {
+    /// Whose limit it is.
+    pub owner: Owner,
     /// The limit's place in the server's `rate_limits`.
     pub index: usize,
     /// Whose budget it is.
@@ -131,12 +135,12 @@ impl RateLimiter {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Counts one request of `caller` to a server with `limits`: a call of `tool` (its
-    /// upstream name), or another request when `tool` is `None`. Counts nothing and says which
-    /// limit refuses when one does.
+    /// Counts one request of `caller` against every set of `limits` (the server's, its
+    /// workspace's): a call of `tool` (its upstream name), or another request when `tool` is
+    /// `None`. Counts nothing and says which limit refuses when one does.
     pub fn admit(
         &self,
-        limits: &ServerLimits,
+        limits: &[&ServerLimits],
         caller: Caller<'_>,
         tool: Option<&str>,
     ) -> Result<Admitted, Limited> {
@@ -146,12 +150,15 @@ impl RateLimiter {
             .as_secs();
         let mut wanted = Vec::new();
         let mut described = Vec::new();
-        for limit in limits.counting(tool) {
+        for (owner, limit) in limits
+            .iter()
+            .flat_map(|set| set.counting(tool).map(|limit| (set.owner(), limit)))
+        {
             let partition = match limit.by {
                 LimitScope::Key => caller.key,
                 LimitScope::User => caller.user.unwrap_or(caller.key),
                 LimitScope::Workspace => caller.workspace.unwrap_or(""),
-                LimitScope::Server => "",
+                LimitScope::Server => caller.server,
                 LimitScope::Tool => tool.unwrap_or(""),
             };
             let id = counter_id(&limit.fingerprint, partition);
@@ -162,7 +169,7 @@ impl RateLimiter {
                     start: window.start(unix_now),
                 };
                 wanted.push((key, bound));
-                described.push((limit.index, limit.by, bound, window));
+                described.push((owner, limit.index, limit.by, bound, window));
             }
         }
         if wanted.is_empty() {
@@ -182,12 +189,13 @@ impl RateLimiter {
                     .collect(),
             }),
             Err((refused, why)) => {
-                let (index, by, bound, window) = described[refused];
+                let (owner, index, by, bound, window) = described[refused];
                 let retry_after = match why {
                     Refusal::Exhausted => retry_after(&wanted[refused].0, window, unix_now),
                     Refusal::Share => Duration::from_secs(1),
                 };
                 Err(Limited {
+                    owner,
                     index,
                     by: by.as_str(),
                     bound,

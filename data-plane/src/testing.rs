@@ -73,6 +73,7 @@ pub fn snapshot(
                 name: format!("workspace {id}"),
                 tools: None,
                 grants: Default::default(),
+                rate_limits: vec![],
             })
             .collect(),
         servers: servers.iter().map(|s| proto::Server::from(*s)).collect(),

@@ -18,6 +18,7 @@ struct Setup {
     _nats: PrivateNats,
     fleet: Fleet,
     _upstream: DemoUpstream,
+    workspace: String,
     server_id: String,
     key: String,
     pods: Vec<DataPlaneProcess>,
@@ -56,6 +57,7 @@ async fn setup(rate_limits: Value) -> Setup {
         _nats: nats,
         fleet,
         _upstream: upstream,
+        workspace,
         server_id: server["id"].as_str().unwrap().to_owned(),
         key: key["key"].as_str().unwrap().to_owned(),
         pods,
@@ -263,4 +265,44 @@ async fn a_call_in_flight_on_one_pod_counts_against_a_concurrency_limit_on_the_o
             == StatusCode::OK
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workspace_quota_set_over_the_api_is_shared_by_the_pods() {
+    let s = setup(json!([])).await;
+    within_one_hour(Duration::from_secs(60)).await;
+    let path = format!("/v1/workspaces/{}", s.workspace);
+    let (status, body) = s
+        .fleet
+        .admin(
+            Method::PATCH,
+            &path,
+            Some(json!({"rate_limits": [{"by": "workspace", "per_day": 0}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body.to_string().contains("rate_limits[0].per_day"),
+        "{body}"
+    );
+    let quota = json!([{"by": "workspace", "per_hour": 6}]);
+    let (status, body) = s
+        .fleet
+        .admin(Method::PATCH, &path, Some(json!({"rate_limits": quota})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["rate_limits"], quota, "{body}");
+    let seq = s.fleet.head().await;
+    for pod in &s.pods {
+        pod.wait_applied(seq, SOON).await;
+    }
+    let (a, b) = tokio::join!(
+        spend(s.pods[0].mcp_url("limited"), s.key.clone()),
+        spend(s.pods[1].mcp_url("limited"), s.key.clone()),
+    );
+    println!(
+        "two pods admitted {} ({a} + {b}) of a workspace quota of 6 (bound 9)",
+        a + b
+    );
+    assert!((6..=9).contains(&(a + b)), "{a} + {b}");
 }

@@ -118,6 +118,7 @@ fn workspace_message(row: &WorkspaceRow) -> proto::Workspace {
             .iter()
             .map(|(subject, grants)| (subject.clone(), grants.into()))
             .collect(),
+        rate_limits: row.rate_limits.iter().map(Into::into).collect(),
     }
 }
 

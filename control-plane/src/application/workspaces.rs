@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use mcpgw_shared::model::{GrantSubject, Grants, ToolFilter};
+use mcpgw_shared::model::{GrantSubject, Grants, RateLimit, ToolFilter};
 use mcpgw_shared::{ApiKeyId, WorkspaceId};
 
 use super::caller::as_scope;
@@ -20,6 +20,8 @@ pub struct WorkspaceChanges {
     pub tools: Option<ToolFilter>,
     /// Grants to set (or, with `None`, remove), by `key:<id>` or `user:<id>`.
     pub grants: Option<BTreeMap<String, Option<Grants>>>,
+    /// New rate limits (the complete list).
+    pub rate_limits: Option<Vec<RateLimit>>,
 }
 
 impl Service {
@@ -59,6 +61,9 @@ impl Service {
             changes
                 .grants
                 .map(|changes| WorkspaceCommand::SetGrants { changes }),
+            changes
+                .rate_limits
+                .map(|rate_limits| WorkspaceCommand::SetRateLimits { rate_limits }),
         ];
         for command in commands.into_iter().flatten() {
             self.execute::<Workspace>(caller, id, expected_version.take(), |_| Ok(()), command)

@@ -10,13 +10,13 @@ use mcpgw_shared::wire::Audience;
 use mcpgw_shared::{SealedSecret, ServerId, StreamId, WorkspaceId};
 use serde::{Deserialize, Serialize};
 
-pub use validate::{validate_auth_secrets, validate_tools, validate_url};
+pub use validate::{validate_auth_secrets, validate_rate_limits, validate_tools, validate_url};
 
 use super::workspace::validate_name;
 use super::{Aggregate, Decision, DomainError, DomainEvent};
 use validate::{
-    validate_auth_endpoints, validate_description, validate_provisioned, validate_rate_limits,
-    validate_request_logging, validate_virtual,
+    validate_auth_endpoints, validate_description, validate_provisioned, validate_request_logging,
+    validate_virtual,
 };
 
 /// A server's events. The registration is large, but events live one batch at a time (an

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use mcpgw_shared::model::{GrantSubject, Grants, ToolFilter};
+use mcpgw_shared::model::{GrantSubject, Grants, RateLimit, ToolFilter};
 use mcpgw_shared::{ApiKeyId, Slug, StreamId, WorkspaceId};
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +30,12 @@ pub enum WorkspaceEvent {
         /// The policy (`allow`, `deny`, `read_only`).
         tools: ToolFilter,
     },
+    /// Its rate limits and quotas changed.
+    #[serde(rename = "WorkspaceRateLimitsChanged")]
+    RateLimitsChanged {
+        /// The complete new list.
+        rate_limits: Vec<RateLimit>,
+    },
     /// What single keys and users may use changed.
     #[serde(rename = "WorkspaceGrantsChanged")]
     GrantsChanged {
@@ -46,6 +52,7 @@ impl WorkspaceEvent {
             Self::Renamed { .. } => "WorkspaceRenamed",
             Self::ToolsChanged { .. } => "WorkspaceToolsChanged",
             Self::GrantsChanged { .. } => "WorkspaceGrantsChanged",
+            Self::RateLimitsChanged { .. } => "WorkspaceRateLimitsChanged",
         }
     }
 }
@@ -68,6 +75,11 @@ pub enum WorkspaceCommand {
         /// The policy.
         tools: ToolFilter,
     },
+    /// Set its rate limits and quotas (the complete list).
+    SetRateLimits {
+        /// The limits.
+        rate_limits: Vec<RateLimit>,
+    },
     /// Set or remove (`None`) the grants of some keys and users; the others stay.
     SetGrants {
         /// By `key:<id>` or `user:<id>`.
@@ -84,6 +96,8 @@ pub struct Workspace {
     pub tools: ToolFilter,
     /// What single keys and users may use.
     pub grants: BTreeMap<String, Grants>,
+    /// Its rate limits and quotas on everything its keys call.
+    pub rate_limits: Vec<RateLimit>,
 }
 
 impl Aggregate for Workspace {
@@ -109,6 +123,9 @@ impl Aggregate for Workspace {
             }
             WorkspaceEvent::ToolsChanged { tools } => self.tools = tools.clone(),
             WorkspaceEvent::GrantsChanged { grants } => self.grants = grants.clone(),
+            WorkspaceEvent::RateLimitsChanged { rate_limits } => {
+                self.rate_limits = rate_limits.clone();
+            }
         }
     }
 
@@ -122,6 +139,9 @@ impl Aggregate for Workspace {
             WorkspaceCommand::Rename { name } => self.rename(id, name)?,
             WorkspaceCommand::SetTools { tools } => self.set_tools(id, tools)?,
             WorkspaceCommand::SetGrants { changes } => self.set_grants(id, changes)?,
+            WorkspaceCommand::SetRateLimits { rate_limits } => {
+                self.set_rate_limits(id, rate_limits)?
+            }
         };
         Ok(Decision {
             events,
@@ -199,6 +219,22 @@ impl Workspace {
             return Ok(vec![]);
         }
         Ok(vec![WorkspaceEvent::ToolsChanged { tools }])
+    }
+
+    /// Setting the same limits changes nothing.
+    fn set_rate_limits(
+        &self,
+        id: &WorkspaceId,
+        rate_limits: Vec<RateLimit>,
+    ) -> Result<Vec<WorkspaceEvent>, DomainError> {
+        if self.name.is_none() {
+            return Err(DomainError::not_found("workspace", id));
+        }
+        super::server::validate_rate_limits(&rate_limits)?;
+        if rate_limits == self.rate_limits {
+            return Ok(vec![]);
+        }
+        Ok(vec![WorkspaceEvent::RateLimitsChanged { rate_limits }])
     }
 
     /// Merges `changes` into the grants; a merge that changes nothing records nothing.

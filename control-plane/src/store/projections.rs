@@ -84,6 +84,10 @@ async fn apply_workspace(row: Row<'_>, event: &WorkspaceEvent) -> Result<(), Sto
             let tools = serde_json::to_string(tools)?;
             update(row, "workspaces", "tools = $4", |q| q.bind(tools)).await?;
         }
+        WorkspaceEvent::RateLimitsChanged { rate_limits } => {
+            let limits = serde_json::to_string(rate_limits)?;
+            update(row, "workspaces", "rate_limits = $4", |q| q.bind(limits)).await?;
+        }
         WorkspaceEvent::GrantsChanged { grants } => {
             let grants = serde_json::to_string(grants)?;
             update(row, "workspaces", "grants = $4", |q| q.bind(grants)).await?;

@@ -37,6 +37,8 @@ pub struct WorkspaceRow {
     pub tools: ToolFilter,
     /// What single keys and users may use, by `key:<id>` or `user:<id>`.
     pub grants: BTreeMap<String, Grants>,
+    /// Its rate limits and quotas on everything its keys call.
+    pub rate_limits: Vec<RateLimit>,
 }
 
 /// A server row, secrets sealed.
@@ -267,7 +269,7 @@ impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
     pub async fn workspaces(&mut self, scope: Scope<'_>) -> Result<Vec<WorkspaceRow>, StoreError> {
         let rows = self
             .fetch_scoped(
-                "SELECT id, name, version, created_at, updated_at, tools, grants FROM workspaces",
+                "SELECT id, name, version, created_at, updated_at, tools, grants, rate_limits FROM workspaces",
                 "id",
                 scope,
                 "ORDER BY name",
@@ -282,7 +284,7 @@ impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
         id: &WorkspaceId,
     ) -> Result<Option<WorkspaceRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, name, version, created_at, updated_at, tools, grants FROM workspaces WHERE id = $1",
+            "SELECT id, name, version, created_at, updated_at, tools, grants, rate_limits FROM workspaces WHERE id = $1",
         )
         .bind(id.to_string())
         .fetch_optional(&mut *self.conn)
@@ -535,6 +537,11 @@ fn decode_workspace(row: &AnyRow) -> Result<WorkspaceRow, StoreError> {
         grants: row
             .try_get::<Option<String>, _>(6)?
             .map(|g| serde_json::from_str(&g))
+            .transpose()?
+            .unwrap_or_default(),
+        rate_limits: row
+            .try_get::<Option<String>, _>(7)?
+            .map(|l| serde_json::from_str(&l))
             .transpose()?
             .unwrap_or_default(),
     })

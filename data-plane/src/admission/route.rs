@@ -14,6 +14,7 @@ use super::credential::{Principal, identify};
 use super::host::{HostChecked, HostPolicy};
 use crate::access::{self, Denial};
 use crate::errors::{Failure, GatewayError};
+use crate::limits::ServerLimits;
 use crate::observe::Observation;
 use crate::snapshot::{ConfigStore, Owner, Route, ToolPolicy, Workspace};
 
@@ -27,6 +28,8 @@ pub struct Routed {
     pub route: Arc<Route>,
     /// The tools the caller may see and call on it.
     pub tools: Arc<ToolPolicy>,
+    /// The rate limits of the caller's workspace, when it has any.
+    pub workspace_limits: Option<Arc<ServerLimits>>,
 }
 
 /// The caller may not use the server it addresses, or there is none.
@@ -142,14 +145,19 @@ where
                 denial,
             })
             .map_err(|e| fail(e.into()))?;
-        let tools = match principal.key.workspace.and_then(|w| config.workspace(&w)) {
+        let workspace = principal.key.workspace.and_then(|w| config.workspace(&w));
+        let tools = match workspace {
             Some(workspace) => limited_tools(route, workspace, &principal),
             None => route.tools.clone(),
         };
+        let workspace_limits = workspace
+            .filter(|w| !w.limits.is_empty())
+            .map(|w| w.limits.clone());
         Ok(Routed {
             principal,
             route: route.clone(),
             tools,
+            workspace_limits,
         })
     }
 }

@@ -1,9 +1,9 @@
-//! A server's rate limits compiled once, when the configuration is applied: tool patterns
-//! parsed, and each limit given a fingerprint that every pod computes alike, so their counters
-//! of the same limit meet on the bus.
+//! A server's or a workspace's rate limits compiled once, when the configuration is applied:
+//! tool patterns parsed, and each limit given a fingerprint that every pod computes alike, so
+//! their counters of the same limit meet on the bus.
 
-use mcpgw_shared::ServerId;
 use mcpgw_shared::model::{InvalidPattern, LimitScope, RateLimit, ToolPattern};
+use mcpgw_shared::{ServerId, WorkspaceId};
 use sha2::{Digest, Sha256};
 
 use super::table::Window;
@@ -13,6 +13,18 @@ use super::table::Window;
 pub struct ServerLimits {
     limits: Vec<CompiledLimit>,
     source: Vec<RateLimit>,
+    /// Whose they are, as refusals name them.
+    owner: Owner,
+}
+
+/// Whose limits they are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Owner {
+    /// A server's: they count requests to it.
+    #[default]
+    Server,
+    /// A workspace's: they count its keys' requests to every server.
+    Workspace,
 }
 
 /// Two servers' limits are the same when they were compiled from the same list for the same
@@ -20,6 +32,7 @@ pub struct ServerLimits {
 impl PartialEq for ServerLimits {
     fn eq(&self, other: &Self) -> bool {
         self.source == other.source
+            && self.owner == other.owner
             && self
                 .limits
                 .iter()
@@ -46,8 +59,24 @@ pub(super) struct CompiledLimit {
 }
 
 impl ServerLimits {
-    /// Compiles `limits` of `server`.
-    pub fn compile(server: ServerId, limits: &[RateLimit]) -> Result<Self, InvalidPattern> {
+    /// Compiles the limits of server `id`.
+    pub fn compile(id: ServerId, limits: &[RateLimit]) -> Result<Self, InvalidPattern> {
+        Self::compile_for(Owner::Server, &id.to_string(), limits)
+    }
+
+    /// Compiles the limits of workspace `id`.
+    pub fn compile_for_workspace(
+        id: WorkspaceId,
+        limits: &[RateLimit],
+    ) -> Result<Self, InvalidPattern> {
+        Self::compile_for(Owner::Workspace, &format!("workspace:{id}"), limits)
+    }
+
+    fn compile_for(
+        owner_kind: Owner,
+        owner: &str,
+        limits: &[RateLimit],
+    ) -> Result<Self, InvalidPattern> {
         let compiled = limits
             .iter()
             .enumerate()
@@ -71,14 +100,25 @@ impl ServerLimits {
                     by: limit.by,
                     tools,
                     bounds,
-                    fingerprint: fingerprint(server, index, limit),
+                    fingerprint: fingerprint(owner, index, limit),
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             limits: compiled,
             source: limits.to_vec(),
+            owner: owner_kind,
         })
+    }
+
+    /// The limits they were compiled from.
+    pub fn source(&self) -> &[RateLimit] {
+        &self.source
+    }
+
+    /// Whose limits they are.
+    pub fn owner(&self) -> Owner {
+        self.owner
     }
 
     /// Whether the server has no limits (the request path then does nothing).
@@ -110,11 +150,11 @@ impl ServerLimits {
     }
 }
 
-/// A limit's identity: its server, its place and its content. Changing a limit starts its
+/// A limit's identity: its owner, its place and its content. Changing a limit starts its
 /// counts afresh; every pod derives the same bytes from the same configuration.
-fn fingerprint(server: ServerId, index: usize, limit: &RateLimit) -> [u8; 16] {
+fn fingerprint(owner: &str, index: usize, limit: &RateLimit) -> [u8; 16] {
     let mut hash = Sha256::new();
-    hash.update(server.to_string().as_bytes());
+    hash.update(owner.as_bytes());
     hash.update((index as u64).to_be_bytes());
     // The model serializes deterministically (fixed field order, no maps).
     hash.update(serde_json::to_vec(limit).unwrap_or_default());

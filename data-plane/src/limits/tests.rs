@@ -24,6 +24,7 @@ fn caller<'a>(key: &'a str, user: Option<&'a str>) -> Caller<'a> {
         key,
         user,
         workspace: Some("w1"),
+        server: "s1",
     }
 }
 
@@ -39,16 +40,16 @@ fn a_key_limit_counts_each_key_apart_and_says_when_to_retry() {
     }]);
     let limiter = RateLimiter::new();
     for _ in 0..3 {
-        drop(limiter.admit(&limits, caller("k1", None), None).unwrap());
+        drop(limiter.admit(&[&limits], caller("k1", None), None).unwrap());
     }
     let refused = limiter
-        .admit(&limits, caller("k1", None), Some("search"))
+        .admit(&[&limits], caller("k1", None), Some("search"))
         .unwrap_err();
     assert_eq!((refused.index, refused.by, refused.bound), (0, "key", 3));
     assert_eq!(refused.window, "per minute");
     let wait = refused.retry_after.as_secs();
     assert!((1..=60).contains(&wait), "retry after {wait}s");
-    assert!(limiter.admit(&limits, caller("k2", None), None).is_ok());
+    assert!(limiter.admit(&[&limits], caller("k2", None), None).is_ok());
 }
 
 #[test]
@@ -58,20 +59,24 @@ fn a_user_limit_spans_the_users_keys_and_a_service_key_is_its_own_user() {
         ..limit(LimitScope::User)
     }]);
     let limiter = RateLimiter::new();
-    drop(limiter.admit(&limits, caller("k1", Some("alice")), None));
-    drop(limiter.admit(&limits, caller("k2", Some("alice")), None));
+    drop(limiter.admit(&[&limits], caller("k1", Some("alice")), None));
+    drop(limiter.admit(&[&limits], caller("k2", Some("alice")), None));
     let refused = limiter
-        .admit(&limits, caller("k3", Some("alice")), None)
+        .admit(&[&limits], caller("k3", Some("alice")), None)
         .unwrap_err();
     assert_eq!(refused.window, "per hour");
     assert!(
         limiter
-            .admit(&limits, caller("k1", Some("bob")), None)
+            .admit(&[&limits], caller("k1", Some("bob")), None)
             .is_ok()
     );
-    assert!(limiter.admit(&limits, caller("svc", None), None).is_ok());
-    assert!(limiter.admit(&limits, caller("svc", None), None).is_ok());
-    assert!(limiter.admit(&limits, caller("svc", None), None).is_err());
+    assert!(limiter.admit(&[&limits], caller("svc", None), None).is_ok());
+    assert!(limiter.admit(&[&limits], caller("svc", None), None).is_ok());
+    assert!(
+        limiter
+            .admit(&[&limits], caller("svc", None), None)
+            .is_err()
+    );
 }
 
 #[test]
@@ -84,13 +89,27 @@ fn a_tool_limit_counts_only_calls_of_its_tools_each_tool_apart() {
     let limiter = RateLimiter::new();
     let anyone = caller("k1", None);
     for _ in 0..5 {
-        assert!(limiter.admit(&limits, anyone, None).is_ok(), "tools/list");
-        assert!(limiter.admit(&limits, anyone, Some("echo")).is_ok(), "echo");
+        assert!(
+            limiter.admit(&[&limits], anyone, None).is_ok(),
+            "tools/list"
+        );
+        assert!(
+            limiter.admit(&[&limits], anyone, Some("echo")).is_ok(),
+            "echo"
+        );
     }
-    assert!(limiter.admit(&limits, anyone, Some("search_web")).is_ok());
-    assert!(limiter.admit(&limits, anyone, Some("search_docs")).is_ok());
+    assert!(
+        limiter
+            .admit(&[&limits], anyone, Some("search_web"))
+            .is_ok()
+    );
+    assert!(
+        limiter
+            .admit(&[&limits], anyone, Some("search_docs"))
+            .is_ok()
+    );
     let refused = limiter
-        .admit(&limits, caller("k2", None), Some("search_web"))
+        .admit(&[&limits], caller("k2", None), Some("search_web"))
         .unwrap_err();
     assert_eq!((refused.by, refused.window), ("tool", "per day"));
 }
@@ -108,11 +127,11 @@ fn a_refused_request_counts_against_no_limit() {
         },
     ]);
     let limiter = RateLimiter::new();
-    assert!(limiter.admit(&limits, caller("k1", None), None).is_ok());
+    assert!(limiter.admit(&[&limits], caller("k1", None), None).is_ok());
     for _ in 0..20 {
         assert_eq!(
             limiter
-                .admit(&limits, caller("k1", None), None)
+                .admit(&[&limits], caller("k1", None), None)
                 .unwrap_err()
                 .index,
             1
@@ -121,13 +140,13 @@ fn a_refused_request_counts_against_no_limit() {
     // The server's budget lost only k1's one request.
     for key in ["a", "b", "c", "d", "e", "f", "g", "h", "i"] {
         assert!(
-            limiter.admit(&limits, caller(key, None), None).is_ok(),
+            limiter.admit(&[&limits], caller(key, None), None).is_ok(),
             "{key}"
         );
     }
     assert_eq!(
         limiter
-            .admit(&limits, caller("j", None), None)
+            .admit(&[&limits], caller("j", None), None)
             .unwrap_err()
             .index,
         0
@@ -141,17 +160,17 @@ fn a_concurrency_limit_frees_a_place_when_the_call_ends() {
         ..limit(LimitScope::Workspace)
     }]);
     let limiter = RateLimiter::new();
-    let first = limiter.admit(&limits, caller("k1", None), None).unwrap();
-    let _second = limiter.admit(&limits, caller("k2", None), None).unwrap();
+    let first = limiter.admit(&[&limits], caller("k1", None), None).unwrap();
+    let _second = limiter.admit(&[&limits], caller("k2", None), None).unwrap();
     let refused = limiter
-        .admit(&limits, caller("k3", None), None)
+        .admit(&[&limits], caller("k3", None), None)
         .unwrap_err();
     assert_eq!(
         (refused.window, refused.retry_after.as_secs()),
         ("concurrent", 1)
     );
     drop(first);
-    assert!(limiter.admit(&limits, caller("k3", None), None).is_ok());
+    assert!(limiter.admit(&[&limits], caller("k3", None), None).is_ok());
 }
 
 #[test]
@@ -174,9 +193,9 @@ fn a_changed_limit_starts_its_counts_afresh() {
     )
     .unwrap();
     let limiter = RateLimiter::new();
-    assert!(limiter.admit(&before, caller("k", None), None).is_ok());
-    assert!(limiter.admit(&before, caller("k", None), None).is_err());
-    assert!(limiter.admit(&after, caller("k", None), None).is_ok());
+    assert!(limiter.admit(&[&before], caller("k", None), None).is_ok());
+    assert!(limiter.admit(&[&before], caller("k", None), None).is_err());
+    assert!(limiter.admit(&[&after], caller("k", None), None).is_ok());
     assert_ne!(before, after);
 }
 

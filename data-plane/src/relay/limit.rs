@@ -8,20 +8,21 @@ use http_body_util::BodyExt;
 
 use crate::admission::Principal;
 use crate::errors::GatewayError;
-use crate::limits::{Admitted, Caller, RateLimiter};
+use crate::limits::{Admitted, Caller, RateLimiter, ServerLimits};
 use crate::protocol::message::{Body as Shape, Kind, Message};
 use crate::snapshot::Route;
 
 /// Methods that are protocol overhead, never counted.
 const OVERHEAD: [&str; 2] = ["initialize", "ping"];
 
-/// Counts the requests of `shape` against the server's limits. `upstream_tool` is the
-/// upstream's name of the tool a single `tools/call` calls. Requests counted before one that
-/// is refused stay counted.
+/// Counts the requests of `shape` against the server's limits and the caller's workspace's.
+/// `upstream_tool` is the upstream's name of the tool a single `tools/call` calls. Requests
+/// counted before one that is refused stay counted.
 pub(super) fn charge(
     limiter: &RateLimiter,
     route: &Route,
     principal: &Principal,
+    workspace_limits: Option<&ServerLimits>,
     shape: &Shape,
     upstream_tool: Option<&str>,
     headers: &HeaderMap,
@@ -39,29 +40,36 @@ pub(super) fn charge(
             let tool = message
                 .is("tools/call")
                 .then(|| renamed.or(message.target.as_deref()).unwrap_or_default());
-            charge_one(limiter, route, principal, tool, takes_only_events(headers))
+            let as_event = takes_only_events(headers);
+            charge_one(limiter, route, principal, workspace_limits, tool, as_event)
         })
         .collect()
 }
 
-/// Counts one request of `principal` to `route`: a call of `tool` (its upstream name), or
-/// another request. `as_event`: the refusal is answered as an SSE event.
+/// Counts one request of `principal` to `route` (and against `workspace_limits`): a call of
+/// `tool` (its upstream name), or another request. `as_event`: the refusal is answered as an
+/// SSE event.
 pub(super) fn charge_one(
     limiter: &RateLimiter,
     route: &Route,
     principal: &Principal,
+    workspace_limits: Option<&ServerLimits>,
     tool: Option<&str>,
     as_event: bool,
 ) -> Result<Admitted, GatewayError> {
     let key = principal.key_id.to_string();
     let workspace = principal.key.workspace.map(|w| w.to_string());
+    let server = route.id().to_string();
     let caller = Caller {
         key: &key,
         user: principal.key.user.as_deref(),
         workspace: workspace.as_deref(),
+        server: &server,
     };
+    let mut sets = vec![&*route.limits];
+    sets.extend(workspace_limits);
     limiter
-        .admit(&route.limits, caller, tool)
+        .admit(&sets, caller, tool)
         .map_err(|limited| GatewayError::RateLimited {
             slug: route.slug().to_string(),
             limited,

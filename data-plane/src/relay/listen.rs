@@ -123,6 +123,7 @@ async fn forward(
         principal,
         route,
         tools,
+        ..
     } = routed;
     let (parts, _) = request.into_parts();
     let observation = Observation::of(&parts.extensions);

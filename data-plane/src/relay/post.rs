@@ -58,6 +58,7 @@ pub async fn handle(
         principal,
         route,
         tools,
+        workspace_limits,
     }: Routed,
     session: SessionHeader,
     observation: Observation,
@@ -107,13 +108,14 @@ pub async fn handle(
             era::check_routing_headers(&parts.headers, message)
                 .map_err(|e| fail(e.into(), first_id))?;
         }
-        let _admitted = if route.limits.is_empty() {
+        let _admitted = if route.limits.is_empty() && workspace_limits.is_none() {
             Vec::new()
         } else {
             limit::charge(
                 &state.limiter,
                 &route,
                 &principal,
+                workspace_limits.as_deref(),
                 &shape,
                 None,
                 &parts.headers,
@@ -282,7 +284,7 @@ pub async fn handle(
             return Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response());
         }
     }
-    let admitted = if route.limits.is_empty() {
+    let admitted = if route.limits.is_empty() && workspace_limits.is_none() {
         Vec::new()
     } else {
         let upstream_tool = renamed_call.as_deref().or(read_only_call.as_deref());
@@ -290,6 +292,7 @@ pub async fn handle(
             &state.limiter,
             &route,
             &principal,
+            workspace_limits.as_deref(),
             &shape,
             upstream_tool,
             &parts.headers,
@@ -344,7 +347,11 @@ pub async fn handle(
     if out.status() == StatusCode::ACCEPTED {
         *out.body_mut() = Body::empty();
     }
-    if route.limits.bounds_concurrency() {
+    if route.limits.bounds_concurrency()
+        || workspace_limits
+            .as_ref()
+            .is_some_and(|l| l.bounds_concurrency())
+    {
         out = out.map(|body| limit::held_until_end(body, admitted));
     }
     Ok(out)

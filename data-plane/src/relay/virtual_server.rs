@@ -251,6 +251,7 @@ impl Call<'_> {
                 &self.state.limiter,
                 member,
                 self.principal,
+                None,
                 tool,
                 false,
             )?)

@@ -15,6 +15,7 @@ use super::route::Route;
 use super::sharded::ShardedMap;
 use super::tool_policy::ToolPolicy;
 use super::view::{Config, Entry, Workspace};
+use crate::limits::ServerLimits;
 
 /// A config-sync message could not be applied; the configuration is left as it was.
 #[derive(Debug, thiserror::Error)]
@@ -74,11 +75,22 @@ fn workspace_from(msg: proto::Workspace) -> Result<Workspace, ApplyError> {
             Ok((subject, Arc::new(grant)))
         })
         .collect::<Result<_, ApplyError>>()?;
+    let rate_limits = msg
+        .rate_limits
+        .into_iter()
+        .map(TryInto::try_into)
+        .collect::<Result<Vec<_>, _>>()?;
+    let limits =
+        ServerLimits::compile_for_workspace(id, &rate_limits).map_err(|e| InvalidMessage {
+            field: "workspace.rate_limits",
+            reason: e.to_string(),
+        })?;
     Ok(Workspace {
         id,
         name: msg.name,
         tools: Arc::new(tools),
         grants,
+        limits: Arc::new(limits),
     })
 }
 

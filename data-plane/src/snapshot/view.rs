@@ -8,6 +8,7 @@ use super::key::KeyRecord;
 use super::route::Route;
 use super::sharded::ShardedMap as HashMap;
 use super::tool_policy::ToolPolicy;
+use crate::limits::ServerLimits;
 use mcpgw_shared::model::{ConnectionRecord, key_subject, user_subject};
 use mcpgw_shared::proto;
 use mcpgw_shared::{ApiKeyId, ConnectionId, ServerId, WorkspaceId};
@@ -23,6 +24,8 @@ pub struct Workspace {
     pub tools: Arc<ToolPolicy>,
     /// What single keys and users may use, by `key:<id>` or `user:<id>`.
     pub grants: BTreeMap<String, Arc<Grant>>,
+    /// Rate limits and quotas on everything its keys call.
+    pub limits: Arc<ServerLimits>,
 }
 
 impl Workspace {
@@ -157,6 +160,7 @@ impl Config {
                         .iter()
                         .map(|(subject, grant)| (subject.clone(), grant.source().into()))
                         .collect(),
+                    rate_limits: w.limits.source().iter().map(Into::into).collect(),
                 })
                 .collect(),
             servers: self

@@ -107,11 +107,13 @@ impl Harness {
             .expect("a test server applies");
     }
 
-    /// Sets the harness workspace's tool policy and grants (by `key:<id>` or `user:<id>`).
+    /// Sets the harness workspace's tool policy, grants (by `key:<id>` or `user:<id>`) and
+    /// rate limits.
     pub fn put_workspace(
         &mut self,
         tools: &mcpgw_shared::model::ToolFilter,
         grants: &std::collections::BTreeMap<String, mcpgw_shared::model::Grants>,
+        rate_limits: &[mcpgw_shared::model::RateLimit],
     ) {
         let seq = self.next_seq();
         let state = proto::EntityState {
@@ -126,6 +128,7 @@ impl Harness {
                     .iter()
                     .map(|(subject, granted)| (subject.clone(), granted.into()))
                     .collect(),
+                rate_limits: rate_limits.iter().map(Into::into).collect(),
             })),
         };
         self.updater

@@ -32,6 +32,9 @@ pub struct WorkspaceView {
     /// What single keys and users may use, by `key:<api key id>` or `user:<user id>`.
     #[schema(value_type = Object)]
     grants: BTreeMap<String, Grants>,
+    /// Rate limits and quotas on everything the workspace's keys call.
+    #[schema(value_type = Vec<Object>)]
+    rate_limits: Vec<RateLimit>,
 }
 
 impl From<WorkspaceRow> for WorkspaceView {
@@ -44,6 +47,7 @@ impl From<WorkspaceRow> for WorkspaceView {
             updated_at: row.updated_at,
             tools: row.tools,
             grants: row.grants,
+            rate_limits: row.rate_limits,
         }
     }
 }

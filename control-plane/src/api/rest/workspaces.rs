@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use mcpgw_shared::WorkspaceId;
-use mcpgw_shared::model::{Grants, ToolFilter};
+use mcpgw_shared::model::{Grants, RateLimit, ToolFilter};
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
@@ -35,6 +35,10 @@ pub struct UpdateWorkspace {
     /// null to remove}`.
     #[schema(value_type = Option<Object>)]
     grants: Option<BTreeMap<String, Option<Grants>>>,
+    /// Rate limits and quotas on everything the workspace's keys call, as a server's
+    /// `rate_limits` (the complete list; `[]` removes them).
+    #[schema(value_type = Option<Vec<Object>>)]
+    rate_limits: Option<Vec<RateLimit>>,
     version: Option<i64>,
 }
 
@@ -88,16 +92,21 @@ pub async fn update(
     IfMatch(if_match): IfMatch,
     JsonBody(body): JsonBody<UpdateWorkspace>,
 ) -> Result<Json<WorkspaceView>, ApiError> {
-    if body.name.is_none() && body.tools.is_none() && body.grants.is_none() {
+    if body.name.is_none()
+        && body.tools.is_none()
+        && body.grants.is_none()
+        && body.rate_limits.is_none()
+    {
         return Err(ApiError::invalid_field(
             "body",
-            "give at least one of `name`, `tools` and `grants`",
+            "give at least one of `name`, `tools`, `grants` and `rate_limits`",
         ));
     }
     let changes = WorkspaceChanges {
         name: body.name,
         tools: body.tools,
         grants: body.grants,
+        rate_limits: body.rate_limits,
     };
     let row = service
         .update_workspace(&admin, &id, changes, if_match.or(body.version))

@@ -296,7 +296,7 @@ pub(super) fn validate_request_logging(logging: &RequestLogging) -> Result<(), D
 /// At most [`RateLimit::MAX_PER_SERVER`] limits, each bounding something by at least 1, with
 /// valid tool patterns; `tools` only narrows what a limit counts, so `by: tool` or any scope
 /// may have it.
-pub(super) fn validate_rate_limits(limits: &[RateLimit]) -> Result<(), DomainError> {
+pub fn validate_rate_limits(limits: &[RateLimit]) -> Result<(), DomainError> {
     if limits.len() > RateLimit::MAX_PER_SERVER {
         return Err(DomainError::invalid(
             "rate_limits",

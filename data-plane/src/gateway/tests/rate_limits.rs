@@ -122,3 +122,48 @@ async fn a_concurrency_limit_holds_a_place_until_the_answer_is_complete() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_workspace_quota_counts_its_keys_calls_to_every_server() {
+    crate::testing::within(async {
+        let (mut gw, key) = limited(json!([])).await;
+        let upstream = gw
+            .store
+            .load()
+            .route_by_slug("echo")
+            .unwrap()
+            .server
+            .url
+            .clone();
+        gw.add_server("other", &upstream);
+        let quota = serde_json::from_value::<Vec<mcpgw_shared::model::RateLimit>>(
+            json!([{"by": "workspace", "per_day": 2}]),
+        )
+        .unwrap();
+        gw.put_workspace(&Default::default(), &Default::default(), &quota);
+        let stateless = |slug: &str, id: i64| {
+            post(&gw.url(slug), &key, call(id, "echo"))
+                .header("mcp-protocol-version", "2026-07-28")
+                .header("mcp-method", "tools/call")
+                .header("mcp-name", "echo")
+        };
+        assert_eq!(send(stateless("echo", 1)).await.status, 200);
+        assert_eq!(send(stateless("other", 2)).await.status, 200);
+        let refused = send(stateless("other", 3)).await;
+        let error = refused.assert_error(429, "rate_limited");
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(
+            message
+                .contains("your workspace's rate limit `rate_limits[0]` (2 per day by workspace)"),
+            "{error}"
+        );
+        assert!(
+            error["error"]["data"]["hint"]
+                .as_str()
+                .unwrap()
+                .contains("the workspace's `rate_limits[0]`"),
+            "{error}"
+        );
+    })
+    .await;
+}

@@ -139,6 +139,7 @@ async fn a_workspace_policy_limits_the_server_for_its_keys() {
         gw.put_workspace(
             &serde_json::from_value(json!({"deny": ["ech?"]})).unwrap(),
             &Default::default(),
+            &[],
         );
         let url = gw.url("echo");
         let list = json!({"jsonrpc":"2.0","id":1,"method":"tools/list"});
@@ -191,7 +192,7 @@ async fn grants_of_a_key_and_of_a_user_limit_servers_and_tools_in_both_eras() {
             "user:alice": {"tools": {"read_only": true}},
         }))
         .unwrap();
-        gw.put_workspace(&Default::default(), &grants);
+        gw.put_workspace(&Default::default(), &grants, &[]);
 
         let eras = [
             ("2025-03-26", None),

@@ -13,6 +13,7 @@ fn snapshot(seq: i64) -> proto::Snapshot {
             name: "w".into(),
             tools: None,
             grants: Default::default(),
+            rate_limits: vec![],
         }],
         servers: vec![],
         api_keys: vec![],
