@@ -5,6 +5,7 @@
 //! [`Failure`](crate::errors::Failure) carrying the request id.
 
 mod credential;
+pub mod external;
 mod host;
 mod route;
 mod session;

@@ -116,7 +116,8 @@ fn announce_to_virtual_servers(config: &Config, registry: &StreamRegistry, serve
 fn sweep_withdrawn(config: &Config, registry: &StreamRegistry) {
     let now = Utc::now();
     let closed = registry.close_where(|stream| {
-        let allowed = match (config.api_key(&stream.key), config.route(&stream.server)) {
+        let key = config.api_key(&stream.key).or(stream.external.as_ref());
+        let allowed = match (key, config.route(&stream.server)) {
             (Some(key), Some(route)) => {
                 access::allows(config, &stream.key, key, route, now).is_ok()
                     && route.connection_version() == stream.connection_version

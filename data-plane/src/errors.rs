@@ -44,6 +44,9 @@ pub enum GatewayError {
     /// The key is malformed, unknown or its secret is wrong (not told apart, on purpose).
     #[error("the credential is not valid")]
     InvalidCredential,
+    /// A bearer JWT that the workspace's rules refuse (or that no workspace accepts).
+    #[error("the bearer token was refused: {0}")]
+    InvalidToken(String),
     /// The key was revoked.
     #[error("the API key was revoked")]
     Revoked,
@@ -248,7 +251,9 @@ impl GatewayError {
     pub fn status(&self) -> StatusCode {
         use GatewayError::*;
         match self {
-            MissingCredential | InvalidCredential | Revoked | Expired => StatusCode::UNAUTHORIZED,
+            MissingCredential | InvalidCredential | InvalidToken(_) | Revoked | Expired => {
+                StatusCode::UNAUTHORIZED
+            }
             HostNotAllowed(_)
             | OriginNotAllowed(_)
             | MissingPermission(_)
@@ -289,6 +294,7 @@ impl GatewayError {
         match self {
             MissingCredential => "missing_credential",
             InvalidCredential => "invalid_credential",
+            InvalidToken(_) => "invalid_token",
             Revoked => "key_revoked",
             Expired => "key_expired",
             HostNotAllowed(_) => "host_not_allowed",
@@ -333,6 +339,7 @@ impl GatewayError {
         match self {
             MissingCredential => "send your API key as `Authorization: Bearer mcpgw_<id>_<secret>` (or in `x-mcpgw-api-key`); query strings are not accepted".into(),
             InvalidCredential => "check that the whole key `mcpgw_<id>_<secret>` was copied; ask an admin for a new key if it was lost".into(),
+            InvalidToken(_) => "get a new token from your identity provider for this server's URL (`<gateway>/<slug>/mcp`), or use an API key; an admin sets what tokens a workspace accepts in its `jwt_validation`".into(),
             Revoked => "this key was revoked: ask an admin for a new one".into(),
             Expired => "this key has expired: ask an admin for a new one".into(),
             HostNotAllowed(_) => "connect through the gateway's public URL, or have the operator add this host to MCPGW_ALLOWED_HOSTS".into(),

@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 use tower::ServiceExt;
 
 use crate::admission::HostPolicy;
+use crate::admission::external::ExternalTokens;
 use crate::config::{Settings, SettingsError};
 use crate::drain::Drain;
 use crate::egress::EgressPolicy;
@@ -81,15 +82,17 @@ impl Gateway {
                 .ok_or(SettingsError::Missing("MCPGW_SESSION_KEYS"))?,
             settings.session_max_age,
         );
+        let upstream = Upstream::new(
+            settings.upstream_connect_timeout,
+            settings.upstream_timeout,
+            Arc::new(egress),
+            extra,
+        );
         let state = RelayState {
             store,
             sealer,
-            upstream: Upstream::new(
-                settings.upstream_connect_timeout,
-                settings.upstream_timeout,
-                Arc::new(egress),
-                extra,
-            ),
+            external: ExternalTokens::new(upstream.client().clone(), upstream.egress().clone()),
+            upstream,
             hosts: Arc::new(hosts),
             limits: Limits {
                 max_body: settings.max_body_bytes,
@@ -123,7 +126,13 @@ impl Gateway {
 
     /// The same gateway, handing out URLs under `public_base` (the registry listing's).
     pub fn with_public_base(mut self, public_base: url::Url) -> Self {
-        self.state.public_base = Some(Arc::new(public_base));
+        let public_base = Arc::new(public_base);
+        self.state.external = self
+            .state
+            .external
+            .clone()
+            .with_public_base(public_base.clone());
+        self.state.public_base = Some(public_base);
         self
     }
 

@@ -7,7 +7,7 @@
 mod assertion;
 mod client_credentials;
 mod discovery;
-mod http;
+pub(crate) mod http;
 mod registration;
 mod resource;
 mod sign_in;

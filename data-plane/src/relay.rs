@@ -29,6 +29,7 @@ use http::Uri;
 use mcpgw_shared::request_id::RequestId;
 
 use crate::admission::HostPolicy;
+use crate::admission::external::ExternalTokens;
 use crate::drain::Drain;
 use crate::enforce::StreamRegistry;
 use crate::errors::{Failure, GatewayError};
@@ -69,6 +70,8 @@ pub struct RelayState {
     /// Virtual servers' member sessions and listings on this pod.
     #[from_ref(skip)]
     pub(crate) virtual_state: virtual_server::VirtualState,
+    /// Checks bearer JWTs of workspaces' identity providers.
+    pub(crate) external: ExternalTokens,
     /// The pod's rate-limit counters.
     #[from_ref(skip)]
     pub(crate) limiter: RateLimiter,

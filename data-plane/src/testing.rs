@@ -74,6 +74,7 @@ pub fn snapshot(
                 tools: None,
                 grants: Default::default(),
                 rate_limits: vec![],
+                jwt_validation: None,
             })
             .collect(),
         servers: servers.iter().map(|s| proto::Server::from(*s)).collect(),

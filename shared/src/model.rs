@@ -10,6 +10,7 @@ mod api_key;
 mod connection;
 mod conversions;
 mod grants;
+mod jwt_validation;
 mod rate_limit;
 mod server;
 mod tool_pattern;
@@ -19,6 +20,7 @@ pub use api_key::{ApiKeyRecord, KeyState, KeyType, Permission, UnknownKeyType, U
 pub use connection::ConnectionRecord;
 pub use conversions::InvalidMessage;
 pub use grants::{GrantSubject, Grants, key_subject, user_subject};
+pub use jwt_validation::{JWT_ALGORITHMS, JwtValidation, claim_matches};
 pub use rate_limit::{LimitScope, RateLimit};
 pub use server::{
     ClientAuthMethod, OAuthMetadata, RequestLogging, SecretSet, ServerConfig, ToolFilter,

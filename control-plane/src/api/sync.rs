@@ -119,6 +119,10 @@ fn workspace_message(row: &WorkspaceRow) -> proto::Workspace {
             .map(|(subject, grants)| (subject.clone(), grants.into()))
             .collect(),
         rate_limits: row.rate_limits.iter().map(Into::into).collect(),
+        jwt_validation: row
+            .jwt_validation
+            .as_ref()
+            .and_then(|rules| serde_json::to_string(rules).ok()),
     }
 }
 

@@ -51,7 +51,7 @@ pub enum SyncState {
     /// entity data planes hold).
     Removed,
     /// A workspace.
-    Workspace(WorkspaceRow),
+    Workspace(Box<WorkspaceRow>),
     /// A server, secrets opened.
     Server(Box<ServerConfig>),
     /// An API key.
@@ -232,7 +232,7 @@ impl<'a> Resolver<'a> {
                 .workspace(id)
                 .await?
                 .filter(|w| self.in_scope(&w.id))
-                .map(SyncState::Workspace),
+                .map(|row| SyncState::Workspace(Box::new(row))),
             StreamId::Server(id) => match reader.server(id).await? {
                 Some(server) if server.workspaces().any(|w| self.in_scope(w)) => {
                     Some(SyncState::Server(Box::new(self.server(server)?)))

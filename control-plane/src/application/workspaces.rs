@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use mcpgw_shared::model::{GrantSubject, Grants, RateLimit, ToolFilter};
+use mcpgw_shared::model::{GrantSubject, Grants, JwtValidation, RateLimit, ToolFilter};
 use mcpgw_shared::{ApiKeyId, WorkspaceId};
 
 use super::caller::as_scope;
@@ -22,6 +22,8 @@ pub struct WorkspaceChanges {
     pub grants: Option<BTreeMap<String, Option<Grants>>>,
     /// New rate limits (the complete list).
     pub rate_limits: Option<Vec<RateLimit>>,
+    /// New bearer-JWT rules (`Some(None)` removes them).
+    pub jwt_validation: Option<Option<JwtValidation>>,
 }
 
 impl Service {
@@ -64,6 +66,9 @@ impl Service {
             changes
                 .rate_limits
                 .map(|rate_limits| WorkspaceCommand::SetRateLimits { rate_limits }),
+            changes
+                .jwt_validation
+                .map(|jwt_validation| WorkspaceCommand::SetJwtValidation { jwt_validation }),
         ];
         for command in commands.into_iter().flatten() {
             self.execute::<Workspace>(caller, id, expected_version.take(), |_| Ok(()), command)

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use mcpgw_shared::model::{GrantSubject, Grants, RateLimit, ToolFilter};
+use mcpgw_shared::model::{
+    GrantSubject, Grants, JWT_ALGORITHMS, JwtValidation, RateLimit, ToolFilter,
+};
 use mcpgw_shared::{ApiKeyId, Slug, StreamId, WorkspaceId};
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +32,12 @@ pub enum WorkspaceEvent {
         /// The policy (`allow`, `deny`, `read_only`).
         tools: ToolFilter,
     },
+    /// How it checks its identity provider's bearer JWTs changed (`None`: API keys only).
+    #[serde(rename = "WorkspaceJwtValidationChanged")]
+    JwtValidationChanged {
+        /// The new rules.
+        jwt_validation: Option<JwtValidation>,
+    },
     /// Its rate limits and quotas changed.
     #[serde(rename = "WorkspaceRateLimitsChanged")]
     RateLimitsChanged {
@@ -53,6 +61,7 @@ impl WorkspaceEvent {
             Self::ToolsChanged { .. } => "WorkspaceToolsChanged",
             Self::GrantsChanged { .. } => "WorkspaceGrantsChanged",
             Self::RateLimitsChanged { .. } => "WorkspaceRateLimitsChanged",
+            Self::JwtValidationChanged { .. } => "WorkspaceJwtValidationChanged",
         }
     }
 }
@@ -74,6 +83,11 @@ pub enum WorkspaceCommand {
     SetTools {
         /// The policy.
         tools: ToolFilter,
+    },
+    /// Set (or remove) how it checks bearer JWTs.
+    SetJwtValidation {
+        /// The rules; `None` accepts API keys only.
+        jwt_validation: Option<JwtValidation>,
     },
     /// Set its rate limits and quotas (the complete list).
     SetRateLimits {
@@ -98,6 +112,8 @@ pub struct Workspace {
     pub grants: BTreeMap<String, Grants>,
     /// Its rate limits and quotas on everything its keys call.
     pub rate_limits: Vec<RateLimit>,
+    /// How it checks its identity provider's bearer JWTs.
+    pub jwt_validation: Option<JwtValidation>,
 }
 
 impl Aggregate for Workspace {
@@ -126,6 +142,9 @@ impl Aggregate for Workspace {
             WorkspaceEvent::RateLimitsChanged { rate_limits } => {
                 self.rate_limits = rate_limits.clone();
             }
+            WorkspaceEvent::JwtValidationChanged { jwt_validation } => {
+                self.jwt_validation = jwt_validation.clone();
+            }
         }
     }
 
@@ -141,6 +160,9 @@ impl Aggregate for Workspace {
             WorkspaceCommand::SetGrants { changes } => self.set_grants(id, changes)?,
             WorkspaceCommand::SetRateLimits { rate_limits } => {
                 self.set_rate_limits(id, rate_limits)?
+            }
+            WorkspaceCommand::SetJwtValidation { jwt_validation } => {
+                self.set_jwt_validation(id, jwt_validation)?
             }
         };
         Ok(Decision {
@@ -221,6 +243,26 @@ impl Workspace {
         Ok(vec![WorkspaceEvent::ToolsChanged { tools }])
     }
 
+    /// Setting the same rules changes nothing.
+    fn set_jwt_validation(
+        &self,
+        id: &WorkspaceId,
+        jwt_validation: Option<JwtValidation>,
+    ) -> Result<Vec<WorkspaceEvent>, DomainError> {
+        if self.name.is_none() {
+            return Err(DomainError::not_found("workspace", id));
+        }
+        if let Some(rules) = &jwt_validation {
+            validate_jwt_validation(rules)?;
+        }
+        if jwt_validation == self.jwt_validation {
+            return Ok(vec![]);
+        }
+        Ok(vec![WorkspaceEvent::JwtValidationChanged {
+            jwt_validation,
+        }])
+    }
+
     /// Setting the same limits changes nothing.
     fn set_rate_limits(
         &self,
@@ -269,6 +311,64 @@ impl Workspace {
         }
         Ok(vec![WorkspaceEvent::GrantsChanged { grants }])
     }
+}
+
+/// An issuer and a key source (exactly one of `jwks_uri` and `jwks`), known algorithms and
+/// never `none`, a user claim, and a clock tolerance of at most 10 minutes.
+fn validate_jwt_validation(rules: &JwtValidation) -> Result<(), DomainError> {
+    if rules.issuer.trim().is_empty() {
+        return Err(DomainError::invalid(
+            "jwt_validation.issuer",
+            "must name the `iss` tokens carry",
+        ));
+    }
+    match (&rules.jwks_uri, &rules.jwks) {
+        (Some(uri), None) => super::server::validate_url("jwt_validation.jwks_uri", uri)?,
+        (None, Some(jwks)) => {
+            if !jwks.get("keys").is_some_and(serde_json::Value::is_array) {
+                return Err(DomainError::invalid(
+                    "jwt_validation.jwks",
+                    "must be a JWKS: {\"keys\": [...]}",
+                ));
+            }
+        }
+        _ => {
+            return Err(DomainError::invalid(
+                "jwt_validation",
+                "give the issuer's keys as `jwks_uri` or as inline `jwks`, one of the two",
+            ));
+        }
+    }
+    if rules.algorithms.is_empty() {
+        return Err(DomainError::invalid(
+            "jwt_validation.algorithms",
+            "must list at least one algorithm",
+        ));
+    }
+    for (i, alg) in rules.algorithms.iter().enumerate() {
+        if !JWT_ALGORITHMS.contains(&alg.as_str()) {
+            return Err(DomainError::invalid(
+                format!("jwt_validation.algorithms[{i}]"),
+                format!(
+                    "`{alg}` is not accepted: use {} (unsigned tokens, `none`, never are)",
+                    JWT_ALGORITHMS.join(", ")
+                ),
+            ));
+        }
+    }
+    if rules.user_claim.trim().is_empty() {
+        return Err(DomainError::invalid(
+            "jwt_validation.user_claim",
+            "must name the claim that names the user",
+        ));
+    }
+    if rules.clock_tolerance_seconds > 600 {
+        return Err(DomainError::invalid(
+            "jwt_validation.clock_tolerance_seconds",
+            "must be at most 600",
+        ));
+    }
+    Ok(())
 }
 
 /// Most grants one workspace holds.

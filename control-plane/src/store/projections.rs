@@ -84,6 +84,13 @@ async fn apply_workspace(row: Row<'_>, event: &WorkspaceEvent) -> Result<(), Sto
             let tools = serde_json::to_string(tools)?;
             update(row, "workspaces", "tools = $4", |q| q.bind(tools)).await?;
         }
+        WorkspaceEvent::JwtValidationChanged { jwt_validation } => {
+            let rules = jwt_validation
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?;
+            update(row, "workspaces", "jwt_validation = $4", |q| q.bind(rules)).await?;
+        }
         WorkspaceEvent::RateLimitsChanged { rate_limits } => {
             let limits = serde_json::to_string(rate_limits)?;
             update(row, "workspaces", "rate_limits = $4", |q| q.bind(limits)).await?;

@@ -6,8 +6,8 @@ use std::ops::DerefMut;
 
 use chrono::{DateTime, Utc};
 use mcpgw_shared::model::{
-    Grants, KeyState, KeyType, Permission, RateLimit, RequestLogging, ToolFilter, UpstreamAuth,
-    VirtualServer,
+    Grants, JwtValidation, KeyState, KeyType, Permission, RateLimit, RequestLogging, ToolFilter,
+    UpstreamAuth, VirtualServer,
 };
 use mcpgw_shared::{ApiKeyId, DataPlaneId, SealedSecret, ServerId, Slug, StreamId, WorkspaceId};
 use sqlx::any::AnyRow;
@@ -39,6 +39,8 @@ pub struct WorkspaceRow {
     pub grants: BTreeMap<String, Grants>,
     /// Its rate limits and quotas on everything its keys call.
     pub rate_limits: Vec<RateLimit>,
+    /// How it checks its identity provider's bearer JWTs.
+    pub jwt_validation: Option<JwtValidation>,
 }
 
 /// A server row, secrets sealed.
@@ -269,7 +271,7 @@ impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
     pub async fn workspaces(&mut self, scope: Scope<'_>) -> Result<Vec<WorkspaceRow>, StoreError> {
         let rows = self
             .fetch_scoped(
-                "SELECT id, name, version, created_at, updated_at, tools, grants, rate_limits FROM workspaces",
+                "SELECT id, name, version, created_at, updated_at, tools, grants, rate_limits, jwt_validation FROM workspaces",
                 "id",
                 scope,
                 "ORDER BY name",
@@ -284,7 +286,7 @@ impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
         id: &WorkspaceId,
     ) -> Result<Option<WorkspaceRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, name, version, created_at, updated_at, tools, grants, rate_limits FROM workspaces WHERE id = $1",
+            "SELECT id, name, version, created_at, updated_at, tools, grants, rate_limits, jwt_validation FROM workspaces WHERE id = $1",
         )
         .bind(id.to_string())
         .fetch_optional(&mut *self.conn)
@@ -544,6 +546,10 @@ fn decode_workspace(row: &AnyRow) -> Result<WorkspaceRow, StoreError> {
             .map(|l| serde_json::from_str(&l))
             .transpose()?
             .unwrap_or_default(),
+        jwt_validation: row
+            .try_get::<Option<String>, _>(8)?
+            .map(|j| serde_json::from_str(&j))
+            .transpose()?,
     })
 }
 

@@ -20,8 +20,11 @@ pub const API_KEY_HEADER: &str = "x-mcpgw-api-key";
 pub struct Principal {
     /// The key's id.
     pub key_id: ApiKeyId,
-    /// The key's record.
+    /// The key's record (for a bearer JWT of the workspace's identity provider, one made for
+    /// its user).
     pub key: KeyRecord,
+    /// Whether it was named by an external JWT, not an API key the configuration holds.
+    pub external: bool,
 }
 
 impl Principal {
@@ -69,7 +72,7 @@ impl From<CredentialError> for GatewayError {
     }
 }
 
-fn presented(headers: &HeaderMap) -> Result<&str, CredentialError> {
+pub(crate) fn presented(headers: &HeaderMap) -> Result<&str, CredentialError> {
     if let Some(value) = headers.get(http::header::AUTHORIZATION) {
         let text = value.to_str().map_err(|_| CredentialError::Invalid)?;
         return bearer_token(text).ok_or(CredentialError::Invalid);
@@ -109,6 +112,7 @@ pub fn identify(config: &Config, headers: &HeaderMap) -> Result<Principal, Crede
     Ok(Principal {
         key_id: *credential.id(),
         key: key.clone(),
+        external: false,
     })
 }
 

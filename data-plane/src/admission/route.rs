@@ -10,7 +10,8 @@ use http::request::Parts;
 use mcpgw_shared::request_id::RequestId;
 use tracing::Instrument;
 
-use super::credential::{Principal, identify};
+use super::credential::{Principal, identify, presented};
+use super::external::{self, ExternalTokens};
 use super::host::{HostChecked, HostPolicy};
 use crate::access::{self, Denial};
 use crate::errors::{Failure, GatewayError};
@@ -93,6 +94,7 @@ impl<S> FromRequestParts<S> for Routed
 where
     Arc<HostPolicy>: FromRef<S>,
     ConfigStore: FromRef<S>,
+    ExternalTokens: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = Failure;
@@ -116,6 +118,7 @@ async fn admit<S>(parts: &mut Parts, state: &S) -> Result<Routed, Failure>
 where
     Arc<HostPolicy>: FromRef<S>,
     ConfigStore: FromRef<S>,
+    ExternalTokens: FromRef<S>,
     S: Send + Sync,
 {
     {
@@ -128,7 +131,30 @@ where
         }
         let now = Utc::now();
         let observation = Observation::of(&parts.extensions);
-        let principal = identify(&config, &parts.headers).map_err(|e| fail(e.into()))?;
+        let principal = match identify(&config, &parts.headers) {
+            Ok(principal) => principal,
+            Err(error) => {
+                // Not a key the configuration holds: maybe a workspace's identity provider's JWT.
+                let token = presented(&parts.headers)
+                    .ok()
+                    .filter(|token| external::looks_like_jwt(token))
+                    .map(str::to_owned);
+                let Some(token) = token else {
+                    return Err(fail(error.into()));
+                };
+                let Path(slug) = Path::<String>::from_request_parts(parts, state)
+                    .await
+                    .map_err(|_| fail(GatewayError::UnknownServer(String::new())))?;
+                let host = parts
+                    .headers
+                    .get(http::header::HOST)
+                    .and_then(|h| h.to_str().ok());
+                ExternalTokens::from_ref(state)
+                    .authenticate(&config, &token, &slug, host)
+                    .await
+                    .map_err(fail)?
+            }
+        };
         observation.principal(&principal);
         principal.usable_at(now).map_err(|e| fail(e.into()))?;
         let Path(slug) = Path::<String>::from_request_parts(parts, state)

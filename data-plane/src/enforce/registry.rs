@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::errors::GatewayError;
+use crate::snapshot::KeyRecord;
 
 /// Notifications queued per GET stream before further ones are dropped (a stream that slow is
 /// about to be closed by its client anyway; `list_changed` is idempotent).
@@ -23,6 +24,8 @@ pub struct OpenStream {
     pub server: ServerId,
     /// The server's connection version when it opened.
     pub connection_version: i64,
+    /// The caller's record when an external JWT named them (the configuration holds no key).
+    pub external: Option<KeyRecord>,
     close: CancellationToken,
     inject: Option<mpsc::Sender<Bytes>>,
 }
@@ -71,6 +74,19 @@ impl StreamRegistry {
         connection_version: i64,
         listen: bool,
     ) -> StreamGuard {
+        self.register_for(key, None, server, connection_version, listen)
+    }
+
+    /// [`StreamRegistry::register`] for a caller an external JWT named: `record` stands in for
+    /// the key the configuration does not hold.
+    pub fn register_for(
+        &self,
+        key: &ApiKeyId,
+        record: Option<KeyRecord>,
+        server: &ServerId,
+        connection_version: i64,
+        listen: bool,
+    ) -> StreamGuard {
         let close = CancellationToken::new();
         let (inject, injected) = if listen {
             let (tx, rx) = mpsc::channel(INJECT_CAPACITY);
@@ -88,6 +104,7 @@ impl StreamRegistry {
                 key: *key,
                 server: *server,
                 connection_version,
+                external: record,
                 close: close.clone(),
                 inject,
             },

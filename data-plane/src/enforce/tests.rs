@@ -60,3 +60,48 @@ fn a_key_may_hold_only_so_many_streams() {
     drop(first);
     assert!(registry.admit(&key, 2).is_ok());
 }
+
+#[tokio::test]
+async fn a_stream_of_a_caller_named_by_an_external_jwt_lasts_while_its_token_does() {
+    use chrono::{Duration as Span, Utc};
+    use mcpgw_shared::model::{KeyType, Permission};
+
+    let upstream = crate::testing::echo_upstream::spawn().await;
+    let mut gw = crate::testing::harness::Harness::start().await;
+    let server = gw.add_server("echo", &upstream);
+    let registry = StreamRegistry::new();
+    let record = |expires_at| crate::snapshot::KeyRecord {
+        secret_hash: [0; 32],
+        workspace: Some(gw.workspace),
+        user: Some("ext-user".into()),
+        expires_at: Some(expires_at),
+        permissions: [Permission::McpInvoke].into_iter().collect(),
+        key_type: KeyType::User,
+        revoked: false,
+    };
+    let open = |record| {
+        registry.register_for(
+            &ApiKeyId::generate(),
+            record,
+            &server.id,
+            server.connection_version,
+            true,
+        )
+    };
+    let live = open(Some(record(Utc::now() + Span::hours(1))));
+    let expired = open(Some(record(Utc::now() - Span::seconds(1))));
+    let unknown = open(None);
+    sweep_withdrawn(&gw.store.load(), &registry);
+    for (closed, what) in [(expired.closed(), "expired"), (unknown.closed(), "unknown")] {
+        tokio::time::timeout(Duration::from_secs(1), closed)
+            .await
+            .unwrap_or_else(|_| panic!("the {what} caller's stream closed"));
+    }
+    assert!(
+        tokio::time::timeout(Duration::from_millis(50), live.closed())
+            .await
+            .is_err(),
+        "the live token's stream stays"
+    );
+    gw.stop().await;
+}

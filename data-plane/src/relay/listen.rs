@@ -193,6 +193,7 @@ async fn forward(
         carried_session: claims.is_some(),
         kind: StreamKind::Listen,
         key: &principal.key_id,
+        external: principal.external.then_some(&principal.key),
         request_id: &rid,
         rpc_id: None,
     };

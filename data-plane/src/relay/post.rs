@@ -338,6 +338,7 @@ pub async fn handle(
         carried_session: claims.is_some(),
         kind: StreamKind::Response,
         key: &principal.key_id,
+        external: principal.external.then_some(&principal.key),
         request_id: &rid,
         rpc_id: request_id_of(&shape),
     };

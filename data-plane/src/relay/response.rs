@@ -23,7 +23,7 @@ use crate::drain::StreamKind;
 use crate::enforce::StreamGuard;
 use crate::errors::GatewayError;
 use crate::protocol::message::RpcId;
-use crate::snapshot::{Route, ToolPolicy};
+use crate::snapshot::{KeyRecord, Route, ToolPolicy};
 
 /// Largest upstream body the gateway reads whole: one JSON-RPC message, as large as the
 /// largest SSE event it relays.
@@ -72,6 +72,8 @@ pub struct Exchange<'a> {
     pub kind: StreamKind,
     /// The key of the caller, whose withdrawal closes the stream.
     pub key: &'a ApiKeyId,
+    /// The caller's record when an external JWT named them.
+    pub external: Option<&'a KeyRecord>,
     /// The gateway's id of the HTTP request.
     pub request_id: &'a RequestId,
     /// The JSON-RPC id of the request a POST answers (none for notifications and GET streams):
@@ -83,8 +85,9 @@ impl Exchange<'_> {
     /// Registers the SSE stream about to be relayed, so enforcement can close it (or, for a
     /// GET stream, announce tool-list changes on it).
     pub(super) fn register_stream(&self) -> StreamGuard {
-        self.state.streams.register(
+        self.state.streams.register_for(
             self.key,
+            self.external.cloned(),
             &self.route.id(),
             self.route.connection_version(),
             self.kind == StreamKind::Listen,

@@ -813,8 +813,9 @@ pub(super) fn listen(
     state
         .streams
         .admit(&principal.key_id, state.limits.max_streams_per_key)?;
-    let guard = state.streams.register(
+    let guard = state.streams.register_for(
         &principal.key_id,
+        principal.external.then(|| principal.key.clone()),
         &route.id(),
         route.connection_version(),
         true,

@@ -85,12 +85,22 @@ fn workspace_from(msg: proto::Workspace) -> Result<Workspace, ApplyError> {
             field: "workspace.rate_limits",
             reason: e.to_string(),
         })?;
+    let jwt_validation = msg
+        .jwt_validation
+        .map(|json| serde_json::from_str(&json))
+        .transpose()
+        .map_err(|e| InvalidMessage {
+            field: "workspace.jwt_validation",
+            reason: e.to_string(),
+        })?
+        .map(Arc::new);
     Ok(Workspace {
         id,
         name: msg.name,
         tools: Arc::new(tools),
         grants,
         limits: Arc::new(limits),
+        jwt_validation,
     })
 }
 

@@ -9,7 +9,7 @@ use super::route::Route;
 use super::sharded::ShardedMap as HashMap;
 use super::tool_policy::ToolPolicy;
 use crate::limits::ServerLimits;
-use mcpgw_shared::model::{ConnectionRecord, key_subject, user_subject};
+use mcpgw_shared::model::{ConnectionRecord, JwtValidation, key_subject, user_subject};
 use mcpgw_shared::proto;
 use mcpgw_shared::{ApiKeyId, ConnectionId, ServerId, WorkspaceId};
 
@@ -26,6 +26,8 @@ pub struct Workspace {
     pub grants: BTreeMap<String, Arc<Grant>>,
     /// Rate limits and quotas on everything its keys call.
     pub limits: Arc<ServerLimits>,
+    /// How it checks its identity provider's bearer JWTs (none: API keys only).
+    pub jwt_validation: Option<Arc<JwtValidation>>,
 }
 
 impl Workspace {
@@ -161,6 +163,10 @@ impl Config {
                         .map(|(subject, grant)| (subject.clone(), grant.source().into()))
                         .collect(),
                     rate_limits: w.limits.source().iter().map(Into::into).collect(),
+                    jwt_validation: w
+                        .jwt_validation
+                        .as_deref()
+                        .and_then(|rules| serde_json::to_string(rules).ok()),
                 })
                 .collect(),
             servers: self

@@ -15,6 +15,19 @@ use crate::drain::Drain;
 use crate::gateway::Gateway;
 use crate::snapshot::{ConfigStore, ConfigUpdater};
 
+/// What a test sets on the harness workspace.
+#[derive(Debug, Clone, Default)]
+pub struct WorkspacePolicies {
+    /// Its tool policy.
+    pub tools: mcpgw_shared::model::ToolFilter,
+    /// Grants by `key:<id>` or `user:<id>`.
+    pub grants: std::collections::BTreeMap<String, mcpgw_shared::model::Grants>,
+    /// Its rate limits.
+    pub rate_limits: Vec<mcpgw_shared::model::RateLimit>,
+    /// Its bearer-JWT rules.
+    pub jwt_validation: Option<mcpgw_shared::model::JwtValidation>,
+}
+
 /// A running gateway and the handle to change its configuration.
 pub struct Harness {
     /// The store the gateway reads.
@@ -107,14 +120,8 @@ impl Harness {
             .expect("a test server applies");
     }
 
-    /// Sets the harness workspace's tool policy, grants (by `key:<id>` or `user:<id>`) and
-    /// rate limits.
-    pub fn put_workspace(
-        &mut self,
-        tools: &mcpgw_shared::model::ToolFilter,
-        grants: &std::collections::BTreeMap<String, mcpgw_shared::model::Grants>,
-        rate_limits: &[mcpgw_shared::model::RateLimit],
-    ) {
+    /// Sets the harness workspace's policies.
+    pub fn put_workspace(&mut self, policies: &WorkspacePolicies) {
         let seq = self.next_seq();
         let state = proto::EntityState {
             kind: proto::EntityKind::Workspace as i32,
@@ -123,12 +130,17 @@ impl Harness {
             state: Some(proto::entity_state::State::Workspace(proto::Workspace {
                 id: self.workspace.to_string(),
                 name: "harness".into(),
-                tools: Some(tools.into()),
-                grants: grants
+                tools: Some((&policies.tools).into()),
+                grants: policies
+                    .grants
                     .iter()
                     .map(|(subject, granted)| (subject.clone(), granted.into()))
                     .collect(),
-                rate_limits: rate_limits.iter().map(Into::into).collect(),
+                rate_limits: policies.rate_limits.iter().map(Into::into).collect(),
+                jwt_validation: policies
+                    .jwt_validation
+                    .as_ref()
+                    .map(|rules| serde_json::to_string(rules).expect("rules serialize")),
             })),
         };
         self.updater

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use mcpgw_shared::model::{
-    Grants, KeyState, RateLimit, RequestLogging, SecretSet, ToolFilter, UpstreamAuth, VirtualServer,
+    Grants, JwtValidation, KeyState, RateLimit, RequestLogging, SecretSet, ToolFilter,
+    UpstreamAuth, VirtualServer,
 };
 use mcpgw_shared::version::{self, VERSION};
 use mcpgw_shared::wire::Audience;
@@ -35,6 +36,10 @@ pub struct WorkspaceView {
     /// Rate limits and quotas on everything the workspace's keys call.
     #[schema(value_type = Vec<Object>)]
     rate_limits: Vec<RateLimit>,
+    /// How bearer JWTs of the workspace's identity provider are checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    jwt_validation: Option<JwtValidation>,
 }
 
 impl From<WorkspaceRow> for WorkspaceView {
@@ -48,6 +53,7 @@ impl From<WorkspaceRow> for WorkspaceView {
             tools: row.tools,
             grants: row.grants,
             rate_limits: row.rate_limits,
+            jwt_validation: row.jwt_validation,
         }
     }
 }

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use mcpgw_shared::WorkspaceId;
-use mcpgw_shared::model::{Grants, RateLimit, ToolFilter};
+use mcpgw_shared::model::{Grants, JwtValidation, RateLimit, ToolFilter};
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
@@ -39,7 +39,22 @@ pub struct UpdateWorkspace {
     /// `rate_limits` (the complete list; `[]` removes them).
     #[schema(value_type = Option<Vec<Object>>)]
     rate_limits: Option<Vec<RateLimit>>,
+    /// How bearer JWTs of the workspace's identity provider are checked: `{"issuer",
+    /// "jwks_uri" | "jwks", "audiences"?, "algorithms"?, "clock_tolerance_seconds"?,
+    /// "user_claim"?, "required_claims"?}`; `null` accepts API keys only.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    jwt_validation: Option<Option<JwtValidation>>,
     version: Option<i64>,
+}
+
+/// A field given, even as `null` (`Some(None)`), told apart from one left out (`None`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// `GET /v1/workspaces`.
@@ -96,10 +111,11 @@ pub async fn update(
         && body.tools.is_none()
         && body.grants.is_none()
         && body.rate_limits.is_none()
+        && body.jwt_validation.is_none()
     {
         return Err(ApiError::invalid_field(
             "body",
-            "give at least one of `name`, `tools`, `grants` and `rate_limits`",
+            "give at least one of `name`, `tools`, `grants`, `rate_limits` and `jwt_validation`",
         ));
     }
     let changes = WorkspaceChanges {
@@ -107,6 +123,7 @@ pub async fn update(
         tools: body.tools,
         grants: body.grants,
         rate_limits: body.rate_limits,
+        jwt_validation: body.jwt_validation,
     };
     let row = service
         .update_workspace(&admin, &id, changes, if_match.or(body.version))

@@ -321,6 +321,10 @@ fn explain(reason: &str, facts: &Facts<'_>) -> (String, String) {
                 "fix the member, or mark it `on_failure: open` with `PATCH {server}` (`virtual_server`)"
             ),
         ),
+        "invalid_token" => (
+            s("the client sent a bearer JWT that no workspace's `jwt_validation` accepts (the error message says why: audience, issuer, signature, expiry or a required claim)"),
+            s("have the client get a token for the server's URL from the workspace's identity provider, or fix the workspace's `jwt_validation` with `PATCH /v1/workspaces/{id}`"),
+        ),
         "not_granted" => (
             format!("the grants of key {key_id} (or of its user) do not list `{slug}`"),
             s(

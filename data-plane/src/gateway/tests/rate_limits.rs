@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::http::{call, initialize, post, send, setup_with_server};
-use crate::testing::harness::Harness;
+use crate::testing::harness::{Harness, WorkspacePolicies};
 
 async fn limited(limits: Value) -> (Harness, String) {
     setup_with_server(|server| {
@@ -140,7 +140,10 @@ async fn a_workspace_quota_counts_its_keys_calls_to_every_server() {
             json!([{"by": "workspace", "per_day": 2}]),
         )
         .unwrap();
-        gw.put_workspace(&Default::default(), &Default::default(), &quota);
+        gw.put_workspace(&WorkspacePolicies {
+            rate_limits: quota,
+            ..WorkspacePolicies::default()
+        });
         let stateless = |slug: &str, id: i64| {
             post(&gw.url(slug), &key, call(id, "echo"))
                 .header("mcp-protocol-version", "2026-07-28")

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::http::{call, post, send, setup, setup_with_tools};
-use crate::testing::harness::Harness;
+use crate::testing::harness::{Harness, WorkspacePolicies};
 
 /// The echo upstream lists `echo` and `secret`; this policy denies `sec*` and shows `echo` as
 /// `say` with its own description.
@@ -136,11 +136,10 @@ async fn a_read_only_server_shows_and_runs_only_tools_annotated_read_only() {
 async fn a_workspace_policy_limits_the_server_for_its_keys() {
     crate::testing::within(async {
         let (mut gw, _, key) = setup().await;
-        gw.put_workspace(
-            &serde_json::from_value(json!({"deny": ["ech?"]})).unwrap(),
-            &Default::default(),
-            &[],
-        );
+        gw.put_workspace(&WorkspacePolicies {
+            tools: serde_json::from_value(json!({"deny": ["ech?"]})).unwrap(),
+            ..WorkspacePolicies::default()
+        });
         let url = gw.url("echo");
         let list = json!({"jsonrpc":"2.0","id":1,"method":"tools/list"});
         let answer =
@@ -192,7 +191,10 @@ async fn grants_of_a_key_and_of_a_user_limit_servers_and_tools_in_both_eras() {
             "user:alice": {"tools": {"read_only": true}},
         }))
         .unwrap();
-        gw.put_workspace(&Default::default(), &grants, &[]);
+        gw.put_workspace(&WorkspacePolicies {
+            grants,
+            ..WorkspacePolicies::default()
+        });
 
         let eras = [
             ("2025-03-26", None),

@@ -14,6 +14,7 @@ fn snapshot(seq: i64) -> proto::Snapshot {
             tools: None,
             grants: Default::default(),
             rate_limits: vec![],
+            jwt_validation: None,
         }],
         servers: vec![],
         api_keys: vec![],

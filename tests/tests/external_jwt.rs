@@ -1,0 +1,184 @@
+//! Bearer JWTs of a workspace's own identity provider, against real parts: `oidc-provider`
+//! issues JWT access tokens (client credentials, with the resource indicator naming the
+//! gateway's server URL), a workspace's `jwt_validation` names it, and a data-plane process
+//! accepts its tokens beside API keys. Tokens for another audience, from a foreign issuer,
+//! unsigned (`alg: none`), lacking a required claim, or expired are refused with 401.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use mcpgw_data_plane::demo_upstream::DemoUpstream;
+use mcpgw_e2e::fleet::Fleet;
+use mcpgw_e2e::mcp_client::McpClient;
+use mcpgw_e2e::nats::PrivateNats;
+use mcpgw_e2e::oauth_peers::AuthorizationServer;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const SOON: Duration = Duration::from_secs(20);
+const SECRET: &str = "agent-secret-0123456789";
+/// How long the provider's tokens live: the test outwaits it to see one expire.
+const TOKEN_TTL: Duration = Duration::from_secs(6);
+
+fn clients() -> Value {
+    json!([{"client_id": "agent", "client_secret": SECRET, "grant_types": ["client_credentials"],
+            "redirect_uris": [], "response_types": [], "token_endpoint_auth_method": "client_secret_basic",
+            "scope": "mcp:tools"}])
+}
+
+/// A client-credentials access token of `auth_server` for `resource`.
+async fn token(auth_server: &AuthorizationServer, resource: &str, scope: &str) -> String {
+    let answer: Value = reqwest::Client::new()
+        .post(auth_server.token_endpoint())
+        .basic_auth("agent", Some(SECRET))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("grant_type", "client_credentials")
+                .append_pair("resource", resource)
+                .append_pair("scope", scope)
+                .finish(),
+        )
+        .send()
+        .await
+        .expect("the authorization server answers")
+        .json()
+        .await
+        .expect("a token answer");
+    answer["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a token: {answer}"))
+        .to_owned()
+}
+
+/// The 401 of `client` for a `tools/list`, and its reason and message.
+async fn refused(client: &McpClient) -> String {
+    let answer = client
+        .post_stateless(json!({"jsonrpc": "2.0", "id": 9, "method": "tools/list", "params": {}}))
+        .await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+    assert_eq!(
+        answer.body["error"]["data"]["reason"], "invalid_token",
+        "{}",
+        answer.body
+    );
+    answer.body["error"]["message"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workspaces_identity_provider_tokens_are_accepted_beside_api_keys() {
+    let nats = PrivateNats::start().await;
+    let fleet = Fleet::start(&nats.url()).await;
+    let auth_server = AuthorizationServer::start(clients(), TOKEN_TTL).await;
+    let foreign = AuthorizationServer::start(clients(), Duration::from_secs(300)).await;
+    let upstream = DemoUpstream::spawn().await.expect("demo upstream");
+    let workspace = fleet.workspace("idp").await;
+    fleet
+        .create(
+            "/v1/servers",
+            json!({"workspace_id": workspace, "slug": "demo", "name": "Demo", "url": upstream.url()}),
+        )
+        .await;
+    let path = format!("/v1/workspaces/{workspace}");
+    // Unsigned tokens are never accepted, whatever the rules say.
+    let (status, body) = fleet
+        .admin(
+            Method::PATCH,
+            &path,
+            Some(json!({"jwt_validation": {"issuer": auth_server.issuer, "jwks_uri": format!("{}/jwks", auth_server.issuer), "algorithms": ["none"]}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body.to_string().contains("jwt_validation.algorithms[0]"),
+        "{body}"
+    );
+    let rules = json!({"issuer": auth_server.issuer, "jwks_uri": format!("{}/jwks", auth_server.issuer),
+        "algorithms": ["RS256"], "clock_tolerance_seconds": 0,
+        "required_claims": {"scope": "mcp:tools"}});
+    let (status, body) = fleet
+        .admin(Method::PATCH, &path, Some(json!({"jwt_validation": rules})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["jwt_validation"]["issuer"],
+        auth_server.issuer.as_str(),
+        "{body}"
+    );
+    let token_of = fleet.data_plane_token(None).await;
+    let pod = fleet.data_plane(&token_of, &[]).await;
+    pod.wait_applied(fleet.head().await, SOON).await;
+    let server_url = pod.mcp_url("demo");
+
+    // A token for this server's URL: the client it names calls like a user of the workspace.
+    let good = token(&auth_server, &server_url, "mcp:tools").await;
+    let client = McpClient::new(server_url.clone(), &good);
+    let session = client.initialize().await;
+    let listed = client.list_tools(&session).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let called = client
+        .post_stateless(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": "add", "arguments": {"a": 1, "b": 2}}}))
+        .await;
+    assert_eq!(
+        called.body["result"]["content"][0]["text"], "3",
+        "{}",
+        called.body
+    );
+
+    // Another audience, a foreign issuer, no signature, a missing claim: 401, saying why.
+    let elsewhere = token(&auth_server, "https://other.example/mcp", "mcp:tools").await;
+    let why = refused(&client.with_key(&elsewhere)).await;
+    assert!(
+        why.contains(&format!("its audience is not {server_url}")),
+        "{why}"
+    );
+    let stranger = token(&foreign, &server_url, "mcp:tools").await;
+    let why = refused(&client.with_key(&stranger)).await;
+    assert!(
+        why.contains("no workspace accepts tokens of issuer"),
+        "{why}"
+    );
+    let claims = URL_SAFE_NO_PAD.encode(
+        json!({"iss": auth_server.issuer, "aud": server_url, "sub": "mallory",
+               "scope": "mcp:tools", "exp": 4_000_000_000u64})
+        .to_string(),
+    );
+    let unsigned = format!(
+        "{}.{claims}.",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#)
+    );
+    let why = refused(&client.with_key(&unsigned)).await;
+    assert!(why.contains("never `none`"), "{why}");
+    let (status, body) = fleet
+        .admin(
+            Method::PATCH,
+            &path,
+            Some(json!({"jwt_validation": {"issuer": auth_server.issuer,
+                "jwks_uri": format!("{}/jwks", auth_server.issuer), "clock_tolerance_seconds": 0,
+                "required_claims": {"scope": "mcp:admin"}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    pod.wait_applied(fleet.head().await, SOON).await;
+    let why = refused(&client.with_key(&good)).await;
+    assert!(why.contains("its `scope` claim"), "{why}");
+    let (status, body) = fleet
+        .admin(Method::PATCH, &path, Some(json!({"jwt_validation": rules})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    pod.wait_applied(fleet.head().await, SOON).await;
+
+    // Expired: the provider's tokens live a few seconds.
+    tokio::time::sleep(TOKEN_TTL + Duration::from_secs(1)).await;
+    let why = refused(&client.with_key(&good)).await;
+    assert!(why.contains("it has expired"), "{why}");
+
+    // Removing the rules leaves API keys only.
+    let (status, body) = fleet
+        .admin(Method::PATCH, &path, Some(json!({"jwt_validation": null})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.get("jwt_validation").is_none(), "{body}");
+}
