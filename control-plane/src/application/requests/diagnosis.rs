@@ -322,8 +322,12 @@ fn explain(reason: &str, facts: &Facts<'_>) -> (String, String) {
             ),
         ),
         "invalid_token" => (
-            s("the client sent a bearer JWT that no workspace's `jwt_validation` accepts (the error message says why: audience, issuer, signature, expiry or a required claim)"),
-            s("have the client get a token for the server's URL from the workspace's identity provider, or fix the workspace's `jwt_validation` with `PATCH /v1/workspaces/{id}`"),
+            s(
+                "the client sent a bearer JWT that no workspace's `jwt_validation` accepts (the error message says why: audience, issuer, signature, expiry or a required claim)",
+            ),
+            s(
+                "have the client get a token for the server's URL from the workspace's identity provider, or fix the workspace's `jwt_validation` with `PATCH /v1/workspaces/{id}`",
+            ),
         ),
         "not_granted" => (
             format!("the grants of key {key_id} (or of its user) do not list `{slug}`"),
