@@ -27,6 +27,9 @@ pub(super) fn charge(
     upstream_tool: Option<&str>,
     headers: &HeaderMap,
 ) -> Result<Vec<Admitted>, GatewayError> {
+    if route.limits.is_empty() && workspace_limits.is_none() {
+        return Ok(Vec::new());
+    }
     let counted = |m: &&Message| m.kind == Kind::Request && !OVERHEAD.iter().any(|o| m.is(o));
     // A batch's calls are never renamed (filtered servers refuse them).
     let (messages, renamed): (Vec<&Message>, _) = match shape {

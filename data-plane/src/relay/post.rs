@@ -100,6 +100,19 @@ pub async fn handle(
     } else {
         None
     };
+    // Counts the request against the server's and the workspace's limits (a call of the
+    // upstream's tool `tool`).
+    let charge = |tool: Option<&str>| {
+        limit::charge(
+            &state.limiter,
+            &route,
+            &principal,
+            workspace_limits.as_deref(),
+            &shape,
+            tool,
+            &parts.headers,
+        )
+    };
     if let Some(members) = route.members() {
         let Shape::Single(message) = &shape else {
             return Err(fail(GatewayError::BatchNotAllowed, None));
@@ -108,20 +121,7 @@ pub async fn handle(
             era::check_routing_headers(&parts.headers, message)
                 .map_err(|e| fail(e.into(), first_id))?;
         }
-        let _admitted = if route.limits.is_empty() && workspace_limits.is_none() {
-            Vec::new()
-        } else {
-            limit::charge(
-                &state.limiter,
-                &route,
-                &principal,
-                workspace_limits.as_deref(),
-                &shape,
-                None,
-                &parts.headers,
-            )
-            .map_err(|e| fail(e, first_id))?
-        };
+        let _admitted = charge(None).map_err(|e| fail(e, first_id))?;
         let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
         let call = virtual_server::Call {
             state: &state,
@@ -284,21 +284,8 @@ pub async fn handle(
             return Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response());
         }
     }
-    let admitted = if route.limits.is_empty() && workspace_limits.is_none() {
-        Vec::new()
-    } else {
-        let upstream_tool = renamed_call.as_deref().or(read_only_call.as_deref());
-        limit::charge(
-            &state.limiter,
-            &route,
-            &principal,
-            workspace_limits.as_deref(),
-            &shape,
-            upstream_tool,
-            &parts.headers,
-        )
-        .map_err(|e| fail(e, first_id))?
-    };
+    let admitted = charge(renamed_call.as_deref().or(read_only_call.as_deref()))
+        .map_err(|e| fail(e, first_id))?;
     let mut headers = std::borrow::Cow::Borrowed(&parts.headers);
     let bytes = match &renamed_call {
         Some(upstream) => {
