@@ -127,6 +127,30 @@ async fn a_workspaces_identity_provider_tokens_are_accepted_beside_api_keys() {
         called.body
     );
 
+    // A second workspace trusting the same issuer: a token for its server is its user's.
+    let second = fleet.workspace("idp-too").await;
+    fleet
+        .create(
+            "/v1/servers",
+            json!({"workspace_id": second, "slug": "demo-too", "name": "Demo too", "url": upstream.url()}),
+        )
+        .await;
+    let (status, body) = fleet
+        .admin(
+            Method::PATCH,
+            &format!("/v1/workspaces/{second}"),
+            Some(json!({"jwt_validation": rules})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    pod.wait_applied(fleet.head().await, SOON).await;
+    let other_url = pod.mcp_url("demo-too");
+    let other_token = token(&auth_server, &other_url, "mcp:tools").await;
+    let listed = McpClient::new(other_url, &other_token)
+        .post_stateless(json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": {}}))
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+
     // Another audience, a foreign issuer, no signature, a missing claim: 401, saying why.
     let elsewhere = token(&auth_server, "https://other.example/mcp", "mcp:tools").await;
     let why = refused(&client.with_key(&elsewhere)).await;
@@ -162,7 +186,9 @@ async fn a_workspaces_identity_provider_tokens_are_accepted_beside_api_keys() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     pod.wait_applied(fleet.head().await, SOON).await;
-    let why = refused(&client.with_key(&good)).await;
+    // A fresh token: only the claim is at fault.
+    let fresh = token(&auth_server, &server_url, "mcp:tools").await;
+    let why = refused(&client.with_key(&fresh)).await;
     assert!(why.contains("its `scope` claim"), "{why}");
     let (status, body) = fleet
         .admin(Method::PATCH, &path, Some(json!({"jwt_validation": rules})))

@@ -93,13 +93,16 @@ impl ExternalTokens {
         })?;
         let issuer = unverified_issuer(token)
             .ok_or_else(|| refused("its payload names no issuer (`iss`)".into()))?;
+        // Of the workspaces that trust the issuer, one the server called serves.
+        let route = config.route_by_slug(slug);
         let workspace = config
             .workspaces()
-            .find(|w| {
+            .filter(|w| {
                 w.jwt_validation
                     .as_ref()
                     .is_some_and(|r| r.issuer == issuer)
             })
+            .min_by_key(|w| !route.is_some_and(|r| r.serves(&w.id)))
             .ok_or_else(|| refused(format!("no workspace accepts tokens of issuer `{issuer}`")))?;
         let rules = workspace
             .jwt_validation
