@@ -15,6 +15,7 @@ use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{DecodingKey, Validation};
 use mcpgw_shared::ApiKeyId;
 use mcpgw_shared::model::{JwtValidation, KeyType, Permission, claim_matches};
+use serde::Deserialize as _;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use url::Url;
@@ -171,14 +172,17 @@ impl ExternalTokens {
     ) -> Result<DecodingKey, GatewayError> {
         let refused = |why: String| GatewayError::InvalidToken(why);
         let set = match (&rules.jwks, &rules.jwks_uri) {
-            (Some(inline), _) => serde_json::from_value::<JwkSet>(inline.clone())
-                .map_err(|e| refused(format!("the workspace's inline JWKS is not one: {e}")))?,
+            (Some(inline), _) => Arc::new(
+                JwkSet::deserialize(inline)
+                    .map_err(|e| refused(format!("the workspace's inline JWKS is not one: {e}")))?,
+            ),
             (None, Some(uri)) => {
-                let mut set = self.fetched(uri, false).await?;
-                if find(&set, kid).is_none() {
-                    set = self.fetched(uri, true).await?;
+                let set = self.fetched(uri, false).await?;
+                if find(&set, kid).is_some() {
+                    set
+                } else {
+                    self.fetched(uri, true).await?
                 }
-                (*set).clone()
             }
             (None, None) => return Err(refused("the workspace names no keys".into())),
         };
@@ -192,8 +196,8 @@ impl ExternalTokens {
             .map_err(|e| refused(format!("the issuer's key is unusable: {e}")))
     }
 
-    /// The JWKS at `uri`, fetched again when `stale_ok` is false and the kept one is older
-    /// than [`JWKS_REFETCH_AFTER`].
+    /// The JWKS at `uri`: the kept one, or, when `refresh` asks for it and the kept one is older
+    /// than [`JWKS_REFETCH_AFTER`] (or none is kept), fetched again.
     async fn fetched(&self, uri: &str, refresh: bool) -> Result<Arc<JwkSet>, GatewayError> {
         if let Some((at, set)) = self.jwks.get(uri).await
             && (!refresh || at.elapsed() < JWKS_REFETCH_AFTER)
