@@ -9,7 +9,11 @@ pub mod data_plane;
 mod error;
 pub mod events;
 mod hex_hash;
+pub mod oauth_client;
+pub mod oauth_grant;
+pub mod oauth_scope;
 pub mod server;
+pub mod signing_key;
 pub mod workspace;
 
 use mcpgw_shared::StreamId;

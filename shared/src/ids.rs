@@ -107,6 +107,26 @@ uuid_id!(
     "connection"
 );
 
+uuid_id!(
+    /// Identifies a client registered with the gateway's OAuth authorization server.
+    OAuthClientId,
+    OAuthClient,
+    "oauth_client"
+);
+uuid_id!(
+    /// Identifies one user's consent to one client: its authorization code and refresh-token
+    /// family.
+    OAuthGrantId,
+    OAuthGrant,
+    "oauth_grant"
+);
+uuid_id!(
+    /// Identifies a key the authorization server signs access tokens with.
+    SigningKeyId,
+    SigningKey,
+    "signing_key"
+);
+
 impl ConnectionId {
     /// The connection of `user` to `server`: the same id on every control and data plane, so
     /// two pods that sign the same user in write to one stream (and the second one conflicts).

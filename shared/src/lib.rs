@@ -23,6 +23,9 @@ pub mod version;
 pub mod wire;
 
 pub use credential::{Credential, CredentialError, CredentialKind};
-pub use ids::{ApiKeyId, ConnectionId, DataPlaneId, ServerId, StreamId, WorkspaceId};
+pub use ids::{
+    ApiKeyId, ConnectionId, DataPlaneId, OAuthClientId, OAuthGrantId, ServerId, SigningKeyId,
+    StreamId, WorkspaceId,
+};
 pub use secret::{Redacted, SealedSecret, SecretCipher, SecretError};
 pub use slug::{Slug, SlugError};

@@ -95,6 +95,14 @@ pub enum EntityKind {
     DataPlane,
     /// A user's connection to a per-user OAuth server (sealed tokens).
     Connection,
+    /// A client of the gateway's OAuth authorization server (never sent to data planes).
+    #[serde(rename = "oauth_client")]
+    OAuthClient,
+    /// An OAuth grant (never sent to data planes).
+    #[serde(rename = "oauth_grant")]
+    OAuthGrant,
+    /// An access-token signing key (never sent to data planes).
+    SigningKey,
 }
 
 impl EntityKind {
@@ -106,6 +114,9 @@ impl EntityKind {
             Self::ApiKey,
             Self::DataPlane,
             Self::Connection,
+            Self::OAuthClient,
+            Self::OAuthGrant,
+            Self::SigningKey,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == token)
@@ -119,6 +130,9 @@ impl EntityKind {
             Self::ApiKey => "api_key",
             Self::DataPlane => "data_plane",
             Self::Connection => "connection",
+            Self::OAuthClient => "oauth_client",
+            Self::OAuthGrant => "oauth_grant",
+            Self::SigningKey => "signing_key",
         }
     }
 }

@@ -132,7 +132,10 @@ fn entity_message(entity: SyncEntity) -> EntityState {
         wire::EntityKind::Server => EntityKind::Server,
         wire::EntityKind::ApiKey => EntityKind::ApiKey,
         wire::EntityKind::Connection => EntityKind::Connection,
-        wire::EntityKind::DataPlane => EntityKind::Unspecified,
+        wire::EntityKind::DataPlane
+        | wire::EntityKind::OAuthClient
+        | wire::EntityKind::OAuthGrant
+        | wire::EntityKind::SigningKey => EntityKind::Unspecified,
     };
     let state = match entity.state {
         SyncState::Removed => entity_state::State::Removed(Removed {}),

@@ -119,8 +119,9 @@ impl Service {
         let changed = reader.changed_entities(after, head, scope).await?;
         let mut entities = Vec::with_capacity(changed.len());
         for (stream, seq) in changed {
-            // Data planes hold no registrations, their own included.
-            if !matches!(stream, StreamId::DataPlane(_)) {
+            // Data planes hold no registrations, their own included, and nothing of the
+            // authorization server (they ask for it through its own API).
+            if synced(&stream) {
                 entities.push(resolver.resolve(&mut reader, stream, seq).await?);
             }
         }
@@ -253,7 +254,10 @@ impl<'a> Resolver<'a> {
                 },
                 None => None,
             },
-            StreamId::DataPlane(_) => None,
+            StreamId::DataPlane(_)
+            | StreamId::OAuthClient(_)
+            | StreamId::OAuthGrant(_)
+            | StreamId::SigningKey(_) => None,
         };
         Ok(SyncEntity {
             stream,
@@ -261,4 +265,15 @@ impl<'a> Resolver<'a> {
             state: state.unwrap_or(SyncState::Removed),
         })
     }
+}
+
+/// Whether data planes are sent the entities of `stream`.
+fn synced(stream: &StreamId) -> bool {
+    matches!(
+        stream,
+        StreamId::Workspace(_)
+            | StreamId::Server(_)
+            | StreamId::ApiKey(_)
+            | StreamId::Connection(_)
+    )
 }

@@ -2,6 +2,8 @@
 
 use std::fmt::Display;
 
+use super::oauth_grant::TokenRefusal;
+
 /// A command was refused by the domain.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum DomainError {
@@ -29,6 +31,9 @@ pub enum DomainError {
         /// Its id.
         id: String,
     },
+    /// A token request was refused (an OAuth error, answered to the client as such).
+    #[error(transparent)]
+    Refused(#[from] TokenRefusal),
 }
 
 impl DomainError {

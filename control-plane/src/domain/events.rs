@@ -12,7 +12,10 @@ use serde::de::DeserializeOwned;
 use super::api_key::ApiKeyEvent;
 use super::connection::ConnectionEvent;
 use super::data_plane::DataPlaneEvent;
+use super::oauth_client::OAuthClientEvent;
+use super::oauth_grant::OAuthGrantEvent;
 use super::server::ServerEvent;
+use super::signing_key::SigningKeyEvent;
 use super::workspace::WorkspaceEvent;
 
 /// An event of any aggregate. Server registrations are large, but events live one batch at a
@@ -30,6 +33,12 @@ pub enum DomainEvent {
     DataPlane(DataPlaneEvent),
     /// A user's connection's event.
     Connection(ConnectionEvent),
+    /// An OAuth client's event.
+    OAuthClient(OAuthClientEvent),
+    /// An OAuth grant's event.
+    OAuthGrant(OAuthGrantEvent),
+    /// A signing key's event.
+    SigningKey(SigningKeyEvent),
 }
 
 /// A stored event could not be read.
@@ -62,6 +71,9 @@ impl DomainEvent {
             Self::ApiKey(e) => e.event_type(),
             Self::DataPlane(e) => e.event_type(),
             Self::Connection(e) => e.event_type(),
+            Self::OAuthClient(e) => e.event_type(),
+            Self::OAuthGrant(e) => e.event_type(),
+            Self::SigningKey(e) => e.event_type(),
         }
     }
 
@@ -78,6 +90,9 @@ impl DomainEvent {
             Self::ApiKey(e) => payload_of(e),
             Self::DataPlane(e) => payload_of(e),
             Self::Connection(e) => payload_of(e),
+            Self::OAuthClient(e) => payload_of(e),
+            Self::OAuthGrant(e) => payload_of(e),
+            Self::SigningKey(e) => payload_of(e),
         }
     }
 
@@ -97,6 +112,11 @@ impl DomainEvent {
                     StreamId::ApiKey(_) => decode_as(event_type, payload).map(Self::ApiKey),
                     StreamId::DataPlane(_) => decode_as(event_type, payload).map(Self::DataPlane),
                     StreamId::Connection(_) => decode_as(event_type, payload).map(Self::Connection),
+                    StreamId::OAuthClient(_) => {
+                        decode_as(event_type, payload).map(Self::OAuthClient)
+                    }
+                    StreamId::OAuthGrant(_) => decode_as(event_type, payload).map(Self::OAuthGrant),
+                    StreamId::SigningKey(_) => decode_as(event_type, payload).map(Self::SigningKey),
                 };
                 Ok(event?)
             });
@@ -152,6 +172,9 @@ into_domain_event!(
     ApiKeyEvent => ApiKey,
     DataPlaneEvent => DataPlane,
     ConnectionEvent => Connection,
+    OAuthClientEvent => OAuthClient,
+    OAuthGrantEvent => OAuthGrant,
+    SigningKeyEvent => SigningKey,
 );
 
 #[cfg(test)]

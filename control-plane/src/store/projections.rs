@@ -2,6 +2,7 @@
 //! replays the whole log into empty tables. Each row records the sequence of the last event
 //! applied to it, so replaying an event it has seen changes nothing.
 
+mod oauth;
 mod unique;
 
 use mcpgw_shared::ApiKeyId;
@@ -26,6 +27,9 @@ const TABLES: &[&str] = &[
     "data_planes",
     "data_plane_tokens",
     "upstream_connections",
+    "oauth_clients",
+    "oauth_grants",
+    "signing_keys",
 ];
 
 /// What one event changes in its row.
@@ -55,6 +59,9 @@ pub(super) async fn apply(
         DomainEvent::ApiKey(event) => apply_api_key(row, event).await,
         DomainEvent::DataPlane(event) => apply_data_plane(row, event).await,
         DomainEvent::Connection(event) => apply_connection(row, event).await,
+        DomainEvent::OAuthClient(event) => oauth::apply_client(row, event).await,
+        DomainEvent::OAuthGrant(event) => oauth::apply_grant(row, event).await,
+        DomainEvent::SigningKey(event) => oauth::apply_signing_key(row, event).await,
     }
 }
 

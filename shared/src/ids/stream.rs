@@ -7,7 +7,10 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ApiKeyId, ConnectionId, DataPlaneId, InvalidId, ServerId, WorkspaceId};
+use super::{
+    ApiKeyId, ConnectionId, DataPlaneId, InvalidId, OAuthClientId, OAuthGrantId, ServerId,
+    SigningKeyId, WorkspaceId,
+};
 use crate::wire::EntityKind;
 
 /// The stream of one entity.
@@ -24,6 +27,12 @@ pub enum StreamId {
     DataPlane(DataPlaneId),
     /// A user's connection to a per-user OAuth server.
     Connection(ConnectionId),
+    /// A client of the gateway's OAuth authorization server.
+    OAuthClient(OAuthClientId),
+    /// An OAuth grant: an authorization code and its refresh-token family.
+    OAuthGrant(OAuthGrantId),
+    /// An access-token signing key.
+    SigningKey(SigningKeyId),
 }
 
 impl StreamId {
@@ -35,6 +44,9 @@ impl StreamId {
             Self::ApiKey(_) => EntityKind::ApiKey,
             Self::DataPlane(_) => EntityKind::DataPlane,
             Self::Connection(_) => EntityKind::Connection,
+            Self::OAuthClient(_) => EntityKind::OAuthClient,
+            Self::OAuthGrant(_) => EntityKind::OAuthGrant,
+            Self::SigningKey(_) => EntityKind::SigningKey,
         }
     }
 
@@ -46,6 +58,9 @@ impl StreamId {
             Self::ApiKey(id) => id.to_string(),
             Self::DataPlane(id) => id.to_string(),
             Self::Connection(id) => id.to_string(),
+            Self::OAuthClient(id) => id.to_string(),
+            Self::OAuthGrant(id) => id.to_string(),
+            Self::SigningKey(id) => id.to_string(),
         }
     }
 
@@ -57,6 +72,9 @@ impl StreamId {
             EntityKind::ApiKey => Self::ApiKey(id.parse()?),
             EntityKind::DataPlane => Self::DataPlane(id.parse()?),
             EntityKind::Connection => Self::Connection(id.parse()?),
+            EntityKind::OAuthClient => Self::OAuthClient(id.parse()?),
+            EntityKind::OAuthGrant => Self::OAuthGrant(id.parse()?),
+            EntityKind::SigningKey => Self::SigningKey(id.parse()?),
         })
     }
 }

@@ -33,10 +33,15 @@ fn stream_ids_read_back_what_they_write() {
         ServerId::new().stream(),
         ApiKeyId::generate().stream(),
         DataPlaneId::new().stream(),
+        OAuthClientId::new().stream(),
+        OAuthGrantId::new().stream(),
+        SigningKeyId::new().stream(),
     ];
     for stream in streams {
         assert_eq!(stream.to_string().parse::<StreamId>().unwrap(), stream);
         let json = serde_json::to_string(&stream).unwrap();
+        let kind = serde_json::to_value(stream.kind()).unwrap();
+        assert_eq!(kind, stream.kind().as_str(), "{stream}");
         assert_eq!(serde_json::from_str::<StreamId>(&json).unwrap(), stream);
     }
 }

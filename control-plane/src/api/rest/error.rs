@@ -83,6 +83,11 @@ impl From<ServiceError> for ApiError {
             ServiceError::Domain(e @ DomainError::AlreadyExists { .. }) => {
                 Self::new(StatusCode::CONFLICT, "already_exists", e.to_string())
             }
+            ServiceError::Domain(DomainError::Refused(refusal)) => Self::new(
+                StatusCode::BAD_REQUEST,
+                refusal.error.as_str(),
+                refusal.description,
+            ),
             e @ ServiceError::VersionConflict { .. } => {
                 Self::new(StatusCode::CONFLICT, "version_conflict", e.to_string())
             }

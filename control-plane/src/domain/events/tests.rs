@@ -4,9 +4,14 @@ use std::collections::BTreeMap;
 
 use chrono::Utc;
 use mcpgw_shared::model::{KeyType, Permission, ToolFilter, UpstreamAuth};
-use mcpgw_shared::{ApiKeyId, ConnectionId, DataPlaneId, ServerId, Slug, WorkspaceId};
+use mcpgw_shared::{
+    ApiKeyId, ConnectionId, DataPlaneId, OAuthClientId, OAuthGrantId, ServerId, SigningKeyId, Slug,
+    WorkspaceId,
+};
 
 use super::*;
+use crate::domain::oauth_client::{Registration, TokenEndpointAuthMethod};
+use crate::domain::oauth_grant::{IssuedGrant, RefreshIssued};
 
 /// One event of every type, with the stream it belongs to.
 fn every_event() -> Vec<(StreamId, DomainEvent)> {
@@ -119,7 +124,82 @@ fn every_event() -> Vec<(StreamId, DomainEvent)> {
         }
         .into(),
     ));
+    events.extend(oauth_events(workspace, server_id));
     events
+}
+
+/// One event of every type of the authorization server's aggregates.
+fn oauth_events(workspace: WorkspaceId, server: ServerId) -> Vec<(StreamId, DomainEvent)> {
+    let client = OAuthClientId::new().stream();
+    let grant = OAuthGrantId::new().stream();
+    let key = SigningKeyId::new().stream();
+    let refresh = RefreshIssued {
+        refresh_sha256: [3; 32],
+        generation: 1,
+        refresh_expires_at: Utc::now(),
+    };
+    vec![
+        (
+            client.clone(),
+            OAuthClientEvent::Registered(Registration {
+                name: "Claude".into(),
+                redirect_uris: vec!["https://claude.example/cb".into()],
+                token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
+                grant_types: vec!["authorization_code".into()],
+                scope: "mcp:*".into(),
+                client_uri: String::new(),
+                secret_sha256: Some([5; 32]),
+            })
+            .into(),
+        ),
+        (client, OAuthClientEvent::Revoked.into()),
+        (
+            grant.clone(),
+            OAuthGrantEvent::Issued(IssuedGrant {
+                client_id: OAuthClientId::new().to_string(),
+                user_id: "alice".into(),
+                workspace_id: workspace,
+                server_id: server,
+                resource: "https://gw.example/s1/mcp".into(),
+                scope: "mcp:tools:list".into(),
+                redirect_uri: "https://claude.example/cb".into(),
+                code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+                code_sha256: [4; 32],
+                code_expires_at: Utc::now(),
+                issuer: "https://gw.example".into(),
+            })
+            .into(),
+        ),
+        (
+            grant.clone(),
+            OAuthGrantEvent::CodeRedeemed(refresh.clone()).into(),
+        ),
+        (
+            grant.clone(),
+            OAuthGrantEvent::RefreshRotated(RefreshIssued {
+                generation: 2,
+                ..refresh
+            })
+            .into(),
+        ),
+        (
+            grant,
+            OAuthGrantEvent::Revoked {
+                reason: "refresh token reuse".into(),
+            }
+            .into(),
+        ),
+        (
+            key.clone(),
+            SigningKeyEvent::Created {
+                kid: "k1".into(),
+                public_jwk: serde_json::json!({"kty": "EC", "crv": "P-256", "x": "x", "y": "y"}),
+                sealed_private: "c2VhbGVk".into(),
+            }
+            .into(),
+        ),
+        (key, SigningKeyEvent::Retired.into()),
+    ]
 }
 
 #[test]
@@ -131,6 +211,9 @@ fn every_event_round_trips_through_its_stored_form_under_its_serde_tag() {
             DomainEvent::ApiKey(e) => serde_json::to_value(e).unwrap()["type"].clone(),
             DomainEvent::DataPlane(e) => serde_json::to_value(e).unwrap()["type"].clone(),
             DomainEvent::Connection(e) => serde_json::to_value(e).unwrap()["type"].clone(),
+            DomainEvent::OAuthClient(e) => serde_json::to_value(e).unwrap()["type"].clone(),
+            DomainEvent::OAuthGrant(e) => serde_json::to_value(e).unwrap()["type"].clone(),
+            DomainEvent::SigningKey(e) => serde_json::to_value(e).unwrap()["type"].clone(),
         };
         assert_eq!(tag, event.event_type(), "{event:?}");
         let back = DomainEvent::decode(
@@ -148,6 +231,14 @@ fn every_event_round_trips_through_its_stored_form_under_its_serde_tag() {
 fn hashes_are_stored_as_hex() {
     let (_, issued) = every_event().remove(2);
     assert_eq!(issued.payload()["secret_hash"], "07".repeat(32));
+}
+
+#[test]
+fn oauth_secrets_are_stored_as_hashes_in_hex() {
+    let events = oauth_events(WorkspaceId::new(), ServerId::new());
+    assert_eq!(events[0].1.payload()["secret_sha256"], "05".repeat(32));
+    assert_eq!(events[2].1.payload()["code_sha256"], "04".repeat(32));
+    assert_eq!(events[3].1.payload()["refresh_sha256"], "03".repeat(32));
 }
 
 #[test]
