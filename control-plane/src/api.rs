@@ -4,6 +4,8 @@
 //! no secret key is reachable from here (a test keeps it so).
 
 pub mod admin;
+pub mod authorization;
+mod grpc;
 pub mod grpc_tls;
 pub mod rest;
 pub mod sync;

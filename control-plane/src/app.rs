@@ -12,8 +12,10 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::ServerTlsConfig;
 
-use crate::api::{admin::AdminService, rest, sync::SyncService};
-use crate::application::{BusIdentity, Service};
+use crate::api::{
+    admin::AdminService, authorization::AuthorizationService, rest, sync::SyncService,
+};
+use crate::application::{AuthorizationSettings, BusIdentity, Service};
 use crate::config::Bootstrap;
 use crate::metrics::{self, ControlPlaneMetrics, Scrape};
 use crate::outbox::{OutboxRelay, RelaySettings};
@@ -88,15 +90,25 @@ pub enum StartError {
 }
 
 impl RunningControlPlane {
-    /// Starts the APIs and the relay.
+    /// Starts the APIs and the relay, the authorization server with its default lifetimes.
     pub async fn start(config: ControlPlaneConfig) -> Result<Self, StartError> {
+        Self::start_with_authorization(config, AuthorizationSettings::default()).await
+    }
+
+    /// Starts the APIs and the relay, the authorization server with `authorization`'s token
+    /// and key lifetimes.
+    pub async fn start_with_authorization(
+        config: ControlPlaneConfig,
+        authorization: AuthorizationSettings,
+    ) -> Result<Self, StartError> {
         let wakeup = Arc::new(Notify::new());
         let service = Service::new(config.db.clone(), config.cipher, wakeup.clone())
             .with_bus_identity(BusIdentity {
                 subjects: config.relay.subjects.clone(),
                 control_plane_user: config.nats_user,
             })
-            .with_egress(config.egress);
+            .with_egress(config.egress)
+            .with_authorization_settings(authorization);
         let generated_admin_key = service
             .ensure_bootstrap_admin(config.bootstrap.admin_key.as_deref())
             .await?;
@@ -152,6 +164,7 @@ impl RunningControlPlane {
         }
         let sync = SyncService::new(service.clone(), metrics.clone());
         let admin = AdminService::new(service.clone(), metrics.clone());
+        let authorization = AuthorizationService::new(service.clone(), metrics.clone());
         tasks.spawn(async move {
             let (health_reporter, health) = tonic_health::server::health_reporter();
             health_reporter
@@ -160,6 +173,11 @@ impl RunningControlPlane {
             health_reporter
                 .set_serving::<mcpgw_shared::proto::admin_server::AdminServer<AdminService>>()
                 .await;
+            health_reporter
+                .set_serving::<mcpgw_shared::proto::authorization_server::AuthorizationServer<
+                    AuthorizationService,
+                >>()
+                .await;
             let reflection = tonic_reflection::server::Builder::configure()
                 .register_encoded_file_descriptor_set(mcpgw_shared::proto::FILE_DESCRIPTOR_SET)
                 .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -167,7 +185,8 @@ impl RunningControlPlane {
             let router = server
                 .add_service(health)
                 .add_service(sync.into_server())
-                .add_service(admin.into_server());
+                .add_service(admin.into_server())
+                .add_service(authorization.into_server());
             let router = match reflection {
                 Ok(reflection) => router.add_service(reflection),
                 Err(error) => {

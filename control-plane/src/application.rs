@@ -5,6 +5,7 @@
 
 mod api_keys;
 mod authenticate;
+pub mod authorization;
 mod caller;
 mod connections;
 mod data_planes;
@@ -23,6 +24,10 @@ use tokio::sync::Notify;
 
 pub use api_keys::{IssueApiKeyInput, IssuedApiKey};
 pub use authenticate::{Refusal, Unauthenticated};
+pub use authorization::{
+    AuthorizationSettings, ClientCredentials, IssueCodeInput, IssuedCode, IssuedTokens,
+    RegisterClientInput, RegisteredClient, RevokeGrantsInput, TokenInput,
+};
 pub use caller::{Admin, AdminScope, Caller, Forbidden};
 pub use connections::{StoreConnectionInput, StoredConnection};
 pub use data_planes::{
@@ -58,6 +63,8 @@ pub struct Service {
     requests_tail: tokio::sync::broadcast::Sender<Arc<crate::store::request_log::StoredRequest>>,
     /// Where the doctor may connect (`MCPGW_EGRESS_ALLOW` of the control plane).
     probe_egress: Arc<mcpgw_data_plane::egress::EgressPolicy>,
+    /// Lifetimes of the authorization server's tokens and keys.
+    authorization: AuthorizationSettings,
 }
 
 /// Who the control plane is on the bus: its cluster's subjects and, when it connects with an
@@ -90,6 +97,7 @@ impl Service {
             bus: BusIdentity::default(),
             requests_tail: tokio::sync::broadcast::channel(TAIL_BUFFER).0,
             probe_egress: Arc::new(mcpgw_data_plane::egress::EgressPolicy::public_only()),
+            authorization: AuthorizationSettings::default(),
         }
     }
 

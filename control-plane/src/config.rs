@@ -9,6 +9,8 @@ use mcpgw_shared::nats::NatsArgs;
 use mcpgw_shared::secret_file::{SecretFileError, value_or_file};
 use mcpgw_shared::subjects::Cluster;
 
+use crate::application::AuthorizationSettings;
+
 /// The MCP gateway's control plane.
 #[derive(Debug, Parser)]
 #[command(name = "mcpgw-control-plane", version, about)]
@@ -100,6 +102,25 @@ pub struct ControlPlaneArgs {
     /// Most request-log records kept (the oldest go first).
     #[arg(long, env = "MCPGW_REQUEST_LOG_MAX_RECORDS", default_value = "1000000")]
     pub request_log_max_records: u64,
+    /// Lifetime of the access tokens the gateway's OAuth authorization server issues.
+    #[arg(long, env = "MCPGW_OAUTH_ACCESS_TOKEN_TTL", default_value = "10m",
+          value_parser = humantime::parse_duration)]
+    pub oauth_access_token_ttl: std::time::Duration,
+    /// Age at which the key that signs access tokens is replaced (the one it replaces keeps
+    /// verifying for one more period).
+    #[arg(long, env = "MCPGW_OAUTH_SIGNING_KEY_ROTATION", default_value = "30d",
+          value_parser = humantime::parse_duration)]
+    pub oauth_signing_key_rotation: std::time::Duration,
+}
+
+/// The authorization server's lifetimes do not fit together.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "MCPGW_OAUTH_ACCESS_TOKEN_TTL ({ttl}) must be at least 1s and at most MCPGW_OAUTH_SIGNING_KEY_ROTATION ({rotation}): a token must expire before its key is retired"
+)]
+pub struct InvalidAuthorizationSettings {
+    ttl: humantime::FormattedDuration,
+    rotation: humantime::FormattedDuration,
 }
 
 /// Secrets a control plane registers at start-up.
@@ -119,6 +140,21 @@ impl ControlPlaneArgs {
             max_records: self.request_log_max_records,
             ..Default::default()
         }
+    }
+
+    /// The authorization server's token and key lifetimes.
+    pub fn authorization(&self) -> Result<AuthorizationSettings, InvalidAuthorizationSettings> {
+        let (ttl, rotation) = (self.oauth_access_token_ttl, self.oauth_signing_key_rotation);
+        if ttl.as_secs() == 0 || ttl > rotation {
+            return Err(InvalidAuthorizationSettings {
+                ttl: humantime::format_duration(ttl),
+                rotation: humantime::format_duration(rotation),
+            });
+        }
+        Ok(AuthorizationSettings {
+            access_token_ttl: ttl,
+            signing_key_rotation: rotation,
+        })
     }
 
     /// The bootstrap admin key and data-plane token, from their variables or their files.

@@ -70,26 +70,29 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let db = migrate(&cp.database).await?;
     let cipher = load_cipher(cp, None)?;
     let nats = args.nats.connect(async_nats::ConnectOptions::new()).await?;
-    let mut running = RunningControlPlane::start(ControlPlaneConfig {
-        db,
-        cipher,
-        bus: Arc::new(NatsBus::new(nats)),
-        admin_addr: cp.admin_addr,
-        grpc_addr: cp.grpc_addr,
-        grpc_tls: server_tls(&args.grpc_tls, cp.grpc_addr)?,
-        nats_user: args
-            .nats
-            .nats_nkey_seed
-            .as_ref()
-            .and_then(|seed| nats::public_key(seed.expose())),
-        relay: RelaySettings {
-            subjects: args.cluster.subjects(),
-            ..RelaySettings::default()
+    let mut running = RunningControlPlane::start_with_authorization(
+        ControlPlaneConfig {
+            db,
+            cipher,
+            bus: Arc::new(NatsBus::new(nats)),
+            admin_addr: cp.admin_addr,
+            grpc_addr: cp.grpc_addr,
+            grpc_tls: server_tls(&args.grpc_tls, cp.grpc_addr)?,
+            nats_user: args
+                .nats
+                .nats_nkey_seed
+                .as_ref()
+                .and_then(|seed| nats::public_key(seed.expose())),
+            relay: RelaySettings {
+                subjects: args.cluster.subjects(),
+                ..RelaySettings::default()
+            },
+            bootstrap: cp.bootstrap()?,
+            request_log: cp.request_log(),
+            egress: EgressPolicy::parse(args.egress_allow.iter().map(String::as_str))?,
         },
-        bootstrap: cp.bootstrap()?,
-        request_log: cp.request_log(),
-        egress: EgressPolicy::parse(args.egress_allow.iter().map(String::as_str))?,
-    })
+        cp.authorization()?,
+    )
     .await?;
     if let Some(key) = &running.generated_admin_key {
         println!("Admin API key (shown once, store it now): {key}");

@@ -28,7 +28,7 @@ pub struct RouteLabels {
     pub status: u16,
 }
 
-/// Labels of a sync API call.
+/// Labels of a call of a data planes' gRPC API (sync or authorization).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SyncLabels {
     /// The call (`snapshot`, `changes`, `entity`, `status`).
@@ -47,6 +47,8 @@ pub struct ControlPlaneMetrics {
     pub admin_duration: LatencyFamily<RouteLabels>,
     /// Sync API calls from data planes, by call and outcome.
     pub sync_calls: Family<SyncLabels, Counter>,
+    /// Authorization API calls from data planes, by call and outcome.
+    pub authorization_calls: Family<SyncLabels, Counter>,
     /// Events published to the bus by this replica's outbox relay.
     pub outbox_published: Counter,
     /// Committed events not yet published (set at scrape time).
@@ -79,6 +81,7 @@ impl ControlPlaneMetrics {
         let admin_requests = Family::<RouteLabels, Counter>::default();
         let admin_duration = latency_family();
         let sync_calls = Family::<SyncLabels, Counter>::default();
+        let authorization_calls = Family::<SyncLabels, Counter>::default();
         let outbox_published = Counter::default();
         let outbox_backlog = Gauge::default();
         let head_seq = Gauge::default();
@@ -99,6 +102,11 @@ impl ControlPlaneMetrics {
             "sync_calls",
             "Sync API calls from data planes, by call and outcome",
             sync_calls.clone(),
+        );
+        registry.register(
+            "authorization_calls",
+            "Authorization API calls from data planes (OAuth clients, codes, tokens, keys), by call and outcome",
+            authorization_calls.clone(),
         );
         registry.register(
             "outbox_published",
@@ -130,6 +138,7 @@ impl ControlPlaneMetrics {
             admin_requests,
             admin_duration,
             sync_calls,
+            authorization_calls,
             outbox_published,
             outbox_backlog,
             head_seq,
@@ -140,14 +149,25 @@ impl ControlPlaneMetrics {
 
     /// Counts a sync call.
     pub fn sync_call(&self, call: &'static str, result: Result<(), tonic::Code>) {
-        let outcome = match result {
-            Ok(()) => "ok",
-            Err(code) => code_name(code),
-        };
-        self.sync_calls
-            .get_or_create(&SyncLabels { call, outcome })
-            .inc();
+        count_call(&self.sync_calls, call, result);
     }
+
+    /// Counts an authorization call.
+    pub fn authorization_call(&self, call: &'static str, result: Result<(), tonic::Code>) {
+        count_call(&self.authorization_calls, call, result);
+    }
+}
+
+fn count_call(
+    family: &Family<SyncLabels, Counter>,
+    call: &'static str,
+    result: Result<(), tonic::Code>,
+) {
+    let outcome = match result {
+        Ok(()) => "ok",
+        Err(code) => code_name(code),
+    };
+    family.get_or_create(&SyncLabels { call, outcome }).inc();
 }
 
 fn code_name(code: tonic::Code) -> &'static str {

@@ -48,19 +48,22 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         );
     }
     let egress = EgressPolicy::parse(settings.egress_allow.iter().map(String::as_str))?;
-    let mut control_plane = RunningControlPlane::start(ControlPlaneConfig {
-        db,
-        cipher,
-        bus: bus.clone(),
-        admin_addr: cp.admin_addr,
-        grpc_addr: cp.grpc_addr,
-        grpc_tls: None,
-        nats_user: None,
-        relay: RelaySettings::default(),
-        bootstrap: cp.bootstrap()?,
-        request_log: cp.request_log(),
-        egress,
-    })
+    let mut control_plane = RunningControlPlane::start_with_authorization(
+        ControlPlaneConfig {
+            db,
+            cipher,
+            bus: bus.clone(),
+            admin_addr: cp.admin_addr,
+            grpc_addr: cp.grpc_addr,
+            grpc_tls: None,
+            nats_user: None,
+            relay: RelaySettings::default(),
+            bootstrap: cp.bootstrap()?,
+            request_log: cp.request_log(),
+            egress,
+        },
+        cp.authorization()?,
+    )
     .await?;
     let admin_key = control_plane.generated_admin_key.clone();
 

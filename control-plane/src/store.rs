@@ -15,8 +15,8 @@ pub use database::{Database, Dialect};
 pub use error::{StoreError, Taken};
 pub use event_log::{AppendRequest, StoredEvent};
 pub use read_models::{
-    ApiKeyRow, ConnectionRow, DataPlaneInstanceRow, DataPlaneRow, DataPlaneTokenRow, ServerRow,
-    WorkspaceRow,
+    ApiKeyRow, ConnectionRow, DataPlaneInstanceRow, DataPlaneRow, DataPlaneTokenRow,
+    OAuthClientRow, OAuthGrantRow, ServerRow, SigningKeyRow, WorkspaceRow,
 };
 
 use chrono::{DateTime, SecondsFormat, Utc};

@@ -9,16 +9,12 @@ use mcpgw_shared::proto::{
     SnapshotFormat, SnapshotRequest, StatusAck, StatusReport, StoreConnectionRequest,
     StoreConnectionResult, entity_state,
 };
-use mcpgw_shared::telemetry::sampling;
 use mcpgw_shared::version::VERSION;
-use mcpgw_shared::{StreamId, bearer::bearer_token, wire};
+use mcpgw_shared::{StreamId, wire};
 use tonic::{Request, Response, Status};
-use tracing::Instrument;
 
-use crate::application::{
-    InstanceReport, Service, ServiceError, StoreConnectionInput, SyncEntity, SyncState,
-};
-use crate::domain::DomainError;
+use super::grpc::{self, status};
+use crate::application::{InstanceReport, Service, StoreConnectionInput, SyncEntity, SyncState};
 use crate::metrics::ControlPlaneMetrics;
 use crate::store::{DataPlaneRow, WorkspaceRow};
 
@@ -35,28 +31,14 @@ impl SyncService {
         Self { service, metrics }
     }
 
-    /// Runs one call in its span (a gRPC server span in traces) and counts its outcome.
+    /// Runs one call in its span and counts its outcome.
     async fn observed<T>(
         &self,
         method: &'static str,
         call: impl Future<Output = Result<T, Status>>,
     ) -> Result<T, Status> {
-        let traced = async {
-            let span = tracing::info_span!(
-                "sync",
-                otel.name = %format_args!("mcpgw.v1.ConfigSync/{method}"),
-                otel.kind = "server",
-                rpc.system = "grpc",
-                rpc.service = "mcpgw.v1.ConfigSync",
-                rpc.method = method,
-                mcpgw.data_plane = tracing::field::Empty,
-            );
-            call.instrument(span).await
-        };
-        let result = sampling::scope(sampling::decide(None), traced).await;
-        self.metrics
-            .sync_call(method, result.as_ref().map(|_| ()).map_err(Status::code));
-        result
+        let count = |result| self.metrics.sync_call(method, result);
+        grpc::observed("mcpgw.v1.ConfigSync", method, count, call).await
     }
 
     /// As a tonic server.
@@ -65,46 +47,7 @@ impl SyncService {
     }
 
     async fn authenticate<T>(&self, request: &Request<T>) -> Result<DataPlaneRow, Status> {
-        let header = request
-            .metadata()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                Status::unauthenticated(
-                    "send the data-plane token as `authorization: Bearer <MCPGW_DATA_PLANE_TOKEN>`",
-                )
-            })?;
-        let token = bearer_token(header).ok_or_else(|| {
-            Status::unauthenticated("the authorization metadata must be `Bearer <token>`")
-        })?;
-        let data_plane = self
-            .service
-            .authenticate_data_plane(token)
-            .await
-            .map_err(status)?;
-        tracing::Span::current().record("mcpgw.data_plane", tracing::field::display(data_plane.id));
-        Ok(data_plane)
-    }
-}
-
-/// Maps a service error to a gRPC status (the one classifier for this API).
-pub fn status(error: ServiceError) -> Status {
-    match &error {
-        ServiceError::Unauthenticated(_) => Status::unauthenticated(error.to_string()),
-        ServiceError::Forbidden(_) => Status::permission_denied(error.to_string()),
-        ServiceError::Domain(DomainError::NotFound { .. }) | ServiceError::NoSuchSlug { .. } => {
-            Status::not_found(error.to_string())
-        }
-        ServiceError::Domain(_) => Status::invalid_argument(error.to_string()),
-        ServiceError::VersionConflict { .. } | ServiceError::Taken(_) => {
-            Status::aborted(error.to_string())
-        }
-        ServiceError::SnapshotNeeded { .. } => Status::failed_precondition(error.to_string()),
-        ServiceError::SecretUnreadable { .. } => Status::internal(error.to_string()),
-        ServiceError::Store(inner) => {
-            tracing::error!(error = %inner, "sync API store failure");
-            Status::unavailable("the control plane's database failed; retry shortly")
-        }
+        grpc::authenticate(&self.service, request).await
     }
 }
 

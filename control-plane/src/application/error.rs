@@ -3,8 +3,10 @@
 use mcpgw_shared::{SecretError, ServerId};
 
 use super::authenticate::Unauthenticated;
+use super::authorization::signing::SigningError;
 use super::caller::Forbidden;
 use crate::domain::DomainError;
+use crate::domain::oauth_grant::TokenRefusal;
 use crate::store::{StoreError, Taken};
 
 /// A service operation failed.
@@ -58,6 +60,9 @@ pub enum ServiceError {
         /// The caller's closest slug, if one is close.
         near: Option<String>,
     },
+    /// An access-token signing key could not be made or used.
+    #[error(transparent)]
+    Signing(#[from] SigningError),
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
@@ -87,6 +92,12 @@ impl From<StoreError> for ServiceError {
             } => Self::VersionConflict { expected, actual },
             other => Self::Store(other),
         }
+    }
+}
+
+impl From<TokenRefusal> for ServiceError {
+    fn from(refusal: TokenRefusal) -> Self {
+        Self::Domain(DomainError::Refused(refusal))
     }
 }
 

@@ -3,7 +3,7 @@
 //! then retired when two newer keys exist. The newest unretired key signs; data planes verify
 //! with every unretired one.
 
-use mcpgw_shared::{SigningKeyId, StreamId};
+use mcpgw_shared::{SealedSecret, SigningKeyId, StreamId};
 use serde::{Deserialize, Serialize};
 
 use super::{Aggregate, Decision, DomainError, DomainEvent};
@@ -20,7 +20,7 @@ pub enum SigningKeyEvent {
         /// The public key as a JWK (RFC 7517).
         public_jwk: serde_json::Value,
         /// The private key (PKCS#8 PEM), sealed with the control plane's secret key.
-        sealed_private: String,
+        sealed_private: SealedSecret,
     },
     /// It no longer signs nor verifies.
     #[serde(rename = "SigningKeyRetired")]
@@ -47,7 +47,7 @@ pub enum SigningKeyCommand {
         /// Its public JWK.
         public_jwk: serde_json::Value,
         /// Its sealed private key.
-        sealed_private: String,
+        sealed_private: SealedSecret,
     },
     /// Retire it; retiring a retired key changes nothing.
     Retire,
@@ -102,11 +102,8 @@ impl Aggregate for SigningKey {
                         id: id.to_string(),
                     });
                 }
-                if kid.is_empty() || sealed_private.is_empty() {
-                    return Err(DomainError::invalid(
-                        "kid",
-                        "a signing key has a key id and a sealed private key",
-                    ));
+                if kid.is_empty() {
+                    return Err(DomainError::invalid("kid", "a signing key has a key id"));
                 }
                 // The JWK is published: it must hold no private part (`d`).
                 let public = public_jwk

@@ -14,8 +14,10 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Row};
 
 mod connections;
+mod oauth;
 
 pub use connections::ConnectionRow;
+pub use oauth::{GrantFilter, OAuthClientRow, OAuthGrantRow, SigningKeyRow};
 
 use super::event_log::{head_on, parse_text, placeholders};
 use super::{Database, StoreError, format_time, parse_time};

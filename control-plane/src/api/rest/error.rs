@@ -122,6 +122,14 @@ impl From<ServiceError> for ApiError {
                     "a stored secret cannot be decrypted with the configured MCPGW_SECRET_KEY; report the request id to the operator",
                 )
             }
+            ServiceError::Signing(e) => {
+                tracing::error!(error = %e, "an access-token signing key failed");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "signing_key_failed",
+                    "the access-token signing key cannot be made or used; report the request id to the operator",
+                )
+            }
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "store failure");
                 Self::new(

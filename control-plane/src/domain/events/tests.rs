@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use mcpgw_shared::model::{KeyType, Permission, ToolFilter, UpstreamAuth};
 use mcpgw_shared::{
-    ApiKeyId, ConnectionId, DataPlaneId, OAuthClientId, OAuthGrantId, ServerId, SigningKeyId, Slug,
-    WorkspaceId,
+    ApiKeyId, ConnectionId, DataPlaneId, OAuthClientId, OAuthGrantId, SealedSecret, ServerId,
+    SigningKeyId, Slug, WorkspaceId,
 };
 
 use super::*;
@@ -194,7 +194,11 @@ fn oauth_events(workspace: WorkspaceId, server: ServerId) -> Vec<(StreamId, Doma
             SigningKeyEvent::Created {
                 kid: "k1".into(),
                 public_jwk: serde_json::json!({"kty": "EC", "crv": "P-256", "x": "x", "y": "y"}),
-                sealed_private: "c2VhbGVk".into(),
+                sealed_private: SealedSecret {
+                    kid: "k".into(),
+                    nonce: "n".into(),
+                    ct: "c".into(),
+                },
             }
             .into(),
         ),

@@ -7,7 +7,11 @@ fn create(public_jwk: serde_json::Value) -> SigningKeyCommand {
     SigningKeyCommand::Create {
         kid: "k1".into(),
         public_jwk,
-        sealed_private: "c2VhbGVk".into(),
+        sealed_private: SealedSecret {
+            kid: "k".into(),
+            nonce: "n".into(),
+            ct: "c".into(),
+        },
     }
 }
 

@@ -86,7 +86,7 @@ pub(super) async fn apply_signing_key(
             .bind(&row.id)
             .bind(kid)
             .bind(serde_json::to_string(public_jwk)?)
-            .bind(sealed_private)
+            .bind(serde_json::to_string(sealed_private)?)
             .bind(&row.at)
             .bind(row.seq)
             .bind(row.version)
