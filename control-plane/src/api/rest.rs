@@ -6,6 +6,7 @@ mod data_planes;
 mod error;
 mod events;
 mod extract;
+mod oauth;
 mod openapi;
 mod request_id;
 mod requests;
@@ -71,7 +72,17 @@ pub fn router(service: Service, metrics: ControlPlaneMetrics) -> Router {
             post(data_planes::rotate_token),
         )
         .route("/data-planes/{id}/revoke", post(data_planes::revoke))
-        .route("/nats/authorization", get(data_planes::nats_authorization));
+        .route("/nats/authorization", get(data_planes::nats_authorization))
+        .route("/oauth/clients", get(oauth::list_clients))
+        .route("/oauth/clients/{id}", delete(oauth::revoke_client))
+        .route("/oauth/grants", get(oauth::list_grants))
+        .route("/oauth/grants/revoke", post(oauth::revoke_grants))
+        .route("/oauth/grants/{id}", delete(oauth::revoke_grant))
+        .route("/oauth/signing-keys", get(oauth::list_signing_keys))
+        .route(
+            "/oauth/signing-keys/rotate",
+            post(oauth::rotate_signing_key),
+        );
     Router::new()
         .nest("/v1", v1)
         .route("/openapi.json", get(openapi::document))

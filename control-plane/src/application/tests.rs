@@ -17,7 +17,7 @@ use crate::store::{ServerRow, Taken};
 const SECRET: &str = "header-secret-marker-1";
 const ROTATED: &str = "header-secret-marker-2";
 
-async fn service() -> Service {
+pub(crate) async fn service() -> Service {
     let cipher = SecretCipher::new(Keyring::from_base64_key(&generate_base64_key()).unwrap());
     Service::new(Database::in_memory().await, cipher, Arc::new(Notify::new()))
 }
@@ -28,7 +28,7 @@ fn headers(value: &str) -> UpstreamAuth<String> {
     }
 }
 
-fn server_input(workspace: &WorkspaceId, slug: &str) -> RegisterServerInput {
+pub(super) fn server_input(workspace: &WorkspaceId, slug: &str) -> RegisterServerInput {
     RegisterServerInput {
         workspace_id: workspace.to_string(),
         slug: slug.into(),
@@ -56,21 +56,21 @@ fn invoke_key(workspace: &WorkspaceId) -> IssueApiKeyInput {
     }
 }
 
-fn data_plane() -> RegisterDataPlaneInput {
+pub(super) fn data_plane() -> RegisterDataPlaneInput {
     RegisterDataPlaneInput {
         name: "edge".into(),
         workspaces: None,
     }
 }
 
-fn admin_of(workspace: WorkspaceId) -> Caller {
+pub(super) fn admin_of(workspace: WorkspaceId) -> Caller {
     Caller::Admin(Admin {
         key_id: mcpgw_shared::ApiKeyId::generate(),
         scope: AdminScope::Workspace(workspace),
     })
 }
 
-async fn workspace(service: &Service, name: &str) -> WorkspaceId {
+pub(super) async fn workspace(service: &Service, name: &str) -> WorkspaceId {
     service
         .create_workspace(&Caller::System, name)
         .await

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, IF_MATCH};
 use axum::http::request::Parts;
 use mcpgw_shared::bearer::bearer_token;
-use mcpgw_shared::{ApiKeyId, DataPlaneId, ServerId, WorkspaceId};
+use mcpgw_shared::{ApiKeyId, DataPlaneId, OAuthClientId, OAuthGrantId, ServerId, WorkspaceId};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
@@ -38,6 +38,14 @@ impl PathId for ApiKeyId {
 
 impl PathId for DataPlaneId {
     const KIND: &'static str = "data plane";
+}
+
+impl PathId for OAuthClientId {
+    const KIND: &'static str = "oauth client";
+}
+
+impl PathId for OAuthGrantId {
+    const KIND: &'static str = "oauth grant";
 }
 
 /// The `{id}` of the path, parsed: text that cannot be an id of the kind is not found, like an

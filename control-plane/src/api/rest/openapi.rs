@@ -3,17 +3,19 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{api_keys, connections, data_planes, events, requests, servers, views, workspaces};
+use super::{
+    api_keys, connections, data_planes, events, oauth, requests, servers, views, workspaces,
+};
 use crate::application::{
     IssueApiKeyInput, RegisterDataPlaneInput, RegisterServerInput, RevokeDataPlaneInput,
-    RotateTokenInput, UpdateServerInput,
+    RevokeGrantsInput, RotateTokenInput, UpdateServerInput,
 };
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "MCP Gateway admin API",
-        description = "Workspaces, MCP servers, API keys, data planes and the audit log. Authenticate with `Authorization: Bearer <admin API key>`."
+        description = "Workspaces, MCP servers, API keys, data planes, the gateway's OAuth authorization server and the audit log. Authenticate with `Authorization: Bearer <admin API key>`."
     ),
     paths(
         workspaces::create,
@@ -45,6 +47,13 @@ use crate::application::{
         data_planes::revoke,
         data_planes::delete,
         data_planes::nats_authorization,
+        oauth::list_clients,
+        oauth::revoke_client,
+        oauth::list_grants,
+        oauth::revoke_grant,
+        oauth::revoke_grants,
+        oauth::list_signing_keys,
+        oauth::rotate_signing_key,
     ),
     components(schemas(
         workspaces::CreateWorkspace,
@@ -79,6 +88,14 @@ use crate::application::{
         views::EventView,
         views::ServerVersionView,
         views::ServerChangeView,
+        oauth::ClientView,
+        oauth::ClientList,
+        oauth::GrantView,
+        oauth::GrantList,
+        oauth::SigningKeyView,
+        oauth::SigningKeyList,
+        oauth::RevokedGrants,
+        RevokeGrantsInput,
     ))
 )]
 struct ApiDoc;
