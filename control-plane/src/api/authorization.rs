@@ -285,3 +285,6 @@ impl Authorization for AuthorizationService {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests;
