@@ -1,11 +1,12 @@
-//! Generates the gRPC code of `proto/mcpgw/v1` (config sync and admin) with a vendored `protoc`, so building needs no
+//! Generates the gRPC code of `proto/mcpgw/v1` (config sync, admin, and the authorization server's store) with a vendored `protoc`, so building needs no
 //! system protobuf compiler.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto");
     let sync = proto_root.join("mcpgw/v1/sync.proto");
     let admin = proto_root.join("mcpgw/v1/admin.proto");
-    for proto in [&sync, &admin] {
+    let authorization = proto_root.join("mcpgw/v1/authorization.proto");
+    for proto in [&sync, &admin, &authorization] {
         println!("cargo:rerun-if-changed={}", proto.display());
     }
     let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
@@ -14,6 +15,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);
     tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("mcpgw_descriptor.bin"))
-        .compile_with_config(config, &[sync, admin], &[proto_root])?;
+        .compile_with_config(config, &[sync, admin, authorization], &[proto_root])?;
     Ok(())
 }

@@ -8,6 +8,7 @@ mod credential;
 pub mod external;
 mod host;
 mod route;
+pub mod scope;
 mod session;
 
 pub use credential::{API_KEY_HEADER, CredentialError, Principal, authenticate, identify};

@@ -81,6 +81,9 @@ pub enum GatewayError {
         /// Whose grants.
         owner: Owner,
     },
+    /// The gateway's OAuth access token lacks the scope this request needs.
+    #[error("the access token lacks the scope `{0}` this request needs")]
+    InsufficientScope(&'static str),
     /// No server has this slug.
     #[error("no MCP server at `/{0}/mcp`")]
     UnknownServer(String),
@@ -260,6 +263,7 @@ impl GatewayError {
             | NotProvisioned(_)
             | ServerDisabled(_)
             | UserRequired(_)
+            | InsufficientScope(_)
             | NotGranted { .. } => StatusCode::FORBIDDEN,
             UnknownServer(_) | UnknownPath(_) | Session(_) | UpstreamSessionGone => {
                 StatusCode::NOT_FOUND
@@ -304,6 +308,7 @@ impl GatewayError {
             ServerDisabled(_) => "server_disabled",
             UserRequired(_) => "user_required",
             NotGranted { .. } => "not_granted",
+            InsufficientScope(_) => "insufficient_scope",
             UnknownServer(_) => "unknown_server",
             UnknownPath(_) => "unknown_path",
             Session(_) | UpstreamSessionGone => "unknown_session",
@@ -348,6 +353,7 @@ impl GatewayError {
             NotProvisioned(slug) => format!("ask an admin to provision server `{slug}` to your key's workspace, or use a key of its workspace"),
             ServerDisabled(slug) => format!("server `{slug}` was disabled by an admin; ask them to enable it"),
             UserRequired(slug) => format!("use your own user key (an API key of type `user`) for `{slug}`, so the upstream acts as you; service keys are for servers with shared credentials"),
+            InsufficientScope(scope) => format!("sign in again from your MCP client, granting `{scope}` on the consent page"),
             NotGranted { slug, owner } => format!("ask an admin to add `{slug}` to the `servers` of the {} grants (`PATCH /v1/workspaces/{{id}}` with `grants`)", match owner { Owner::Key => "key's", _ => "user's" }),
             UnknownServer(_) => "check the server slug in the URL: `GET /v1/servers` on the admin API lists them".into(),
             UnknownPath(_) => "MCP servers are at `/{slug}/mcp`, one path segment per slug".into(),
@@ -539,6 +545,18 @@ impl IntoResponse for Failure {
         response
             .extensions_mut()
             .insert(FailureReason(self.error.reason()));
+        let challenge = match &self.error {
+            GatewayError::InsufficientScope(scope) => Some(format!(
+                "Bearer realm=\"mcpgw\", error=\"insufficient_scope\", scope=\"{scope}\", error_description=\"{}\"",
+                self.error
+            )),
+            _ => None,
+        };
+        if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
         if status == StatusCode::UNAUTHORIZED {
             let error = match self.error {
                 GatewayError::MissingCredential => "Bearer realm=\"mcpgw\"".to_owned(),

@@ -17,6 +17,7 @@ use tower::ServiceExt;
 
 use crate::admission::HostPolicy;
 use crate::admission::external::ExternalTokens;
+use crate::authorization::{AuthorizationServer, annotate_challenges};
 use crate::config::{Settings, SettingsError};
 use crate::drain::Drain;
 use crate::egress::EgressPolicy;
@@ -26,6 +27,7 @@ use crate::oauth::{SignIn, UserTokens, Vault};
 use crate::observe::{self, GatewayMetrics, Observer, RequestLog};
 use crate::relay::upstream::Upstream;
 use crate::relay::{self, Limits, RelayState};
+use crate::sealed::TextSealer;
 use crate::session::SessionSealer;
 use crate::snapshot::ConfigStore;
 use crate::sync::SyncClient;
@@ -41,6 +43,10 @@ pub struct Gateway {
     token_key: Option<mcpgw_shared::secret::Keyring>,
     /// The per-user sign-in routes, once users' tokens are kept.
     sign_in: Option<SignIn>,
+    /// `MCPGW_SESSION_KEYS`, which also seal the authorization server's pages' state.
+    session_keys: mcpgw_shared::secret::Keyring,
+    /// The gateway's own authorization server, once it can reach the control plane.
+    authorization: Option<AuthorizationServer>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -75,13 +81,11 @@ impl Gateway {
             loopback = egress.allows_loopback(),
             "egress policy: public destinations, plus what MCPGW_EGRESS_ALLOW lists"
         );
-        let sealer = SessionSealer::new(
-            settings
-                .session_keys
-                .clone()
-                .ok_or(SettingsError::Missing("MCPGW_SESSION_KEYS"))?,
-            settings.session_max_age,
-        );
+        let session_keys = settings
+            .session_keys
+            .clone()
+            .ok_or(SettingsError::Missing("MCPGW_SESSION_KEYS"))?;
+        let sealer = SessionSealer::new(session_keys.clone(), settings.session_max_age);
         let upstream = Upstream::new(
             settings.upstream_connect_timeout,
             settings.upstream_timeout,
@@ -121,6 +125,8 @@ impl Gateway {
             header_read_timeout: settings.header_read_timeout,
             token_key: settings.token_key.clone(),
             sign_in: None,
+            session_keys,
+            authorization: None,
         })
     }
 
@@ -174,6 +180,31 @@ impl Gateway {
         self
     }
 
+    /// The same gateway, acting as the OAuth authorization server of its MCP servers at
+    /// `public_base` (its issuer), keeping clients, grants and keys through `sync`.
+    pub fn with_authorization_server(mut self, sync: SyncClient, public_base: &url::Url) -> Self {
+        let upstream = &self.state.upstream;
+        let server = AuthorizationServer::new(
+            sync,
+            public_base,
+            self.state.store.clone(),
+            TextSealer::new(self.session_keys.clone()),
+            upstream.client().clone(),
+            upstream.egress().clone(),
+        );
+        tracing::info!(
+            issuer = server.issuer(),
+            "OAuth authorization server for MCP clients"
+        );
+        self.state.external = self
+            .state
+            .external
+            .clone()
+            .with_gateway_tokens(server.tokens().clone());
+        self.authorization = Some(server);
+        self
+    }
+
     /// The same gateway, leaving a record of every MCP request in `log`.
     pub fn with_request_log(mut self, log: RequestLog) -> Self {
         self.observer.log = log;
@@ -197,7 +228,14 @@ impl Gateway {
     /// with `Router::merge`; serve it with connect info (`into_make_service_with_connect_info`)
     /// so `MCPGW_TRUSTED_PROXIES` can be applied.
     pub fn router(&self) -> Router {
-        relay::router(self.state.clone())
+        let mut relay = relay::router(self.state.clone());
+        if let Some(authorization) = &self.authorization {
+            relay = relay.layer(axum::middleware::from_fn_with_state(
+                authorization.clone(),
+                annotate_challenges,
+            ));
+        }
+        relay
             .layer(axum::middleware::from_fn_with_state(
                 self.observer.clone(),
                 observe::track,
@@ -212,6 +250,12 @@ impl Gateway {
                 self.sign_in
                     .as_ref()
                     .map(SignIn::router)
+                    .unwrap_or_default(),
+            )
+            .merge(
+                self.authorization
+                    .as_ref()
+                    .map(AuthorizationServer::router)
                     .unwrap_or_default(),
             )
             .merge(

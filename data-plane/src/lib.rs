@@ -9,6 +9,7 @@
 pub mod access;
 pub mod admission;
 pub mod app;
+pub mod authorization;
 pub mod config;
 #[cfg(any(test, feature = "demo-upstream"))]
 pub mod demo_upstream;
@@ -21,9 +22,11 @@ pub mod health;
 pub mod limits;
 pub mod oauth;
 pub mod observe;
+mod pages;
 pub mod protocol;
 pub mod registry;
 pub mod relay;
+mod sealed;
 pub mod session;
 pub mod snapshot;
 pub mod sync;

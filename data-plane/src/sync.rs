@@ -5,11 +5,13 @@
 //! the bus is silent, report the applied sequence, and stop serving once the configuration is
 //! older than `MCPGW_MAX_STALENESS`.
 
+mod authorization;
 mod client;
 mod last_known_good;
 mod link;
 mod synchronizer;
 
+pub use authorization::OAUTH_CALL_TIMEOUT;
 pub use client::{SyncClient, SyncError};
 pub use last_known_good::{LastKnownGood, LastKnownGoodError};
 pub use link::{LinkError, SyncLink};

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod model;
 pub mod nats;
 pub mod proto;
+pub mod redirect_uri;
 pub mod request_id;
 pub mod request_log;
 pub mod secret;

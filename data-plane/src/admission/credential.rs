@@ -8,6 +8,7 @@ use mcpgw_shared::bearer::bearer_token;
 use mcpgw_shared::model::KeyType;
 use mcpgw_shared::{ApiKeyId, Credential, CredentialKind};
 
+use super::scope::Scopes;
 use crate::access::{self, Denial};
 use crate::errors::GatewayError;
 use crate::snapshot::{Config, KeyRecord};
@@ -25,6 +26,9 @@ pub struct Principal {
     pub key: KeyRecord,
     /// Whether it was named by an external JWT, not an API key the configuration holds.
     pub external: bool,
+    /// The scopes of the gateway's own OAuth access token it presented; `None` for API keys
+    /// and external JWTs, which scopes do not limit.
+    pub scopes: Option<Scopes>,
 }
 
 impl Principal {
@@ -113,6 +117,7 @@ pub fn identify(config: &Config, headers: &HeaderMap) -> Result<Principal, Crede
         key_id: *credential.id(),
         key: key.clone(),
         external: false,
+        scopes: None,
     })
 }
 

@@ -4,6 +4,8 @@
 //! audience must be the URL of the server called (or one the workspace lists), and its
 //! algorithm, expiry, not-before and required claims as the workspace says. The user it names
 //! then calls as a user key of that workspace with `mcp.invoke` would, until the token expires.
+//! The access tokens of the gateway's own authorization server are told apart by their issuer
+//! and verified against its keys; their scopes then limit what the caller may do.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,6 +23,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::credential::Principal;
+use crate::authorization::GatewayTokens;
 use crate::egress::EgressPolicy;
 use crate::errors::GatewayError;
 use crate::oauth::http::first_document;
@@ -42,6 +45,8 @@ pub struct ExternalTokens {
     jwks: moka::future::Cache<String, (Instant, Arc<JwkSet>)>,
     /// `MCPGW_PUBLIC_BASE_URL`, for the audience (the server's URL).
     public_base: Option<Arc<Url>>,
+    /// The access tokens of the gateway's own authorization server, when it has one.
+    gateway: Option<GatewayTokens>,
 }
 
 impl std::fmt::Debug for ExternalTokens {
@@ -68,7 +73,14 @@ impl ExternalTokens {
                 .time_to_live(JWKS_KEPT_FOR)
                 .build(),
             public_base: None,
+            gateway: None,
         }
+    }
+
+    /// The same, also accepting the access tokens of the gateway's own authorization server.
+    pub fn with_gateway_tokens(mut self, gateway: GatewayTokens) -> Self {
+        self.gateway = Some(gateway);
+        self
     }
 
     /// The same, taking audiences under `public_base`.
@@ -94,6 +106,15 @@ impl ExternalTokens {
         })?;
         let issuer = unverified_issuer(token)
             .ok_or_else(|| refused("its payload names no issuer (`iss`)".into()))?;
+        if let Some(gateway) = self.gateway.as_ref().filter(|g| g.issuer() == issuer) {
+            let claims = gateway.verify(token, &self.server_url(slug, host)).await?;
+            let workspace = config.workspace(&claims.mcpgw_workspace).ok_or_else(|| {
+                refused("its workspace is not one this gateway serves now".into())
+            })?;
+            let mut principal = principal(workspace, &claims.sub, claims.expires_at());
+            principal.scopes = Some(claims.scopes());
+            return Ok(principal);
+        }
         // Of the workspaces that trust the issuer, one the server called serves.
         let route = config.route_by_slug(slug);
         let workspace = config
@@ -279,6 +300,7 @@ fn principal(workspace: &Workspace, user: &str, expires_at: Option<DateTime<Utc>
             revoked: false,
         },
         external: true,
+        scopes: None,
     }
 }
 

@@ -157,6 +157,10 @@ where
         };
         observation.principal(&principal);
         principal.usable_at(now).map_err(|e| fail(e.into()))?;
+        // Every request needs some MCP scope (a GET stream, a DELETE, any POST).
+        if let Some(scope) = principal.scopes.and_then(|s| s.lacks("")) {
+            return Err(fail(GatewayError::InsufficientScope(scope)));
+        }
         let Path(slug) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|_| fail(GatewayError::UnknownServer(String::new())))?;

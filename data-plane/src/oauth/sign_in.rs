@@ -16,13 +16,11 @@ use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use http::{StatusCode, header};
+use mcpgw_shared::ServerId;
 use mcpgw_shared::model::UpstreamAuth;
 use mcpgw_shared::secret::Keyring;
-use mcpgw_shared::{SealedSecret, SecretCipher, ServerId};
 use oauth2::basic::BasicClient;
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, CsrfToken, PkceCodeChallenge, PkceCodeVerifier,
@@ -41,6 +39,8 @@ use super::resource::{self, ResourceError};
 use super::user_tokens::{UserTokens, refusal, token_client, token_set};
 use super::vault::UserTokenSet;
 use crate::egress::EgressPolicy;
+use crate::pages::{no_store, page};
+use crate::sealed::TextSealer;
 use crate::snapshot::{ConfigStore, Route};
 use crate::sync::SyncError;
 
@@ -235,7 +235,7 @@ pub struct SignIn {
 }
 
 struct Inner {
-    cipher: SecretCipher,
+    sealer: TextSealer,
     base: Url,
     client: reqwest::Client,
     egress: Arc<EgressPolicy>,
@@ -265,7 +265,7 @@ impl SignIn {
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                cipher: SecretCipher::new(key),
+                sealer: TextSealer::new(key),
                 base,
                 client,
                 egress,
@@ -348,16 +348,11 @@ impl SignIn {
     }
 
     fn seal<T: Serialize>(&self, value: &T, context: &str) -> String {
-        let json = serde_json::to_string(value).expect("sign-in values serialize");
-        let sealed = self.inner.cipher.seal(&json, context);
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&sealed).expect("sealed secrets serialize"))
+        self.inner.sealer.seal(value, context)
     }
 
     fn open<T: DeserializeOwned>(&self, text: &str, context: &str) -> Option<T> {
-        let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
-        let sealed: SealedSecret = serde_json::from_slice(&bytes).ok()?;
-        let json = self.inner.cipher.open(&sealed, context).ok()?;
-        serde_json::from_str(json.expose()).ok()
+        self.inner.sealer.open(text, context)
     }
 
     /// Discovery and registration for `route`, step by step as the specification orders them.
@@ -849,46 +844,4 @@ fn refused_sign_in(error: &str, description: Option<&str>) -> String {
         }
     };
     format!("It said: {said}. {fix}")
-}
-
-fn no_store(response: &mut Response) {
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, "no-store".parse().expect("static"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        "no-referrer".parse().expect("static"),
-    );
-}
-
-/// A small HTML page for the browser (the user's, mid sign-in).
-fn page(status: StatusCode, title: &str, text: &str) -> Response {
-    let body = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-         <body><h1>{title}</h1><p>{text}</p></body></html>",
-        title = escape(title),
-        text = escape(text),
-    );
-    let mut response = (
-        status,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        body,
-    )
-        .into_response();
-    no_store(&mut response);
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        "default-src 'none'; frame-ancestors 'none'"
-            .parse()
-            .expect("static"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, "DENY".parse().expect("static"));
-    response
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

@@ -92,6 +92,9 @@ pub async fn handle(
         Shape::Single(m) => m.raw_id(),
         Shape::Batch(_) => None,
     };
+    if let Some(scope) = principal.scopes.and_then(|s| s.lacks_for(&shape)) {
+        return Err(fail(GatewayError::InsufficientScope(scope), first_id));
+    }
     let is_initialize = matches!(&shape, Shape::Single(m) if m.is("initialize"));
     let claims = if era == Era::Sessions && !is_initialize {
         session

@@ -1,6 +1,7 @@
 //! The config-sync gRPC client, authenticated with the data plane's token.
 
 use mcpgw_shared::model::ConnectionRecord;
+use mcpgw_shared::proto::authorization_client::AuthorizationClient;
 use mcpgw_shared::proto::config_sync_client::ConfigSyncClient;
 use mcpgw_shared::proto::{
     self, Changes, ChangesRequest, EntityRequest, Snapshot, SnapshotRequest, StatusAck,
@@ -60,6 +61,8 @@ impl From<tonic::Status> for SyncError {
 #[derive(Clone)]
 pub struct SyncClient {
     inner: ConfigSyncClient<Channel>,
+    /// The authorization server's store, on the same channel.
+    pub(super) oauth: AuthorizationClient<Channel>,
     authorization: MetadataValue<tonic::metadata::Ascii>,
 }
 
@@ -75,14 +78,16 @@ impl SyncClient {
         let authorization = format!("Bearer {token}")
             .parse()
             .map_err(|_| SyncError::BadToken)?;
+        let channel = link.endpoint().connect_lazy();
         Ok(Self {
-            inner: ConfigSyncClient::new(link.endpoint().connect_lazy())
+            inner: ConfigSyncClient::new(channel.clone())
                 .max_decoding_message_size(MAX_SYNC_MESSAGE_BYTES),
+            oauth: AuthorizationClient::new(channel),
             authorization,
         })
     }
 
-    fn request<T>(&self, message: T) -> Request<T> {
+    pub(super) fn request<T>(&self, message: T) -> Request<T> {
         let mut request = Request::new(message);
         request
             .metadata_mut()
