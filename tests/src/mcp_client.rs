@@ -30,6 +30,8 @@ pub struct Answer {
     pub session: Option<String>,
     /// The JSON-RPC message (from a JSON body, or the last `data:` of an SSE body).
     pub body: Value,
+    /// The response's headers.
+    pub headers: reqwest::header::HeaderMap,
 }
 
 impl McpClient {
@@ -100,6 +102,7 @@ impl McpClient {
     async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
         let response = request.send().await.expect("the gateway answers");
         let status = response.status();
+        let headers = response.headers().clone();
         let session = response
             .headers()
             .get("mcp-session-id")
@@ -125,6 +128,7 @@ impl McpClient {
             status,
             session,
             body,
+            headers,
         }
     }
 

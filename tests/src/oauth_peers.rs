@@ -215,3 +215,45 @@ pub fn seen_by_upstream(answer: &Value) -> Value {
         .unwrap_or_else(|| panic!("a whoami result: {answer}"));
     serde_json::from_str(text).expect("whoami answers JSON")
 }
+
+/// JSON documents served at fixed paths over plain HTTP (put a [`crate::tls_proxy::TlsProxy`]
+/// in front for https): Client ID Metadata Documents of test clients. Stops when dropped.
+pub struct StaticDocuments {
+    port: u16,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl StaticDocuments {
+    /// Serves each `(path, document)`.
+    pub async fn start(documents: Vec<(&'static str, Value)>) -> Self {
+        let mut router = axum::Router::new();
+        for (path, document) in documents {
+            router = router.route(
+                path,
+                axum::routing::get(move || {
+                    let document = document.clone();
+                    async move { axum::Json(document) }
+                }),
+            );
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
+        let port = listener.local_addr().expect("bound").port();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Self { port, task }
+    }
+
+    /// The port it serves on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl Drop for StaticDocuments {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
