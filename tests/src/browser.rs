@@ -1,6 +1,7 @@
 //! A scripted browser for sign-in flows: follows redirects by hand, keeps cookies, and
-//! submits `oidc-provider`'s development login and consent forms, until it lands on a page
-//! that is neither (the gateway's callback page, or an error page).
+//! submits `oidc-provider`'s development login and consent forms (or the gateway's own sign-in
+//! and consent pages, with a user API key), until it lands on a page that is none of them (a
+//! callback page, or an error page).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -90,6 +91,22 @@ pub async fn sign_in_trusting(url: &str, login: &str, ca: Option<&std::path::Pat
                 url = url.join(&action).expect("a form action");
                 form = Some(vec![("prompt", "consent".to_owned())]);
             }
+            // The gateway's own sign-in page: `login` is a user API key.
+            Some(action) if text.contains(r#"name="api_key""#) => {
+                url = url.join(&action).expect("a form action");
+                form = Some(vec![
+                    ("request", hidden_request(&text)),
+                    ("api_key", login.to_owned()),
+                ]);
+            }
+            // The gateway's consent page.
+            Some(action) if text.contains(r#"value="allow""#) => {
+                url = url.join(&action).expect("a form action");
+                form = Some(vec![
+                    ("request", hidden_request(&text)),
+                    ("decision", "allow".to_owned()),
+                ]);
+            }
             _ => {
                 return Landing {
                     url: url.to_string(),
@@ -100,6 +117,14 @@ pub async fn sign_in_trusting(url: &str, login: &str, ca: Option<&std::path::Pat
         }
     }
     panic!("the sign-in did not end within {MAX_STEPS} pages");
+}
+
+/// The sealed request a gateway page's form carries.
+fn hidden_request(page: &str) -> String {
+    let marker = r#"name="request" value=""#;
+    let at = page.find(marker).expect("a sealed request field") + marker.len();
+    let end = page[at..].find('"').expect("a closing quote");
+    page[at..at + end].replace("&amp;", "&")
 }
 
 /// The `action` of the page's form, unescaped.

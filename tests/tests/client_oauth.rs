@@ -438,3 +438,227 @@ async fn a_client_named_by_its_metadata_document_signs_in_without_registering() 
         "the consent page names the client and the redirect host: {text}"
     );
 }
+
+/// Runs the official conformance suite's authorization-server scenarios against the gateway's
+/// issuer; the one that needs a person signing in is driven through the gateway's pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_conformance_suites_authorization_server_scenarios_pass() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let s = Setup::start(&[]).await;
+    let issuer = format!("{}/", s.pod.url());
+    let port = mcpgw_e2e::process::free_port();
+    let registered: Value = reqwest::Client::new()
+        .post(format!("{}/oauth/register", s.pod.url()))
+        .json(
+            &json!({"client_name": "conformance", "token_endpoint_auth_method": "none",
+                      "redirect_uris": [format!("http://127.0.0.1:{port}/callback")]}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let client_id = registered["client_id"].as_str().expect("a client id");
+    let results = tempfile::tempdir().unwrap();
+    let suite = mcpgw_e2e::peers::npm_file("conformance-next/dist/index.js");
+    let port_text = port.to_string();
+    let server_url = s.pod.mcp_url("demo");
+    let mut child = tokio::process::Command::new(mcpgw_e2e::peers::node())
+        .args([
+            suite.to_str().unwrap(),
+            "authorization",
+            "--url",
+            &issuer,
+            "--client-id",
+            client_id,
+            "--resource",
+            &server_url,
+            "--port",
+            &port_text,
+            "--output-dir",
+            results.path().to_str().unwrap(),
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the conformance suite starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut said = Vec::new();
+    let authorize = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            said.push(line.clone());
+            if line.starts_with(&format!("{}/oauth/authorize?", s.pod.url())) {
+                return Some(line);
+            }
+        }
+        None
+    })
+    .await
+    .expect("the suite asks for a sign-in within a minute");
+    let authorize = authorize.unwrap_or_else(|| panic!("no authorization URL: {said:#?}"));
+    // The person signing in: the user's key on the sign-in page, then Allow; the browser lands
+    // on the suite's callback.
+    let landing = mcpgw_e2e::browser::sign_in(&authorize, &s.alice).await;
+    assert!(
+        landing
+            .url
+            .starts_with(&format!("http://127.0.0.1:{port}/callback?")),
+        "{landing:?}"
+    );
+    let rest = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            said.push(line);
+        }
+        child.wait().await.unwrap()
+    })
+    .await
+    .expect("the suite finishes");
+    let output = said.join("\n");
+    eprintln!("{output}");
+    assert!(rest.success(), "the suite failed:\n{output}");
+    for scenario in [
+        "authorization-server-metadata-endpoint",
+        "authorization-code-grant",
+    ] {
+        assert!(output.contains(scenario), "{scenario} ran:\n{output}");
+    }
+    assert!(
+        output.contains(", 0 failed") && !output.contains("FAILURE") && !output.contains("✗"),
+        "{output}"
+    );
+}
+
+/// Signs `key`'s user in by hand for `client_id` at the server `demo`, asking for `scope`; the
+/// token endpoint's answer. The browser lands on a callback the test serves, on another
+/// loopback port than the one registered (RFC 8252 lets a native client's port vary).
+async fn tokens_by_hand(pod: &DataPlaneProcess, client_id: &str, key: &str, scope: &str) -> Value {
+    let callback =
+        mcpgw_e2e::oauth_peers::StaticDocuments::start(vec![("/callback", json!({}))]).await;
+    let redirect_uri = format!("http://127.0.0.1:{}/callback", callback.port());
+    let verifier = "v".repeat(64);
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let authorize = format!(
+        "{}/oauth/authorize?{}",
+        pod.url(),
+        form(&[
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", &redirect_uri),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+            ("resource", &pod.mcp_url("demo")),
+            ("scope", scope),
+            ("state", "by-hand"),
+        ])
+    );
+    let landing = mcpgw_e2e::browser::sign_in(&authorize, key).await;
+    let landed = url::Url::parse(&landing.url).expect("a landing URL");
+    let code = landed
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no code: {landing:?}"));
+    reqwest::Client::new()
+        .post(format!("{}/oauth/token", pod.url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code_verifier", &verifier),
+            ("redirect_uri", &redirect_uri),
+            ("client_id", client_id),
+            ("resource", &pod.mcp_url("demo")),
+        ]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_without_the_call_scope_lists_tools_but_calling_one_asks_for_more() {
+    let s = Setup::start(&[]).await;
+    let registered: Value = reqwest::Client::new()
+        .post(format!("{}/oauth/register", s.pod.url()))
+        .json(&json!({"client_name": "reader", "redirect_uris": [REDIRECT_URI]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let client_id = registered["client_id"].as_str().unwrap();
+    let tokens = tokens_by_hand(&s.pod, client_id, &s.alice, "mcp:tools:list").await;
+    assert_eq!(tokens["scope"], "mcp:tools:list", "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap();
+    let client = McpClient::new(s.pod.mcp_url("demo"), access);
+    let listed = client
+        .post_stateless(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}))
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let called = client
+        .post_stateless(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": "add", "arguments": {"a": 1, "b": 2}}}))
+        .await;
+    assert_eq!(called.status, StatusCode::FORBIDDEN, "{}", called.body);
+    assert_eq!(called.body["error"]["data"]["reason"], "insufficient_scope");
+    let challenge = called.headers["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.contains("error=\"insufficient_scope\"")
+            && challenge.contains("scope=\"mcp:tools:call\"")
+            && challenge.contains(&format!(
+                "resource_metadata=\"{}/.well-known/oauth-protected-resource/demo/mcp\"",
+                s.pod.url()
+            )),
+        "{challenge}"
+    );
+
+    // Introspection tells the client what its token is; revocation ends the grant.
+    let http = reqwest::Client::new();
+    let introspect = |token: String| {
+        let http = http.clone();
+        let at = format!("{}/oauth/introspect", s.pod.url());
+        let client_id = client_id.to_owned();
+        async move {
+            http.post(at)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form(&[("token", &token), ("client_id", &client_id)]))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let seen = introspect(access.to_owned()).await;
+    assert_eq!(seen["active"], true, "{seen}");
+    assert_eq!(seen["sub"], "alice", "{seen}");
+    assert_eq!(introspect(refresh.clone()).await["active"], true);
+    let revoked = http
+        .post(format!("{}/oauth/revoke", s.pod.url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("token", &refresh), ("client_id", client_id)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    assert_eq!(introspect(refresh).await["active"], false);
+
+    // The admin API lists the user's grants, revoked included.
+    let (status, grants) = s
+        .fleet
+        .admin(reqwest::Method::GET, "/v1/oauth/grants?user_id=alice", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{grants}");
+    let items = grants["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{grants}");
+    assert_eq!(items[0]["state"], "revoked", "{grants}");
+}
