@@ -6,10 +6,12 @@
 //! (RFC 7662) endpoints and its JWKS are served by every data plane.
 //!
 //! A user signs in on the gateway's own page with a user API key of their workspace and
-//! consents on a second page. What must outlive a pod — registered clients, grants, refresh
-//! tokens (rotated, a reused one revoking its family) and the signing keys — is kept by the
-//! control plane as events; it also signs the short-lived access tokens (JWTs bound to the
-//! server's URL), which every pod verifies locally against the keys it fetched.
+//! consents on a second page; when the server's upstream needs the user's own sign-in, the same
+//! browser goes on into it before returning to the client. What must outlive a pod — registered
+//! clients, grants, refresh tokens (rotated, a reused one revoking its family) and the signing
+//! keys — is kept by the control plane as events; it also signs the short-lived access tokens
+//! (JWTs bound to the server's URL), which every pod verifies locally against the keys it
+//! fetched.
 
 mod authorize;
 mod challenge;
@@ -26,6 +28,7 @@ use axum::routing::{get, post};
 use url::Url;
 
 use crate::egress::EgressPolicy;
+use crate::oauth::SignIn;
 use crate::sealed::TextSealer;
 use crate::snapshot::ConfigStore;
 use crate::sync::SyncClient;
@@ -39,6 +42,9 @@ pub const AUTHORIZE_PATH: &str = "/oauth/authorize";
 pub const SIGN_IN_PATH: &str = "/oauth/sign-in";
 /// Where the consent form posts.
 pub const CONSENT_PATH: &str = "/oauth/consent";
+/// Where the browser comes back to after an upstream sign-in that a client's sign-in went on
+/// into.
+pub const CONTINUE_PATH: &str = "/oauth/consent/continue";
 /// The token endpoint.
 pub const TOKEN_PATH: &str = "/oauth/token";
 /// The registration endpoint.
@@ -70,6 +76,9 @@ struct Inner {
     sealer: TextSealer,
     tokens: GatewayTokens,
     documents: ClientDocuments,
+    /// The per-user upstream sign-in, which a client's sign-in goes on into for a server whose
+    /// upstream needs the user's own token (set once, when users' tokens are kept).
+    upstream_sign_in: std::sync::OnceLock<SignIn>,
 }
 
 impl std::fmt::Debug for AuthorizationServer {
@@ -103,8 +112,15 @@ impl AuthorizationServer {
                 store,
                 sealer,
                 documents: ClientDocuments::new(client, egress),
+                upstream_sign_in: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Lets a client's sign-in go on into `sign_in` when the server's upstream needs the
+    /// user's own token, so one browser flow connects everything.
+    pub fn chain_upstream_sign_in(&self, sign_in: SignIn) {
+        let _ = self.inner.upstream_sign_in.set(sign_in);
     }
 
     /// The issuer identifier (`iss` of its tokens and of its authorization answers).
@@ -151,6 +167,7 @@ impl AuthorizationServer {
             .route(AUTHORIZE_PATH, get(authorize::start))
             .route(SIGN_IN_PATH, post(authorize::sign_in))
             .route(CONSENT_PATH, post(authorize::consent))
+            .route(CONTINUE_PATH, get(authorize::resume))
             .route(TOKEN_PATH, post(endpoints::token))
             .route(REGISTER_PATH, post(endpoints::register))
             .route(REVOKE_PATH, post(endpoints::revoke))

@@ -176,6 +176,9 @@ impl Gateway {
             .upstream
             .clone()
             .with_users(tokens, sign_in.clone());
+        if let Some(authorization) = &self.authorization {
+            authorization.chain_upstream_sign_in(sign_in.clone());
+        }
         self.sign_in = Some(sign_in);
         self
     }

@@ -23,14 +23,24 @@ pub struct Landing {
     pub text: String,
 }
 
-/// Opens `url` and signs in as `login` (any name: the development login takes any), giving
-/// consent when asked.
+/// Opens `url` and signs in as `login` (any name: the development login takes any; on the
+/// gateway's own sign-in page, a user API key), giving consent when asked.
 pub async fn sign_in(url: &str, login: &str) -> Landing {
     sign_in_trusting(url, login, None).await
 }
 
+/// [`sign_in`] where the gateway's own sign-in page gets `api_key` and `oidc-provider`'s login
+/// page `login` (a flow that passes both).
+pub async fn sign_in_with_key(url: &str, api_key: &str, login: &str) -> Landing {
+    browse(url, api_key, login, None).await
+}
+
 /// [`sign_in`], trusting the CA certificate at `ca` (PEM) for https pages too.
 pub async fn sign_in_trusting(url: &str, login: &str, ca: Option<&std::path::Path>) -> Landing {
+    browse(url, login, login, ca).await
+}
+
+async fn browse(url: &str, api_key: &str, login: &str, ca: Option<&std::path::Path>) -> Landing {
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(20));
@@ -96,7 +106,7 @@ pub async fn sign_in_trusting(url: &str, login: &str, ca: Option<&std::path::Pat
                 url = url.join(&action).expect("a form action");
                 form = Some(vec![
                     ("request", hidden_request(&text)),
-                    ("api_key", login.to_owned()),
+                    ("api_key", api_key.to_owned()),
                 ]);
             }
             // The gateway's consent page.

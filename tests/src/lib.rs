@@ -11,6 +11,7 @@ pub mod credential_proxy;
 pub mod db;
 pub mod fault_upstream;
 pub mod fleet;
+pub mod gateway_oauth;
 pub mod mcp_client;
 pub mod nats;
 pub mod oauth_peers;

@@ -13,6 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mcpgw_data_plane::demo_upstream::DemoUpstream;
 use mcpgw_e2e::fleet::{DataPlaneProcess, Fleet};
+use mcpgw_e2e::gateway_oauth::{REDIRECT_URI, form, register_public_client, tokens_by_hand};
 use mcpgw_e2e::mcp_client::McpClient;
 use mcpgw_e2e::nats::PrivateNats;
 use mcpgw_e2e::pki::TestPki;
@@ -24,7 +25,6 @@ use sha2::{Digest, Sha256};
 const SOON: Duration = Duration::from_secs(20);
 /// How long the gateway's access tokens live here: the clients outwait it to refresh.
 const ACCESS_TOKEN_TTL_SECS: u64 = 3;
-const REDIRECT_URI: &str = "http://127.0.0.1:53682/callback";
 
 struct Setup {
     _nats: PrivateNats,
@@ -146,12 +146,6 @@ fn check_run(run: &Value, issuer: &str) {
 fn claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).expect("a JWT");
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON")
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -532,69 +526,19 @@ async fn the_conformance_suites_authorization_server_scenarios_pass() {
     );
 }
 
-/// Signs `key`'s user in by hand for `client_id` at the server `demo`, asking for `scope`; the
-/// token endpoint's answer. The browser lands on a callback the test serves, on another
-/// loopback port than the one registered (RFC 8252 lets a native client's port vary).
-async fn tokens_by_hand(pod: &DataPlaneProcess, client_id: &str, key: &str, scope: &str) -> Value {
-    let callback =
-        mcpgw_e2e::oauth_peers::StaticDocuments::start(vec![("/callback", json!({}))]).await;
-    let redirect_uri = format!("http://127.0.0.1:{}/callback", callback.port());
-    let verifier = "v".repeat(64);
-    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    let authorize = format!(
-        "{}/oauth/authorize?{}",
-        pod.url(),
-        form(&[
-            ("response_type", "code"),
-            ("client_id", client_id),
-            ("redirect_uri", &redirect_uri),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-            ("resource", &pod.mcp_url("demo")),
-            ("scope", scope),
-            ("state", "by-hand"),
-        ])
-    );
-    let landing = mcpgw_e2e::browser::sign_in(&authorize, key).await;
-    let landed = url::Url::parse(&landing.url).expect("a landing URL");
-    let code = landed
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| panic!("no code: {landing:?}"));
-    reqwest::Client::new()
-        .post(format!("{}/oauth/token", pod.url()))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("code_verifier", &verifier),
-            ("redirect_uri", &redirect_uri),
-            ("client_id", client_id),
-            ("resource", &pod.mcp_url("demo")),
-        ]))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_without_the_call_scope_lists_tools_but_calling_one_asks_for_more() {
     let s = Setup::start(&[]).await;
-    let registered: Value = reqwest::Client::new()
-        .post(format!("{}/oauth/register", s.pod.url()))
-        .json(&json!({"client_name": "reader", "redirect_uris": [REDIRECT_URI]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let client_id = registered["client_id"].as_str().unwrap();
-    let tokens = tokens_by_hand(&s.pod, client_id, &s.alice, "mcp:tools:list").await;
+    let client_id = &register_public_client(&s.pod.url(), "reader").await;
+    let tokens = tokens_by_hand(
+        &s.pod.url(),
+        &s.pod.mcp_url("demo"),
+        client_id,
+        &s.alice,
+        "",
+        "mcp:tools:list",
+    )
+    .await;
     assert_eq!(tokens["scope"], "mcp:tools:list", "{tokens}");
     let access = tokens["access_token"].as_str().unwrap();
     let client = McpClient::new(s.pod.mcp_url("demo"), access);

@@ -827,3 +827,42 @@ async fn a_virtual_server_reaches_a_per_user_member_with_the_users_own_token() {
     assert_eq!(seen["claims"]["sub"], "erin@idp", "{seen}");
     assert_eq!(seen["claims"]["aud"], upstream.url.as_str(), "{seen}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clients_sign_in_goes_on_into_the_upstreams_so_one_browser_flow_connects_everything() {
+    let s = Setup::start().await;
+    let auth_server = AuthorizationServer::start(json!([]), Duration::from_secs(300)).await;
+    let upstream = JwtUpstream::start_protected(&auth_server.issuer).await;
+    s.server("notes", &upstream.url, json!({"scope": "mcp:tools"}))
+        .await;
+    let erin = s.user_key("erin").await;
+    let pods = s.pods(1).await;
+    let base = pods[0].url();
+    let resource = pods[0].mcp_url("notes");
+
+    // An MCP client with no key: the gateway's sign-in and consent, then the upstream's own
+    // login and consent, then back to the client with a code — one browser flow.
+    let client_id = mcpgw_e2e::gateway_oauth::register_public_client(&base, "agent").await;
+    let tokens = mcpgw_e2e::gateway_oauth::tokens_by_hand(
+        &base,
+        &resource,
+        &client_id,
+        &erin,
+        "erin@idp",
+        "mcp:*",
+    )
+    .await;
+    let access = tokens["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{tokens}"));
+    let client = McpClient::new(resource.clone(), access);
+    let session = client.initialize().await;
+    let answer = client.post(whoami(2), Some(&session)).await;
+    let seen = seen_by_upstream(&answer.body);
+    assert_eq!(seen["claims"]["sub"], "erin@idp", "{seen}");
+    assert_ne!(
+        seen["token"].as_str(),
+        Some(access),
+        "the client's token never reaches the upstream"
+    );
+}

@@ -16,14 +16,14 @@ use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use mcpgw_shared::model::KeyType;
+use mcpgw_shared::model::{KeyType, UpstreamAuth};
 use mcpgw_shared::proto::IssueCodeRequest;
 use mcpgw_shared::{ApiKeyId, WorkspaceId};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::form::read_form;
-use super::{AuthorizationServer, CONSENT_PATH, SIGN_IN_PATH, clients};
+use super::{AuthorizationServer, CONSENT_PATH, CONTINUE_PATH, SIGN_IN_PATH, clients};
 use crate::access;
 use crate::admission::identify;
 use crate::admission::scope::{self, Scopes};
@@ -41,6 +41,7 @@ const REQUEST_VALID_SECS: i64 = 15 * 60;
 /// The sealing contexts.
 const PENDING: &str = "authorization request";
 const SIGNED_IN: &str = "signed-in user";
+const RESUME: &str = "consented request";
 
 /// A checked authorization request, sealed into the pages' forms.
 #[derive(Debug, Serialize, Deserialize)]
@@ -56,6 +57,14 @@ struct Pending {
     exp: i64,
     /// What the CSRF cookie must hold.
     nonce: String,
+}
+
+/// A consented request waiting for the user's upstream sign-in, sealed into the link back.
+#[derive(Debug, Serialize, Deserialize)]
+struct Resume {
+    pending: Pending,
+    user: SignedIn,
+    exp: i64,
 }
 
 /// Who signed in on the gateway's page, with which key.
@@ -401,6 +410,58 @@ pub async fn consent(
     let Some(route) = config.route_by_slug(&pending.slug) else {
         return shown(format!("the server `{}` is gone", pending.slug));
     };
+    // A server whose upstream needs the user's own sign-in: the browser goes there first, and
+    // comes back to finish this one.
+    if let Some(sign_in) = server.inner.upstream_sign_in.get()
+        && matches!(route.server.auth, UpstreamAuth::Oauth2 { .. })
+        && !sign_in.connected(route, &user.user).await
+    {
+        let resume = Resume {
+            pending,
+            user,
+            exp: Utc::now().timestamp() + REQUEST_VALID_SECS,
+        };
+        let then = format!(
+            "{}?c={}",
+            server.at(CONTINUE_PATH),
+            server.inner.sealer.seal(&resume, RESUME)
+        );
+        let link = sign_in.link_then(route, &resume.user.user, then).await;
+        let mut response = Redirect::to(&link.url).into_response();
+        crate::pages::no_store(&mut response);
+        return response;
+    }
+    issue(&server, &config, &pending, &user).await
+}
+
+/// `GET /oauth/consent/continue?c=…`: back from the upstream's sign-in, the client's sign-in
+/// finishes (the user allowed it before leaving).
+pub async fn resume(
+    State(server): State<AuthorizationServer>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let resume: Option<Resume> = parameters(query.as_deref())
+        .ok()
+        .and_then(|p| p.get("c").cloned())
+        .and_then(|c| server.inner.sealer.open(&c, RESUME));
+    let Some(resume) = resume.filter(|r| r.exp >= Utc::now().timestamp()) else {
+        return shown("this link is not valid or has expired: start again from your MCP client");
+    };
+    let config = server.inner.store.load();
+    issue(&server, &config, &resume.pending, &resume.user).await
+}
+
+/// Asks the control plane for a code and sends the browser back to the client with it.
+async fn issue(
+    server: &AuthorizationServer,
+    config: &Config,
+    pending: &Pending,
+    user: &SignedIn,
+) -> Response {
+    let state = pending.state.as_deref();
+    let Some(route) = config.route_by_slug(&pending.slug) else {
+        return shown(format!("the server `{}` is gone", pending.slug));
+    };
     let request = IssueCodeRequest {
         client_id: pending.client_id.clone(),
         user_id: user.user.clone(),
@@ -414,7 +475,7 @@ pub async fn consent(
     };
     match server.inner.sync.issue_code(request).await {
         Ok(issued) => sent_back(
-            &server,
+            server,
             &pending.redirect_uri,
             state,
             &[("code", issued.code.as_str())],

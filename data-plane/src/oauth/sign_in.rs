@@ -89,6 +89,10 @@ struct Ticket {
     /// and what the upstream asked for).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sc: Option<String>,
+    /// Where the browser goes once signed in (a page of the gateway's own authorization server
+    /// that goes on with a client's sign-in), instead of the "signed in" page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    th: Option<String>,
 }
 
 /// The gateway's own `requestState` of an `InputRequiredResult` (2026-07-28): sealed, bound
@@ -305,6 +309,26 @@ impl SignIn {
         user: &str,
         scope: Option<String>,
     ) -> SignInLink {
+        self.ticket_link(route, user, scope, None).await
+    }
+
+    /// A link that signs `user` in, then sends the browser on to `then` (a URL of this gateway).
+    pub async fn link_then(&self, route: &Route, user: &str, then: String) -> SignInLink {
+        self.ticket_link(route, user, None, Some(then)).await
+    }
+
+    /// Whether `user` holds tokens for `route`'s upstream (as far as this pod knows).
+    pub async fn connected(&self, route: &Route, user: &str) -> bool {
+        self.inner.tokens.version(route, user).await > 0
+    }
+
+    async fn ticket_link(
+        &self,
+        route: &Route,
+        user: &str,
+        scope: Option<String>,
+        then: Option<String>,
+    ) -> SignInLink {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let ticket = Ticket {
             s: route.id(),
@@ -313,6 +337,7 @@ impl SignIn {
             exp: Utc::now().timestamp() + LINK_LIFETIME.as_secs() as i64,
             n: id.clone(),
             sc: scope,
+            th: then,
         };
         let sealed = self.seal(&ticket, "sign-in ticket");
         SignInLink {
@@ -680,6 +705,9 @@ impl SignIn {
                     self.inner.tokens.wrote(written.seq, record).await;
                 }
                 tracing::info!(server = %route.slug(), "a user signed in to an upstream");
+                if let Some(then) = &state.ticket.th {
+                    return Redirect::to(then).into_response();
+                }
                 page(
                     StatusCode::OK,
                     &format!("Signed in to {}", route.server.name),
