@@ -43,7 +43,7 @@ pub use servers::{
     BadPoint, RegisterServerInput, ServerAt, ServerChange, ServerVersion, UpdateServerInput,
     secret_context,
 };
-pub use sync::{SyncEntity, SyncSnapshot, SyncState};
+pub use sync::{SyncEntity, SyncSnapshot, SyncState, SyncWorkspace};
 pub use workspaces::WorkspaceChanges;
 
 use crate::domain::{Actor, Aggregate};

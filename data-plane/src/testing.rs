@@ -75,6 +75,7 @@ pub fn snapshot(
                 grants: Default::default(),
                 rate_limits: vec![],
                 jwt_validation: None,
+                identity_provider: None,
             })
             .collect(),
         servers: servers.iter().map(|s| proto::Server::from(*s)).collect(),

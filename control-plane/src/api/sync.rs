@@ -14,9 +14,11 @@ use mcpgw_shared::{StreamId, wire};
 use tonic::{Request, Response, Status};
 
 use super::grpc::{self, status};
-use crate::application::{InstanceReport, Service, StoreConnectionInput, SyncEntity, SyncState};
+use crate::application::{
+    InstanceReport, Service, StoreConnectionInput, SyncEntity, SyncState, SyncWorkspace,
+};
 use crate::metrics::ControlPlaneMetrics;
-use crate::store::{DataPlaneRow, WorkspaceRow};
+use crate::store::DataPlaneRow;
 
 /// The gRPC service.
 #[derive(Clone)]
@@ -51,7 +53,9 @@ impl SyncService {
     }
 }
 
-fn workspace_message(row: &WorkspaceRow) -> proto::Workspace {
+/// A workspace as a data plane is sent it; its identity provider's client secret in
+/// plaintext, as servers' secrets are.
+fn workspace_message(row: &SyncWorkspace) -> proto::Workspace {
     proto::Workspace {
         id: row.id.to_string(),
         name: row.name.clone(),
@@ -66,6 +70,10 @@ fn workspace_message(row: &WorkspaceRow) -> proto::Workspace {
             .jwt_validation
             .as_ref()
             .and_then(|rules| serde_json::to_string(rules).ok()),
+        identity_provider: row
+            .identity_provider
+            .as_ref()
+            .map(|provider| provider.to_json_with_secret()),
     }
 }
 
@@ -244,3 +252,6 @@ impl ConfigSync for SyncService {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,6 @@
 //! Errors of the service layer; the API layers map them to HTTP and gRPC statuses.
 
-use mcpgw_shared::{SecretError, ServerId};
+use mcpgw_shared::{SecretError, StreamId};
 
 use super::authenticate::Unauthenticated;
 use super::authorization::signing::SigningError;
@@ -42,11 +42,11 @@ pub enum ServiceError {
     },
     /// A stored secret does not open with the configured key.
     #[error(
-        "a secret of server {server} ({field}) cannot be decrypted ({source}): is MCPGW_SECRET_KEY the key it was stored with?"
+        "a secret of {owner} ({field}) cannot be decrypted ({source}): is MCPGW_SECRET_KEY the key it was stored with?"
     )]
     SecretUnreadable {
-        /// The server.
-        server: ServerId,
+        /// The server or workspace it belongs to.
+        owner: StreamId,
         /// The secret's field path.
         field: String,
         /// Why it does not open.

@@ -14,6 +14,7 @@ use super::caller::as_scope;
 use super::{Caller, Service, ServiceError};
 use crate::domain::DomainEvent;
 use crate::domain::server::ServerEvent;
+use crate::domain::workspace::WorkspaceEvent;
 use crate::store::StoredEvent;
 
 /// Most events one page returns.
@@ -131,6 +132,15 @@ fn shown(event: &DomainEvent) -> Value {
     ) = event
     {
         data["auth"] = json!(auth.redacted());
+    }
+    if let DomainEvent::Workspace(WorkspaceEvent::IdentityProviderChanged {
+        identity_provider: Some(provider),
+    }) = event
+    {
+        data["identity_provider"]["client_secret_set"] = json!(provider.client_secret.is_some());
+        if let Some(Value::Object(fields)) = data.get_mut("identity_provider") {
+            fields.remove("client_secret");
+        }
     }
     if let Value::Object(fields) = &mut data {
         fields.remove("secret_hash");

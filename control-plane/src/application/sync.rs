@@ -4,11 +4,15 @@
 
 use std::ops::DerefMut;
 
-use mcpgw_shared::model::{ApiKeyRecord, ConnectionRecord, ServerConfig};
+use mcpgw_shared::model::{
+    ApiKeyRecord, ConnectionRecord, Grants, IdentityProvider, JwtValidation, RateLimit,
+    ServerConfig, ToolFilter,
+};
 use mcpgw_shared::{Redacted, SecretCipher, StreamId, WorkspaceId};
 use sqlx::AnyConnection;
 
 use super::connections::connection_record;
+use super::workspaces::workspace_secret_context;
 use super::{Service, ServiceError, secret_context};
 use crate::store::read_models::{Reader, Scope};
 use crate::store::{ApiKeyRow, DataPlaneRow, ServerRow, WorkspaceRow};
@@ -23,8 +27,8 @@ pub struct SyncSnapshot {
     pub seq: i64,
     /// Whether the data plane serves every workspace.
     pub all_workspaces: bool,
-    /// Its workspaces.
-    pub workspaces: Vec<WorkspaceRow>,
+    /// Its workspaces, secrets opened.
+    pub workspaces: Vec<SyncWorkspace>,
     /// The servers that serve them, secrets opened.
     pub servers: Vec<ServerConfig>,
     /// Their keys.
@@ -50,14 +54,33 @@ pub enum SyncState {
     /// It no longer exists, or is no longer in the data plane's scope (or is not a kind of
     /// entity data planes hold).
     Removed,
-    /// A workspace.
-    Workspace(Box<WorkspaceRow>),
+    /// A workspace, secrets opened.
+    Workspace(Box<SyncWorkspace>),
     /// A server, secrets opened.
     Server(Box<ServerConfig>),
     /// An API key.
     ApiKey(ApiKeyRecord),
     /// A user's connection.
     Connection(ConnectionRecord),
+}
+
+/// A workspace as a data plane holds it: its identity provider's client secret opened.
+#[derive(Debug, Clone)]
+pub struct SyncWorkspace {
+    /// Id.
+    pub id: WorkspaceId,
+    /// Name.
+    pub name: String,
+    /// Its tool policy.
+    pub tools: ToolFilter,
+    /// What single keys and users may use.
+    pub grants: std::collections::BTreeMap<String, Grants>,
+    /// Its rate limits and quotas.
+    pub rate_limits: Vec<RateLimit>,
+    /// How it checks bearer JWTs.
+    pub jwt_validation: Option<JwtValidation>,
+    /// The OpenID Connect provider its users sign in with, client secret opened.
+    pub identity_provider: Option<IdentityProvider>,
 }
 
 impl Service {
@@ -70,7 +93,12 @@ impl Service {
         let mut reader = self.db.snapshot_reader().await?;
         let seq = reader.head().await?;
         let resolver = Resolver::new(&self.cipher, scope);
-        let workspaces = reader.workspaces(scope).await?;
+        let workspaces = reader
+            .workspaces(scope)
+            .await?
+            .into_iter()
+            .map(|row| resolver.workspace(row))
+            .collect::<Result<_, _>>()?;
         let servers = reader
             .servers(scope)
             .await?
@@ -180,7 +208,7 @@ impl<'a> Resolver<'a> {
                 .map_err(|source| {
                     tracing::error!(server = %id, field = path, error = %source, "cannot open a stored secret");
                     ServiceError::SecretUnreadable {
-                        server: id,
+                        owner: id.stream(),
                         field: path.to_owned(),
                         source,
                     }
@@ -202,6 +230,36 @@ impl<'a> Resolver<'a> {
             auth,
             version: row.version,
             connection_version: row.connection_version,
+        })
+    }
+
+    fn workspace(&self, row: WorkspaceRow) -> Result<SyncWorkspace, ServiceError> {
+        let id = row.id;
+        let identity_provider = row
+            .identity_provider
+            .map(|provider| {
+                provider.try_map_secret(|sealed, path| {
+                    self.cipher
+                        .open(&sealed, &workspace_secret_context(&id, path))
+                        .map_err(|source| {
+                            tracing::error!(workspace = %id, field = path, error = %source, "cannot open a stored secret");
+                            ServiceError::SecretUnreadable {
+                                owner: id.stream(),
+                                field: path.to_owned(),
+                                source,
+                            }
+                        })
+                })
+            })
+            .transpose()?;
+        Ok(SyncWorkspace {
+            id,
+            name: row.name,
+            tools: row.tools,
+            grants: row.grants,
+            rate_limits: row.rate_limits,
+            jwt_validation: row.jwt_validation,
+            identity_provider,
         })
     }
 
@@ -233,7 +291,11 @@ impl<'a> Resolver<'a> {
                 .workspace(id)
                 .await?
                 .filter(|w| self.in_scope(&w.id))
-                .map(|row| SyncState::Workspace(Box::new(row))),
+                .map(|row| {
+                    self.workspace(row)
+                        .map(|w| SyncState::Workspace(Box::new(w)))
+                })
+                .transpose()?,
             StreamId::Server(id) => match reader.server(id).await? {
                 Some(server) if server.workspaces().any(|w| self.in_scope(w)) => {
                     Some(SyncState::Server(Box::new(self.server(server)?)))

@@ -2,8 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use mcpgw_shared::model::{GrantSubject, Grants, JwtValidation, RateLimit, ToolFilter};
-use mcpgw_shared::{ApiKeyId, WorkspaceId};
+use mcpgw_shared::model::{
+    GrantSubject, Grants, IdentityProvider, JwtValidation, RateLimit, ToolFilter,
+};
+use mcpgw_shared::{ApiKeyId, SealedSecret, SecretCipher, WorkspaceId};
 
 use super::caller::as_scope;
 use super::{Caller, Service, ServiceError};
@@ -24,6 +26,9 @@ pub struct WorkspaceChanges {
     pub rate_limits: Option<Vec<RateLimit>>,
     /// New bearer-JWT rules (`Some(None)` removes them).
     pub jwt_validation: Option<Option<JwtValidation>>,
+    /// A new OpenID Connect provider for its users' sign-in (`Some(None)` removes it), its
+    /// client secret in plaintext as the request gave it (`Debug` does not show it).
+    pub identity_provider: Option<Option<IdentityProvider<String>>>,
 }
 
 impl Service {
@@ -54,6 +59,14 @@ impl Service {
         if let Some(grants) = &changes.grants {
             self.check_granted_keys(id, grants.keys()).await?;
         }
+        let identity_provider = changes
+            .identity_provider
+            .map(|provider| {
+                provider
+                    .map(|provider| seal_identity_provider(&self.cipher, id, provider))
+                    .transpose()
+            })
+            .transpose()?;
         let mut expected_version = expected_version;
         let commands = [
             changes.name.map(|name| WorkspaceCommand::Rename { name }),
@@ -69,6 +82,9 @@ impl Service {
             changes
                 .jwt_validation
                 .map(|jwt_validation| WorkspaceCommand::SetJwtValidation { jwt_validation }),
+            identity_provider.map(|identity_provider| WorkspaceCommand::SetIdentityProvider {
+                identity_provider,
+            }),
         ];
         for command in commands.into_iter().flatten() {
             self.execute::<Workspace>(caller, id, expected_version.take(), |_| Ok(()), command)
@@ -159,3 +175,31 @@ impl Service {
         Ok(workspaces)
     }
 }
+
+/// Checks the client secret of `provider` and seals it for workspace `id`: in the event, the
+/// read model and the audit log it is only ever a ciphertext.
+fn seal_identity_provider(
+    cipher: &SecretCipher,
+    id: &WorkspaceId,
+    provider: IdentityProvider<String>,
+) -> Result<IdentityProvider<SealedSecret>, ServiceError> {
+    provider
+        .validate_secret()
+        .map_err(|e| DomainError::invalid(e.field, e.message))?;
+    Ok(provider
+        .try_map_secret(|plain, path| {
+            Ok::<_, std::convert::Infallible>(
+                cipher.seal(&plain, &workspace_secret_context(id, path)),
+            )
+        })
+        .unwrap_or_else(|never| match never {}))
+}
+
+/// The associated data a workspace's secret is sealed with: its stream and field path (as
+/// [`secret_context`](super::secret_context) for a server's).
+pub(super) fn workspace_secret_context(id: &WorkspaceId, path: &str) -> String {
+    format!("{}/{path}", id.stream())
+}
+
+#[cfg(test)]
+mod tests;

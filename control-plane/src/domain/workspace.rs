@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 
 use mcpgw_shared::model::{
-    GrantSubject, Grants, JWT_ALGORITHMS, JwtValidation, RateLimit, ToolFilter,
+    GrantSubject, Grants, IdentityProvider, JWT_ALGORITHMS, JwtValidation, RateLimit, ToolFilter,
 };
-use mcpgw_shared::{ApiKeyId, Slug, StreamId, WorkspaceId};
+use mcpgw_shared::{ApiKeyId, SealedSecret, Slug, StreamId, WorkspaceId};
 use serde::{Deserialize, Serialize};
 
 use super::{Aggregate, Decision, DomainError, DomainEvent};
@@ -38,6 +38,12 @@ pub enum WorkspaceEvent {
         /// The new rules.
         jwt_validation: Option<JwtValidation>,
     },
+    /// The OpenID Connect provider its users sign in with changed (`None`: none).
+    #[serde(rename = "WorkspaceIdentityProviderChanged")]
+    IdentityProviderChanged {
+        /// The new provider, its client secret sealed.
+        identity_provider: Option<IdentityProvider<SealedSecret>>,
+    },
     /// Its rate limits and quotas changed.
     #[serde(rename = "WorkspaceRateLimitsChanged")]
     RateLimitsChanged {
@@ -62,6 +68,7 @@ impl WorkspaceEvent {
             Self::GrantsChanged { .. } => "WorkspaceGrantsChanged",
             Self::RateLimitsChanged { .. } => "WorkspaceRateLimitsChanged",
             Self::JwtValidationChanged { .. } => "WorkspaceJwtValidationChanged",
+            Self::IdentityProviderChanged { .. } => "WorkspaceIdentityProviderChanged",
         }
     }
 }
@@ -89,6 +96,12 @@ pub enum WorkspaceCommand {
         /// The rules; `None` accepts API keys only.
         jwt_validation: Option<JwtValidation>,
     },
+    /// Set (or remove) the OpenID Connect provider its users sign in with. A provider without
+    /// a client secret keeps the stored one when its issuer and client id are unchanged.
+    SetIdentityProvider {
+        /// The provider, its client secret (if given) sealed; `None` removes it.
+        identity_provider: Option<IdentityProvider<SealedSecret>>,
+    },
     /// Set its rate limits and quotas (the complete list).
     SetRateLimits {
         /// The limits.
@@ -114,6 +127,8 @@ pub struct Workspace {
     pub rate_limits: Vec<RateLimit>,
     /// How it checks its identity provider's bearer JWTs.
     pub jwt_validation: Option<JwtValidation>,
+    /// The OpenID Connect provider its users sign in with, its client secret sealed.
+    pub identity_provider: Option<IdentityProvider<SealedSecret>>,
 }
 
 impl Aggregate for Workspace {
@@ -145,6 +160,9 @@ impl Aggregate for Workspace {
             WorkspaceEvent::JwtValidationChanged { jwt_validation } => {
                 self.jwt_validation = jwt_validation.clone();
             }
+            WorkspaceEvent::IdentityProviderChanged { identity_provider } => {
+                self.identity_provider = identity_provider.clone();
+            }
         }
     }
 
@@ -163,6 +181,9 @@ impl Aggregate for Workspace {
             }
             WorkspaceCommand::SetJwtValidation { jwt_validation } => {
                 self.set_jwt_validation(id, jwt_validation)?
+            }
+            WorkspaceCommand::SetIdentityProvider { identity_provider } => {
+                self.set_identity_provider(id, identity_provider)?
             }
         };
         Ok(Decision {
@@ -260,6 +281,38 @@ impl Workspace {
         }
         Ok(vec![WorkspaceEvent::JwtValidationChanged {
             jwt_validation,
+        }])
+    }
+
+    /// Setting the same provider changes nothing. Without a client secret, the stored one is
+    /// kept if the issuer and client id are the same, and dropped otherwise (a secret belongs
+    /// to one client at one provider).
+    fn set_identity_provider(
+        &self,
+        id: &WorkspaceId,
+        identity_provider: Option<IdentityProvider<SealedSecret>>,
+    ) -> Result<Vec<WorkspaceEvent>, DomainError> {
+        if self.name.is_none() {
+            return Err(DomainError::not_found("workspace", id));
+        }
+        let mut identity_provider = identity_provider;
+        if let Some(provider) = &mut identity_provider {
+            provider
+                .validate()
+                .map_err(|e| DomainError::invalid(e.field, e.message))?;
+            if provider.client_secret.is_none() {
+                provider.client_secret = self
+                    .identity_provider
+                    .as_ref()
+                    .filter(|current| current.same_client(provider))
+                    .and_then(|current| current.client_secret.clone());
+            }
+        }
+        if identity_provider == self.identity_provider {
+            return Ok(vec![]);
+        }
+        Ok(vec![WorkspaceEvent::IdentityProviderChanged {
+            identity_provider,
         }])
     }
 

@@ -98,6 +98,15 @@ async fn apply_workspace(row: Row<'_>, event: &WorkspaceEvent) -> Result<(), Sto
                 .transpose()?;
             update(row, "workspaces", "jwt_validation = $4", |q| q.bind(rules)).await?;
         }
+        WorkspaceEvent::IdentityProviderChanged { identity_provider } => {
+            // The client secret stays sealed, as in the event.
+            let provider = identity_provider
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?;
+            let set = "identity_provider = $4";
+            update(row, "workspaces", set, |q| q.bind(provider)).await?;
+        }
         WorkspaceEvent::RateLimitsChanged { rate_limits } => {
             let limits = serde_json::to_string(rate_limits)?;
             update(row, "workspaces", "rate_limits = $4", |q| q.bind(limits)).await?;

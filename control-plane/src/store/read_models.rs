@@ -6,8 +6,8 @@ use std::ops::DerefMut;
 
 use chrono::{DateTime, Utc};
 use mcpgw_shared::model::{
-    Grants, JwtValidation, KeyState, KeyType, Permission, RateLimit, RequestLogging, ToolFilter,
-    UpstreamAuth, VirtualServer,
+    Grants, IdentityProvider, JwtValidation, KeyState, KeyType, Permission, RateLimit,
+    RequestLogging, ToolFilter, UpstreamAuth, VirtualServer,
 };
 use mcpgw_shared::{ApiKeyId, DataPlaneId, SealedSecret, ServerId, Slug, StreamId, WorkspaceId};
 use sqlx::any::AnyRow;
@@ -43,6 +43,8 @@ pub struct WorkspaceRow {
     pub rate_limits: Vec<RateLimit>,
     /// How it checks its identity provider's bearer JWTs.
     pub jwt_validation: Option<JwtValidation>,
+    /// The OpenID Connect provider its users sign in with, its client secret sealed.
+    pub identity_provider: Option<IdentityProvider<SealedSecret>>,
 }
 
 /// A server row, secrets sealed.
@@ -273,7 +275,7 @@ impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
     pub async fn workspaces(&mut self, scope: Scope<'_>) -> Result<Vec<WorkspaceRow>, StoreError> {
         let rows = self
             .fetch_scoped(
-                "SELECT id, name, version, created_at, updated_at, tools, grants, rate_limits, jwt_validation FROM workspaces",
+                "SELECT id, name, version, created_at, updated_at, tools, grants, rate_limits, jwt_validation, identity_provider FROM workspaces",
                 "id",
                 scope,
                 "ORDER BY name",
@@ -288,7 +290,7 @@ impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
         id: &WorkspaceId,
     ) -> Result<Option<WorkspaceRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, name, version, created_at, updated_at, tools, grants, rate_limits, jwt_validation FROM workspaces WHERE id = $1",
+            "SELECT id, name, version, created_at, updated_at, tools, grants, rate_limits, jwt_validation, identity_provider FROM workspaces WHERE id = $1",
         )
         .bind(id.to_string())
         .fetch_optional(&mut *self.conn)
@@ -551,6 +553,10 @@ fn decode_workspace(row: &AnyRow) -> Result<WorkspaceRow, StoreError> {
         jwt_validation: row
             .try_get::<Option<String>, _>(8)?
             .map(|j| serde_json::from_str(&j))
+            .transpose()?,
+        identity_provider: row
+            .try_get::<Option<String>, _>(9)?
+            .map(|p| serde_json::from_str(&p))
             .transpose()?,
     })
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use mcpgw_shared::model::InvalidMessage;
-use mcpgw_shared::model::{ConnectionRecord, ServerConfig};
+use mcpgw_shared::model::{ConnectionRecord, IdentityProvider, ServerConfig};
 use mcpgw_shared::proto::{self, entity_state::State};
 use mcpgw_shared::{ApiKeyId, ConnectionId, ServerId, WorkspaceId};
 
@@ -94,6 +94,15 @@ fn workspace_from(msg: proto::Workspace) -> Result<Workspace, ApplyError> {
             reason: e.to_string(),
         })?
         .map(Arc::new);
+    let identity_provider = msg
+        .identity_provider
+        .map(|json| IdentityProvider::from_json_with_secret(&json))
+        .transpose()
+        .map_err(|e| InvalidMessage {
+            field: "workspace.identity_provider",
+            reason: e.to_string(),
+        })?
+        .map(Arc::new);
     Ok(Workspace {
         id,
         name: msg.name,
@@ -101,6 +110,7 @@ fn workspace_from(msg: proto::Workspace) -> Result<Workspace, ApplyError> {
         grants,
         limits: Arc::new(limits),
         jwt_validation,
+        identity_provider,
     })
 }
 

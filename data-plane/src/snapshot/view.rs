@@ -9,7 +9,9 @@ use super::route::Route;
 use super::sharded::ShardedMap as HashMap;
 use super::tool_policy::ToolPolicy;
 use crate::limits::ServerLimits;
-use mcpgw_shared::model::{ConnectionRecord, JwtValidation, key_subject, user_subject};
+use mcpgw_shared::model::{
+    ConnectionRecord, IdentityProvider, JwtValidation, key_subject, user_subject,
+};
 use mcpgw_shared::proto;
 use mcpgw_shared::{ApiKeyId, ConnectionId, ServerId, WorkspaceId};
 
@@ -28,6 +30,9 @@ pub struct Workspace {
     pub limits: Arc<ServerLimits>,
     /// How it checks its identity provider's bearer JWTs (none: API keys only).
     pub jwt_validation: Option<Arc<JwtValidation>>,
+    /// The OpenID Connect provider its users sign in with at the gateway's authorization
+    /// server, client secret in memory (none: no sign-in through a provider).
+    pub identity_provider: Option<Arc<IdentityProvider>>,
 }
 
 impl Workspace {
@@ -167,6 +172,10 @@ impl Config {
                         .jwt_validation
                         .as_deref()
                         .and_then(|rules| serde_json::to_string(rules).ok()),
+                    identity_provider: w
+                        .identity_provider
+                        .as_deref()
+                        .map(IdentityProvider::to_json_with_secret),
                 })
                 .collect(),
             servers: self

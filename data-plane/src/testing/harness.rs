@@ -26,6 +26,8 @@ pub struct WorkspacePolicies {
     pub rate_limits: Vec<mcpgw_shared::model::RateLimit>,
     /// Its bearer-JWT rules.
     pub jwt_validation: Option<mcpgw_shared::model::JwtValidation>,
+    /// The OpenID Connect provider its users sign in with.
+    pub identity_provider: Option<mcpgw_shared::model::IdentityProvider>,
 }
 
 /// A running gateway and the handle to change its configuration.
@@ -141,6 +143,10 @@ impl Harness {
                     .jwt_validation
                     .as_ref()
                     .map(|rules| serde_json::to_string(rules).expect("rules serialize")),
+                identity_provider: policies
+                    .identity_provider
+                    .as_ref()
+                    .map(|provider| provider.to_json_with_secret()),
             })),
         };
         self.updater

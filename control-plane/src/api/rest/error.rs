@@ -111,11 +111,11 @@ impl From<ServiceError> for ApiError {
                 Self::new(StatusCode::CONFLICT, "snapshot_needed", e.to_string())
             }
             ServiceError::SecretUnreadable {
-                server,
+                owner,
                 field,
                 source,
             } => {
-                tracing::error!(%server, field, error = %source, "a stored secret does not open");
+                tracing::error!(%owner, field, error = %source, "a stored secret does not open");
                 Self::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "secret_unreadable",

@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use mcpgw_shared::model::{
-    Grants, JwtValidation, KeyState, RateLimit, RequestLogging, SecretSet, ToolFilter,
-    UpstreamAuth, VirtualServer,
+    Grants, IdentityProvider, JwtValidation, KeyState, RateLimit, RequestLogging, SecretSet,
+    ToolFilter, UpstreamAuth, VirtualServer,
 };
 use mcpgw_shared::version::{self, VERSION};
 use mcpgw_shared::wire::Audience;
-use mcpgw_shared::{ApiKeyId, DataPlaneId, ServerId, Slug, StreamId, WorkspaceId};
+use mcpgw_shared::{ApiKeyId, DataPlaneId, SealedSecret, ServerId, Slug, StreamId, WorkspaceId};
 use serde::Serialize;
 
 use crate::application::{
@@ -40,6 +40,39 @@ pub struct WorkspaceView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     jwt_validation: Option<JwtValidation>,
+    /// The OpenID Connect provider the workspace's users sign in with (never its secret).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    identity_provider: Option<IdentityProviderView>,
+}
+
+/// A workspace's identity provider as the API shows it: whether a client secret is stored,
+/// never the secret.
+#[derive(Debug, Serialize)]
+pub struct IdentityProviderView {
+    issuer: String,
+    client_id: String,
+    client_secret_set: bool,
+    scopes: String,
+    user_claim: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    allowed_email_domains: Vec<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    required_claims: BTreeMap<String, serde_json::Value>,
+}
+
+impl From<IdentityProvider<SealedSecret>> for IdentityProviderView {
+    fn from(provider: IdentityProvider<SealedSecret>) -> Self {
+        Self {
+            client_secret_set: provider.client_secret.is_some(),
+            issuer: provider.issuer,
+            client_id: provider.client_id,
+            scopes: provider.scopes,
+            user_claim: provider.user_claim,
+            allowed_email_domains: provider.allowed_email_domains,
+            required_claims: provider.required_claims,
+        }
+    }
 }
 
 impl From<WorkspaceRow> for WorkspaceView {
@@ -54,6 +87,7 @@ impl From<WorkspaceRow> for WorkspaceView {
             grants: row.grants,
             rate_limits: row.rate_limits,
             jwt_validation: row.jwt_validation,
+            identity_provider: row.identity_provider.map(Into::into),
         }
     }
 }

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use mcpgw_shared::WorkspaceId;
-use mcpgw_shared::model::{Grants, JwtValidation, RateLimit, ToolFilter};
+use mcpgw_shared::model::{Grants, IdentityProvider, JwtValidation, RateLimit, ToolFilter};
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
@@ -45,6 +45,14 @@ pub struct UpdateWorkspace {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Object>)]
     jwt_validation: Option<Option<JwtValidation>>,
+    /// The OpenID Connect provider the workspace's users sign in with at the gateway's OAuth
+    /// authorization server: `{"issuer", "client_id", "client_secret"?, "scopes"?,
+    /// "user_claim"?, "allowed_email_domains"?, "required_claims"?}`; `null` removes it. The
+    /// client secret is write-only; left out, the stored one is kept while `issuer` and
+    /// `client_id` stay the same.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    identity_provider: Option<Option<IdentityProvider<String>>>,
     version: Option<i64>,
 }
 
@@ -112,10 +120,11 @@ pub async fn update(
         && body.grants.is_none()
         && body.rate_limits.is_none()
         && body.jwt_validation.is_none()
+        && body.identity_provider.is_none()
     {
         return Err(ApiError::invalid_field(
             "body",
-            "give at least one of `name`, `tools`, `grants`, `rate_limits` and `jwt_validation`",
+            "give at least one of `name`, `tools`, `grants`, `rate_limits`, `jwt_validation` and `identity_provider`",
         ));
     }
     let changes = WorkspaceChanges {
@@ -124,9 +133,13 @@ pub async fn update(
         grants: body.grants,
         rate_limits: body.rate_limits,
         jwt_validation: body.jwt_validation,
+        identity_provider: body.identity_provider,
     };
     let row = service
         .update_workspace(&admin, &id, changes, if_match.or(body.version))
         .await?;
     Ok(Json(row.into()))
 }
+
+#[cfg(test)]
+mod tests;

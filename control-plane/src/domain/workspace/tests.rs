@@ -166,3 +166,146 @@ fn grants_merge_by_subject_and_bad_ones_are_refused_naming_the_field() {
         }
     }
 }
+
+fn sealed(marker: &str) -> SealedSecret {
+    SealedSecret {
+        kid: "k1".into(),
+        nonce: "n".into(),
+        ct: marker.into(),
+    }
+}
+
+fn provider(issuer: &str, client_id: &str, secret: Option<&str>) -> IdentityProvider<SealedSecret> {
+    let mut provider: IdentityProvider<SealedSecret> = serde_json::from_value(serde_json::json!({
+        "issuer": issuer,
+        "client_id": client_id,
+        "allowed_email_domains": ["example.com"],
+        "required_claims": {"groups": ["mcp-users"]},
+    }))
+    .unwrap();
+    provider.client_secret = secret.map(sealed);
+    provider
+}
+
+fn set_provider(identity_provider: Option<IdentityProvider<SealedSecret>>) -> WorkspaceCommand {
+    WorkspaceCommand::SetIdentityProvider { identity_provider }
+}
+
+fn provider_changed(identity_provider: Option<IdentityProvider<SealedSecret>>) -> WorkspaceEvent {
+    WorkspaceEvent::IdentityProviderChanged { identity_provider }
+}
+
+#[test]
+fn setting_an_identity_provider_records_it_with_its_sealed_secret() {
+    let id = WorkspaceId::new();
+    let idp = provider("https://idp.example.com", "gateway", Some("c1"));
+    let decision = given(&[created("team")])
+        .decide(&id, set_provider(Some(idp.clone())))
+        .unwrap();
+    assert_eq!(decision.events, vec![provider_changed(Some(idp.clone()))]);
+    assert_eq!(decision.audience, vec![id.into()]);
+    let state = given(&[created("team"), provider_changed(Some(idp.clone()))]);
+    assert_eq!(state.identity_provider, Some(idp));
+}
+
+#[test]
+fn an_update_without_a_secret_keeps_the_stored_one_for_the_same_client_only() {
+    let id = WorkspaceId::new();
+    let stored = provider("https://idp.example.com", "gateway", Some("c1"));
+    let state = given(&[created("team"), provider_changed(Some(stored.clone()))]);
+
+    // The same provider and client, without a secret: nothing changes.
+    let same = provider("https://idp.example.com", "gateway", None);
+    assert!(
+        state
+            .decide(&id, set_provider(Some(same)))
+            .unwrap()
+            .events
+            .is_empty()
+    );
+
+    // Another scope list, without a secret: the secret stays.
+    let mut narrower = provider("https://idp.example.com", "gateway", None);
+    narrower.scopes = "openid email".into();
+    let events = state
+        .decide(&id, set_provider(Some(narrower.clone())))
+        .unwrap()
+        .events;
+    narrower.client_secret = Some(sealed("c1"));
+    assert_eq!(events, vec![provider_changed(Some(narrower))]);
+
+    // Another client id or issuer without a secret: the secret is dropped.
+    for other in [
+        provider("https://idp.example.com", "other-client", None),
+        provider("https://login.example.org", "gateway", None),
+    ] {
+        let events = state
+            .decide(&id, set_provider(Some(other.clone())))
+            .unwrap()
+            .events;
+        assert_eq!(events, vec![provider_changed(Some(other))]);
+    }
+
+    // A new secret replaces the stored one.
+    let rotated = provider("https://idp.example.com", "gateway", Some("c2"));
+    let events = state
+        .decide(&id, set_provider(Some(rotated.clone())))
+        .unwrap()
+        .events;
+    assert_eq!(events, vec![provider_changed(Some(rotated))]);
+}
+
+#[test]
+fn removing_the_identity_provider_records_none_and_removing_none_records_nothing() {
+    let id = WorkspaceId::new();
+    let stored = provider("https://idp.example.com", "gateway", Some("c1"));
+    let state = given(&[created("team"), provider_changed(Some(stored))]);
+    assert_eq!(
+        state.decide(&id, set_provider(None)).unwrap().events,
+        vec![provider_changed(None)]
+    );
+    let state = given(&[created("team")]);
+    assert!(
+        state
+            .decide(&id, set_provider(None))
+            .unwrap()
+            .events
+            .is_empty()
+    );
+}
+
+#[test]
+fn an_invalid_identity_provider_is_refused_naming_the_field() {
+    let id = WorkspaceId::new();
+    let state = given(&[created("team")]);
+    let mut no_openid = provider("https://idp.example.com", "gateway", None);
+    no_openid.scopes = "email profile".into();
+    let mut bad_domain = provider("https://idp.example.com", "gateway", None);
+    bad_domain.allowed_email_domains = vec!["user@example.com".into()];
+    for (bad, field) in [
+        (
+            provider("http://idp.example.com", "gateway", None),
+            "identity_provider.issuer",
+        ),
+        (
+            provider("https://idp.example.com", "", None),
+            "identity_provider.client_id",
+        ),
+        (no_openid, "identity_provider.scopes"),
+        (bad_domain, "identity_provider.allowed_email_domains[0]"),
+    ] {
+        match state.decide(&id, set_provider(Some(bad))) {
+            Err(DomainError::Invalid { field: got, .. }) => assert_eq!(got, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn setting_an_identity_provider_of_a_missing_workspace_is_not_found() {
+    let provider = provider("https://idp.example.com", "gateway", None);
+    assert!(matches!(
+        given(&[]).decide(&WorkspaceId::new(), set_provider(Some(provider))),
+        Err(DomainError::NotFound { .. })
+    ));
+}

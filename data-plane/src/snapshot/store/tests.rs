@@ -173,3 +173,95 @@ fn every_key_is_held_whatever_its_permissions_and_routes_are_built_once() {
     assert_eq!(route.upstream.query(), Some("token=x"));
     assert!(route.auth_headers["x-api-key"].is_sensitive());
 }
+
+/// A workspace state at `seq` whose identity provider is the JSON `provider`.
+fn workspace_with_provider(
+    seq: i64,
+    ws: WorkspaceId,
+    provider: Option<&str>,
+) -> proto::EntityState {
+    let mut message = snapshot(seq, &[ws], &[], &[]).workspaces.remove(0);
+    message.identity_provider = provider.map(str::to_owned);
+    proto::EntityState {
+        kind: proto::EntityKind::Workspace as i32,
+        id: ws.to_string(),
+        seq,
+        state: Some(proto::entity_state::State::Workspace(message)),
+    }
+}
+
+#[test]
+fn a_workspace_identity_provider_is_held_with_its_secret_and_goes_when_removed() {
+    let (store, mut updater) = ConfigStore::new();
+    let ws = WorkspaceId::new();
+    updater.replace(snapshot(1, &[ws], &[], &[])).unwrap();
+    assert!(
+        store
+            .load()
+            .workspace(&ws)
+            .unwrap()
+            .identity_provider
+            .is_none()
+    );
+    let json = r#"{"issuer": "https://idp.example.com", "client_id": "gateway",
+        "client_secret": "idp-secret-marker", "allowed_email_domains": ["example.com"],
+        "required_claims": {"groups": ["mcp-users"]}}"#;
+    updater
+        .apply([workspace_with_provider(2, ws, Some(json))], 2)
+        .unwrap();
+    let config = store.load();
+    let provider = config
+        .workspace(&ws)
+        .unwrap()
+        .identity_provider
+        .clone()
+        .expect("the provider is applied");
+    assert_eq!(provider.issuer, "https://idp.example.com");
+    assert_eq!(provider.client_id, "gateway");
+    assert_eq!(
+        provider.client_secret.as_ref().map(|s| s.expose().as_str()),
+        Some("idp-secret-marker")
+    );
+    assert_eq!(provider.scopes, "openid email profile");
+    assert_eq!(provider.user_claim, "email");
+    assert_eq!(provider.allowed_email_domains, ["example.com"]);
+    assert!(!format!("{config:?}").contains("idp-secret-marker"));
+    // What the last-known-good file is written from keeps it.
+    let saved = config.to_snapshot();
+    assert!(
+        saved.workspaces[0]
+            .identity_provider
+            .as_deref()
+            .is_some_and(|j| j.contains("idp-secret-marker"))
+    );
+
+    updater
+        .apply([workspace_with_provider(3, ws, None)], 3)
+        .unwrap();
+    assert!(
+        store
+            .load()
+            .workspace(&ws)
+            .unwrap()
+            .identity_provider
+            .is_none()
+    );
+}
+
+#[test]
+fn an_unreadable_identity_provider_is_refused_naming_the_field() {
+    let (store, mut updater) = ConfigStore::new();
+    let ws = WorkspaceId::new();
+    updater.replace(snapshot(1, &[ws], &[], &[])).unwrap();
+    let err = updater
+        .apply(
+            [workspace_with_provider(2, ws, Some(r#"{"issuer": 1}"#))],
+            2,
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("workspace.identity_provider"),
+        "{err}"
+    );
+    assert_eq!(store.applied_seq(), 1);
+}

@@ -15,6 +15,7 @@ fn snapshot(seq: i64) -> proto::Snapshot {
             grants: Default::default(),
             rate_limits: vec![],
             jwt_validation: None,
+            identity_provider: None,
         }],
         servers: vec![],
         api_keys: vec![],
@@ -43,6 +44,36 @@ fn a_saved_configuration_loads_back_with_the_same_token_only() {
     assert_eq!(
         std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
         0o600
+    );
+}
+
+#[test]
+fn a_workspace_identity_provider_is_saved_sealed_and_loads_back_with_its_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, mut updater) = ConfigStore::new();
+    let mut snap = snapshot(3);
+    snap.workspaces[0].identity_provider = Some(
+        r#"{"issuer": "https://idp.example.com", "client_id": "gateway", "client_secret": "idp-secret-marker"}"#
+            .into(),
+    );
+    updater.replace(snap).unwrap();
+    let file = LastKnownGood::new(dir.path(), "mcpgwdp_abcdefgh_token");
+    file.save(&store.load()).unwrap();
+    let bytes = std::fs::read(file.path()).unwrap();
+    assert!(
+        !bytes
+            .windows(b"idp-secret-marker".len())
+            .any(|w| w == b"idp-secret-marker"),
+        "the file is sealed"
+    );
+    let (reloaded, mut updater) = ConfigStore::new();
+    updater.replace(file.load().unwrap().unwrap()).unwrap();
+    let config = reloaded.load();
+    let workspace = config.workspaces().next().unwrap();
+    let provider = workspace.identity_provider.as_ref().unwrap();
+    assert_eq!(
+        provider.client_secret.as_ref().map(|s| s.expose().as_str()),
+        Some("idp-secret-marker")
     );
 }
 
