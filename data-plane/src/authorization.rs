@@ -18,6 +18,7 @@ mod challenge;
 mod clients;
 mod endpoints;
 mod form;
+mod identity_provider;
 pub mod keys;
 mod metadata;
 
@@ -42,6 +43,8 @@ pub const AUTHORIZE_PATH: &str = "/oauth/authorize";
 pub const SIGN_IN_PATH: &str = "/oauth/sign-in";
 /// Where the consent form posts.
 pub const CONSENT_PATH: &str = "/oauth/consent";
+/// Where workspaces' identity providers send the browser back to.
+pub const IDP_CALLBACK_PATH: &str = "/oauth/idp-callback";
 /// Where the browser comes back to after an upstream sign-in that a client's sign-in went on
 /// into.
 pub const CONTINUE_PATH: &str = "/oauth/consent/continue";
@@ -76,6 +79,11 @@ struct Inner {
     sealer: TextSealer,
     tokens: GatewayTokens,
     documents: ClientDocuments,
+    /// Fetches identity providers' documents and keys, through `egress`.
+    http: reqwest::Client,
+    egress: Arc<EgressPolicy>,
+    /// Whether workspaces' identity providers may sign users in (`MCPGW_EXTERNAL_AUTH`).
+    external_auth: bool,
     /// The per-user upstream sign-in, which a client's sign-in goes on into for a server whose
     /// upstream needs the user's own token (set once, when users' tokens are kept).
     upstream_sign_in: std::sync::OnceLock<SignIn>,
@@ -91,8 +99,9 @@ impl std::fmt::Debug for AuthorizationServer {
 
 impl AuthorizationServer {
     /// The authorization server at `public_base`, keeping its state through `sync`, sealing
-    /// its pages' state with `sealer`, and fetching clients' metadata documents with `client`
-    /// through `egress`.
+    /// its pages' state with `sealer`, and fetching clients' metadata documents and identity
+    /// providers' documents with `client` through `egress`; workspaces' identity providers sign
+    /// users in only when `external_auth` (`MCPGW_EXTERNAL_AUTH`).
     pub fn new(
         sync: SyncClient,
         public_base: &Url,
@@ -100,6 +109,7 @@ impl AuthorizationServer {
         sealer: TextSealer,
         client: reqwest::Client,
         egress: Arc<EgressPolicy>,
+        external_auth: bool,
     ) -> Self {
         let issuer = public_base.as_str().to_owned();
         let root = issuer.trim_end_matches('/').to_owned();
@@ -111,7 +121,10 @@ impl AuthorizationServer {
                 root,
                 store,
                 sealer,
-                documents: ClientDocuments::new(client, egress),
+                documents: ClientDocuments::new(client.clone(), egress.clone()),
+                http: client,
+                egress,
+                external_auth,
                 upstream_sign_in: std::sync::OnceLock::new(),
             }),
         }
@@ -168,6 +181,7 @@ impl AuthorizationServer {
             .route(SIGN_IN_PATH, post(authorize::sign_in))
             .route(CONSENT_PATH, post(authorize::consent))
             .route(CONTINUE_PATH, get(authorize::resume))
+            .route(IDP_CALLBACK_PATH, get(identity_provider::callback))
             .route(TOKEN_PATH, post(endpoints::token))
             .route(REGISTER_PATH, post(endpoints::register))
             .route(REVOKE_PATH, post(endpoints::revoke))

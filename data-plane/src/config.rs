@@ -115,6 +115,12 @@ pub struct Settings {
     #[arg(long, env = "MCPGW_REQUEST_LOG_EXPORT", default_value = "true",
           action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub request_log_export: bool,
+    /// Accept external identity providers: bearer JWTs of a workspace's `jwt_validation`, and
+    /// sign-in through a workspace's `identity_provider`. `false` refuses both with 403 saying
+    /// why (API keys and the gateway's own OAuth tokens keep working).
+    #[arg(long, env = "MCPGW_EXTERNAL_AUTH", default_value = "true",
+          action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub external_auth: bool,
 }
 
 /// The data plane's command line.
@@ -293,6 +299,7 @@ impl Settings {
                 .parse()
                 .expect("the built-in defaults parse"),
             request_log_export: true,
+            external_auth: true,
         }
     }
 }

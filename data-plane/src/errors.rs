@@ -81,6 +81,11 @@ pub enum GatewayError {
         /// Whose grants.
         owner: Owner,
     },
+    /// The operator turned external identity providers off (`MCPGW_EXTERNAL_AUTH=false`).
+    #[error(
+        "this gateway's operator turned off external identity providers (MCPGW_EXTERNAL_AUTH=false): tokens of a workspace's identity provider are not accepted here"
+    )]
+    ExternalAuthDisabled,
     /// The gateway's OAuth access token lacks the scope this request needs.
     #[error("the access token lacks the scope `{0}` this request needs")]
     InsufficientScope(&'static str),
@@ -264,6 +269,7 @@ impl GatewayError {
             | ServerDisabled(_)
             | UserRequired(_)
             | InsufficientScope(_)
+            | ExternalAuthDisabled
             | NotGranted { .. } => StatusCode::FORBIDDEN,
             UnknownServer(_) | UnknownPath(_) | Session(_) | UpstreamSessionGone => {
                 StatusCode::NOT_FOUND
@@ -309,6 +315,7 @@ impl GatewayError {
             UserRequired(_) => "user_required",
             NotGranted { .. } => "not_granted",
             InsufficientScope(_) => "insufficient_scope",
+            ExternalAuthDisabled => "external_auth_disabled",
             UnknownServer(_) => "unknown_server",
             UnknownPath(_) => "unknown_path",
             Session(_) | UpstreamSessionGone => "unknown_session",
@@ -353,6 +360,7 @@ impl GatewayError {
             NotProvisioned(slug) => format!("ask an admin to provision server `{slug}` to your key's workspace, or use a key of its workspace"),
             ServerDisabled(slug) => format!("server `{slug}` was disabled by an admin; ask them to enable it"),
             UserRequired(slug) => format!("use your own user key (an API key of type `user`) for `{slug}`, so the upstream acts as you; service keys are for servers with shared credentials"),
+            ExternalAuthDisabled => "use an API key, or sign in through the gateway's own OAuth (your MCP client does it from the server's URL); an operator enables external identity providers with MCPGW_EXTERNAL_AUTH=true".into(),
             InsufficientScope(scope) => format!("sign in again from your MCP client, granting `{scope}` on the consent page"),
             NotGranted { slug, owner } => format!("ask an admin to add `{slug}` to the `servers` of the {} grants (`PATCH /v1/workspaces/{{id}}` with `grants`)", match owner { Owner::Key => "key's", _ => "user's" }),
             UnknownServer(_) => "check the server slug in the URL: `GET /v1/servers` on the admin API lists them".into(),

@@ -47,6 +47,8 @@ pub struct Gateway {
     session_keys: mcpgw_shared::secret::Keyring,
     /// The gateway's own authorization server, once it can reach the control plane.
     authorization: Option<AuthorizationServer>,
+    /// `MCPGW_EXTERNAL_AUTH`: whether workspaces' identity providers may sign users in.
+    external_auth: bool,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -95,7 +97,8 @@ impl Gateway {
         let state = RelayState {
             store,
             sealer,
-            external: ExternalTokens::new(upstream.client().clone(), upstream.egress().clone()),
+            external: ExternalTokens::new(upstream.client().clone(), upstream.egress().clone())
+                .with_external_auth(settings.external_auth),
             upstream,
             hosts: Arc::new(hosts),
             limits: Limits {
@@ -127,6 +130,7 @@ impl Gateway {
             sign_in: None,
             session_keys,
             authorization: None,
+            external_auth: settings.external_auth,
         })
     }
 
@@ -194,6 +198,7 @@ impl Gateway {
             TextSealer::new(self.session_keys.clone()),
             upstream.client().clone(),
             upstream.egress().clone(),
+            self.external_auth,
         );
         tracing::info!(
             issuer = server.issuer(),

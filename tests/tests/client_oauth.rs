@@ -606,3 +606,118 @@ async fn a_token_without_the_call_scope_lists_tools_but_calling_one_asks_for_mor
     assert_eq!(items.len(), 1, "{grants}");
     assert_eq!(items[0]["state"], "revoked", "{grants}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_sign_in_through_their_workspaces_identity_provider() {
+    use mcpgw_e2e::oauth_peers::AuthorizationServer;
+
+    let s = Setup::start(&[]).await;
+    let base = s.pod.url();
+    // oidc-provider as the workspace's identity provider, with the gateway registered as its
+    // confidential client, sent back to the pod's callback.
+    let idp = AuthorizationServer::start(
+        json!([{"client_id": "gateway", "client_secret": "gateway-secret-0123456789",
+                "redirect_uris": [format!("{base}/oauth/idp-callback")],
+                "grant_types": ["authorization_code"], "response_types": ["code"],
+                "token_endpoint_auth_method": "client_secret_basic"}]),
+        Duration::from_secs(300),
+    )
+    .await;
+    let (status, workspaces) = s
+        .fleet
+        .admin(reqwest::Method::GET, "/v1/workspaces", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{workspaces}");
+    let workspace = workspaces["workspaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "oauth")
+        .expect("the workspace")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = s
+        .fleet
+        .admin(
+            reqwest::Method::PATCH,
+            &format!("/v1/workspaces/{workspace}"),
+            Some(
+                json!({"identity_provider": {"issuer": idp.issuer, "client_id": "gateway",
+                "client_secret": "gateway-secret-0123456789", "scopes": "openid",
+                "user_claim": "sub", "required_claims": {"sub": ["erin", "frank"]}}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(!body.to_string().contains("gateway-secret"), "{body}");
+    s.pod.wait_applied(s.fleet.head().await, SOON).await;
+
+    // The browser goes to the provider, signs in there as erin, and comes back to consent.
+    let client_id = register_public_client(&base, "agent").await;
+    let resource = s.pod.mcp_url("demo");
+    let tokens = tokens_by_hand(&base, &resource, &client_id, "", "erin", "mcp:*").await;
+    let access = tokens["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{tokens}"));
+    assert_eq!(claims(access)["sub"], "erin");
+    let called = McpClient::new(resource.clone(), access)
+        .post_stateless(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "add", "arguments": {"a": 20, "b": 22}}}))
+        .await;
+    assert_eq!(called.status, StatusCode::OK, "{}", called.body);
+    assert_eq!(called.body["result"]["content"][0]["text"], "42");
+
+    // A user the workspace's rules leave out is told so, and gets no code.
+    let verifier = "w".repeat(50);
+    let authorize = format!(
+        "{base}/oauth/authorize?{}",
+        form(&[
+            ("response_type", "code"),
+            ("client_id", &client_id),
+            ("redirect_uri", REDIRECT_URI),
+            (
+                "code_challenge",
+                &URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+            ),
+            ("code_challenge_method", "S256"),
+            ("resource", &resource),
+        ])
+    );
+    let landing = mcpgw_e2e::browser::sign_in(&authorize, "mallory").await;
+    assert_eq!(landing.status, StatusCode::FORBIDDEN, "{landing:?}");
+    assert!(landing.text.contains("`sub` claim"), "{landing:?}");
+
+    // A pod whose operator turned external identity providers off says so, with 403.
+    let closed = s
+        .fleet
+        .data_plane(
+            &s.fleet.data_plane_token(None).await,
+            &[("MCPGW_EXTERNAL_AUTH", "false".to_owned())],
+        )
+        .await;
+    closed.wait_applied(s.fleet.head().await, SOON).await;
+    let client_id = register_public_client(&closed.url(), "agent").await;
+    let page = reqwest::Client::new()
+        .get(format!(
+            "{}/oauth/authorize?{}",
+            closed.url(),
+            form(&[
+                ("response_type", "code"),
+                ("client_id", &client_id),
+                ("redirect_uri", REDIRECT_URI),
+                (
+                    "code_challenge",
+                    &URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+                ),
+                ("code_challenge_method", "S256"),
+                ("resource", &closed.mcp_url("demo")),
+            ])
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::FORBIDDEN);
+    let text = page.text().await.unwrap();
+    assert!(text.contains("MCPGW_EXTERNAL_AUTH=false"), "{text}");
+}

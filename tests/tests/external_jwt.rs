@@ -196,6 +196,31 @@ async fn a_workspaces_identity_provider_tokens_are_accepted_beside_api_keys() {
     assert_eq!(status, StatusCode::OK, "{body}");
     pod.wait_applied(fleet.head().await, SOON).await;
 
+    // A pod whose operator turned external identity providers off refuses a good token
+    // with 403, saying why.
+    let closed = fleet
+        .data_plane(&token_of, &[("MCPGW_EXTERNAL_AUTH", "false".to_owned())])
+        .await;
+    closed.wait_applied(fleet.head().await, SOON).await;
+    let fresh = token(&auth_server, &closed.mcp_url("demo"), "mcp:tools").await;
+    let answer = McpClient::new(closed.mcp_url("demo"), &fresh)
+        .post_stateless(json!({"jsonrpc": "2.0", "id": 9, "method": "tools/list", "params": {}}))
+        .await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.body);
+    assert_eq!(
+        answer.body["error"]["data"]["reason"], "external_auth_disabled",
+        "{}",
+        answer.body
+    );
+    assert!(
+        answer.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("MCPGW_EXTERNAL_AUTH=false"),
+        "{}",
+        answer.body
+    );
+
     // Expired: the provider's tokens live a few seconds.
     tokio::time::sleep(TOKEN_TTL + Duration::from_secs(1)).await;
     let why = refused(&client.with_key(&good)).await;

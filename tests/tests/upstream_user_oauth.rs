@@ -844,12 +844,7 @@ async fn a_clients_sign_in_goes_on_into_the_upstreams_so_one_browser_flow_connec
     // login and consent, then back to the client with a code — one browser flow.
     let client_id = mcpgw_e2e::gateway_oauth::register_public_client(&base, "agent").await;
     let tokens = mcpgw_e2e::gateway_oauth::tokens_by_hand(
-        &base,
-        &resource,
-        &client_id,
-        &erin,
-        "erin@idp",
-        "mcp:*",
+        &base, &resource, &client_id, &erin, "erin@idp", "mcp:*",
     )
     .await;
     let access = tokens["access_token"]

@@ -47,6 +47,8 @@ pub struct ExternalTokens {
     public_base: Option<Arc<Url>>,
     /// The access tokens of the gateway's own authorization server, when it has one.
     gateway: Option<GatewayTokens>,
+    /// Whether workspaces' identity providers are accepted (`MCPGW_EXTERNAL_AUTH`).
+    external_auth: bool,
 }
 
 impl std::fmt::Debug for ExternalTokens {
@@ -74,7 +76,15 @@ impl ExternalTokens {
                 .build(),
             public_base: None,
             gateway: None,
+            external_auth: true,
         }
+    }
+
+    /// The same, refusing workspaces' identity providers' tokens with 403 when `enabled` is
+    /// false (`MCPGW_EXTERNAL_AUTH`).
+    pub fn with_external_auth(mut self, enabled: bool) -> Self {
+        self.external_auth = enabled;
+        self
     }
 
     /// The same, also accepting the access tokens of the gateway's own authorization server.
@@ -114,6 +124,9 @@ impl ExternalTokens {
             let mut principal = principal(workspace, &claims.sub, claims.expires_at());
             principal.scopes = Some(claims.scopes());
             return Ok(principal);
+        }
+        if !self.external_auth {
+            return Err(GatewayError::ExternalAuthDisabled);
         }
         // Of the workspaces that trust the issuer, one the server called serves.
         let route = config.route_by_slug(slug);
@@ -278,7 +291,11 @@ fn describe(error: &jsonwebtoken::errors::Error, audience: &str) -> String {
 
 /// The caller a verified token names: `user` of `workspace`, with `mcp.invoke`, until it
 /// expires. Its id is derived from both, the same on every pod.
-fn principal(workspace: &Workspace, user: &str, expires_at: Option<DateTime<Utc>>) -> Principal {
+pub(crate) fn principal(
+    workspace: &Workspace,
+    user: &str,
+    expires_at: Option<DateTime<Utc>>,
+) -> Principal {
     let digest = Sha256::digest(format!("{}\n{user}", workspace.id).as_bytes());
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let id: String = digest

@@ -23,10 +23,11 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::form::read_form;
+use super::identity_provider;
 use super::{AuthorizationServer, CONSENT_PATH, CONTINUE_PATH, SIGN_IN_PATH, clients};
 use crate::access;
-use crate::admission::identify;
 use crate::admission::scope::{self, Scopes};
+use crate::admission::{external, identify};
 use crate::pages::{escape, html, page};
 use crate::snapshot::Config;
 
@@ -35,7 +36,7 @@ const CSRF_COOKIE: &str = "__Host-mcpgw-csrf";
 /// The cookie holding who signed in.
 const USER_COOKIE: &str = "__Host-mcpgw-user";
 /// How long a user stays signed in to the gateway's pages.
-const SIGNED_IN_FOR_SECS: i64 = 8 * 3600;
+pub(super) const SIGNED_IN_FOR_SECS: i64 = 8 * 3600;
 /// How long an authorization request may wait on its pages.
 const REQUEST_VALID_SECS: i64 = 15 * 60;
 /// The sealing contexts.
@@ -45,7 +46,7 @@ const RESUME: &str = "consented request";
 
 /// A checked authorization request, sealed into the pages' forms.
 #[derive(Debug, Serialize, Deserialize)]
-struct Pending {
+pub(super) struct Pending {
     client_id: String,
     client_name: Option<String>,
     redirect_uri: String,
@@ -53,7 +54,7 @@ struct Pending {
     state: Option<String>,
     code_challenge: String,
     resource: String,
-    slug: String,
+    pub(super) slug: String,
     exp: i64,
     /// What the CSRF cookie must hold.
     nonce: String,
@@ -67,17 +68,18 @@ struct Resume {
     exp: i64,
 }
 
-/// Who signed in on the gateway's page, with which key.
+/// Who signed in: on the gateway's page with a user API key, or at the workspace's identity
+/// provider (no key).
 #[derive(Debug, Serialize, Deserialize)]
-struct SignedIn {
-    key: ApiKeyId,
-    workspace: WorkspaceId,
-    user: String,
-    exp: i64,
+pub(super) struct SignedIn {
+    pub(super) key: Option<ApiKeyId>,
+    pub(super) workspace: WorkspaceId,
+    pub(super) user: String,
+    pub(super) exp: i64,
 }
 
 /// A refusal shown on a page (no redirect: the redirect URI is not trusted yet).
-fn shown(text: impl Into<String>) -> Response {
+pub(super) fn shown(text: impl Into<String>) -> Response {
     page(
         StatusCode::BAD_REQUEST,
         "This sign-in request cannot be used",
@@ -132,7 +134,7 @@ fn set_cookie(response: &mut Response, name: &str, value: &str, max_age: i64) {
 }
 
 /// The query's parameters; a repeated one is refused (RFC 6749 §3.1).
-fn parameters(query: Option<&str>) -> Result<HashMap<String, String>, String> {
+pub(super) fn parameters(query: Option<&str>) -> Result<HashMap<String, String>, String> {
     let mut fields = HashMap::new();
     for (name, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         if fields
@@ -250,9 +252,18 @@ pub async fn start(
         nonce: nonce.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()),
     };
     let signed_in = signed_in(&server, &config, &headers, &pending);
-    let mut response = match signed_in {
-        Some(user) => consent_page(&server, &config, &pending, &user),
-        None => sign_in_page(&server, &config, &pending, None),
+    let mut response = match (signed_in, identity_provider::provider_for(&config, slug)) {
+        (Some(user), _) => consent_page(&server, &config, &pending, &user),
+        (None, Some((workspace, provider))) => {
+            let nonce = pending.nonce.clone();
+            let mut response =
+                identity_provider::begin(&server, &workspace, &provider, pending).await;
+            if fresh_nonce {
+                set_cookie(&mut response, CSRF_COOKIE, &nonce, REQUEST_VALID_SECS);
+            }
+            return response;
+        }
+        (None, None) => sign_in_page(&server, &config, &pending, None),
     };
     if fresh_nonce {
         set_cookie(
@@ -276,11 +287,39 @@ fn signed_in(
         .inner
         .sealer
         .open(cookie(headers, USER_COOKIE)?, SIGNED_IN)?;
-    let now = Utc::now();
-    let key = config.api_key(&user.key)?;
-    let route = config.route_by_slug(&pending.slug)?;
-    (user.exp >= now.timestamp() && access::allows(config, &user.key, key, route, now).is_ok())
+    (user.exp >= Utc::now().timestamp() && may_use(config, &user, &pending.slug).is_ok())
         .then_some(user)
+}
+
+/// Whether `user` may use the server at `slug` now: their key (if they signed in with one) is
+/// still usable, and the access rule and grants let them.
+pub(super) fn may_use(config: &Config, user: &SignedIn, slug: &str) -> Result<(), String> {
+    let now = Utc::now();
+    let route = config
+        .route_by_slug(slug)
+        .ok_or_else(|| format!("the server `{slug}` is gone"))?;
+    let denied = |denial| format!("you may not use `{slug}`: {denial}");
+    match &user.key {
+        Some(key_id) => {
+            let key = config
+                .api_key(key_id)
+                .ok_or("the key you signed in with is gone: sign in again")?;
+            access::allows(config, key_id, key, route, now).map_err(denied)
+        }
+        None => {
+            let workspace = config
+                .workspace(&user.workspace)
+                .ok_or("your workspace is gone")?;
+            let principal = external::principal(workspace, &user.user, None);
+            access::allows(config, &principal.key_id, &principal.key, route, now).map_err(denied)
+        }
+    }
+}
+
+/// Remembers who signed in on this browser (`__Host-mcpgw-user`).
+pub(super) fn remember(server: &AuthorizationServer, response: &mut Response, user: &SignedIn) {
+    let sealed = server.inner.sealer.seal(user, SIGNED_IN);
+    set_cookie(response, USER_COOKIE, &sealed, SIGNED_IN_FOR_SECS);
 }
 
 /// The sealed request of a posted form, if it is whole, fresh, and bound to this browser.
@@ -333,8 +372,7 @@ pub async fn sign_in(
         Err(why) => return sign_in_page(&server, &config, &pending, Some(&why)),
     };
     let mut response = consent_page(&server, &config, &pending, &user);
-    let sealed = server.inner.sealer.seal(&user, SIGNED_IN);
-    set_cookie(&mut response, USER_COOKIE, &sealed, SIGNED_IN_FOR_SECS);
+    remember(&server, &mut response, &user);
     response
 }
 
@@ -363,7 +401,7 @@ fn user_of_key(config: &Config, key: &str, slug: &str) -> Result<SignedIn, Strin
     access::allows(config, &principal.key_id, &principal.key, route, Utc::now())
         .map_err(|denial| format!("that key may not use `{slug}`: {denial}"))?;
     Ok(SignedIn {
-        key: principal.key_id,
+        key: Some(principal.key_id),
         workspace,
         user: user.to_owned(),
         exp: Utc::now().timestamp() + SIGNED_IN_FOR_SECS,
@@ -534,7 +572,7 @@ fn sign_in_page(
 }
 
 /// The page asking the user to allow the client.
-fn consent_page(
+pub(super) fn consent_page(
     server: &AuthorizationServer,
     config: &Config,
     pending: &Pending,

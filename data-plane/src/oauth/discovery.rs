@@ -32,6 +32,9 @@ pub struct AuthorizationServer {
     /// Whether it accepts Client ID Metadata Documents as client ids.
     #[serde(default)]
     pub client_id_metadata_document_supported: bool,
+    /// Where its signing keys are (OpenID Connect: the ID tokens' keys).
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
 }
 
 impl AuthorizationServer {
