@@ -22,7 +22,9 @@ pub use connection::ConnectionRecord;
 pub use conversions::InvalidMessage;
 pub use grants::{GrantSubject, Grants, key_subject, user_subject};
 pub use identity_provider::{IdentityProvider, InvalidIdentityProvider};
-pub use jwt_validation::{JWT_ALGORITHMS, JwtValidation, claim_matches};
+pub use jwt_validation::{
+    INTROSPECTION_SECRET_PATH, Introspection, JWT_ALGORITHMS, JwtValidation, claim_matches,
+};
 pub use rate_limit::{LimitScope, RateLimit};
 pub use server::{
     ClientAuthMethod, OAuthMetadata, RequestLogging, SecretSet, ServerConfig, ToolFilter,

@@ -69,7 +69,7 @@ fn workspace_message(row: &SyncWorkspace) -> proto::Workspace {
         jwt_validation: row
             .jwt_validation
             .as_ref()
-            .and_then(|rules| serde_json::to_string(rules).ok()),
+            .map(|rules| rules.to_json_with_secret()),
         identity_provider: row
             .identity_provider
             .as_ref()

@@ -142,6 +142,12 @@ fn shown(event: &DomainEvent) -> Value {
             fields.remove("client_secret");
         }
     }
+    if let DomainEvent::Workspace(WorkspaceEvent::JwtValidationChanged {
+        jwt_validation: Some(rules),
+    }) = event
+    {
+        data["jwt_validation"] = rules.shown();
+    }
     if let Value::Object(fields) = &mut data {
         fields.remove("secret_hash");
         fields.remove("token_hash");

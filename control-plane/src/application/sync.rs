@@ -77,7 +77,7 @@ pub struct SyncWorkspace {
     pub grants: std::collections::BTreeMap<String, Grants>,
     /// Its rate limits and quotas.
     pub rate_limits: Vec<RateLimit>,
-    /// How it checks bearer JWTs.
+    /// How it checks bearer tokens, introspection client secret opened.
     pub jwt_validation: Option<JwtValidation>,
     /// The OpenID Connect provider its users sign in with, client secret opened.
     pub identity_provider: Option<IdentityProvider>,
@@ -252,15 +252,40 @@ impl<'a> Resolver<'a> {
                 })
             })
             .transpose()?;
+        let jwt_validation = row
+            .jwt_validation
+            .map(|rules| {
+                rules.try_map_secret(|sealed, path| self.open_sealed(&id.stream(), &sealed, path))
+            })
+            .transpose()?;
         Ok(SyncWorkspace {
             id,
             name: row.name,
             tools: row.tools,
             grants: row.grants,
             rate_limits: row.rate_limits,
-            jwt_validation: row.jwt_validation,
+            jwt_validation,
             identity_provider,
         })
+    }
+
+    /// A secret of `owner` sealed with the context `<owner>/<path>`, opened.
+    fn open_sealed(
+        &self,
+        owner: &StreamId,
+        sealed: &mcpgw_shared::SealedSecret,
+        path: &str,
+    ) -> Result<Redacted<String>, ServiceError> {
+        self.cipher
+            .open(sealed, &format!("{owner}/{path}"))
+            .map_err(|source| {
+                tracing::error!(%owner, field = path, error = %source, "cannot open a stored secret");
+                ServiceError::SecretUnreadable {
+                    owner: owner.clone(),
+                    field: path.to_owned(),
+                    source,
+                }
+            })
     }
 
     /// A key's record. Data planes hold every key of their workspaces, usable or not, so each

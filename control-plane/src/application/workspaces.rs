@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use mcpgw_shared::model::{
     GrantSubject, Grants, IdentityProvider, JwtValidation, RateLimit, ToolFilter,
 };
-use mcpgw_shared::{ApiKeyId, SealedSecret, SecretCipher, WorkspaceId};
+use mcpgw_shared::{ApiKeyId, SealedSecret, SecretCipher, StreamId, WorkspaceId};
 
 use super::caller::as_scope;
 use super::{Caller, Service, ServiceError};
@@ -24,8 +24,9 @@ pub struct WorkspaceChanges {
     pub grants: Option<BTreeMap<String, Option<Grants>>>,
     /// New rate limits (the complete list).
     pub rate_limits: Option<Vec<RateLimit>>,
-    /// New bearer-JWT rules (`Some(None)` removes them).
-    pub jwt_validation: Option<Option<JwtValidation>>,
+    /// New bearer-JWT rules (`Some(None)` removes them), an introspection client secret in
+    /// plaintext as the request gave it (`Debug` does not show it).
+    pub jwt_validation: Option<Option<JwtValidation<String>>>,
     /// A new OpenID Connect provider for its users' sign-in (`Some(None)` removes it), its
     /// client secret in plaintext as the request gave it (`Debug` does not show it).
     pub identity_provider: Option<Option<IdentityProvider<String>>>,
@@ -67,6 +68,14 @@ impl Service {
                     .transpose()
             })
             .transpose()?;
+        let jwt_validation = changes
+            .jwt_validation
+            .map(|rules| {
+                rules
+                    .map(|rules| seal_jwt_validation(&self.cipher, &id.stream(), rules))
+                    .transpose()
+            })
+            .transpose()?;
         let mut expected_version = expected_version;
         let commands = [
             changes.name.map(|name| WorkspaceCommand::Rename { name }),
@@ -79,8 +88,7 @@ impl Service {
             changes
                 .rate_limits
                 .map(|rate_limits| WorkspaceCommand::SetRateLimits { rate_limits }),
-            changes
-                .jwt_validation
+            jwt_validation
                 .map(|jwt_validation| WorkspaceCommand::SetJwtValidation { jwt_validation }),
             identity_provider.map(|identity_provider| WorkspaceCommand::SetIdentityProvider {
                 identity_provider,
@@ -191,6 +199,24 @@ fn seal_identity_provider(
             Ok::<_, std::convert::Infallible>(
                 cipher.seal(&plain, &workspace_secret_context(id, path)),
             )
+        })
+        .unwrap_or_else(|never| match never {}))
+}
+
+/// Checks the introspection client secret of `rules` and seals it for `owner` (a workspace's
+/// or a server's stream): in the event, the read model and the audit log it is only ever a
+/// ciphertext.
+pub(super) fn seal_jwt_validation(
+    cipher: &SecretCipher,
+    owner: &StreamId,
+    rules: JwtValidation<String>,
+) -> Result<JwtValidation<SealedSecret>, ServiceError> {
+    rules
+        .validate_secret()
+        .map_err(|(field, message)| DomainError::invalid(field, message))?;
+    Ok(rules
+        .try_map_secret(|plain, path| {
+            Ok::<_, std::convert::Infallible>(cipher.seal(&plain, &format!("{owner}/{path}")))
         })
         .unwrap_or_else(|never| match never {}))
 }

@@ -36,7 +36,7 @@ pub enum WorkspaceEvent {
     #[serde(rename = "WorkspaceJwtValidationChanged")]
     JwtValidationChanged {
         /// The new rules.
-        jwt_validation: Option<JwtValidation>,
+        jwt_validation: Option<JwtValidation<SealedSecret>>,
     },
     /// The OpenID Connect provider its users sign in with changed (`None`: none).
     #[serde(rename = "WorkspaceIdentityProviderChanged")]
@@ -91,10 +91,11 @@ pub enum WorkspaceCommand {
         /// The policy.
         tools: ToolFilter,
     },
-    /// Set (or remove) how it checks bearer JWTs.
+    /// Set (or remove) how it checks bearer JWTs. Rules whose introspection has no client
+    /// secret keep the stored one when its endpoint and client id are unchanged.
     SetJwtValidation {
         /// The rules; `None` accepts API keys only.
-        jwt_validation: Option<JwtValidation>,
+        jwt_validation: Option<JwtValidation<SealedSecret>>,
     },
     /// Set (or remove) the OpenID Connect provider its users sign in with. A provider without
     /// a client secret keeps the stored one when its issuer and client id are unchanged.
@@ -126,7 +127,7 @@ pub struct Workspace {
     /// Its rate limits and quotas on everything its keys call.
     pub rate_limits: Vec<RateLimit>,
     /// How it checks its identity provider's bearer JWTs.
-    pub jwt_validation: Option<JwtValidation>,
+    pub jwt_validation: Option<JwtValidation<SealedSecret>>,
     /// The OpenID Connect provider its users sign in with, its client secret sealed.
     pub identity_provider: Option<IdentityProvider<SealedSecret>>,
 }
@@ -268,14 +269,14 @@ impl Workspace {
     fn set_jwt_validation(
         &self,
         id: &WorkspaceId,
-        jwt_validation: Option<JwtValidation>,
+        jwt_validation: Option<JwtValidation<SealedSecret>>,
     ) -> Result<Vec<WorkspaceEvent>, DomainError> {
         if self.name.is_none() {
             return Err(DomainError::not_found("workspace", id));
         }
-        if let Some(rules) = &jwt_validation {
-            validate_jwt_validation(rules)?;
-        }
+        let jwt_validation = jwt_validation
+            .map(|rules| keep_introspection_secret(rules, self.jwt_validation.as_ref()))
+            .transpose()?;
         if jwt_validation == self.jwt_validation {
             return Ok(vec![]);
         }
@@ -366,9 +367,35 @@ impl Workspace {
     }
 }
 
-/// An issuer and a key source (exactly one of `jwks_uri` and `jwks`), known algorithms and
-/// never `none`, a user claim, and a clock tolerance of at most 10 minutes.
-fn validate_jwt_validation(rules: &JwtValidation) -> Result<(), DomainError> {
+/// `rules` validated, its introspection client secret taken from `current` when it gives
+/// none and is the same client at the same endpoint (a secret belongs to one client at one
+/// endpoint); introspection without any secret is refused.
+pub(crate) fn keep_introspection_secret(
+    mut rules: JwtValidation<SealedSecret>,
+    current: Option<&JwtValidation<SealedSecret>>,
+) -> Result<JwtValidation<SealedSecret>, DomainError> {
+    validate_jwt_validation(&rules)?;
+    if let Some(introspection) = &mut rules.introspection
+        && introspection.client_secret.is_none()
+    {
+        introspection.client_secret = current
+            .and_then(|c| c.introspection.as_ref())
+            .filter(|c| c.same_client(introspection))
+            .and_then(|c| c.client_secret.clone());
+        if introspection.client_secret.is_none() {
+            return Err(DomainError::invalid(
+                "jwt_validation.introspection.client_secret",
+                "is required: the gateway authenticates to the introspection endpoint with its client id and secret (client_secret_basic)",
+            ));
+        }
+    }
+    Ok(rules)
+}
+
+/// An issuer and a key source (at most one of `jwks_uri` and `jwks`, or an introspection
+/// endpoint), known algorithms and never `none`, a user claim, a clock tolerance of at most
+/// 10 minutes, and permissions that exist.
+pub(crate) fn validate_jwt_validation<S>(rules: &JwtValidation<S>) -> Result<(), DomainError> {
     if rules.issuer.trim().is_empty() {
         return Err(DomainError::invalid(
             "jwt_validation.issuer",
@@ -385,12 +412,29 @@ fn validate_jwt_validation(rules: &JwtValidation) -> Result<(), DomainError> {
                 ));
             }
         }
+        (None, None) if rules.introspection.is_some() => {}
         _ => {
             return Err(DomainError::invalid(
                 "jwt_validation",
-                "give the issuer's keys as `jwks_uri` or as inline `jwks`, one of the two",
+                "give the issuer's keys as `jwks_uri` or as inline `jwks` (one of the two), or an `introspection` endpoint",
             ));
         }
+    }
+    if let Some(introspection) = &rules.introspection {
+        super::server::validate_url(
+            "jwt_validation.introspection.endpoint",
+            &introspection.endpoint,
+        )?;
+        let len = introspection.client_id.chars().count();
+        if len == 0 || len > 256 || introspection.client_id.chars().any(char::is_control) {
+            return Err(DomainError::invalid(
+                "jwt_validation.introspection.client_id",
+                "must be 1 to 256 characters, no control characters",
+            ));
+        }
+    }
+    if let Some((field, message)) = rules.unknown_permission() {
+        return Err(DomainError::invalid(field, message));
     }
     if rules.algorithms.is_empty() {
         return Err(DomainError::invalid(

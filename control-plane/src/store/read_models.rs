@@ -42,7 +42,7 @@ pub struct WorkspaceRow {
     /// Its rate limits and quotas on everything its keys call.
     pub rate_limits: Vec<RateLimit>,
     /// How it checks its identity provider's bearer JWTs.
-    pub jwt_validation: Option<JwtValidation>,
+    pub jwt_validation: Option<JwtValidation<SealedSecret>>,
     /// The OpenID Connect provider its users sign in with, its client secret sealed.
     pub identity_provider: Option<IdentityProvider<SealedSecret>>,
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use mcpgw_shared::model::InvalidMessage;
-use mcpgw_shared::model::{ConnectionRecord, IdentityProvider, ServerConfig};
+use mcpgw_shared::model::{ConnectionRecord, IdentityProvider, JwtValidation, ServerConfig};
 use mcpgw_shared::proto::{self, entity_state::State};
 use mcpgw_shared::{ApiKeyId, ConnectionId, ServerId, WorkspaceId};
 
@@ -87,7 +87,7 @@ fn workspace_from(msg: proto::Workspace) -> Result<Workspace, ApplyError> {
         })?;
     let jwt_validation = msg
         .jwt_validation
-        .map(|json| serde_json::from_str(&json))
+        .map(|json| JwtValidation::from_json_with_secret(&json))
         .transpose()
         .map_err(|e| InvalidMessage {
             field: "workspace.jwt_validation",

@@ -171,7 +171,7 @@ impl Config {
                     jwt_validation: w
                         .jwt_validation
                         .as_deref()
-                        .and_then(|rules| serde_json::to_string(rules).ok()),
+                        .map(JwtValidation::to_json_with_secret),
                     identity_provider: w
                         .identity_provider
                         .as_deref()

@@ -142,7 +142,7 @@ impl Harness {
                 jwt_validation: policies
                     .jwt_validation
                     .as_ref()
-                    .map(|rules| serde_json::to_string(rules).expect("rules serialize")),
+                    .map(|rules| rules.to_json_with_secret()),
                 identity_provider: policies
                     .identity_provider
                     .as_ref()

@@ -36,10 +36,11 @@ pub struct WorkspaceView {
     /// Rate limits and quotas on everything the workspace's keys call.
     #[schema(value_type = Vec<Object>)]
     rate_limits: Vec<RateLimit>,
-    /// How bearer JWTs of the workspace's identity provider are checked.
+    /// How bearer tokens of the workspace's identity provider are checked (never the
+    /// introspection client secret: `client_secret_set` says whether one is stored).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
-    jwt_validation: Option<JwtValidation>,
+    jwt_validation: Option<serde_json::Value>,
     /// The OpenID Connect provider the workspace's users sign in with (never its secret).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
@@ -86,7 +87,7 @@ impl From<WorkspaceRow> for WorkspaceView {
             tools: row.tools,
             grants: row.grants,
             rate_limits: row.rate_limits,
-            jwt_validation: row.jwt_validation,
+            jwt_validation: row.jwt_validation.as_ref().map(JwtValidation::shown),
             identity_provider: row.identity_provider.map(Into::into),
         }
     }

@@ -39,12 +39,15 @@ pub struct UpdateWorkspace {
     /// `rate_limits` (the complete list; `[]` removes them).
     #[schema(value_type = Option<Vec<Object>>)]
     rate_limits: Option<Vec<RateLimit>>,
-    /// How bearer JWTs of the workspace's identity provider are checked: `{"issuer",
-    /// "jwks_uri" | "jwks", "audiences"?, "algorithms"?, "clock_tolerance_seconds"?,
-    /// "user_claim"?, "required_claims"?}`; `null` accepts API keys only.
+    /// How bearer tokens of the workspace's identity provider are checked: `{"issuer",
+    /// "jwks_uri" | "jwks" | "introspection": {"endpoint", "client_id", "client_secret"?},
+    /// "audiences"?, "algorithms"?, "clock_tolerance_seconds"?, "user_claim"?,
+    /// "required_claims"?, "permissions"?}`; `null` accepts API keys only. The introspection
+    /// client secret is write-only; left out, the stored one is kept while `endpoint` and
+    /// `client_id` stay the same.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Object>)]
-    jwt_validation: Option<Option<JwtValidation>>,
+    jwt_validation: Option<Option<JwtValidation<String>>>,
     /// The OpenID Connect provider the workspace's users sign in with at the gateway's OAuth
     /// authorization server: `{"issuer", "client_id", "client_secret"?, "scopes"?,
     /// "user_claim"?, "allowed_email_domains"?, "required_claims"?}`; `null` removes it. The

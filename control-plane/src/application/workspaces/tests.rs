@@ -2,7 +2,7 @@
 //! log and the read model, never in an answer or the audit log, kept or dropped by an update
 //! without one, and opened for data planes.
 
-use mcpgw_shared::model::IdentityProvider;
+use mcpgw_shared::model::{IdentityProvider, JwtValidation};
 use serde_json::json;
 
 use super::*;
@@ -168,4 +168,88 @@ async fn an_empty_secret_or_an_invalid_provider_is_refused_naming_the_field() {
             "{err:?}"
         );
     }
+}
+
+const INTROSPECTION_SECRET: &str = "introspection-secret-marker-1";
+
+#[tokio::test]
+async fn the_introspection_secret_is_sealed_where_it_is_stored_and_opened_only_for_data_planes() {
+    let service = service().await;
+    let ws = workspace(&service, "team").await;
+    let rules: JwtValidation<String> = serde_json::from_value(json!({
+        "issuer": "https://idp.example.com",
+        "introspection": {
+            "endpoint": "https://idp.example.com/introspect",
+            "client_id": "gateway",
+            "client_secret": INTROSPECTION_SECRET
+        },
+        "permissions": {"mcp.invoke": {"groups": "mcp-users"}}
+    }))
+    .unwrap();
+    let changes = WorkspaceChanges {
+        jwt_validation: Some(Some(rules)),
+        ..WorkspaceChanges::default()
+    };
+    let row = service
+        .update_workspace(&Caller::System, &ws, changes, None)
+        .await
+        .unwrap();
+    let stored = row.jwt_validation.clone().expect("the rules are stored");
+    assert!(!format!("{row:?}").contains(INTROSPECTION_SECRET));
+    assert_eq!(
+        stored.shown()["introspection"]["client_secret_set"],
+        json!(true)
+    );
+    let events = service.db.load_stream(&ws.stream()).await.unwrap();
+    let recorded = serde_json::to_string(&events.last().unwrap().event.payload()).unwrap();
+    assert!(!recorded.contains(INTROSPECTION_SECRET), "{recorded}");
+
+    let (entries, _) = service.audit_log(&Caller::System, 0, 100).await.unwrap();
+    let audit =
+        serde_json::to_string(&entries.iter().map(|e| &e.data).collect::<Vec<_>>()).unwrap();
+    assert!(
+        !audit.contains(INTROSPECTION_SECRET) && !audit.contains("\"ct\""),
+        "{audit}"
+    );
+    assert!(audit.contains(r#""client_secret_set":true"#), "{audit}");
+
+    // An update without the secret keeps it.
+    let without: JwtValidation<String> = serde_json::from_value(json!({
+        "issuer": "https://idp.example.com",
+        "introspection": {
+            "endpoint": "https://idp.example.com/introspect",
+            "client_id": "gateway"
+        },
+        "audiences": ["https://api.example.com"]
+    }))
+    .unwrap();
+    let changes = WorkspaceChanges {
+        jwt_validation: Some(Some(without)),
+        ..WorkspaceChanges::default()
+    };
+    service
+        .update_workspace(&Caller::System, &ws, changes, None)
+        .await
+        .unwrap();
+
+    let registered = service
+        .register_data_plane(&Caller::System, data_plane())
+        .await
+        .unwrap();
+    let snapshot = service.sync_snapshot(&registered.status.row).await.unwrap();
+    let rules = snapshot
+        .workspaces
+        .iter()
+        .find(|w| w.id == ws)
+        .and_then(|w| w.jwt_validation.clone())
+        .expect("data planes get the rules");
+    assert_eq!(rules.audiences, ["https://api.example.com"]);
+    assert_eq!(
+        rules
+            .introspection
+            .and_then(|i| i.client_secret)
+            .map(|s| s.expose().clone())
+            .as_deref(),
+        Some(INTROSPECTION_SECRET)
+    );
 }

@@ -309,3 +309,127 @@ fn setting_an_identity_provider_of_a_missing_workspace_is_not_found() {
         Err(DomainError::NotFound { .. })
     ));
 }
+
+fn jwt_rules(extra: serde_json::Value) -> JwtValidation<SealedSecret> {
+    let mut rules = serde_json::json!({"issuer": "https://idp.example.com"});
+    if let (serde_json::Value::Object(rules), serde_json::Value::Object(extra)) =
+        (&mut rules, extra)
+    {
+        rules.extend(extra);
+    }
+    serde_json::from_value(rules).unwrap()
+}
+
+fn introspecting(
+    endpoint: &str,
+    client_id: &str,
+    secret: Option<&str>,
+) -> JwtValidation<SealedSecret> {
+    let mut rules = jwt_rules(serde_json::json!({"introspection": {
+        "endpoint": endpoint, "client_id": client_id
+    }}));
+    if let Some(introspection) = &mut rules.introspection {
+        introspection.client_secret = secret.map(sealed);
+    }
+    rules
+}
+
+fn set_jwt(jwt_validation: Option<JwtValidation<SealedSecret>>) -> WorkspaceCommand {
+    WorkspaceCommand::SetJwtValidation { jwt_validation }
+}
+
+fn jwt_changed(jwt_validation: Option<JwtValidation<SealedSecret>>) -> WorkspaceEvent {
+    WorkspaceEvent::JwtValidationChanged { jwt_validation }
+}
+
+#[test]
+fn introspection_alone_is_a_way_to_check_tokens_and_its_secret_is_recorded_sealed() {
+    let id = WorkspaceId::new();
+    let rules = introspecting("https://idp.example.com/introspect", "gateway", Some("i1"));
+    let events = given(&[created("team")])
+        .decide(&id, set_jwt(Some(rules.clone())))
+        .unwrap()
+        .events;
+    assert_eq!(events, vec![jwt_changed(Some(rules))]);
+}
+
+#[test]
+fn introspection_without_a_secret_keeps_the_stored_one_for_the_same_client_only() {
+    let id = WorkspaceId::new();
+    let stored = introspecting("https://idp.example.com/introspect", "gateway", Some("i1"));
+    let state = given(&[created("team"), jwt_changed(Some(stored.clone()))]);
+    let same = introspecting("https://idp.example.com/introspect", "gateway", None);
+    assert!(
+        state
+            .decide(&id, set_jwt(Some(same)))
+            .unwrap()
+            .events
+            .is_empty()
+    );
+
+    let mut wider = introspecting("https://idp.example.com/introspect", "gateway", None);
+    wider.audiences = vec!["https://api.example.com".into()];
+    let events = state
+        .decide(&id, set_jwt(Some(wider.clone())))
+        .unwrap()
+        .events;
+    if let Some(i) = &mut wider.introspection {
+        i.client_secret = Some(sealed("i1"));
+    }
+    assert_eq!(events, vec![jwt_changed(Some(wider))]);
+
+    for other in [
+        introspecting("https://idp.example.com/introspect", "other", None),
+        introspecting("https://other.example.com/introspect", "gateway", None),
+    ] {
+        match state.decide(&id, set_jwt(Some(other))) {
+            Err(DomainError::Invalid { field, .. }) => {
+                assert_eq!(field, "jwt_validation.introspection.client_secret")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn invalid_jwt_rules_are_refused_naming_the_field() {
+    let id = WorkspaceId::new();
+    let state = given(&[created("team")]);
+    for (bad, field) in [
+        (jwt_rules(serde_json::json!({})), "jwt_validation"),
+        (
+            introspecting("not a url", "gateway", Some("i1")),
+            "jwt_validation.introspection.endpoint",
+        ),
+        (
+            introspecting("https://idp.example.com/introspect", "", Some("i1")),
+            "jwt_validation.introspection.client_id",
+        ),
+        (
+            jwt_rules(serde_json::json!({
+                "jwks_uri": "https://idp.example.com/jwks",
+                "permissions": {"mcp.invoke": {}, "mcp.everything": {"groups": "x"}}
+            })),
+            "jwt_validation.permissions.mcp.everything",
+        ),
+    ] {
+        match state.decide(&id, set_jwt(Some(bad))) {
+            Err(DomainError::Invalid { field: got, .. }) => assert_eq!(got, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn permissions_that_exist_are_accepted() {
+    let id = WorkspaceId::new();
+    let rules = jwt_rules(serde_json::json!({
+        "jwks_uri": "https://idp.example.com/jwks",
+        "permissions": {"mcp.invoke": {"groups": ["mcp-users"]}, "admin": {"groups": "admins"}}
+    }));
+    let events = given(&[created("team")])
+        .decide(&id, set_jwt(Some(rules.clone())))
+        .unwrap()
+        .events;
+    assert_eq!(events, vec![jwt_changed(Some(rules))]);
+}
