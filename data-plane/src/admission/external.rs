@@ -27,7 +27,9 @@ use crate::authorization::GatewayTokens;
 use crate::egress::EgressPolicy;
 use crate::errors::GatewayError;
 use crate::oauth::http::first_document;
-use crate::snapshot::{Config, KeyRecord, Workspace};
+use crate::snapshot::{Config, KeyRecord, Route, Workspace};
+
+mod introspection;
 
 /// How long a fetched JWKS is used.
 const JWKS_KEPT_FOR: Duration = Duration::from_secs(300);
@@ -43,6 +45,8 @@ pub struct ExternalTokens {
     egress: Arc<EgressPolicy>,
     /// Fetched key sets, by URI, with when they were fetched.
     jwks: moka::future::Cache<String, (Instant, Arc<JwkSet>)>,
+    /// Asks introspection endpoints about tokens, keeping their answers.
+    introspector: introspection::Introspector,
     /// `MCPGW_PUBLIC_BASE_URL`, for the audience (the server's URL).
     public_base: Option<Arc<Url>>,
     /// The access tokens of the gateway's own authorization server, when it has one.
@@ -74,6 +78,7 @@ impl ExternalTokens {
                 .max_capacity(MAX_JWKS)
                 .time_to_live(JWKS_KEPT_FOR)
                 .build(),
+            introspector: introspection::Introspector::default(),
             public_base: None,
             gateway: None,
             external_auth: true,
@@ -109,14 +114,22 @@ impl ExternalTokens {
         host: Option<&str>,
     ) -> Result<Principal, GatewayError> {
         let refused = |why: String| GatewayError::InvalidToken(why);
-        let header = jsonwebtoken::decode_header(token).map_err(|_| {
-            refused(
-                "its header is not a JWT header with an accepted algorithm (never `none`)".into(),
-            )
-        })?;
-        let issuer = unverified_issuer(token)
-            .ok_or_else(|| refused("its payload names no issuer (`iss`)".into()))?;
-        if let Some(gateway) = self.gateway.as_ref().filter(|g| g.issuer() == issuer) {
+        // A JWT names its issuer; any other bearer is opaque, for introspection.
+        let jwt = if looks_like_jwt(token) {
+            let header = jsonwebtoken::decode_header(token).map_err(|_| {
+                refused(
+                    "its header is not a JWT header with an accepted algorithm (never `none`)"
+                        .into(),
+                )
+            })?;
+            let issuer = unverified_issuer(token)
+                .ok_or_else(|| refused("its payload names no issuer (`iss`)".into()))?;
+            Some((header, issuer))
+        } else {
+            None
+        };
+        let issuer = jwt.as_ref().map(|(_, issuer)| issuer.as_str());
+        if let Some(gateway) = self.gateway.as_ref().filter(|g| issuer == Some(g.issuer())) {
             let claims = gateway.verify(token, &self.server_url(slug, host)).await?;
             let workspace = config.workspace(&claims.mcpgw_workspace).ok_or_else(|| {
                 refused("its workspace is not one this gateway serves now".into())
@@ -128,21 +141,47 @@ impl ExternalTokens {
         if !self.external_auth {
             return Err(GatewayError::ExternalAuthDisabled);
         }
-        // Of the workspaces that trust the issuer, one the server called serves.
-        let route = config.route_by_slug(slug);
-        let workspace = config
-            .workspaces()
-            .filter(|w| {
-                w.jwt_validation
-                    .as_ref()
-                    .is_some_and(|r| r.issuer == issuer)
-            })
-            .min_by_key(|w| !route.is_some_and(|r| r.serves(&w.id)))
-            .ok_or_else(|| refused(format!("no workspace accepts tokens of issuer `{issuer}`")))?;
-        let rules = workspace
-            .jwt_validation
-            .as_deref()
-            .expect("the workspace was found by its rules");
+        let route = config.route_by_slug(slug).map(|r| &**r);
+        let audience = self.server_url(slug, host);
+        let candidates = candidates(config, route, issuer);
+        if candidates.is_empty() {
+            return Err(refused(match issuer {
+                Some(issuer) => format!("no workspace accepts tokens of issuer `{issuer}`"),
+                None => {
+                    "it is neither an API key nor a JWT, and no workspace introspects tokens".into()
+                }
+            }));
+        }
+        let mut failure = None;
+        for (rules, workspace) in candidates {
+            let claims = match &jwt {
+                Some((header, _)) if rules.jwks.is_some() || rules.jwks_uri.is_some() => {
+                    self.verified(rules, header, token, &audience).await
+                }
+                _ => {
+                    self.introspector
+                        .claims(&self.client, &self.egress, rules, token, &audience)
+                        .await
+                }
+            };
+            match claims.and_then(|claims| caller(rules, workspace, &claims)) {
+                Ok(principal) => return Ok(principal),
+                Err(error) => failure = Some(error),
+            }
+        }
+        Err(failure.expect("a candidate was tried"))
+    }
+
+    /// The claims of the JWT `token`, its signature, algorithm, issuer, audience (`audience`
+    /// or one `rules` lists), expiry and required claims checked.
+    async fn verified(
+        &self,
+        rules: &JwtValidation,
+        header: &jsonwebtoken::Header,
+        token: &str,
+        audience: &str,
+    ) -> Result<Value, GatewayError> {
+        let refused = |why: String| GatewayError::InvalidToken(why);
         let alg = format!("{:?}", header.alg);
         if !rules.algorithms.iter().any(|a| a == &alg) {
             return Err(refused(format!(
@@ -151,16 +190,15 @@ impl ExternalTokens {
             )));
         }
         let key = self.key(rules, header.kid.as_deref()).await?;
-        let audience = self.server_url(slug, host);
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[&rules.issuer]);
-        let mut audiences = vec![audience.clone()];
+        let mut audiences = vec![audience.to_owned()];
         audiences.extend(rules.audiences.iter().cloned());
         validation.set_audience(&audiences);
         validation.leeway = u64::from(rules.clock_tolerance_seconds);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         let claims = jsonwebtoken::decode::<Value>(token, &key, &validation)
-            .map_err(|e| refused(describe(&e, &audience)))?
+            .map_err(|e| refused(describe(&e, audience)))?
             .claims;
         for (claim, wanted) in &rules.required_claims {
             if !claims
@@ -172,21 +210,7 @@ impl ExternalTokens {
                 )));
             }
         }
-        let user = match claims.get(&rules.user_claim) {
-            Some(Value::String(user)) if !user.is_empty() => user.clone(),
-            Some(Value::Number(user)) => user.to_string(),
-            _ => {
-                return Err(refused(format!(
-                    "it lacks the `{}` claim that names the user",
-                    rules.user_claim
-                )));
-            }
-        };
-        let expires_at = claims
-            .get("exp")
-            .and_then(Value::as_i64)
-            .and_then(|exp| DateTime::<Utc>::from_timestamp(exp, 0));
-        Ok(principal(workspace, &user, expires_at))
+        Ok(claims)
     }
 
     /// The URL clients call the server at `slug` by: the audience its tokens must name.
@@ -255,6 +279,69 @@ impl ExternalTokens {
             .await;
         Ok(set)
     }
+}
+
+/// Whether `token`, not an API key the configuration holds, may still name a caller: a JWT,
+/// or any other bearer but an API key when some workspace introspects tokens.
+pub fn may_be_external(config: &Config, token: &str) -> bool {
+    looks_like_jwt(token)
+        || (!token.starts_with("mcpgw_")
+            && config.workspaces().any(|w| {
+                w.jwt_validation
+                    .as_ref()
+                    .is_some_and(|r| r.introspection.is_some())
+            }))
+}
+
+/// The rules a token for the server `route` is checked against, in order, each with the
+/// workspace its caller then belongs to: of the workspaces whose rules name the token's
+/// `issuer` (for an opaque token, that introspect tokens), one the server serves.
+fn candidates<'a>(
+    config: &'a Config,
+    route: Option<&Route>,
+    issuer: Option<&str>,
+) -> Vec<(&'a JwtValidation, &'a Workspace)> {
+    let applies = |rules: &JwtValidation| match issuer {
+        Some(issuer) => rules.issuer == issuer,
+        None => rules.introspection.is_some(),
+    };
+    config
+        .workspaces()
+        .filter_map(|w| {
+            w.jwt_validation
+                .as_deref()
+                .filter(|r| applies(r))
+                .map(|r| (r, &**w))
+        })
+        .min_by_key(|(_, w)| !route.is_some_and(|r| r.serves(&w.id)))
+        .into_iter()
+        .collect()
+}
+
+/// The caller the checked `claims` name: the user `rules.user_claim` names, of `workspace`,
+/// with the permissions `rules` grant for these claims, until the token expires.
+fn caller(
+    rules: &JwtValidation,
+    workspace: &Workspace,
+    claims: &Value,
+) -> Result<Principal, GatewayError> {
+    let user = match claims.get(&rules.user_claim) {
+        Some(Value::String(user)) if !user.is_empty() => user.clone(),
+        Some(Value::Number(user)) => user.to_string(),
+        _ => {
+            return Err(GatewayError::InvalidToken(format!(
+                "it lacks the `{}` claim that names the user",
+                rules.user_claim
+            )));
+        }
+    };
+    let expires_at = claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .and_then(|exp| DateTime::<Utc>::from_timestamp(exp, 0));
+    let mut principal = principal(workspace, &user, expires_at);
+    principal.key.permissions = rules.permissions_for(claims).into_iter().collect();
+    Ok(principal)
 }
 
 /// The key with id `kid`, or the only key when the token names none.

@@ -134,10 +134,11 @@ where
         let principal = match identify(&config, &parts.headers) {
             Ok(principal) => principal,
             Err(error) => {
-                // Not a key the configuration holds: maybe a workspace's identity provider's JWT.
+                // Not a key the configuration holds: maybe a token of a workspace's identity
+                // provider (a JWT, or an opaque token to introspect).
                 let token = presented(&parts.headers)
                     .ok()
-                    .filter(|token| external::looks_like_jwt(token))
+                    .filter(|token| external::may_be_external(&config, token))
                     .map(str::to_owned);
                 let Some(token) = token else {
                     return Err(fail(error.into()));
