@@ -11,7 +11,8 @@
 //                        NODE_EXTRA_CA_CERTS for a test CA)
 //
 // Enabled: client credentials, resource indicators (RFC 8707) issuing JWT access tokens whose
-// audience is the resource, dynamic client registration, refresh-token rotation, and the
+// audience is the resource (opaque ones without a resource indicator), introspection and
+// revocation, dynamic client registration, refresh-token rotation, and the
 // development login and consent pages (tests play the browser through them).
 // Prints "ready <issuer>" on standard output once it listens.
 import crypto from 'node:crypto';
@@ -43,6 +44,11 @@ const provider = new Provider(issuer, {
   rotateRefreshToken: true,
   features: {
     clientCredentials: { enabled: true },
+    // RFC 7662 introspection (at /token/introspection) and RFC 7009 revocation (at
+    // /token/revocation) for confidential clients; tokens issued without a resource indicator
+    // are opaque, so only introspection tells what they are.
+    introspection: { enabled: true },
+    revocation: { enabled: true },
     registration: { enabled: process.env.REGISTRATION !== 'off' },
     clientIdMetadataDocument: { enabled: process.env.CIMD === 'on', ack: 'draft-02' },
     devInteractions: { enabled: true },

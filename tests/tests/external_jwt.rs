@@ -233,3 +233,175 @@ async fn a_workspaces_identity_provider_tokens_are_accepted_beside_api_keys() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.get("jwt_validation").is_none(), "{body}");
 }
+
+/// `pairs` as a form body.
+fn form(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// A client-credentials access token of `auth_server` without a resource indicator: opaque.
+async fn opaque_token(auth_server: &AuthorizationServer, scope: &str) -> String {
+    let answer: Value = reqwest::Client::new()
+        .post(auth_server.token_endpoint())
+        .basic_auth("agent", Some(SECRET))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", scope),
+        ]))
+        .send()
+        .await
+        .expect("the authorization server answers")
+        .json()
+        .await
+        .expect("a token answer");
+    let token = answer["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a token: {answer}"))
+        .to_owned();
+    assert_ne!(token.split('.').count(), 3, "an opaque token: {token}");
+    token
+}
+
+/// Revokes `token` at `auth_server` (RFC 7009).
+async fn revoke(auth_server: &AuthorizationServer, token: &str) {
+    let status = reqwest::Client::new()
+        .post(format!("{}/token/revocation", auth_server.issuer))
+        .basic_auth("agent", Some(SECRET))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("token", token),
+            ("token_type_hint", "access_token"),
+        ]))
+        .send()
+        .await
+        .expect("the authorization server answers")
+        .status();
+    assert!(status.is_success(), "revoked: {status}");
+}
+
+/// The `add` tool called by `client`: its answer.
+async fn add(client: &McpClient) -> mcpgw_e2e::mcp_client::Answer {
+    client
+        .post_stateless(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": "add", "arguments": {"a": 1, "b": 2}}}))
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opaque_tokens_are_introspected_and_their_claims_grant_permissions() {
+    let nats = PrivateNats::start().await;
+    let fleet = Fleet::start(&nats.url()).await;
+    let auth_server = AuthorizationServer::start(clients(), Duration::from_secs(300)).await;
+    let upstream = DemoUpstream::spawn().await.expect("demo upstream");
+    let workspace = fleet.workspace("introspected").await;
+    fleet
+        .create(
+            "/v1/servers",
+            json!({"workspace_id": workspace, "slug": "demo", "name": "Demo", "url": upstream.url()}),
+        )
+        .await;
+    let path = format!("/v1/workspaces/{workspace}");
+    let endpoint = format!("{}/token/introspection", auth_server.issuer);
+    let rules = |permissions: Value| {
+        let mut rules = json!({"issuer": auth_server.issuer,
+            "introspection": {"endpoint": endpoint, "client_id": "agent", "client_secret": SECRET},
+            "user_claim": "client_id", "required_claims": {"scope": "mcp:tools"}});
+        if !permissions.is_null() {
+            rules["permissions"] = permissions;
+        }
+        rules
+    };
+    // A permission that does not exist is refused, naming it.
+    let (status, body) = fleet
+        .admin(
+            Method::PATCH,
+            &path,
+            Some(
+                json!({"jwt_validation": rules(json!({"mcp.everything": {"scope": "mcp:tools"}}))}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body.to_string()
+            .contains("jwt_validation.permissions.mcp.everything"),
+        "{body}"
+    );
+    let (status, body) = fleet
+        .admin(
+            Method::PATCH,
+            &path,
+            Some(json!({"jwt_validation": rules(Value::Null)})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["jwt_validation"]["introspection"]["client_secret_set"], true,
+        "{body}"
+    );
+    assert!(!body.to_string().contains(SECRET), "{body}");
+    let token_of = fleet.data_plane_token(None).await;
+    let pod = fleet.data_plane(&token_of, &[]).await;
+    pod.wait_applied(fleet.head().await, SOON).await;
+    let server_url = pod.mcp_url("demo");
+
+    // An opaque token the provider says is active: its client calls like a user.
+    let good = opaque_token(&auth_server, "mcp:tools").await;
+    let client = McpClient::new(server_url.clone(), &good);
+    let called = add(&client).await;
+    assert_eq!(
+        called.body["result"]["content"][0]["text"], "3",
+        "{}",
+        called.body
+    );
+    // Asked again, the kept answer serves.
+    assert_eq!(add(&client).await.status, StatusCode::OK);
+
+    // Revoked, or unknown to the provider: 401.
+    let revoked = opaque_token(&auth_server, "mcp:tools").await;
+    revoke(&auth_server, &revoked).await;
+    let why = refused(&client.with_key(&revoked)).await;
+    assert!(why.contains("not active"), "{why}");
+    let why = refused(&client.with_key("no-such-token-0123456789")).await;
+    assert!(why.contains("not active"), "{why}");
+
+    // Permissions by claims: a rule the token does not meet leaves it without mcp.invoke.
+    let (status, body) = fleet
+        .admin(
+            Method::PATCH,
+            &path,
+            Some(json!({"jwt_validation": rules(json!({"mcp.invoke": {"scope": "mcp:admin"}}))})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    pod.wait_applied(fleet.head().await, SOON).await;
+    let answer = add(&client).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.body);
+    assert_eq!(
+        answer.body["error"]["data"]["reason"], "missing_permission",
+        "{}",
+        answer.body
+    );
+    assert!(
+        answer.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("mcp.invoke"),
+        "{}",
+        answer.body
+    );
+    // A rule it meets gives it back.
+    let (status, body) = fleet
+        .admin(
+            Method::PATCH,
+            &path,
+            Some(json!({"jwt_validation": rules(json!({"mcp.invoke": {"scope": ["mcp:admin", "mcp:tools"]}}))})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    pod.wait_applied(fleet.head().await, SOON).await;
+    assert_eq!(add(&client).await.status, StatusCode::OK);
+}
