@@ -53,6 +53,10 @@ pub struct DesiredServer {
     /// Rate limits and quotas, as the API takes them; default none.
     #[serde(default = "no_limits")]
     pub rate_limits: Value,
+    /// What the upstream is told of the caller; default nothing. Read with the API's
+    /// defaults filled in, so it compares with what the API shows.
+    #[serde(default)]
+    pub identity_forwarding: mcpgw_shared::model::IdentityForwarding,
 }
 
 /// A request-logging policy as the API shows it: `given` over the API's defaults.
@@ -161,6 +165,7 @@ pub fn plan(
             "auth": server.auth, "tools": server.tools, "enabled": server.enabled,
             "request_logging": request_logging(&server.request_logging),
             "rate_limits": server.rate_limits,
+            "identity_forwarding": server.identity_forwarding,
         });
         match by_slug.get(server.slug.as_str()) {
             None => {
@@ -211,6 +216,7 @@ fn update(slug: &str, current: &Value, wanted: &Value) -> Option<Change> {
         "enabled",
         "request_logging",
         "rate_limits",
+        "identity_forwarding",
     ] {
         let after = &wanted[field];
         let comparable = if field == "auth" {
@@ -221,6 +227,8 @@ fn update(slug: &str, current: &Value, wanted: &Value) -> Option<Change> {
         // A control plane older than rate limits shows none.
         let now = match &current[field] {
             Value::Null if field == "rate_limits" => no_limits(),
+            // Nor identity forwarding.
+            Value::Null if field == "identity_forwarding" => json!({"mode": "none"}),
             shown => shown.clone(),
         };
         if now != comparable {

@@ -26,7 +26,8 @@ pub use api_keys::{IssueApiKeyInput, IssuedApiKey};
 pub use authenticate::{Refusal, Unauthenticated};
 pub use authorization::{
     AuthorizationSettings, ClientCredentials, IssueCodeInput, IssuedCode, IssuedTokens,
-    RegisterClientInput, RegisteredClient, RevokeGrantsInput, TokenInput,
+    RegisterClientInput, RegisteredClient, RevokeGrantsInput, SignedAssertion, TokenInput,
+    UserAssertionInput,
 };
 pub use caller::{Admin, AdminScope, Caller, Forbidden};
 pub use connections::{StoreConnectionInput, StoredConnection};

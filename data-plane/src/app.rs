@@ -95,6 +95,7 @@ impl RunningDataPlane {
         gateway = gateway
             .with_public_base(public_base.clone())
             .with_authorization_server(client.clone(), &public_base)
+            .with_identity_forwarding(client.clone(), &public_base)
             .with_users(client.clone(), public_base);
         let subjects = source.settings.subjects.clone();
         let (bus_for_limits, subjects_for_limits) = (bus.clone(), subjects.clone());

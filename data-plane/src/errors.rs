@@ -228,6 +228,15 @@ pub enum GatewayError {
         /// Why.
         detail: String,
     },
+    /// The server's upstream must be told who calls (identity forwarding), and the gateway
+    /// could not say it: the request is not forwarded without it.
+    #[error("the gateway could not tell the upstream of `{slug}` who you are: {detail}")]
+    IdentityForwarding {
+        /// The server.
+        slug: String,
+        /// Why.
+        detail: String,
+    },
     /// No configuration yet, or too stale to trust.
     #[error("the gateway has no current configuration")]
     NotReady,
@@ -290,6 +299,7 @@ impl GatewayError {
             | UpstreamFailed { .. }
             | UpstreamToken { .. }
             | UserToken { .. }
+            | IdentityForwarding { .. }
             | UpstreamAuth { .. } => StatusCode::BAD_GATEWAY,
             UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             MemberFailed { .. } => StatusCode::BAD_GATEWAY,
@@ -339,6 +349,7 @@ impl GatewayError {
             SignInRequired { .. } => "sign_in_required",
             NoTokenKey(_) => "token_key_missing",
             UserToken { .. } => "user_token_failed",
+            IdentityForwarding { .. } => "identity_forwarding_failed",
             NotReady => "config_not_ready",
             RateLimited { .. } => "rate_limited",
             MemberFailed { .. } => "member_failed",
@@ -393,6 +404,7 @@ impl GatewayError {
             }
             NoTokenKey(_) => "the operator must set MCPGW_TOKEN_KEY (the same keyring on every data plane) to use per-user OAuth servers".into(),
             UserToken { .. } => "the upstream's authorization server or the gateway's control plane is unreachable; retry shortly".into(),
+            IdentityForwarding { slug, .. } => format!("the gateway signs the identity `{slug}`'s upstream requires with its control plane, which could not answer; retry shortly, and if it persists an operator checks the data plane's link to the control plane (or an admin sets `identity_forwarding` of `{slug}` to another mode)"),
             NotReady => "the gateway is starting or cut off from its control plane; retry shortly".into(),
             MemberFailed { member, .. } => format!("member `{member}` is down or refused the request: fix it, or mark it `on_failure: open` in the virtual server's `virtual_server.members` to answer without it"),
             RateLimited { limited, .. } => format!("retry in {}s (Retry-After), or ask an admin to raise the {}'s `rate_limits[{}]`", limited.retry_after.as_secs(), match limited.owner { crate::limits::Owner::Workspace => "workspace", crate::limits::Owner::Server => "server" }, limited.index),

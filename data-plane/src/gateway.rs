@@ -213,6 +213,14 @@ impl Gateway {
         self
     }
 
+    /// The same gateway, telling the upstreams of servers in `jwt` identity-forwarding mode who
+    /// calls, with assertions of issuer `public_base` signed by the control plane via `sync`.
+    pub fn with_identity_forwarding(mut self, sync: SyncClient, public_base: &url::Url) -> Self {
+        let assertions = crate::relay::identity::UserAssertions::new(sync, public_base.as_str());
+        self.state.upstream = self.state.upstream.clone().with_assertions(assertions);
+        self
+    }
+
     /// The same gateway, leaving a record of every MCP request in `log`.
     pub fn with_request_log(mut self, log: RequestLog) -> Self {
         self.observer.log = log;

@@ -7,6 +7,7 @@
 
 pub mod ask;
 mod catalog;
+pub mod identity;
 mod initialize;
 mod limit;
 mod listen;

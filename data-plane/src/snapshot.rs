@@ -18,7 +18,7 @@ pub use apply::ApplyError;
 pub use change::{Change, ChangeSet, ServerChange};
 pub use grant::Grant;
 pub use key::{KeyRecord, Permissions};
-pub use route::Route;
+pub use route::{IdentityHeader, Route};
 pub use store::{ConfigStore, ConfigUpdater};
 pub use tool_policy::{Hidden, Owner, ToolAnnotations, ToolPolicy};
 pub use view::{Config, Workspace};

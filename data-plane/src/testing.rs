@@ -24,6 +24,7 @@ pub fn server(slug: &str, workspace: WorkspaceId, url: &str) -> ServerConfig {
         request_logging: Default::default(),
         rate_limits: Vec::new(),
         virtual_server: None,
+        identity_forwarding: Default::default(),
         version: 1,
         connection_version: 1,
     }

@@ -10,6 +10,7 @@ mod api_key;
 mod connection;
 mod conversions;
 mod grants;
+mod identity_forwarding;
 mod identity_provider;
 mod jwt_validation;
 mod rate_limit;
@@ -21,6 +22,7 @@ pub use api_key::{ApiKeyRecord, KeyState, KeyType, Permission, UnknownKeyType, U
 pub use connection::ConnectionRecord;
 pub use conversions::InvalidMessage;
 pub use grants::{GrantSubject, Grants, key_subject, user_subject};
+pub use identity_forwarding::IdentityForwarding;
 pub use identity_provider::{IdentityProvider, InvalidIdentityProvider};
 pub use jwt_validation::{
     INTROSPECTION_SECRET_PATH, Introspection, JWT_ALGORITHMS, JwtValidation, claim_matches,

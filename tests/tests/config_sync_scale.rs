@@ -53,6 +53,7 @@ fn history(workspace: WorkspaceId) -> Vec<Row> {
                 request_logging: Default::default(),
                 rate_limits: Vec::new(),
                 virtual_server: None,
+                identity_forwarding: Default::default(),
             }
             .into(),
         ));

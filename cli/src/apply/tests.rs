@@ -118,3 +118,31 @@ fn rate_limits_are_planned_as_the_file_gives_them() {
         json!([{"by": "key", "per_minute": 60}])
     );
 }
+
+#[test]
+fn identity_forwarding_compares_over_the_defaults_and_is_off_when_not_shown() {
+    let (servers, workspaces) = current();
+    let unchanged = plan(&parse(FILE).unwrap(), &servers, &workspaces, false).unwrap();
+    let Change::Update { fields, .. } = &unchanged[0] else {
+        panic!("{unchanged:?}")
+    };
+    assert!(
+        fields
+            .iter()
+            .all(|(field, ..)| field != "identity_forwarding"),
+        "a server shown without it forwards nothing: {fields:?}"
+    );
+    let forwarding = FILE.replace(
+        "    url: https://github.example/mcp\n",
+        "    url: https://old.example/mcp\n    identity_forwarding: {mode: jwt}\n",
+    );
+    let plan = plan(&parse(&forwarding).unwrap(), &servers, &workspaces, false).unwrap();
+    let Change::Update { fields, body, .. } = &plan[0] else {
+        panic!("{plan:?}")
+    };
+    assert_eq!(fields.len(), 1, "{fields:?}");
+    assert_eq!(
+        body["identity_forwarding"],
+        json!({"mode": "jwt", "header": "X-User-JWT", "ttl_seconds": 300})
+    );
+}

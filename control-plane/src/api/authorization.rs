@@ -7,13 +7,14 @@ use mcpgw_shared::proto::authorization_server::{Authorization, AuthorizationServ
 use mcpgw_shared::proto::{
     GetClientRequest, Introspection, IssueCodeRequest, IssuedCode, Jwks, OAuthClient,
     RegisterClientRequest, RevokeTokenResult, SigningKeysRequest, TokenOfClient, TokenRequest,
-    TokenResponse,
+    TokenResponse, UserAssertion, UserAssertionRequest,
 };
 use tonic::{Request, Response, Status};
 
 use super::grpc::{self, status};
 use crate::application::{
     ClientCredentials, IssueCodeInput, RegisterClientInput, Service, ServiceError, TokenInput,
+    UserAssertionInput,
 };
 use crate::domain::DomainError;
 use crate::domain::oauth_grant::{TokenError, TokenRefusal};
@@ -280,6 +281,34 @@ impl Authorization for AuthorizationService {
             let jwks = self.service.oauth_jwks().await.map_err(status)?;
             Ok(Response::new(Jwks {
                 json: jwks.to_string(),
+            }))
+        })
+        .await
+    }
+
+    async fn sign_user_assertion(
+        &self,
+        request: Request<UserAssertionRequest>,
+    ) -> Result<Response<UserAssertion>, Status> {
+        self.observed("SignUserAssertion", async move {
+            let data_plane = self.authenticate(&request).await?;
+            let request = request.into_inner();
+            let input = UserAssertionInput {
+                workspace_id: parse_id("workspace_id", &request.workspace_id)?,
+                server_id: parse_id("server_id", &request.server_id)?,
+                issuer: request.issuer,
+                audience: request.audience,
+                subject: request.subject,
+                ttl_seconds: request.ttl_seconds,
+            };
+            let signed = self
+                .service
+                .sign_user_assertion(&data_plane, input)
+                .await
+                .map_err(status)?;
+            Ok(Response::new(UserAssertion {
+                jwt: signed.jwt,
+                expires_at: signed.expires_at.timestamp(),
             }))
         })
         .await

@@ -2,9 +2,11 @@
 //! serve the public endpoints and call these operations (through the `Authorization` gRPC
 //! service) to register clients, record consents as grants, redeem and refresh them, and get
 //! the keys access tokens are signed with. Administrators list and revoke clients and grants
-//! and rotate keys ([`admin`]).
+//! and rotate keys ([`admin`]). The same keys sign the user assertions of identity forwarding
+//! ([`assertions`]).
 
 mod admin;
+mod assertions;
 mod credentials;
 pub mod signing;
 mod tokens;
@@ -24,6 +26,7 @@ use crate::domain::{Actor, DomainError, oauth_scope};
 use crate::store::{DataPlaneRow, OAuthClientRow, SigningKeyRow};
 
 pub use admin::RevokeGrantsInput;
+pub use assertions::{SignedAssertion, UserAssertionInput};
 pub use tokens::{ClientCredentials, IssuedTokens, TokenInput};
 
 /// How long an authorization code may be redeemed in.

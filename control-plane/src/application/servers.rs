@@ -139,6 +139,7 @@ impl Service {
             request_logging: input.request_logging,
             rate_limits: input.rate_limits,
             virtual_server: input.virtual_server,
+            identity_forwarding: input.identity_forwarding,
             provisioned: provisioned.into_iter().collect(),
         });
         self.execute::<Server>(caller, &id, None, |_| Ok(()), command)
@@ -184,6 +185,7 @@ impl Service {
             request_logging: input.request_logging,
             rate_limits: input.rate_limits,
             virtual_server: input.virtual_server,
+            identity_forwarding: input.identity_forwarding,
             enabled: input.enabled,
             provisioned,
         });

@@ -227,6 +227,7 @@ impl<'a> Resolver<'a> {
             request_logging: row.request_logging,
             rate_limits: row.rate_limits,
             virtual_server: row.virtual_server,
+            identity_forwarding: row.identity_forwarding,
             auth,
             version: row.version,
             connection_version: row.connection_version,

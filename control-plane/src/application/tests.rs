@@ -41,6 +41,7 @@ pub(super) fn server_input(workspace: &WorkspaceId, slug: &str) -> RegisterServe
         request_logging: Default::default(),
         rate_limits: Vec::new(),
         virtual_server: None,
+        identity_forwarding: Default::default(),
         provisioned_workspaces: vec![],
     }
 }

@@ -4,7 +4,9 @@ mod validate;
 
 use std::collections::BTreeSet;
 
-use mcpgw_shared::model::{RateLimit, RequestLogging, ToolFilter, UpstreamAuth, VirtualServer};
+use mcpgw_shared::model::{
+    IdentityForwarding, RateLimit, RequestLogging, ToolFilter, UpstreamAuth, VirtualServer,
+};
 use mcpgw_shared::slug::Slug;
 use mcpgw_shared::wire::Audience;
 use mcpgw_shared::{SealedSecret, ServerId, StreamId, WorkspaceId};
@@ -15,8 +17,8 @@ pub use validate::{validate_auth_secrets, validate_rate_limits, validate_tools, 
 use super::workspace::validate_name;
 use super::{Aggregate, Decision, DomainError, DomainEvent};
 use validate::{
-    validate_auth_endpoints, validate_description, validate_provisioned, validate_request_logging,
-    validate_virtual,
+    validate_auth_endpoints, validate_description, validate_identity_forwarding,
+    validate_provisioned, validate_request_logging, validate_virtual,
 };
 
 /// A server's events. The registration is large, but events live one batch at a time (an
@@ -53,6 +55,10 @@ pub enum ServerEvent {
         /// For a virtual server, its members (it has no URL or auth of its own).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         virtual_server: Option<VirtualServer>,
+        /// What its upstream is told of the caller (absent: nothing, as in events written
+        /// before it existed).
+        #[serde(default, skip_serializing_if = "IdentityForwarding::is_none")]
+        identity_forwarding: IdentityForwarding,
     },
     /// Name or description changed.
     #[serde(rename = "ServerDetailsChanged")]
@@ -91,6 +97,12 @@ pub enum ServerEvent {
     RateLimitsChanged {
         /// The complete new list.
         rate_limits: Vec<RateLimit>,
+    },
+    /// What its upstream is told of the caller changed.
+    #[serde(rename = "ServerIdentityForwardingChanged")]
+    IdentityForwardingChanged {
+        /// The new setting.
+        identity_forwarding: IdentityForwarding,
     },
     /// A virtual server's members (or prefix mode) changed.
     #[serde(rename = "ServerMembersChanged")]
@@ -132,6 +144,7 @@ impl ServerEvent {
             Self::ToolsChanged { .. } => "ServerToolsChanged",
             Self::RequestLoggingChanged { .. } => "ServerRequestLoggingChanged",
             Self::RateLimitsChanged { .. } => "ServerRateLimitsChanged",
+            Self::IdentityForwardingChanged { .. } => "ServerIdentityForwardingChanged",
             Self::MembersChanged { .. } => "ServerMembersChanged",
             Self::EnabledChanged { .. } => "ServerEnabledChanged",
             Self::Provisioned { .. } => "ServerProvisioned",
@@ -154,6 +167,7 @@ impl ServerEvent {
             | Self::ToolsChanged { .. }
             | Self::RequestLoggingChanged { .. }
             | Self::RateLimitsChanged { .. }
+            | Self::IdentityForwardingChanged { .. }
             | Self::MembersChanged { .. }
             | Self::Provisioned { .. }
             | Self::Deprovisioned { .. } => false,
@@ -206,6 +220,8 @@ pub struct ServerState {
     pub rate_limits: Vec<RateLimit>,
     /// For a virtual server, its members.
     pub virtual_server: Option<VirtualServer>,
+    /// What its upstream is told of the caller.
+    pub identity_forwarding: IdentityForwarding,
     /// Workspaces it is provisioned to besides its home.
     pub provisioned: BTreeSet<WorkspaceId>,
 }
@@ -248,6 +264,7 @@ impl Aggregate for Server {
                     request_logging,
                     rate_limits,
                     virtual_server,
+                    identity_forwarding,
                 },
                 _,
             ) => {
@@ -263,6 +280,7 @@ impl Aggregate for Server {
                     request_logging: *request_logging,
                     rate_limits: rate_limits.clone(),
                     virtual_server: virtual_server.clone(),
+                    identity_forwarding: identity_forwarding.clone(),
                     provisioned: BTreeSet::new(),
                 });
                 return;
@@ -290,6 +308,9 @@ impl Aggregate for Server {
             ServerEvent::RateLimitsChanged { rate_limits } => {
                 state.rate_limits = rate_limits.clone();
             }
+            ServerEvent::IdentityForwardingChanged {
+                identity_forwarding,
+            } => state.identity_forwarding = identity_forwarding.clone(),
             ServerEvent::MembersChanged { virtual_server } => {
                 state.virtual_server = Some(virtual_server.clone());
             }
@@ -347,6 +368,8 @@ pub struct UpdateServer {
     pub rate_limits: Option<Vec<RateLimit>>,
     /// A virtual server's new members.
     pub virtual_server: Option<VirtualServer>,
+    /// New identity forwarding.
+    pub identity_forwarding: Option<IdentityForwarding>,
     /// New enabled flag.
     pub enabled: Option<bool>,
     /// The complete new list of provisioned workspaces.
@@ -396,6 +419,11 @@ impl Server {
         validate_tools(&cmd.tools)?;
         validate_request_logging(&cmd.request_logging)?;
         validate_rate_limits(&cmd.rate_limits)?;
+        validate_identity_forwarding(
+            &cmd.identity_forwarding,
+            &cmd.auth,
+            cmd.virtual_server.is_some(),
+        )?;
         let provisioned = validate_provisioned(&cmd.workspace_id, cmd.provisioned.iter())?;
         let mut events = vec![ServerEvent::Registered {
             workspace_id: cmd.workspace_id,
@@ -409,6 +437,7 @@ impl Server {
             request_logging: cmd.request_logging,
             rate_limits: cmd.rate_limits,
             virtual_server: cmd.virtual_server,
+            identity_forwarding: cmd.identity_forwarding,
         }];
         events.extend(
             provisioned
@@ -440,9 +469,23 @@ impl Server {
             validate_url("url", &url)?;
             events.push(ServerEvent::UpstreamChanged { url });
         }
+        // Checked against the auth it will be used with: the new one, or the kept one.
+        let forwarding = cmd
+            .identity_forwarding
+            .unwrap_or_else(|| state.identity_forwarding.clone());
+        validate_identity_forwarding(
+            &forwarding,
+            cmd.auth.as_ref().unwrap_or(&state.auth),
+            state.virtual_server.is_some(),
+        )?;
         if let Some(auth) = cmd.auth {
             validate_auth_endpoints(&auth)?;
             events.push(ServerEvent::AuthChanged { auth });
+        }
+        if forwarding != state.identity_forwarding {
+            events.push(ServerEvent::IdentityForwardingChanged {
+                identity_forwarding: forwarding,
+            });
         }
         if let Some(virtual_server) = cmd.virtual_server {
             if state.virtual_server.is_none() {

@@ -60,6 +60,7 @@ pub async fn seed(service: &Service, demo_url: &str, data_dir: &Path) -> anyhow:
                         request_logging: Default::default(),
                         rate_limits: Vec::new(),
                         virtual_server: None,
+                        identity_forwarding: Default::default(),
                         provisioned_workspaces: vec![],
                     },
                 )

@@ -135,11 +135,13 @@ async fn apply_server(row: Row<'_>, event: &ServerEvent) -> Result<(), StoreErro
             request_logging,
             rate_limits,
             virtual_server,
+            identity_forwarding,
         } => {
             sqlx::query(
                 "INSERT INTO servers (id, workspace_id, slug, name, description, url, auth, tools, enabled, \
-                 version, connection_version, created_at, updated_at, last_seq, request_logging, rate_limits, virtual_server) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16) ON CONFLICT (id) DO NOTHING",
+                 version, connection_version, created_at, updated_at, last_seq, request_logging, rate_limits, virtual_server, \
+                 identity_forwarding) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16, $17) ON CONFLICT (id) DO NOTHING",
             )
             .bind(&row.id)
             .bind(workspace_id.to_string())
@@ -160,6 +162,11 @@ async fn apply_server(row: Row<'_>, event: &ServerEvent) -> Result<(), StoreErro
                 virtual_server
                     .as_ref()
                     .map(serde_json::to_string)
+                    .transpose()?,
+            )
+            .bind(
+                (!identity_forwarding.is_none())
+                    .then(|| serde_json::to_string(identity_forwarding))
                     .transpose()?,
             )
             .execute(&mut *row.conn)
@@ -193,6 +200,13 @@ async fn apply_server(row: Row<'_>, event: &ServerEvent) -> Result<(), StoreErro
         ServerEvent::RateLimitsChanged { rate_limits } => {
             let limits = serde_json::to_string(rate_limits)?;
             update(row, "servers", "rate_limits = $4", |q| q.bind(limits)).await?;
+        }
+        ServerEvent::IdentityForwardingChanged {
+            identity_forwarding,
+        } => {
+            let forwarding = serde_json::to_string(identity_forwarding)?;
+            let set = "identity_forwarding = $4";
+            update(row, "servers", set, |q| q.bind(forwarding)).await?;
         }
         ServerEvent::MembersChanged { virtual_server } => {
             let members = serde_json::to_string(virtual_server)?;

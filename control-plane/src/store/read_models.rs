@@ -6,8 +6,8 @@ use std::ops::DerefMut;
 
 use chrono::{DateTime, Utc};
 use mcpgw_shared::model::{
-    Grants, IdentityProvider, JwtValidation, KeyState, KeyType, Permission, RateLimit,
-    RequestLogging, ToolFilter, UpstreamAuth, VirtualServer,
+    Grants, IdentityForwarding, IdentityProvider, JwtValidation, KeyState, KeyType, Permission,
+    RateLimit, RequestLogging, ToolFilter, UpstreamAuth, VirtualServer,
 };
 use mcpgw_shared::{ApiKeyId, DataPlaneId, SealedSecret, ServerId, Slug, StreamId, WorkspaceId};
 use sqlx::any::AnyRow;
@@ -76,6 +76,8 @@ pub struct ServerRow {
     pub rate_limits: Vec<RateLimit>,
     /// For a virtual server, its members.
     pub virtual_server: Option<VirtualServer>,
+    /// What its upstream is told of the caller.
+    pub identity_forwarding: IdentityForwarding,
     /// Stream version.
     pub version: i64,
     /// Connection version.
@@ -259,7 +261,8 @@ impl Database {
 // Booleans are read as integers: the Any driver cannot decode SQLite's BOOLEAN.
 const SERVER_COLUMNS: &str = "id, workspace_id, slug, name, description, url, auth, tools, \
      CASE WHEN enabled THEN 1 ELSE 0 END AS enabled, \
-     version, connection_version, last_seq, created_at, updated_at, request_logging, rate_limits, virtual_server";
+     version, connection_version, last_seq, created_at, updated_at, request_logging, rate_limits, virtual_server, \
+     identity_forwarding";
 const API_KEY_COLUMNS: &str = "id, workspace_id, name, key_type, user_id, permissions, secret_hash, \
      expires_at, revoked_at, version, last_seq, created_at";
 const DATA_PLANE_COLUMNS: &str = "id, name, workspaces, nats_user, created_at";
@@ -592,6 +595,11 @@ fn decode_server(row: &AnyRow) -> Result<ServerRow, StoreError> {
             .try_get::<Option<String>, _>(16)?
             .map(|text| serde_json::from_str(&text))
             .transpose()?,
+        identity_forwarding: row
+            .try_get::<Option<String>, _>(17)?
+            .map(|text| serde_json::from_str(&text))
+            .transpose()?
+            .unwrap_or_default(),
     })
 }
 

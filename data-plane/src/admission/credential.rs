@@ -2,6 +2,8 @@
 //! up by its id among every key the pod holds, its secret verified in constant time. A key the
 //! pod has never heard of is "not valid"; a known key that was revoked or expired is told so.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
 use mcpgw_shared::bearer::bearer_token;
@@ -29,6 +31,10 @@ pub struct Principal {
     /// The scopes of the gateway's own OAuth access token it presented; `None` for API keys
     /// and external JWTs, which scopes do not limit.
     pub scopes: Option<Scopes>,
+    /// The client the gateway's own access token was issued to (for identity forwarding).
+    pub client_id: Option<Arc<str>>,
+    /// That token's scopes as granted, space-separated (for identity forwarding).
+    pub scope: Option<Arc<str>>,
 }
 
 impl Principal {
@@ -118,6 +124,8 @@ pub fn identify(config: &Config, headers: &HeaderMap) -> Result<Principal, Crede
         key: key.clone(),
         external: false,
         scopes: None,
+        client_id: None,
+        scope: None,
     })
 }
 

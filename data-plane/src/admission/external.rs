@@ -136,6 +136,8 @@ impl ExternalTokens {
             })?;
             let mut principal = principal(workspace, &claims.sub, claims.expires_at());
             principal.scopes = Some(claims.scopes());
+            principal.client_id = Some(Arc::from(claims.client_id.as_str()));
+            principal.scope = Some(Arc::from(claims.scope.as_str()));
             return Ok(principal);
         }
         if !self.external_auth {
@@ -376,7 +378,7 @@ fn describe(error: &jsonwebtoken::errors::Error, audience: &str) -> String {
     }
 }
 
-/// The caller a verified token names: `user` of `workspace`, with `mcp.invoke`, until it
+/// The caller a verified token (or a sign-in) names: `user` of `workspace`, with `mcp.invoke`, until it
 /// expires. Its id is derived from both, the same on every pod.
 pub(crate) fn principal(
     workspace: &Workspace,
@@ -405,6 +407,8 @@ pub(crate) fn principal(
         },
         external: true,
         scopes: None,
+        client_id: None,
+        scope: None,
     }
 }
 

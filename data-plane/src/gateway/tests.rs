@@ -3,6 +3,7 @@
 mod errors;
 mod hostile;
 mod http;
+mod identity_forwarding;
 mod rate_limits;
 mod streams;
 mod tool_policy;

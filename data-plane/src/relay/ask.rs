@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::sse::{self, EventSplitter};
 use super::upstream::{Upstream, own_post_headers};
-use crate::admission::MCP_SESSION_ID;
+use crate::admission::{MCP_SESSION_ID, Principal};
 use crate::errors::GatewayError;
 use crate::observe::Observation;
 use crate::protocol::era::{self, Era};
@@ -22,10 +22,10 @@ use crate::snapshot::Route;
 /// Largest answer read.
 const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 
-/// Who asks, and how: the caller's user, era, protocol version and upstream session.
+/// Who asks, and how: the caller, era, protocol version and upstream session.
 pub struct Asker<'a> {
-    /// The user of the caller's key.
-    pub user: Option<&'a str>,
+    /// The caller (`None`: the gateway asks on its own).
+    pub caller: Option<&'a Principal>,
     /// The request's era.
     pub era: Era,
     /// The protocol version to ask in.
@@ -77,7 +77,7 @@ pub async fn ask(
     let response = upstream
         .send(
             route,
-            asker.user,
+            asker.caller,
             Method::POST,
             &headers,
             asker.upstream_session,

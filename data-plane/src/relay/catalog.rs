@@ -83,7 +83,7 @@ impl ToolCatalog {
         let key = (
             route.id(),
             route.connection_version(),
-            asker.user.map(Arc::from),
+            asker.caller.and_then(|c| c.key.user.clone()),
         );
         self.listings
             .try_get_with(key, fetch(upstream, route, asker))

@@ -23,7 +23,7 @@ use mcpgw_shared::request_id::RequestId;
 
 use super::RelayState;
 use super::response::{self, Exchange, Mode};
-use crate::admission::{Routed, SessionHeader};
+use crate::admission::{Principal, Routed, SessionHeader};
 use crate::drain::StreamKind;
 use crate::errors::{Failure, GatewayError};
 use crate::observe::Observation;
@@ -66,7 +66,7 @@ fn priming(method: &Method, headers: &HeaderMap, claims: Option<&SessionClaims>)
 async fn deliver_initialized(
     state: &RelayState,
     route: &Route,
-    user: Option<&str>,
+    caller: &Principal,
     claims: &SessionClaims,
     rid: &RequestId,
 ) {
@@ -76,7 +76,7 @@ async fn deliver_initialized(
         .upstream
         .send(
             route,
-            user,
+            Some(caller),
             Method::POST,
             &headers,
             claims.upstream_session.as_deref(),
@@ -160,7 +160,7 @@ async fn forward(
         .upstream
         .send(
             &route,
-            principal.key.user.as_deref(),
+            Some(&principal),
             method.clone(),
             &headers,
             upstream_session,
@@ -176,8 +176,7 @@ async fn forward(
             let status = answer.status();
             // Attached (2xx), or no standalone stream at all (405): either way it is time.
             if status.is_success() || status == StatusCode::METHOD_NOT_ALLOWED {
-                deliver_initialized(&state, &route, principal.key.user.as_deref(), claims, &rid)
-                    .await;
+                deliver_initialized(&state, &route, &principal, claims, &rid).await;
             }
             let id = format!("{PRIMING_PREFIX}{}", uuid::Uuid::new_v4().simple());
             Mode::Primed {

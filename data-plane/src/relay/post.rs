@@ -259,7 +259,7 @@ pub async fn handle(
             (None, Era::Sessions) => era::DEFAULT_LEGACY,
         };
         let asker = catalog::Asker {
-            user,
+            caller: Some(&principal),
             era,
             protocol_version,
             upstream_session,
@@ -305,7 +305,7 @@ pub async fn handle(
         .upstream
         .send(
             &route,
-            user,
+            Some(&principal),
             Method::POST,
             &headers,
             upstream_session,

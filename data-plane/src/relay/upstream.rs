@@ -1,7 +1,8 @@
 //! Calls to upstream MCP servers: one pooled HTTP client for every upstream, the headers that
 //! may cross (an allowlist; never the client's credential), the server's own upstream auth, the
-//! egress policy on every destination, and the mapping of failures to 502 and 504 naming the
-//! server's slug (never its URL).
+//! caller's identity where the server forwards it ([`super::identity`]), the egress policy on
+//! every destination, and the mapping of failures to 502 and 504 naming the server's slug
+//! (never its URL).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +14,8 @@ use mcpgw_shared::request_id::{RequestId, X_REQUEST_ID};
 use mcpgw_shared::telemetry;
 use tracing::Instrument;
 
-use crate::admission::API_KEY_HEADER;
+use super::identity::{self, UserAssertions};
+use crate::admission::{API_KEY_HEADER, Principal};
 use crate::egress::{self, EgressDenied, EgressPolicy};
 use crate::errors::{GatewayError, error_chain, find_cause};
 use crate::oauth::{ClientCredentialsTokens, SignIn, TokenError, UserTokenError, UserTokens};
@@ -72,6 +74,8 @@ pub struct Upstream {
     tokens: ClientCredentialsTokens,
     /// Users' tokens and sign-in, when this pod holds `MCPGW_TOKEN_KEY`.
     users: Option<(UserTokens, SignIn)>,
+    /// User assertions for servers that forward identities as JWTs.
+    assertions: Option<UserAssertions>,
 }
 
 impl Upstream {
@@ -95,7 +99,15 @@ impl Upstream {
             timeout,
             extra,
             users: None,
+            assertions: None,
         }
+    }
+
+    /// The same client, telling upstreams of servers in `jwt` identity-forwarding mode who
+    /// calls with assertions from `assertions`.
+    pub fn with_assertions(mut self, assertions: UserAssertions) -> Self {
+        self.assertions = Some(assertions);
+        self
     }
 
     /// The same client, sending users' own tokens to per-user OAuth servers and telling users
@@ -135,15 +147,16 @@ impl Upstream {
         FORWARDED.contains(&n) || n.starts_with("mcp-param-") || self.extra.contains(name)
     }
 
-    /// Sends one request to `route`'s upstream on behalf of `user` (the user of the caller's
-    /// key, whose own tokens a per-user OAuth server gets); resolves when its response headers
+    /// Sends one request to `route`'s upstream on behalf of `caller` (`None` when the gateway
+    /// asks on its own): a per-user OAuth server gets the own token of the caller's user, and
+    /// a server that forwards identities is told who calls. Resolves when its response headers
     /// arrive. The call is a client span of the request's trace (its context goes upstream in
     /// `traceparent`), and its status and latency go into `observation`.
     #[allow(clippy::too_many_arguments)]
     pub async fn send(
         &self,
         route: &Route,
-        user: Option<&str>,
+        caller: Option<&Principal>,
         method: Method,
         client_headers: &HeaderMap,
         upstream_session: Option<&str>,
@@ -151,6 +164,7 @@ impl Upstream {
         body: Option<Bytes>,
         observation: &Observation,
     ) -> Result<reqwest::Response, GatewayError> {
+        let user = caller.and_then(|c| c.key.user.as_deref());
         let span = tracing::info_span!(
             "upstream",
             otel.name = %format_args!("upstream {method}"),
@@ -163,6 +177,7 @@ impl Upstream {
         );
         let started = std::time::Instant::now();
         let authorization = self.authorization(route, user, None).await?;
+        let identity = identity::header(self.assertions.as_ref(), route, caller).await?;
         let mut result = self
             .send_in(
                 route,
@@ -171,7 +186,10 @@ impl Upstream {
                 upstream_session,
                 request_id,
                 body.clone(),
-                authorization.clone(),
+                Own {
+                    authorization: authorization.clone(),
+                    identity: identity.clone(),
+                },
                 &span,
             )
             .instrument(span.clone())
@@ -197,7 +215,10 @@ impl Upstream {
                     upstream_session,
                     request_id,
                     body,
-                    authorization,
+                    Own {
+                        authorization,
+                        identity,
+                    },
                     &span,
                 )
                 .instrument(span.clone())
@@ -235,7 +256,7 @@ impl Upstream {
         upstream_session: Option<&str>,
         request_id: &RequestId,
         body: Option<Bytes>,
-        authorization: Option<HeaderValue>,
+        own: Own,
         span: &tracing::Span,
     ) -> Result<reqwest::Response, GatewayError> {
         let slug = || route.slug().to_string();
@@ -259,8 +280,15 @@ impl Upstream {
         for (name, value) in &route.auth_headers {
             headers.insert(name.clone(), value.clone());
         }
-        if let Some(token) = authorization {
+        if let Some(token) = own.authorization {
             headers.insert(http::header::AUTHORIZATION, token);
+        }
+        // Only the gateway says who calls: a client's header of that name never crosses.
+        if let Some(identity) = &route.identity {
+            headers.remove(identity.name());
+        }
+        if let Some((name, value)) = own.identity {
+            headers.insert(name, value);
         }
         telemetry::inject_into(span, &mut headers);
         let mut request = self
@@ -366,6 +394,13 @@ impl Upstream {
     pub fn timeout(&self) -> Duration {
         self.timeout
     }
+}
+
+/// The headers the gateway writes itself: its `Authorization` for the upstream, and the
+/// caller's identity.
+struct Own {
+    authorization: Option<HeaderValue>,
+    identity: Option<(HeaderName, HeaderValue)>,
 }
 
 /// The scope an upstream's `403` asks for, when its challenge is `insufficient_scope`.

@@ -1,11 +1,12 @@
 //! The runtime form of a server, built once when the configuration is applied: the parsed
 //! upstream URL, the upstream auth headers ready to send (values marked sensitive), the compiled
-//! tool policy and the connection version. The relay reads only this, never the model types.
+//! tool policy, the identity header and the connection version. The relay reads only this,
+//! never the model types.
 
 use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use mcpgw_shared::model::{InvalidMessage, ServerConfig, UpstreamAuth};
+use mcpgw_shared::model::{IdentityForwarding, InvalidMessage, ServerConfig, UpstreamAuth};
 use mcpgw_shared::{ServerId, Slug, WorkspaceId};
 use url::Url;
 
@@ -29,6 +30,51 @@ pub struct Route {
     pub tools: Arc<ToolPolicy>,
     /// Its rate limits and quotas.
     pub limits: Arc<ServerLimits>,
+    /// What its upstream is told of the caller, if anything.
+    pub identity: Option<IdentityHeader>,
+}
+
+/// How a server's upstream is told who calls, ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentityHeader {
+    /// The caller's claims as JSON.
+    Claims(HeaderName),
+    /// A JWT the gateway signs, valid `ttl_seconds`.
+    Jwt {
+        /// The header.
+        header: HeaderName,
+        /// The token's lifetime.
+        ttl_seconds: u32,
+    },
+}
+
+impl IdentityHeader {
+    /// The header's name.
+    pub fn name(&self) -> &HeaderName {
+        match self {
+            Self::Claims(name) | Self::Jwt { header: name, .. } => name,
+        }
+    }
+
+    fn build(forwarding: &IdentityForwarding) -> Result<Option<Self>, InvalidMessage> {
+        let name = |header: &str| {
+            HeaderName::try_from(header).map_err(|_| InvalidMessage {
+                field: "server.identity_forwarding.header",
+                reason: format!("`{header}` is not a header name"),
+            })
+        };
+        Ok(match forwarding {
+            IdentityForwarding::None => None,
+            IdentityForwarding::ClaimsHeader { header } => Some(Self::Claims(name(header)?)),
+            IdentityForwarding::Jwt {
+                header,
+                ttl_seconds,
+            } => Some(Self::Jwt {
+                header: name(header)?,
+                ttl_seconds: *ttl_seconds,
+            }),
+        })
+    }
 }
 
 impl Route {
@@ -66,7 +112,13 @@ impl Route {
             .map_err(|e| invalid("server.tools", e.to_string()))?;
         let limits = ServerLimits::compile(server.id, &server.rate_limits)
             .map_err(|e| invalid("server.rate_limits", e.to_string()))?;
+        let identity = match server.virtual_server {
+            // A virtual server calls no upstream itself: its members forward as they are set.
+            Some(_) => None,
+            None => IdentityHeader::build(&server.identity_forwarding)?,
+        };
         Ok(Self {
+            identity,
             tools: Arc::new(tools),
             limits: Arc::new(limits),
             upstream,

@@ -1,6 +1,7 @@
 //! The data plane's calls to the authorization server's store on the control plane: clients,
-//! consents (authorization codes), token grants, revocation, introspection and the public
-//! signing keys. Every call is bounded by [`OAUTH_CALL_TIMEOUT`].
+//! consents (authorization codes), token grants, revocation, introspection, the public
+//! signing keys, and the user assertions of identity forwarding. Every call is bounded by
+//! [`OAUTH_CALL_TIMEOUT`].
 
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use mcpgw_shared::proto::{
     GetClientRequest, IssueCodeRequest, IssuedCode, OAuthClient, RegisterClientRequest,
     SigningKeysRequest, TokenOfClient, TokenRequest, TokenResponse,
 };
-use mcpgw_shared::proto::{Introspection, RevokeTokenResult};
+use mcpgw_shared::proto::{Introspection, RevokeTokenResult, UserAssertion, UserAssertionRequest};
 
 use super::{SyncClient, SyncError};
 
@@ -94,5 +95,17 @@ impl SyncClient {
             .await?
             .into_inner()
             .json)
+    }
+
+    /// A user assertion for identity forwarding, signed by the control plane.
+    pub async fn sign_user_assertion(
+        &self,
+        request: UserAssertionRequest,
+    ) -> Result<UserAssertion, SyncError> {
+        let mut oauth = self.oauth.clone();
+        Ok(oauth
+            .sign_user_assertion(self.bounded(request))
+            .await?
+            .into_inner())
     }
 }

@@ -4,9 +4,9 @@
 use chrono::DateTime;
 
 use super::{
-    ApiKeyRecord, ClientAuthMethod, ConnectionRecord, FailureMode, Grants, KeyType, Member,
-    OAuthMetadata, PrefixMode, RateLimit, RequestLogging, ServerConfig, ToolFilter, ToolOverride,
-    UpstreamAuth, VirtualServer,
+    ApiKeyRecord, ClientAuthMethod, ConnectionRecord, FailureMode, Grants, IdentityForwarding,
+    KeyType, Member, OAuthMetadata, PrefixMode, RateLimit, RequestLogging, ServerConfig,
+    ToolFilter, ToolOverride, UpstreamAuth, VirtualServer,
 };
 use crate::proto;
 use crate::secret::Redacted;
@@ -64,8 +64,47 @@ impl From<&ServerConfig> for proto::Server {
                         .collect(),
                     prefix: v.prefix.as_str().to_owned(),
                 }),
+            identity_forwarding: (!server.identity_forwarding.is_none())
+                .then(|| identity_to_proto(&server.identity_forwarding)),
         }
     }
+}
+
+fn identity_to_proto(forwarding: &IdentityForwarding) -> proto::IdentityForwarding {
+    proto::IdentityForwarding {
+        mode: forwarding.mode().to_owned(),
+        header: forwarding.header().unwrap_or_default().to_owned(),
+        ttl_seconds: match forwarding {
+            IdentityForwarding::Jwt { ttl_seconds, .. } => *ttl_seconds,
+            _ => 0,
+        },
+    }
+}
+
+/// An unknown mode is refused rather than read as `none`: a server whose upstream expects to
+/// be told who calls is not served without it.
+fn identity_from_proto(
+    forwarding: proto::IdentityForwarding,
+) -> Result<IdentityForwarding, InvalidMessage> {
+    let header = || {
+        if forwarding.header.is_empty() {
+            Err(invalid("server.identity_forwarding.header", "is empty"))
+        } else {
+            Ok(forwarding.header.clone())
+        }
+    };
+    Ok(match forwarding.mode.as_str() {
+        "" | "none" => IdentityForwarding::None,
+        "claims_header" => IdentityForwarding::ClaimsHeader { header: header()? },
+        "jwt" => IdentityForwarding::Jwt {
+            header: header()?,
+            ttl_seconds: forwarding.ttl_seconds.clamp(
+                IdentityForwarding::MIN_TTL_SECONDS,
+                IdentityForwarding::MAX_TTL_SECONDS,
+            ),
+        },
+        other => return Err(invalid("server.identity_forwarding.mode", other)),
+    })
 }
 
 fn virtual_from_proto(v: proto::VirtualServer) -> Result<VirtualServer, InvalidMessage> {
@@ -270,6 +309,11 @@ impl TryFrom<proto::Server> for ServerConfig {
                 .map(TryInto::try_into)
                 .collect::<Result<_, _>>()?,
             virtual_server: server.virtual_server.map(virtual_from_proto).transpose()?,
+            identity_forwarding: server
+                .identity_forwarding
+                .map(identity_from_proto)
+                .transpose()?
+                .unwrap_or_default(),
             version: server.version,
             connection_version: server.connection_version,
         })

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{RateLimit, VirtualServer};
+use super::{IdentityForwarding, RateLimit, VirtualServer};
 use crate::ids::{ServerId, WorkspaceId};
 use crate::secret::Redacted;
 use crate::slug::Slug;
@@ -341,6 +341,8 @@ pub struct ServerConfig {
     pub request_logging: RequestLogging,
     /// Its rate limits and quotas.
     pub rate_limits: Vec<RateLimit>,
+    /// Whether and how its upstream is told who calls.
+    pub identity_forwarding: IdentityForwarding,
     /// For a virtual server, its members (it then has no upstream URL or auth of its own).
     pub virtual_server: Option<VirtualServer>,
     /// Bumped on every change.

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use mcpgw_shared::model::{
-    Grants, IdentityProvider, JwtValidation, KeyState, RateLimit, RequestLogging, SecretSet,
-    ToolFilter, UpstreamAuth, VirtualServer,
+    Grants, IdentityForwarding, IdentityProvider, JwtValidation, KeyState, RateLimit,
+    RequestLogging, SecretSet, ToolFilter, UpstreamAuth, VirtualServer,
 };
 use mcpgw_shared::version::{self, VERSION};
 use mcpgw_shared::wire::Audience;
@@ -119,6 +119,9 @@ pub struct ServerView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     virtual_server: Option<VirtualServer>,
+    /// What the upstream is told of the caller.
+    #[schema(value_type = Object)]
+    identity_forwarding: IdentityForwarding,
     version: i64,
     connection_version: i64,
     created_at: DateTime<Utc>,
@@ -141,6 +144,7 @@ impl From<ServerRow> for ServerView {
             request_logging: row.request_logging,
             rate_limits: row.rate_limits,
             virtual_server: row.virtual_server,
+            identity_forwarding: row.identity_forwarding,
             version: row.version,
             connection_version: row.connection_version,
             created_at: row.created_at,

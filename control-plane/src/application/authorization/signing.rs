@@ -1,6 +1,8 @@
 //! Access-token keys and tokens: ES256 (P-256) keys generated with `rcgen`, their private
 //! part sealed with the control plane's secret key, tokens signed and verified with
-//! `jsonwebtoken`. The private key is opened only to sign and never leaves this module.
+//! `jsonwebtoken`. The same keys sign the user assertions of identity forwarding (`typ: JWT`,
+//! so neither passes for the other). The private key is opened only to sign and never leaves
+//! this module.
 
 use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -11,6 +13,8 @@ use crate::store::SigningKeyRow;
 
 /// The `typ` of access tokens (RFC 9068).
 const TOKEN_TYPE: &str = "at+jwt";
+/// The `typ` of user assertions.
+const ASSERTION_TYPE: &str = "JWT";
 
 /// A key could not be made or used.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +79,27 @@ pub struct AccessClaims {
     pub mcpgw_grant: String,
 }
 
+/// The claims of a user assertion: who calls a server, told to its upstream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserAssertionClaims {
+    /// The issuer (the data plane's public base URL).
+    pub iss: String,
+    /// The user.
+    pub sub: String,
+    /// The server's upstream URL.
+    pub aud: String,
+    /// Issued at (Unix seconds).
+    pub iat: i64,
+    /// Expires.
+    pub exp: i64,
+    /// Token id.
+    pub jti: String,
+    /// The caller's workspace.
+    pub mcpgw_workspace: String,
+    /// The server called.
+    pub mcpgw_server: String,
+}
+
 /// Where the private key of `id` is sealed (the associated data of its ciphertext).
 fn context(id: &SigningKeyId) -> String {
     format!("signing_key:{id}/private")
@@ -102,11 +127,29 @@ pub fn generate(cipher: &SecretCipher, id: &SigningKeyId) -> Result<GeneratedKey
     })
 }
 
-/// Signs `claims` with `key`.
+/// Signs the access token `claims` with `key`.
 pub fn sign(
     cipher: &SecretCipher,
     key: &SigningKeyRow,
     claims: &AccessClaims,
+) -> Result<String, SigningError> {
+    sign_as(cipher, key, TOKEN_TYPE, claims)
+}
+
+/// Signs the user assertion `claims` with `key`.
+pub fn sign_user_assertion(
+    cipher: &SecretCipher,
+    key: &SigningKeyRow,
+    claims: &UserAssertionClaims,
+) -> Result<String, SigningError> {
+    sign_as(cipher, key, ASSERTION_TYPE, claims)
+}
+
+fn sign_as(
+    cipher: &SecretCipher,
+    key: &SigningKeyRow,
+    typ: &str,
+    claims: &impl Serialize,
 ) -> Result<String, SigningError> {
     let pem = cipher
         .open(&key.sealed_private, &context(&key.id))
@@ -120,7 +163,7 @@ pub fn sign(
     };
     let encoding = EncodingKey::from_ec_pem(pem.expose().as_bytes()).map_err(key_error)?;
     let header = Header {
-        typ: Some(TOKEN_TYPE.to_owned()),
+        typ: Some(typ.to_owned()),
         kid: Some(key.kid.clone()),
         ..Header::new(Algorithm::ES256)
     };

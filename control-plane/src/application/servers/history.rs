@@ -167,6 +167,7 @@ impl Service {
             request_logging: live.request_logging,
             rate_limits: live.rate_limits,
             virtual_server: live.virtual_server,
+            identity_forwarding: live.identity_forwarding,
             version: meta.version,
             connection_version: meta.connection_version,
             last_seq: meta.last_seq,
@@ -225,6 +226,7 @@ fn described(state: &ServerState) -> Map<String, Value> {
         "request_logging": state.request_logging,
         "rate_limits": state.rate_limits,
         "virtual_server": state.virtual_server,
+        "identity_forwarding": state.identity_forwarding,
         "provisioned_workspaces": state.provisioned,
     });
     match value {

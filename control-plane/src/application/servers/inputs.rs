@@ -3,7 +3,9 @@
 
 use std::fmt;
 
-use mcpgw_shared::model::{RateLimit, RequestLogging, ToolFilter, UpstreamAuth, VirtualServer};
+use mcpgw_shared::model::{
+    IdentityForwarding, RateLimit, RequestLogging, ToolFilter, UpstreamAuth, VirtualServer,
+};
 use serde::Deserialize;
 
 /// `POST /v1/servers`.
@@ -52,6 +54,12 @@ pub struct RegisterServerInput {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub virtual_server: Option<VirtualServer>,
+    /// What the upstream is told of the caller: `{"mode": "none"}` (the default), `{"mode":
+    /// "claims_header", "header"?: "X-MCPGW-User"}` (a JSON header) or `{"mode": "jwt",
+    /// "header"?: "X-User-JWT", "ttl_seconds"?: 300}` (a JWT the gateway signs).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub identity_forwarding: IdentityForwarding,
     /// Other workspaces to provision it to.
     #[serde(default)]
     pub provisioned_workspaces: Vec<String>,
@@ -94,6 +102,9 @@ pub struct UpdateServerInput {
     /// A virtual server's new members and prefix mode.
     #[schema(value_type = Option<Object>)]
     pub virtual_server: Option<VirtualServer>,
+    /// New identity forwarding (`{"mode": "none"}` turns it off).
+    #[schema(value_type = Option<Object>)]
+    pub identity_forwarding: Option<IdentityForwarding>,
     /// The complete new list of provisioned workspaces.
     pub provisioned_workspaces: Option<Vec<String>>,
 }
@@ -111,6 +122,7 @@ impl fmt::Debug for RegisterServerInput {
             .field("request_logging", &self.request_logging)
             .field("rate_limits", &self.rate_limits)
             .field("virtual_server", &self.virtual_server)
+            .field("identity_forwarding", &self.identity_forwarding)
             .field("provisioned_workspaces", &self.provisioned_workspaces)
             .finish_non_exhaustive()
     }

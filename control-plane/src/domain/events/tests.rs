@@ -34,6 +34,7 @@ fn every_event() -> Vec<(StreamId, DomainEvent)> {
             request_logging: Default::default(),
             rate_limits: Vec::new(),
             virtual_server: None,
+            identity_forwarding: Default::default(),
         },
         ServerEvent::DetailsChanged {
             name: "n".into(),

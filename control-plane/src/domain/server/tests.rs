@@ -17,6 +17,7 @@ fn register(workspace_id: WorkspaceId) -> RegisterServer {
         request_logging: Default::default(),
         rate_limits: Vec::new(),
         virtual_server: None,
+        identity_forwarding: IdentityForwarding::None,
         provisioned: BTreeSet::new(),
     }
 }
@@ -461,5 +462,155 @@ fn a_virtual_server_has_members_and_no_url_or_auth_of_its_own() {
             }
         )
         .is_err()
+    );
+}
+
+fn forwarding(json: &str) -> IdentityForwarding {
+    serde_json::from_str(json).unwrap()
+}
+
+fn invalid_field<T: std::fmt::Debug>(result: Result<T, DomainError>) -> String {
+    match result {
+        Err(DomainError::Invalid { field, .. }) => field,
+        other => panic!("refused as invalid, not {other:?}"),
+    }
+}
+
+#[test]
+fn identity_forwarding_is_recorded_once_and_changes_no_connection() {
+    let (_, state) = registered();
+    let jwt = forwarding(r#"{"mode": "jwt"}"#);
+    let events = update(
+        &state,
+        UpdateServer {
+            identity_forwarding: Some(jwt.clone()),
+            ..UpdateServer::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        events,
+        vec![ServerEvent::IdentityForwardingChanged {
+            identity_forwarding: IdentityForwarding::Jwt {
+                header: "X-User-JWT".into(),
+                ttl_seconds: 300,
+            }
+        }]
+    );
+    assert_eq!(events[0].event_type(), "ServerIdentityForwardingChanged");
+    assert!(!events[0].changes_connection());
+    let mut after = state.clone();
+    after.apply(&events[0]);
+    assert_eq!(after.current.as_ref().unwrap().identity_forwarding, jwt);
+    let again = update(
+        &after,
+        UpdateServer {
+            identity_forwarding: Some(jwt),
+            ..UpdateServer::default()
+        },
+    )
+    .unwrap();
+    assert!(again.is_empty(), "an unchanged setting records nothing");
+}
+
+#[test]
+fn a_server_registered_with_identity_forwarding_keeps_it() {
+    let ws = WorkspaceId::new();
+    let claims = forwarding(r#"{"mode": "claims_header", "header": "X-Caller"}"#);
+    let events = when(
+        &given(vec![]),
+        ServerCommand::Register(RegisterServer {
+            identity_forwarding: claims.clone(),
+            ..register(ws)
+        }),
+    )
+    .unwrap();
+    let state = given(events.clone());
+    assert_eq!(state.current.unwrap().identity_forwarding, claims);
+    // Events of servers without it read as before.
+    let json = serde_json::to_value(&events[0]).unwrap();
+    assert_eq!(json["data"]["identity_forwarding"]["header"], "X-Caller");
+    let plain = when(&given(vec![]), ServerCommand::Register(register(ws))).unwrap();
+    let json = serde_json::to_value(&plain[0]).unwrap();
+    assert!(json["data"].get("identity_forwarding").is_none());
+}
+
+#[test]
+fn an_identity_header_that_carries_credentials_or_transport_is_refused() {
+    let (_, state) = registered();
+    for header in [
+        "Authorization",
+        "cookie",
+        "Host",
+        "Mcp-Session-Id",
+        "mcp-anything",
+        "Connection",
+        "transfer-encoding",
+        "bad header",
+        "",
+    ] {
+        let json = serde_json::json!({"mode": "claims_header", "header": header}).to_string();
+        let field = invalid_field(update(
+            &state,
+            UpdateServer {
+                identity_forwarding: Some(forwarding(&json)),
+                ..UpdateServer::default()
+            },
+        ));
+        assert_eq!(field, "identity_forwarding.header", "{header}");
+    }
+}
+
+#[test]
+fn a_jwt_lifetime_outside_30_to_3600_seconds_is_refused() {
+    let (_, state) = registered();
+    for (ttl, ok) in [(29, false), (30, true), (3600, true), (3601, false)] {
+        let json = format!(r#"{{"mode": "jwt", "ttl_seconds": {ttl}}}"#);
+        let result = update(
+            &state,
+            UpdateServer {
+                identity_forwarding: Some(forwarding(&json)),
+                ..UpdateServer::default()
+            },
+        );
+        if ok {
+            assert!(result.is_ok(), "{ttl}");
+        } else {
+            assert_eq!(invalid_field(result), "identity_forwarding.ttl_seconds");
+        }
+    }
+}
+
+#[test]
+fn an_identity_header_may_not_be_one_of_the_auth_headers_nor_set_on_a_virtual_server() {
+    let ws = WorkspaceId::new();
+    let auth: UpstreamAuth<SealedSecret> = UpstreamAuth::Headers {
+        headers: BTreeMap::from([(
+            "X-Caller".to_owned(),
+            SealedSecret {
+                kid: "k".into(),
+                nonce: String::new(),
+                ct: String::new(),
+            },
+        )]),
+    };
+    let command = ServerCommand::Register(RegisterServer {
+        auth,
+        identity_forwarding: forwarding(r#"{"mode": "claims_header", "header": "x-caller"}"#),
+        ..register(ws)
+    });
+    assert_eq!(
+        invalid_field(when(&given(vec![]), command)),
+        "identity_forwarding.header"
+    );
+    let command = ServerCommand::Register(RegisterServer {
+        url: String::new(),
+        virtual_server: Some(serde_json::from_str(r#"{"members": [{"server": "jira"}]}"#).unwrap()),
+        identity_forwarding: forwarding(r#"{"mode": "jwt"}"#),
+        ..register(ws)
+    });
+    assert_eq!(
+        invalid_field(when(&given(vec![]), command)),
+        "identity_forwarding"
     );
 }

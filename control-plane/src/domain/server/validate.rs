@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 
 use mcpgw_data_plane::oauth::AssertionKey;
 use mcpgw_shared::model::{
-    ClientAuthMethod, RateLimit, RequestLogging, ToolFilter, ToolPattern, UpstreamAuth,
-    VirtualServer,
+    ClientAuthMethod, IdentityForwarding, RateLimit, RequestLogging, ToolFilter, ToolPattern,
+    UpstreamAuth, VirtualServer,
 };
 use mcpgw_shared::{Slug, WorkspaceId};
 
@@ -289,6 +289,91 @@ pub(super) fn validate_request_logging(logging: &RequestLogging) -> Result<(), D
             "request_logging.max_bytes",
             format!("must be from {min} to {max}"),
         ));
+    }
+    Ok(())
+}
+
+/// Headers that carry credentials, route the request, or end at the next hop: never the one
+/// that tells an upstream who calls.
+const NOT_AN_IDENTITY_HEADER: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "host",
+    "x-mcpgw-api-key",
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+    "content-type",
+    "accept",
+    "last-event-id",
+    "x-request-id",
+    "traceparent",
+    "tracestate",
+    "baggage",
+];
+
+/// A header name the gateway may write itself: a valid HTTP header name, no credential,
+/// hop-by-hop or MCP transport header, and none of the server's own `auth.headers`; a `jwt`
+/// lifetime of 30 to 3600 seconds. A virtual server forwards nothing itself: each member
+/// keeps its own setting.
+pub(super) fn validate_identity_forwarding<S>(
+    forwarding: &IdentityForwarding,
+    auth: &UpstreamAuth<S>,
+    is_virtual: bool,
+) -> Result<(), DomainError> {
+    let Some(header) = forwarding.header() else {
+        return Ok(());
+    };
+    if is_virtual {
+        return Err(DomainError::invalid(
+            "identity_forwarding",
+            "a virtual server forwards nothing itself: set it on its members",
+        ));
+    }
+    let field = "identity_forwarding.header";
+    if http::HeaderName::from_bytes(header.as_bytes()).is_err() {
+        return Err(DomainError::invalid(
+            field,
+            "is not a valid HTTP header name",
+        ));
+    }
+    let lower = header.to_ascii_lowercase();
+    if lower.starts_with("mcp-") || NOT_AN_IDENTITY_HEADER.contains(&lower.as_str()) {
+        return Err(DomainError::invalid(
+            field,
+            format!(
+                "`{header}` carries credentials, MCP transport or hop-by-hop information: choose another name, such as `{}`",
+                IdentityForwarding::CLAIMS_HEADER
+            ),
+        ));
+    }
+    if let UpstreamAuth::Headers { headers } = auth
+        && headers.keys().any(|h| h.eq_ignore_ascii_case(header))
+    {
+        return Err(DomainError::invalid(
+            field,
+            format!("`{header}` is one of the server's `auth.headers`"),
+        ));
+    }
+    if let IdentityForwarding::Jwt { ttl_seconds, .. } = forwarding {
+        let (min, max) = (
+            IdentityForwarding::MIN_TTL_SECONDS,
+            IdentityForwarding::MAX_TTL_SECONDS,
+        );
+        if !(min..=max).contains(ttl_seconds) {
+            return Err(DomainError::invalid(
+                "identity_forwarding.ttl_seconds",
+                format!("must be from {min} to {max}"),
+            ));
+        }
     }
     Ok(())
 }

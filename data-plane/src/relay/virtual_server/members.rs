@@ -167,7 +167,7 @@ impl Call<'_> {
         };
         let session = self.member_session(member).await?;
         let asker = Asker {
-            user: self.principal.key.user.as_deref(),
+            caller: Some(self.principal),
             era: self.era,
             protocol_version: self.protocol_version(),
             upstream_session: session.as_deref(),
@@ -222,7 +222,7 @@ impl Call<'_> {
         member: &Route,
     ) -> Result<Arc<str>, GatewayError> {
         let asker = Asker {
-            user: self.principal.key.user.as_deref(),
+            caller: Some(self.principal),
             era: Era::Sessions,
             protocol_version: self.protocol_version(),
             upstream_session: None,
@@ -255,7 +255,7 @@ impl Call<'_> {
             .upstream
             .send(
                 member,
-                asker.user,
+                asker.caller,
                 http::Method::POST,
                 &headers,
                 asker.upstream_session,

@@ -69,11 +69,60 @@ fn a_server_survives_the_round_trip_through_proto() {
             ],
             prefix: PrefixMode::Always,
         }),
+        identity_forwarding: IdentityForwarding::Jwt {
+            header: "X-User-JWT".into(),
+            ttl_seconds: 120,
+        },
         version: 3,
         connection_version: 2,
     };
     let back = ServerConfig::try_from(proto::Server::from(&server)).unwrap();
     assert_eq!(back, server);
+    let claims = ServerConfig {
+        identity_forwarding: IdentityForwarding::ClaimsHeader {
+            header: "X-MCPGW-User".into(),
+        },
+        ..server.clone()
+    };
+    let back = ServerConfig::try_from(proto::Server::from(&claims)).unwrap();
+    assert_eq!(back, claims);
+}
+
+#[test]
+fn an_identity_forwarding_mode_this_build_does_not_know_is_refused() {
+    let mut message = proto::Server::from(&ServerConfig {
+        identity_forwarding: IdentityForwarding::None,
+        ..some_server()
+    });
+    assert!(message.identity_forwarding.is_none(), "none is left out");
+    message.identity_forwarding = Some(proto::IdentityForwarding {
+        mode: "mtls".into(),
+        header: "X-Who".into(),
+        ttl_seconds: 0,
+    });
+    let error = ServerConfig::try_from(message).unwrap_err();
+    assert_eq!(error.field, "server.identity_forwarding.mode");
+}
+
+fn some_server() -> ServerConfig {
+    ServerConfig {
+        id: ServerId::new(),
+        workspace_id: WorkspaceId::new(),
+        provisioned: vec![],
+        slug: Slug::parse("plain").unwrap(),
+        name: "Plain".into(),
+        description: String::new(),
+        url: "http://127.0.0.1:1/mcp".into(),
+        enabled: true,
+        tools: ToolFilter::default(),
+        auth: UpstreamAuth::None,
+        request_logging: RequestLogging::default(),
+        rate_limits: vec![],
+        virtual_server: None,
+        identity_forwarding: IdentityForwarding::None,
+        version: 1,
+        connection_version: 1,
+    }
 }
 
 #[test]

@@ -91,3 +91,24 @@ fn the_jwks_holds_the_public_keys() {
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
     assert_eq!(jwks["keys"][1]["kid"], keys[1].kid);
 }
+
+#[test]
+fn a_user_assertion_is_typed_jwt_and_never_passes_for_an_access_token() {
+    let key = new_key();
+    let now = Utc::now().timestamp();
+    let claims = UserAssertionClaims {
+        iss: "https://gw.example/".into(),
+        sub: "alice".into(),
+        aud: "https://upstream.example/mcp".into(),
+        iat: now,
+        exp: now + 300,
+        jti: "j".into(),
+        mcpgw_workspace: "w".into(),
+        mcpgw_server: "s".into(),
+    };
+    let token = sign_user_assertion(&cipher(), &key, &claims).unwrap();
+    let header = jsonwebtoken::decode_header(&token).unwrap();
+    assert_eq!(header.typ.as_deref(), Some("JWT"));
+    assert_eq!(header.kid.as_deref(), Some(key.kid.as_str()));
+    assert_eq!(verify(std::slice::from_ref(&key), &token, true), None);
+}
