@@ -25,6 +25,7 @@ pub fn server(slug: &str, workspace: WorkspaceId, url: &str) -> ServerConfig {
         rate_limits: Vec::new(),
         virtual_server: None,
         identity_forwarding: Default::default(),
+        jwt_validation: None,
         version: 1,
         connection_version: 1,
     }

@@ -2,7 +2,10 @@
 //! issues JWT access tokens (client credentials, with the resource indicator naming the
 //! gateway's server URL), a workspace's `jwt_validation` names it, and a data-plane process
 //! accepts its tokens beside API keys. Tokens for another audience, from a foreign issuer,
-//! unsigned (`alg: none`), lacking a required claim, or expired are refused with 401.
+//! unsigned (`alg: none`), lacking a required claim, or expired are refused with 401. Opaque
+//! tokens (issued without a resource indicator) are introspected at the provider's RFC 7662
+//! endpoint: active ones call tools, revoked or unknown ones get 401, claims grant permissions,
+//! and a server's own rules accept another provider's tokens.
 
 use std::time::Duration;
 
@@ -404,4 +407,59 @@ async fn opaque_tokens_are_introspected_and_their_claims_grant_permissions() {
     assert_eq!(status, StatusCode::OK, "{body}");
     pod.wait_applied(fleet.head().await, SOON).await;
     assert_eq!(add(&client).await.status, StatusCode::OK);
+
+    // A server with rules of its own accepts tokens of another provider, which the
+    // workspace's rules refuse; its callers are users of its home workspace.
+    let other = AuthorizationServer::start(clients(), Duration::from_secs(300)).await;
+    let own_rules = json!({"issuer": other.issuer,
+        "introspection": {"endpoint": format!("{}/token/introspection", other.issuer),
+            "client_id": "agent", "client_secret": SECRET},
+        "user_claim": "client_id"});
+    let (status, body) = fleet
+        .admin(
+            Method::POST,
+            "/v1/servers",
+            Some(
+                json!({"workspace_id": workspace, "slug": "own-rules", "name": "Own rules",
+                "url": upstream.url(), "jwt_validation": own_rules}),
+            ),
+        )
+        .await;
+    assert!(status.is_success(), "{status} {body}");
+    assert_eq!(
+        body["jwt_validation"]["introspection"]["client_secret_set"], true,
+        "{body}"
+    );
+    assert!(!body.to_string().contains(SECRET), "{body}");
+    let own_id = body["id"].as_str().unwrap().to_owned();
+    pod.wait_applied(fleet.head().await, SOON).await;
+    let theirs = opaque_token(&other, "mcp:tools").await;
+    let own = McpClient::new(pod.mcp_url("own-rules"), &theirs);
+    let called = add(&own).await;
+    assert_eq!(
+        called.body["result"]["content"][0]["text"], "3",
+        "{}",
+        called.body
+    );
+    let why = refused(&client.with_key(&theirs)).await;
+    assert!(why.contains("not active"), "{why}");
+    // The workspace's tokens still work on it.
+    assert_eq!(
+        add(&own.with_key(&good)).await.status,
+        StatusCode::OK,
+        "the workspace's rules follow the server's"
+    );
+    // Without its rules, only the workspace's apply.
+    let (status, body) = fleet
+        .admin(
+            Method::PATCH,
+            &format!("/v1/servers/{own_id}"),
+            Some(json!({"jwt_validation": null})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.get("jwt_validation").is_none(), "{body}");
+    pod.wait_applied(fleet.head().await, SOON).await;
+    let why = refused(&own).await;
+    assert!(why.contains("not active"), "{why}");
 }

@@ -144,6 +144,9 @@ fn shown(event: &DomainEvent) -> Value {
     }
     if let DomainEvent::Workspace(WorkspaceEvent::JwtValidationChanged {
         jwt_validation: Some(rules),
+    })
+    | DomainEvent::Server(ServerEvent::JwtValidationChanged {
+        jwt_validation: Some(rules),
     }) = event
     {
         data["jwt_validation"] = rules.shown();

@@ -11,6 +11,7 @@ use mcpgw_shared::{SealedSecret, SecretCipher, ServerId, WorkspaceId};
 pub use history::{BadPoint, ServerAt, ServerChange, ServerVersion};
 pub use inputs::{RegisterServerInput, UpdateServerInput};
 
+use super::workspaces::seal_jwt_validation;
 use super::{Caller, Outcome, Service, ServiceError};
 use crate::domain::DomainError;
 use crate::domain::server::{
@@ -127,6 +128,10 @@ impl Service {
             self.check_members(&workspace_id, members).await?;
         }
         let id = ServerId::new();
+        let jwt_validation = input
+            .jwt_validation
+            .map(|rules| seal_jwt_validation(&self.cipher, &id.stream(), rules))
+            .transpose()?;
         let command = ServerCommand::Register(RegisterServer {
             workspace_id,
             slug,
@@ -140,6 +145,7 @@ impl Service {
             rate_limits: input.rate_limits,
             virtual_server: input.virtual_server,
             identity_forwarding: input.identity_forwarding,
+            jwt_validation,
             provisioned: provisioned.into_iter().collect(),
         });
         self.execute::<Server>(caller, &id, None, |_| Ok(()), command)
@@ -176,6 +182,14 @@ impl Service {
             self.check_members(&home, members).await?;
         }
         let changes_provisioning = provisioned.is_some();
+        let jwt_validation = input
+            .jwt_validation
+            .map(|rules| {
+                rules
+                    .map(|rules| seal_jwt_validation(&self.cipher, &id.stream(), rules))
+                    .transpose()
+            })
+            .transpose()?;
         let command = ServerCommand::Update(UpdateServer {
             name: input.name,
             description: input.description,
@@ -186,6 +200,7 @@ impl Service {
             rate_limits: input.rate_limits,
             virtual_server: input.virtual_server,
             identity_forwarding: input.identity_forwarding,
+            jwt_validation,
             enabled: input.enabled,
             provisioned,
         });

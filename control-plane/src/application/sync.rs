@@ -214,6 +214,12 @@ impl<'a> Resolver<'a> {
                     }
                 })
         })?;
+        let jwt_validation = row
+            .jwt_validation
+            .map(|rules| {
+                rules.try_map_secret(|sealed, path| self.open_sealed(&id.stream(), &sealed, path))
+            })
+            .transpose()?;
         Ok(ServerConfig {
             id,
             workspace_id: row.workspace_id,
@@ -228,6 +234,7 @@ impl<'a> Resolver<'a> {
             rate_limits: row.rate_limits,
             virtual_server: row.virtual_server,
             identity_forwarding: row.identity_forwarding,
+            jwt_validation,
             auth,
             version: row.version,
             connection_version: row.connection_version,

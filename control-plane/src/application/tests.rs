@@ -42,6 +42,7 @@ pub(super) fn server_input(workspace: &WorkspaceId, slug: &str) -> RegisterServe
         rate_limits: Vec::new(),
         virtual_server: None,
         identity_forwarding: Default::default(),
+        jwt_validation: None,
         provisioned_workspaces: vec![],
     }
 }

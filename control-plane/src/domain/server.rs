@@ -5,7 +5,8 @@ mod validate;
 use std::collections::BTreeSet;
 
 use mcpgw_shared::model::{
-    IdentityForwarding, RateLimit, RequestLogging, ToolFilter, UpstreamAuth, VirtualServer,
+    IdentityForwarding, JwtValidation, RateLimit, RequestLogging, ToolFilter, UpstreamAuth,
+    VirtualServer,
 };
 use mcpgw_shared::slug::Slug;
 use mcpgw_shared::wire::Audience;
@@ -14,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use validate::{validate_auth_secrets, validate_rate_limits, validate_tools, validate_url};
 
-use super::workspace::validate_name;
+use super::workspace::{keep_introspection_secret, validate_name};
 use super::{Aggregate, Decision, DomainError, DomainEvent};
 use validate::{
     validate_auth_endpoints, validate_description, validate_identity_forwarding,
@@ -104,6 +105,13 @@ pub enum ServerEvent {
         /// The new setting.
         identity_forwarding: IdentityForwarding,
     },
+    /// How it checks bearer tokens of an identity provider changed (`None`: only its
+    /// workspaces' rules apply).
+    #[serde(rename = "ServerJwtValidationChanged")]
+    JwtValidationChanged {
+        /// The new rules, an introspection client secret sealed.
+        jwt_validation: Option<JwtValidation<SealedSecret>>,
+    },
     /// A virtual server's members (or prefix mode) changed.
     #[serde(rename = "ServerMembersChanged")]
     MembersChanged {
@@ -145,6 +153,7 @@ impl ServerEvent {
             Self::RequestLoggingChanged { .. } => "ServerRequestLoggingChanged",
             Self::RateLimitsChanged { .. } => "ServerRateLimitsChanged",
             Self::IdentityForwardingChanged { .. } => "ServerIdentityForwardingChanged",
+            Self::JwtValidationChanged { .. } => "ServerJwtValidationChanged",
             Self::MembersChanged { .. } => "ServerMembersChanged",
             Self::EnabledChanged { .. } => "ServerEnabledChanged",
             Self::Provisioned { .. } => "ServerProvisioned",
@@ -168,6 +177,7 @@ impl ServerEvent {
             | Self::RequestLoggingChanged { .. }
             | Self::RateLimitsChanged { .. }
             | Self::IdentityForwardingChanged { .. }
+            | Self::JwtValidationChanged { .. }
             | Self::MembersChanged { .. }
             | Self::Provisioned { .. }
             | Self::Deprovisioned { .. } => false,
@@ -222,6 +232,8 @@ pub struct ServerState {
     pub virtual_server: Option<VirtualServer>,
     /// What its upstream is told of the caller.
     pub identity_forwarding: IdentityForwarding,
+    /// How it checks bearer tokens of an identity provider, before its workspaces' rules.
+    pub jwt_validation: Option<JwtValidation<SealedSecret>>,
     /// Workspaces it is provisioned to besides its home.
     pub provisioned: BTreeSet<WorkspaceId>,
 }
@@ -281,6 +293,7 @@ impl Aggregate for Server {
                     rate_limits: rate_limits.clone(),
                     virtual_server: virtual_server.clone(),
                     identity_forwarding: identity_forwarding.clone(),
+                    jwt_validation: None,
                     provisioned: BTreeSet::new(),
                 });
                 return;
@@ -311,6 +324,9 @@ impl Aggregate for Server {
             ServerEvent::IdentityForwardingChanged {
                 identity_forwarding,
             } => state.identity_forwarding = identity_forwarding.clone(),
+            ServerEvent::JwtValidationChanged { jwt_validation } => {
+                state.jwt_validation = jwt_validation.clone();
+            }
             ServerEvent::MembersChanged { virtual_server } => {
                 state.virtual_server = Some(virtual_server.clone());
             }
@@ -370,6 +386,9 @@ pub struct UpdateServer {
     pub virtual_server: Option<VirtualServer>,
     /// New identity forwarding.
     pub identity_forwarding: Option<IdentityForwarding>,
+    /// New bearer-token rules (`Some(None)` removes them); an introspection client secret
+    /// sealed, or left out to keep the stored one.
+    pub jwt_validation: Option<Option<JwtValidation<SealedSecret>>>,
     /// New enabled flag.
     pub enabled: Option<bool>,
     /// The complete new list of provisioned workspaces.
@@ -425,6 +444,10 @@ impl Server {
             cmd.virtual_server.is_some(),
         )?;
         let provisioned = validate_provisioned(&cmd.workspace_id, cmd.provisioned.iter())?;
+        let jwt_validation = cmd
+            .jwt_validation
+            .map(|rules| keep_introspection_secret(rules, None))
+            .transpose()?;
         let mut events = vec![ServerEvent::Registered {
             workspace_id: cmd.workspace_id,
             slug: cmd.slug,
@@ -439,6 +462,11 @@ impl Server {
             virtual_server: cmd.virtual_server,
             identity_forwarding: cmd.identity_forwarding,
         }];
+        events.extend(
+            jwt_validation.map(|rules| ServerEvent::JwtValidationChanged {
+                jwt_validation: Some(rules),
+            }),
+        );
         events.extend(
             provisioned
                 .into_iter()
@@ -486,6 +514,16 @@ impl Server {
             events.push(ServerEvent::IdentityForwardingChanged {
                 identity_forwarding: forwarding,
             });
+        }
+        if let Some(rules) = cmd.jwt_validation {
+            let rules = rules
+                .map(|rules| keep_introspection_secret(rules, state.jwt_validation.as_ref()))
+                .transpose()?;
+            if rules != state.jwt_validation {
+                events.push(ServerEvent::JwtValidationChanged {
+                    jwt_validation: rules,
+                });
+            }
         }
         if let Some(virtual_server) = cmd.virtual_server {
             if state.virtual_server.is_none() {

@@ -61,6 +61,7 @@ pub async fn seed(service: &Service, demo_url: &str, data_dir: &Path) -> anyhow:
                         rate_limits: Vec::new(),
                         virtual_server: None,
                         identity_forwarding: Default::default(),
+                        jwt_validation: None,
                         provisioned_workspaces: vec![],
                     },
                 )

@@ -208,6 +208,14 @@ async fn apply_server(row: Row<'_>, event: &ServerEvent) -> Result<(), StoreErro
             let set = "identity_forwarding = $4";
             update(row, "servers", set, |q| q.bind(forwarding)).await?;
         }
+        ServerEvent::JwtValidationChanged { jwt_validation } => {
+            // An introspection client secret stays sealed, as in the event.
+            let rules = jwt_validation
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?;
+            update(row, "servers", "jwt_validation = $4", |q| q.bind(rules)).await?;
+        }
         ServerEvent::MembersChanged { virtual_server } => {
             let members = serde_json::to_string(virtual_server)?;
             update(row, "servers", "virtual_server = $4", |q| q.bind(members)).await?;

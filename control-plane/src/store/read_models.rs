@@ -78,6 +78,8 @@ pub struct ServerRow {
     pub virtual_server: Option<VirtualServer>,
     /// What its upstream is told of the caller.
     pub identity_forwarding: IdentityForwarding,
+    /// How it checks bearer tokens of an identity provider, an introspection secret sealed.
+    pub jwt_validation: Option<JwtValidation<SealedSecret>>,
     /// Stream version.
     pub version: i64,
     /// Connection version.
@@ -262,7 +264,7 @@ impl Database {
 const SERVER_COLUMNS: &str = "id, workspace_id, slug, name, description, url, auth, tools, \
      CASE WHEN enabled THEN 1 ELSE 0 END AS enabled, \
      version, connection_version, last_seq, created_at, updated_at, request_logging, rate_limits, virtual_server, \
-     identity_forwarding";
+     identity_forwarding, jwt_validation";
 const API_KEY_COLUMNS: &str = "id, workspace_id, name, key_type, user_id, permissions, secret_hash, \
      expires_at, revoked_at, version, last_seq, created_at";
 const DATA_PLANE_COLUMNS: &str = "id, name, workspaces, nats_user, created_at";
@@ -600,6 +602,10 @@ fn decode_server(row: &AnyRow) -> Result<ServerRow, StoreError> {
             .map(|text| serde_json::from_str(&text))
             .transpose()?
             .unwrap_or_default(),
+        jwt_validation: row
+            .try_get::<Option<String>, _>(18)?
+            .map(|text| serde_json::from_str(&text))
+            .transpose()?,
     })
 }
 

@@ -283,31 +283,42 @@ impl ExternalTokens {
     }
 }
 
-/// Whether `token`, not an API key the configuration holds, may still name a caller: a JWT,
-/// or any other bearer but an API key when some workspace introspects tokens.
-pub fn may_be_external(config: &Config, token: &str) -> bool {
+/// Whether `token`, not an API key the configuration holds, may still name a caller of the
+/// server at `slug`: a JWT, or any other bearer but an API key when the server or some
+/// workspace introspects tokens.
+pub fn may_be_external(config: &Config, token: &str, slug: &str) -> bool {
+    let introspects =
+        |rules: Option<&JwtValidation>| rules.is_some_and(|r| r.introspection.is_some());
     looks_like_jwt(token)
         || (!token.starts_with("mcpgw_")
-            && config.workspaces().any(|w| {
-                w.jwt_validation
-                    .as_ref()
-                    .is_some_and(|r| r.introspection.is_some())
-            }))
+            && (config
+                .route_by_slug(slug)
+                .is_some_and(|r| introspects(r.server.jwt_validation.as_ref()))
+                || config
+                    .workspaces()
+                    .any(|w| introspects(w.jwt_validation.as_deref()))))
 }
 
 /// The rules a token for the server `route` is checked against, in order, each with the
-/// workspace its caller then belongs to: of the workspaces whose rules name the token's
-/// `issuer` (for an opaque token, that introspect tokens), one the server serves.
+/// workspace its caller then belongs to: the server's own (its caller a user of the server's
+/// home workspace), then, of the workspaces whose rules name the token's `issuer` (for an
+/// opaque token, that introspect tokens), one the server serves. Rules apply to a JWT whose
+/// issuer they name, and to an opaque token when they introspect.
 fn candidates<'a>(
     config: &'a Config,
-    route: Option<&Route>,
+    route: Option<&'a Route>,
     issuer: Option<&str>,
 ) -> Vec<(&'a JwtValidation, &'a Workspace)> {
     let applies = |rules: &JwtValidation| match issuer {
         Some(issuer) => rules.issuer == issuer,
         None => rules.introspection.is_some(),
     };
-    config
+    let server = route.and_then(|r| {
+        let rules = r.server.jwt_validation.as_ref().filter(|r| applies(r))?;
+        let home = config.workspace(&r.server.workspace_id)?;
+        Some((rules, &**home))
+    });
+    let workspace = config
         .workspaces()
         .filter_map(|w| {
             w.jwt_validation
@@ -315,9 +326,8 @@ fn candidates<'a>(
                 .filter(|r| applies(r))
                 .map(|r| (r, &**w))
         })
-        .min_by_key(|(_, w)| !route.is_some_and(|r| r.serves(&w.id)))
-        .into_iter()
-        .collect()
+        .min_by_key(|(_, w)| !route.is_some_and(|r| r.serves(&w.id)));
+    server.into_iter().chain(workspace).collect()
 }
 
 /// The caller the checked `claims` name: the user `rules.user_claim` names, of `workspace`,

@@ -136,16 +136,16 @@ where
             Err(error) => {
                 // Not a key the configuration holds: maybe a token of a workspace's identity
                 // provider (a JWT, or an opaque token to introspect).
+                let Path(slug) = Path::<String>::from_request_parts(parts, state)
+                    .await
+                    .map_err(|_| fail(GatewayError::UnknownServer(String::new())))?;
                 let token = presented(&parts.headers)
                     .ok()
-                    .filter(|token| external::may_be_external(&config, token))
+                    .filter(|token| external::may_be_external(&config, token, &slug))
                     .map(str::to_owned);
                 let Some(token) = token else {
                     return Err(fail(error.into()));
                 };
-                let Path(slug) = Path::<String>::from_request_parts(parts, state)
-                    .await
-                    .map_err(|_| fail(GatewayError::UnknownServer(String::new())))?;
                 let host = parts
                     .headers
                     .get(http::header::HOST)

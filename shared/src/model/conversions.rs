@@ -5,8 +5,8 @@ use chrono::DateTime;
 
 use super::{
     ApiKeyRecord, ClientAuthMethod, ConnectionRecord, FailureMode, Grants, IdentityForwarding,
-    KeyType, Member, OAuthMetadata, PrefixMode, RateLimit, RequestLogging, ServerConfig,
-    ToolFilter, ToolOverride, UpstreamAuth, VirtualServer,
+    JwtValidation, KeyType, Member, OAuthMetadata, PrefixMode, RateLimit, RequestLogging,
+    ServerConfig, ToolFilter, ToolOverride, UpstreamAuth, VirtualServer,
 };
 use crate::proto;
 use crate::secret::Redacted;
@@ -66,6 +66,10 @@ impl From<&ServerConfig> for proto::Server {
                 }),
             identity_forwarding: (!server.identity_forwarding.is_none())
                 .then(|| identity_to_proto(&server.identity_forwarding)),
+            jwt_validation: server
+                .jwt_validation
+                .as_ref()
+                .map(JwtValidation::to_json_with_secret),
         }
     }
 }
@@ -314,6 +318,11 @@ impl TryFrom<proto::Server> for ServerConfig {
                 .map(identity_from_proto)
                 .transpose()?
                 .unwrap_or_default(),
+            jwt_validation: server
+                .jwt_validation
+                .map(|json| JwtValidation::from_json_with_secret(&json))
+                .transpose()
+                .map_err(|e| invalid("server.jwt_validation", e.to_string()))?,
             version: server.version,
             connection_version: server.connection_version,
         })

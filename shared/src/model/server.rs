@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{IdentityForwarding, RateLimit, VirtualServer};
+use super::{IdentityForwarding, JwtValidation, RateLimit, VirtualServer};
 use crate::ids::{ServerId, WorkspaceId};
 use crate::secret::Redacted;
 use crate::slug::Slug;
@@ -343,6 +343,9 @@ pub struct ServerConfig {
     pub rate_limits: Vec<RateLimit>,
     /// Whether and how its upstream is told who calls.
     pub identity_forwarding: IdentityForwarding,
+    /// How it checks bearer tokens of an identity provider before its workspaces' rules
+    /// (introspection client secret in memory).
+    pub jwt_validation: Option<JwtValidation>,
     /// For a virtual server, its members (it then has no upstream URL or auth of its own).
     pub virtual_server: Option<VirtualServer>,
     /// Bumped on every change.

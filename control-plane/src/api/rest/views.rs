@@ -122,6 +122,11 @@ pub struct ServerView {
     /// What the upstream is told of the caller.
     #[schema(value_type = Object)]
     identity_forwarding: IdentityForwarding,
+    /// How bearer tokens of an identity provider are checked for this server before its
+    /// workspaces' rules (never the introspection client secret: `client_secret_set`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    jwt_validation: Option<serde_json::Value>,
     version: i64,
     connection_version: i64,
     created_at: DateTime<Utc>,
@@ -145,6 +150,7 @@ impl From<ServerRow> for ServerView {
             rate_limits: row.rate_limits,
             virtual_server: row.virtual_server,
             identity_forwarding: row.identity_forwarding,
+            jwt_validation: row.jwt_validation.as_ref().map(JwtValidation::shown),
             version: row.version,
             connection_version: row.connection_version,
             created_at: row.created_at,

@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use mcpgw_shared::ServerId;
+use mcpgw_shared::model::JwtValidation;
 use serde_json::{Map, Value, json};
 
 use super::super::{Caller, Service, ServiceError};
@@ -168,6 +169,7 @@ impl Service {
             rate_limits: live.rate_limits,
             virtual_server: live.virtual_server,
             identity_forwarding: live.identity_forwarding,
+            jwt_validation: live.jwt_validation,
             version: meta.version,
             connection_version: meta.connection_version,
             last_seq: meta.last_seq,
@@ -227,6 +229,7 @@ fn described(state: &ServerState) -> Map<String, Value> {
         "rate_limits": state.rate_limits,
         "virtual_server": state.virtual_server,
         "identity_forwarding": state.identity_forwarding,
+        "jwt_validation": state.jwt_validation.as_ref().map(JwtValidation::shown),
         "provisioned_workspaces": state.provisioned,
     });
     match value {

@@ -4,9 +4,10 @@
 use std::fmt;
 
 use mcpgw_shared::model::{
-    IdentityForwarding, RateLimit, RequestLogging, ToolFilter, UpstreamAuth, VirtualServer,
+    IdentityForwarding, JwtValidation, RateLimit, RequestLogging, ToolFilter, UpstreamAuth,
+    VirtualServer,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 /// `POST /v1/servers`.
 #[derive(Clone, Deserialize, utoipa::ToSchema)]
@@ -60,6 +61,12 @@ pub struct RegisterServerInput {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub identity_forwarding: IdentityForwarding,
+    /// How it checks bearer tokens of an identity provider, before its workspaces' rules (a
+    /// caller it accepts is a user of its home workspace): a workspace's `jwt_validation`;
+    /// omitted: none.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub jwt_validation: Option<JwtValidation<String>>,
     /// Other workspaces to provision it to.
     #[serde(default)]
     pub provisioned_workspaces: Vec<String>,
@@ -105,8 +112,22 @@ pub struct UpdateServerInput {
     /// New identity forwarding (`{"mode": "none"}` turns it off).
     #[schema(value_type = Option<Object>)]
     pub identity_forwarding: Option<IdentityForwarding>,
+    /// New bearer-token rules (`null` removes them); an introspection client secret left out
+    /// is kept while its `endpoint` and `client_id` stay the same.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    pub jwt_validation: Option<Option<JwtValidation<String>>>,
     /// The complete new list of provisioned workspaces.
     pub provisioned_workspaces: Option<Vec<String>>,
+}
+
+/// A field given, even as `null` (`Some(None)`), told apart from one left out (`None`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 impl fmt::Debug for RegisterServerInput {
@@ -123,6 +144,7 @@ impl fmt::Debug for RegisterServerInput {
             .field("rate_limits", &self.rate_limits)
             .field("virtual_server", &self.virtual_server)
             .field("identity_forwarding", &self.identity_forwarding)
+            .field("jwt_validation", &self.jwt_validation)
             .field("provisioned_workspaces", &self.provisioned_workspaces)
             .finish_non_exhaustive()
     }

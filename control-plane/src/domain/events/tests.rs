@@ -50,6 +50,9 @@ fn every_event() -> Vec<(StreamId, DomainEvent)> {
             tools: ToolFilter::default(),
         },
         ServerEvent::EnabledChanged { enabled: false },
+        ServerEvent::JwtValidationChanged {
+            jwt_validation: None,
+        },
         ServerEvent::Provisioned {
             workspace_id: workspace,
         },

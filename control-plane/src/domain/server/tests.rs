@@ -18,6 +18,7 @@ fn register(workspace_id: WorkspaceId) -> RegisterServer {
         rate_limits: Vec::new(),
         virtual_server: None,
         identity_forwarding: IdentityForwarding::None,
+        jwt_validation: None,
         provisioned: BTreeSet::new(),
     }
 }
@@ -613,4 +614,86 @@ fn an_identity_header_may_not_be_one_of_the_auth_headers_nor_set_on_a_virtual_se
         invalid_field(when(&given(vec![]), command)),
         "identity_forwarding"
     );
+}
+
+fn server_rules(extra: serde_json::Value) -> JwtValidation<SealedSecret> {
+    let mut rules = serde_json::json!({"issuer": "https://idp.example.com",
+        "introspection": {"endpoint": "https://idp.example.com/introspect", "client_id": "gw"}});
+    if let (serde_json::Value::Object(rules), serde_json::Value::Object(extra)) =
+        (&mut rules, extra)
+    {
+        rules.extend(extra);
+    }
+    let mut rules: JwtValidation<SealedSecret> = serde_json::from_value(rules).unwrap();
+    if let Some(introspection) = &mut rules.introspection {
+        introspection.client_secret = Some(SealedSecret {
+            kid: "k1".into(),
+            nonce: "n".into(),
+            ct: "c1".into(),
+        });
+    }
+    rules
+}
+
+#[test]
+fn a_server_registered_with_jwt_rules_records_them_after_its_registration() {
+    let ws = WorkspaceId::new();
+    let rules = server_rules(serde_json::json!({}));
+    let mut cmd = register(ws);
+    cmd.jwt_validation = Some(rules.clone());
+    let events = given(vec![])
+        .decide(&id(), ServerCommand::Register(cmd))
+        .unwrap()
+        .events;
+    assert_eq!(events[0].event_type(), "ServerRegistered");
+    assert_eq!(
+        events[1],
+        ServerEvent::JwtValidationChanged {
+            jwt_validation: Some(rules.clone())
+        }
+    );
+    assert!(!events[1].changes_connection());
+    let state = given(events);
+    assert_eq!(state.current.unwrap().jwt_validation, Some(rules));
+}
+
+#[test]
+fn server_jwt_rules_change_keep_their_secret_and_null_removes_them() {
+    let rules = server_rules(serde_json::json!({}));
+    let (_, mut state) = registered();
+    state.apply(&ServerEvent::JwtValidationChanged {
+        jwt_validation: Some(rules.clone()),
+    });
+    let update = |jwt_validation| {
+        ServerCommand::Update(UpdateServer {
+            jwt_validation: Some(jwt_validation),
+            ..UpdateServer::default()
+        })
+    };
+    // The same rules without the secret: nothing changes.
+    let mut without = rules.clone();
+    if let Some(i) = &mut without.introspection {
+        i.client_secret = None;
+    }
+    assert!(
+        state
+            .decide(&id(), update(Some(without)))
+            .unwrap()
+            .events
+            .is_empty()
+    );
+    assert_eq!(
+        state.decide(&id(), update(None)).unwrap().events,
+        vec![ServerEvent::JwtValidationChanged {
+            jwt_validation: None
+        }]
+    );
+    // Invalid rules are refused naming the field.
+    let bad = server_rules(serde_json::json!({"permissions": {"everything": {}}}));
+    match state.decide(&id(), update(Some(bad))) {
+        Err(DomainError::Invalid { field, .. }) => {
+            assert_eq!(field, "jwt_validation.permissions.everything")
+        }
+        other => panic!("{other:?}"),
+    }
 }

@@ -18,6 +18,15 @@ fn a_server_survives_the_round_trip_through_proto() {
         description: String::new(),
         url: "http://127.0.0.1:1/mcp".into(),
         enabled: true,
+        // Server rules carry their introspection secret to data planes.
+        jwt_validation: Some(
+            crate::model::JwtValidation::from_json_with_secret(
+                r#"{"issuer": "https://idp.example", "introspection": {"endpoint":
+                    "https://idp.example/introspect", "client_id": "gw", "client_secret": "s"},
+                    "permissions": {"mcp.invoke": {"groups": "mcp"}}}"#,
+            )
+            .unwrap(),
+        ),
         tools: ToolFilter {
             allow: Some(vec![]),
             deny: vec!["x".into(), "*_delete".into()],
@@ -92,6 +101,7 @@ fn a_server_survives_the_round_trip_through_proto() {
 fn an_identity_forwarding_mode_this_build_does_not_know_is_refused() {
     let mut message = proto::Server::from(&ServerConfig {
         identity_forwarding: IdentityForwarding::None,
+        jwt_validation: None,
         ..some_server()
     });
     assert!(message.identity_forwarding.is_none(), "none is left out");
@@ -120,6 +130,7 @@ fn some_server() -> ServerConfig {
         rate_limits: vec![],
         virtual_server: None,
         identity_forwarding: IdentityForwarding::None,
+        jwt_validation: None,
         version: 1,
         connection_version: 1,
     }
