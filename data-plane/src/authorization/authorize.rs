@@ -351,18 +351,25 @@ fn pending_of(
     Ok(pending)
 }
 
+/// A posted form of the pages, and the sealed request it carries (see [`pending_of`]).
+async fn posted(
+    server: &AuthorizationServer,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(HashMap<String, String>, Pending), Box<Response>> {
+    let fields = read_form(body).await.map_err(|why| Box::new(shown(why)))?;
+    let pending = pending_of(server, headers, &fields)?;
+    Ok((fields, pending))
+}
+
 /// `POST /oauth/sign-in`: checks the user API key, remembers the user, shows the consent page.
 pub async fn sign_in(
     State(server): State<AuthorizationServer>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let fields = match read_form(body).await {
-        Ok(fields) => fields,
-        Err(why) => return shown(why),
-    };
-    let pending = match pending_of(&server, &headers, &fields) {
-        Ok(pending) => pending,
+    let (fields, pending) = match posted(&server, &headers, body).await {
+        Ok(posted) => posted,
         Err(response) => return *response,
     };
     let config = server.inner.store.load();
@@ -414,12 +421,8 @@ pub async fn consent(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let fields = match read_form(body).await {
-        Ok(fields) => fields,
-        Err(why) => return shown(why),
-    };
-    let pending = match pending_of(&server, &headers, &fields) {
-        Ok(pending) => pending,
+    let (fields, pending) = match posted(&server, &headers, body).await {
+        Ok(posted) => posted,
         Err(response) => return *response,
     };
     let config = server.inner.store.load();

@@ -16,6 +16,9 @@ use super::AuthorizationServer;
 use super::form::{ClientAuth, client_auth, read_bounded, read_form};
 use crate::sync::SyncError;
 
+/// What a client whose credentials failed is told.
+const BAD_CLIENT: &str = "the client's credentials are not valid";
+
 /// An OAuth error answer.
 fn oauth_error(status: StatusCode, error: &str, description: impl Into<String>) -> Response {
     no_store(
@@ -227,9 +230,7 @@ pub async fn revoke(
         Err(response) => return response,
     };
     match server.inner.sync.revoke_token(request).await {
-        Ok(result) if result.invalid_client => {
-            invalid_client(&auth, "the client's credentials are not valid")
-        }
+        Ok(result) if result.invalid_client => invalid_client(&auth, BAD_CLIENT),
         Ok(_) => no_store(StatusCode::OK, json!({})),
         Err(error) => unavailable(error),
     }
@@ -246,9 +247,7 @@ pub async fn introspect(
         Err(response) => return response,
     };
     match server.inner.sync.introspect_token(request).await {
-        Ok(answer) if answer.invalid_client => {
-            invalid_client(&auth, "the client's credentials are not valid")
-        }
+        Ok(answer) if answer.invalid_client => invalid_client(&auth, BAD_CLIENT),
         Ok(answer) => match serde_json::from_str::<Value>(&answer.json) {
             Ok(body) => no_store(StatusCode::OK, body),
             Err(_) => no_store(StatusCode::OK, json!({"active": false})),

@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use url::{Host, Url};
+use url::Url;
 
 use crate::secret::Redacted;
 
@@ -215,7 +215,7 @@ fn check_issuer(issuer: &str) -> Result<(), String> {
     let url = Url::parse(issuer).map_err(|e| format!("is not an absolute URL ({e})"))?;
     match url.scheme() {
         "https" if url.host().is_some() => {}
-        "http" if is_loopback(&url) => {}
+        "http" if crate::redirect_uri::is_loopback(&url) => {}
         "http" => {
             return Err(
                 "uses http on a host that is not loopback (127.0.0.1, [::1] or localhost): use https"
@@ -231,15 +231,6 @@ fn check_issuer(issuer: &str) -> Result<(), String> {
         return Err("must have no query and no fragment".into());
     }
     Ok(())
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
 }
 
 /// Space-separated RFC 6749 §3.3 scope tokens, `openid` among them.
