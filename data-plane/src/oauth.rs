@@ -16,7 +16,7 @@ mod vault;
 
 pub use assertion::{AssertionKey, InvalidKey};
 pub use client_credentials::{ClientCredentialsTokens, TokenError};
-pub use discovery::{AuthorizationServer, DiscoveryError, discover, locations};
+pub use discovery::{AuthorizationServer, DiscoveryError, discover, locations, same_issuer};
 pub use registration::{ClientSource, OAuthClient, RegistrationError};
 pub use resource::{
     Challenge, ProtectedResource, ResourceError, challenge, check_resource,

@@ -34,6 +34,7 @@ use super::authorize::{Pending, SignedIn, consent_page, parameters, remember, sh
 use super::{AuthorizationServer, IDP_CALLBACK_PATH};
 use crate::oauth::discover;
 use crate::oauth::http::{CallError, first_document, for_oauth2};
+use crate::oauth::same_issuer;
 use crate::pages::{no_store, page};
 use crate::snapshot::Workspace;
 
@@ -202,7 +203,8 @@ pub async fn callback(
     let Some(provider) = workspace.identity_provider.clone() else {
         return shown("the workspace no longer signs users in with an identity provider");
     };
-    let user = match signed_in_user(&server, &provider, &state, code).await {
+    let answered_by = params.get("iss").map(String::as_str);
+    let user = match signed_in_user(&server, &provider, &state, code, answered_by).await {
         Ok(user) => user,
         Err(why) => {
             tracing::info!(workspace = %workspace.id, %why, "a sign-in at the identity provider was refused");
@@ -234,11 +236,26 @@ async fn signed_in_user(
     provider: &IdentityProvider,
     state: &IdpState,
     code: &str,
+    answered_by: Option<&str>,
 ) -> Result<String, String> {
     let inner = &server.inner;
     let metadata = discover(&inner.http, &inner.egress, &provider.issuer)
         .await
         .map_err(|e| format!("the identity provider cannot be described now ({e})"))?;
+    // RFC 9207: an answer naming another issuer is refused, and so is one without `iss` from a
+    // provider that says it always sends it (a mix-up attack).
+    match answered_by {
+        Some(iss) if !same_issuer(iss, &metadata.issuer) => {
+            return Err(format!(
+                "the sign-in answer came from another issuer (`{}`)",
+                iss.chars().take(200).collect::<String>()
+            ));
+        }
+        None if metadata.authorization_response_iss_parameter_supported => {
+            return Err("the sign-in answer lacks the `iss` its provider promises".into());
+        }
+        _ => {}
+    }
     let token_url = metadata
         .token_endpoint
         .clone()
