@@ -2,11 +2,12 @@
 no API key, as Claude Desktop or Cursor would: the SDK discovers the protected resource and
 the gateway's authorization server, registers (RFC 7591, or a Client ID Metadata Document URL
 when one is given), and sends the user's browser to the authorization endpoint. This script
-plays that browser: it pastes a user API key into the gateway's sign-in page and allows the
-client on the consent page, then hands the code back to the SDK. It calls `add`, waits for
+plays that browser: it pastes a user API key into the gateway's sign-in page (or, where the
+workspace has an identity provider, logs in there with that text as the login name) and allows
+the client on the consent page, then hands the code back to the SDK. It calls `add`, waits for
 the access token to expire, and calls again (the SDK refreshes). Prints one JSON object.
 
-usage: oauth_client.py URL MODE USER_API_KEY WAIT_SECONDS [CLIENT_METADATA_URL]
+usage: oauth_client.py URL MODE USER_API_KEY_OR_LOGIN WAIT_SECONDS [CLIENT_METADATA_URL]
   MODE: "legacy" (initialize handshake, 2025-11-25) or "2026-07-28".
 """
 
@@ -50,59 +51,81 @@ class Memory(TokenStorage):
 
 
 class Browser:
-    """A user's browser: keeps the gateway's cookies (including `__Host-` ones on loopback
-    http, as browsers do for localhost), signs in with a key and allows the client."""
+    """A user's browser: keeps each site's cookies (including `__Host-` ones on loopback http,
+    as browsers do for localhost), signs in and allows the client. The gateway's own pages
+    and cookies are recorded."""
 
-    def __init__(self, key: str):
+    def __init__(self, key: str, gateway: str):
         self.key = key
-        self.cookies: dict[str, str] = {}
+        self.gateway = urlparse(gateway).netloc
+        self.cookies: dict[str, dict[str, str]] = {}
         self.pages: list[dict] = []
         self.landing: str | None = None
 
-    def _remember(self, response):
+    def _remember(self, url: str, response):
+        site = urlparse(url).netloc
         for header in response.headers.get_list("set-cookie"):
             name, _, rest = header.partition("=")
-            self.cookies[name.strip()] = rest.split(";", 1)[0]
-            self.pages.append({"set_cookie": header})
+            self.cookies.setdefault(site, {})[name.strip()] = rest.split(";", 1)[0]
+            if site == self.gateway:
+                self.pages.append({"set_cookie": header})
+
+    def _cookie_header(self, url: str) -> dict[str, str]:
+        jar = self.cookies.get(urlparse(url).netloc, {})
+        return {"cookie": "; ".join(f"{k}={v}" for k, v in jar.items())} if jar else {}
 
     async def open(self, url: str):
         async with httpx.AsyncClient(follow_redirects=False, timeout=20) as http:
             form = None
-            for _ in range(10):
-                headers = {"cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+            for _ in range(20):
+                headers = self._cookie_header(url)
                 if form is None:
                     response = await http.get(url, headers=headers)
                 else:
                     response = await http.post(url, data=form, headers=headers)
                     form = None
-                self._remember(response)
+                self._remember(url, response)
                 if response.is_redirect:
-                    self.landing = urljoin(url, response.headers["location"])
-                    return
+                    url = urljoin(url, response.headers["location"])
+                    if url.startswith(REDIRECT_URI):
+                        # Back at the client (nothing listens there: the SDK gets the code).
+                        self.landing = url
+                        return
+                    continue
                 page = response.text
-                title = re.search(r"<title>([^<]*)</title>", page)
-                self.pages.append({
-                    "status": response.status_code,
-                    "title": unescape(title.group(1)) if title else None,
-                    "csp": response.headers.get("content-security-policy"),
-                    "frame": response.headers.get("x-frame-options"),
-                    "text": re.sub(r"<[^>]+>", " ", page)[:2000],
-                })
-                action = re.search(r'<form method="post" action="([^"]+)"', page)
+                action = re.search(r'<form[^>]*action="([^"]+)"', page)
                 request = re.search(r'name="request" value="([^"]+)"', page)
-                if not (action and request):
-                    raise RuntimeError(f"the gateway showed a page without a form: {page[:500]}")
+                if request:
+                    # One of the gateway's own pages.
+                    title = re.search(r"<title>([^<]*)</title>", page)
+                    self.pages.append({
+                        "status": response.status_code,
+                        "title": unescape(title.group(1)) if title else None,
+                        "csp": response.headers.get("content-security-policy"),
+                        "frame": response.headers.get("x-frame-options"),
+                        "text": re.sub(r"<[^>]+>", " ", page)[:2000],
+                    })
+                if not action:
+                    raise RuntimeError(f"the sign-in showed a page without a form: {page[:500]}")
                 url = urljoin(url, unescape(action.group(1)))
-                if 'name="api_key"' in page:
+                if request and 'name="api_key"' in page:
                     form = {"request": unescape(request.group(1)), "api_key": self.key}
-                else:
+                elif request:
                     form = {"request": unescape(request.group(1)), "decision": "allow"}
+                elif 'name="login"' in page:
+                    # The workspace's identity provider (oidc-provider's development login):
+                    # the user's login name stands where a key would.
+                    form = {"prompt": "login", "login": self.key, "password": "any"}
+                elif 'value="consent"' in page:
+                    form = {"prompt": "consent"}
+                else:
+                    raise RuntimeError(f"the sign-in showed an unknown form: {page[:500]}")
         raise RuntimeError("the sign-in did not end")
 
 
 async def main(url: str, mode: str, key: str, wait: str, metadata_url: str | None = None) -> None:
     storage = Memory()
-    browser = Browser(key)
+    browser = Browser(key, url)
     out = {"pages": browser.pages}
 
     async def redirect_handler(authorization_url: str) -> None:

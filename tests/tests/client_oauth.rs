@@ -105,6 +105,15 @@ async fn python_client(url: &str, mode: &str, key: &str, metadata_url: Option<&s
 /// What every run of the client must have seen: both calls answered, the token refreshed, the
 /// pages shown unframeable, the cookies `__Host-` ones.
 fn check_run(run: &Value, issuer: &str) {
+    check_run_through(
+        run,
+        issuer,
+        &["Sign in to the MCP gateway", "Allow access?"],
+    );
+}
+
+/// [`check_run`], the gateway having shown the pages titled `titles`.
+fn check_run_through(run: &Value, issuer: &str, titles: &[&str]) {
     assert_eq!(run["first"], "5", "{run}");
     assert_eq!(run["second"], "9", "{run}");
     let tokens = run["access_tokens"].as_array().expect("tokens");
@@ -114,12 +123,8 @@ fn check_run(run: &Value, issuer: &str) {
         assert_eq!(landing["iss"], issuer, "{run}");
     }
     let pages = run["pages"].as_array().expect("pages");
-    let titles: Vec<&str> = pages.iter().filter_map(|p| p["title"].as_str()).collect();
-    assert_eq!(
-        titles,
-        ["Sign in to the MCP gateway", "Allow access?"],
-        "{run}"
-    );
+    let shown: Vec<&str> = pages.iter().filter_map(|p| p["title"].as_str()).collect();
+    assert_eq!(shown, titles, "{run}");
     for page in pages.iter().filter(|p| p["title"].is_string()) {
         assert!(
             page["csp"]
@@ -609,49 +614,9 @@ async fn a_token_without_the_call_scope_lists_tools_but_calling_one_asks_for_mor
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_sign_in_through_their_workspaces_identity_provider() {
-    use mcpgw_e2e::oauth_peers::AuthorizationServer;
-
     let s = Setup::start(&[]).await;
     let base = s.pod.url();
-    // oidc-provider as the workspace's identity provider, with the gateway registered as its
-    // confidential client, sent back to the pod's callback.
-    let idp = AuthorizationServer::start(
-        json!([{"client_id": "gateway", "client_secret": "gateway-secret-0123456789",
-                "redirect_uris": [format!("{base}/oauth/idp-callback")],
-                "grant_types": ["authorization_code"], "response_types": ["code"],
-                "token_endpoint_auth_method": "client_secret_basic"}]),
-        Duration::from_secs(300),
-    )
-    .await;
-    let (status, workspaces) = s
-        .fleet
-        .admin(reqwest::Method::GET, "/v1/workspaces", None)
-        .await;
-    assert_eq!(status, StatusCode::OK, "{workspaces}");
-    let workspace = workspaces["workspaces"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|w| w["name"] == "oauth")
-        .expect("the workspace")["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (status, body) = s
-        .fleet
-        .admin(
-            reqwest::Method::PATCH,
-            &format!("/v1/workspaces/{workspace}"),
-            Some(
-                json!({"identity_provider": {"issuer": idp.issuer, "client_id": "gateway",
-                "client_secret": "gateway-secret-0123456789", "scopes": "openid",
-                "user_claim": "sub", "required_claims": {"sub": ["erin", "frank"]}}}),
-            ),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert!(!body.to_string().contains("gateway-secret"), "{body}");
-    s.pod.wait_applied(s.fleet.head().await, SOON).await;
+    let _idp = with_identity_provider(&s).await;
 
     // The browser goes to the provider, signs in there as erin, and comes back to consent.
     let client_id = register_public_client(&base, "agent").await;
@@ -720,4 +685,66 @@ async fn users_sign_in_through_their_workspaces_identity_provider() {
     assert_eq!(page.status(), StatusCode::FORBIDDEN);
     let text = page.text().await.unwrap();
     assert!(text.contains("MCPGW_EXTERNAL_AUTH=false"), "{text}");
+}
+
+/// Makes `oidc-provider` the identity provider of the setup's workspace, with the gateway
+/// registered as its confidential client (sent back to the pod's callback) and admitting the
+/// users `erin` and `frank` only; the provider runs while the value lives.
+async fn with_identity_provider(s: &Setup) -> mcpgw_e2e::oauth_peers::AuthorizationServer {
+    use mcpgw_e2e::oauth_peers::AuthorizationServer;
+
+    let base = s.pod.url();
+    let idp = AuthorizationServer::start(
+        json!([{"client_id": "gateway", "client_secret": "gateway-secret-0123456789",
+                "redirect_uris": [format!("{base}/oauth/idp-callback")],
+                "grant_types": ["authorization_code"], "response_types": ["code"],
+                "token_endpoint_auth_method": "client_secret_basic"}]),
+        Duration::from_secs(300),
+    )
+    .await;
+    let (status, workspaces) = s
+        .fleet
+        .admin(reqwest::Method::GET, "/v1/workspaces", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{workspaces}");
+    let workspace = workspaces["workspaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "oauth")
+        .expect("the workspace")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = s
+        .fleet
+        .admin(
+            reqwest::Method::PATCH,
+            &format!("/v1/workspaces/{workspace}"),
+            Some(
+                json!({"identity_provider": {"issuer": idp.issuer, "client_id": "gateway",
+                "client_secret": "gateway-secret-0123456789", "scopes": "openid",
+                "user_claim": "sub", "required_claims": {"sub": ["erin", "frank"]}}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(!body.to_string().contains("gateway-secret"), "{body}");
+    s.pod.wait_applied(s.fleet.head().await, SOON).await;
+
+    idp
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_signs_in_through_the_workspaces_identity_provider_in_both_eras() {
+    let s = Setup::start(&[]).await;
+    let _idp = with_identity_provider(&s).await;
+    let issuer = format!("{}/", s.pod.url());
+    for mode in ["legacy", "2026-07-28"] {
+        // The script logs in at the provider as erin (no API key anywhere).
+        let run = python_client(&s.pod.mcp_url("demo"), mode, "erin", None).await;
+        check_run_through(&run, &issuer, &["Allow access?"]);
+        let said = claims(run["access_tokens"][0].as_str().unwrap());
+        assert_eq!(said["sub"], "erin", "{said}");
+    }
 }
