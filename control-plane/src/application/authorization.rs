@@ -23,7 +23,7 @@ use crate::domain::oauth_client::{
 use crate::domain::oauth_grant::{IssuedGrant, OAuthGrant, OAuthGrantCommand};
 use crate::domain::signing_key::{SigningKey, SigningKeyCommand};
 use crate::domain::{Actor, DomainError, oauth_scope};
-use crate::store::{DataPlaneRow, OAuthClientRow, SigningKeyRow};
+use crate::store::{DataPlaneRow, OAuthClientRow, ServerRow, SigningKeyRow};
 
 pub use admin::RevokeGrantsInput;
 pub use assertions::{SignedAssertion, UserAssertionInput};
@@ -172,6 +172,29 @@ impl Service {
             .ok_or_else(not_found)
     }
 
+    /// The server `server_id`, if `data_plane` serves the workspace `workspace_id` and the
+    /// server serves that workspace; not found otherwise (a data plane learns nothing of what
+    /// it does not serve).
+    pub(super) async fn served_server(
+        &self,
+        data_plane: &DataPlaneRow,
+        workspace_id: &WorkspaceId,
+        server_id: &ServerId,
+    ) -> Result<ServerRow, ServiceError> {
+        let mut reader = self.db.reader().await?;
+        let in_scope = data_plane.scope().is_none_or(|s| s.contains(workspace_id));
+        reader
+            .workspace(workspace_id)
+            .await?
+            .filter(|_| in_scope)
+            .ok_or_else(|| ServiceError::not_found("workspace", *workspace_id))?;
+        reader
+            .server(server_id)
+            .await?
+            .filter(|s| s.workspaces().any(|w| w == workspace_id))
+            .ok_or_else(|| ServiceError::not_found("server", *server_id))
+    }
+
     /// Records a signed-in user's consent as a grant and returns its single-use code. The
     /// workspace must be one `data_plane` serves, the server must serve it, and the client
     /// must be registered with this redirect URI (or be a metadata document URL).
@@ -180,21 +203,8 @@ impl Service {
         data_plane: &DataPlaneRow,
         input: IssueCodeInput,
     ) -> Result<IssuedCode, ServiceError> {
-        let mut reader = self.db.reader().await?;
-        let in_scope = data_plane
-            .scope()
-            .is_none_or(|s| s.contains(&input.workspace_id));
-        reader
-            .workspace(&input.workspace_id)
-            .await?
-            .filter(|_| in_scope)
-            .ok_or_else(|| ServiceError::not_found("workspace", input.workspace_id))?;
-        reader
-            .server(&input.server_id)
-            .await?
-            .filter(|s| s.workspaces().any(|w| *w == input.workspace_id))
-            .ok_or_else(|| ServiceError::not_found("server", input.server_id))?;
-        drop(reader);
+        self.served_server(data_plane, &input.workspace_id, &input.server_id)
+            .await?;
         let allowed = self
             .client_scope(&input.client_id, &input.redirect_uri)
             .await?;

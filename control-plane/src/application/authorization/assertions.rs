@@ -68,21 +68,9 @@ impl Service {
                 DomainError::invalid("issuer", "must be the data plane's public base URL").into(),
             );
         }
-        let mut reader = self.db.reader().await?;
-        let in_scope = data_plane
-            .scope()
-            .is_none_or(|s| s.contains(&input.workspace_id));
-        reader
-            .workspace(&input.workspace_id)
-            .await?
-            .filter(|_| in_scope)
-            .ok_or_else(|| ServiceError::not_found("workspace", input.workspace_id))?;
-        let server = reader
-            .server(&input.server_id)
-            .await?
-            .filter(|s| s.workspaces().any(|w| *w == input.workspace_id))
-            .ok_or_else(|| ServiceError::not_found("server", input.server_id))?;
-        drop(reader);
+        let server = self
+            .served_server(data_plane, &input.workspace_id, &input.server_id)
+            .await?;
         if !matches!(server.identity_forwarding, IdentityForwarding::Jwt { .. }) {
             return Err(DomainError::invalid(
                 "server_id",
