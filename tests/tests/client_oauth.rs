@@ -4,7 +4,8 @@
 //! served over https by the test), the browser step on the gateway's sign-in and consent pages
 //! (played by the script with a user API key), the code exchange, `tools/call`, and a refresh
 //! once the access token expired. Then the refusals: a token for another server, an expired or
-//! unsigned token, a redirect URI one character off, a reused refresh token (which revokes its
+//! unsigned token, one signed with a key not the gateway's (naming its issuer or a foreign
+//! one), a redirect URI one character off, a reused refresh token (which revokes its
 //! family), and a metadata document that is not its own `client_id`.
 
 use std::time::Duration;
@@ -291,6 +292,59 @@ async fn mcp_clients_sign_in_through_the_gateway_in_both_protocol_eras() {
         .post_stateless(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}))
         .await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+
+    // Tokens signed with another key: one naming the gateway's issuer and its published key
+    // id, and one of a foreign issuer (no workspace here trusts another issuer).
+    let jwks: Value = http
+        .get(format!("{base}/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let gateway_kid = jwks["keys"][0]["kid"].as_str().expect("a published key id");
+    let attacker = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let attacker = jsonwebtoken::EncodingKey::from_ec_pem(attacker.serialize_pem().as_bytes())
+        .expect("a P-256 key");
+    let now = chrono::Utc::now().timestamp();
+    for (iss, kid, why) in [
+        (
+            issuer.as_str(),
+            gateway_kid,
+            "its signature does not verify",
+        ),
+        (
+            "https://attacker.example/",
+            "attacker-key",
+            "no workspace accepts tokens of issuer `https://attacker.example/`",
+        ),
+    ] {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.typ = Some("at+jwt".into());
+        header.kid = Some(kid.into());
+        let forged = jsonwebtoken::encode(
+            &header,
+            &json!({"iss": iss, "aud": server_url, "sub": "alice", "client_id": "forged",
+                    "scope": "mcp:tools:list mcp:tools:call", "iat": now, "exp": now + 600}),
+            &attacker,
+        )
+        .unwrap();
+        let answer = McpClient::new(server_url.clone(), &forged)
+            .post_stateless(
+                json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+        assert!(
+            answer.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(why),
+            "{}",
+            answer.body
+        );
+    }
 
     // API keys keep working beside OAuth.
     let keyed = McpClient::new(server_url.clone(), &s.alice)
