@@ -116,6 +116,12 @@ fn announce_to_virtual_servers(config: &Config, registry: &StreamRegistry, serve
 fn sweep_withdrawn(config: &Config, registry: &StreamRegistry) {
     let now = Utc::now();
     let closed = registry.close_where(|stream| {
+        if stream
+            .grant
+            .is_some_and(|grant| config.grant_revoked(&grant, now))
+        {
+            return true;
+        }
         let key = config.api_key(&stream.key).or(stream.external.as_ref());
         let allowed = match (key, config.route(&stream.server)) {
             (Some(key), Some(route)) => {

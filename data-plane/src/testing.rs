@@ -3,7 +3,7 @@
 //! does, without a control plane.
 
 use mcpgw_shared::model::{
-    ApiKeyRecord, KeyType, Permission, ServerConfig, ToolFilter, UpstreamAuth,
+    ApiKeyRecord, KeyType, Permission, RevokedGrant, ServerConfig, ToolFilter, UpstreamAuth,
 };
 use mcpgw_shared::proto::{self, entity_state::State};
 use mcpgw_shared::{ApiKeyId, Credential, CredentialKind, ServerId, Slug, WorkspaceId};
@@ -83,6 +83,7 @@ pub fn snapshot(
         servers: servers.iter().map(|s| proto::Server::from(*s)).collect(),
         api_keys: keys.iter().map(|k| proto::ApiKey::from(*k)).collect(),
         connections: vec![],
+        revoked_grants: vec![],
         control_plane_version: env!("CARGO_PKG_VERSION").to_owned(),
         data_plane_id: String::new(),
     }
@@ -105,6 +106,16 @@ pub fn key_state(seq: i64, key: &ApiKeyRecord) -> proto::EntityState {
         id: key.id.to_string(),
         seq,
         state: Some(State::ApiKey(key.into())),
+    }
+}
+
+/// The revocation of `grant` at event `seq`.
+pub fn revoked_grant_state(seq: i64, grant: &RevokedGrant) -> proto::EntityState {
+    proto::EntityState {
+        kind: proto::EntityKind::OauthGrant as i32,
+        id: grant.id.to_string(),
+        seq,
+        state: Some(State::RevokedGrant(grant.into())),
     }
 }
 

@@ -14,6 +14,7 @@ mod identity_forwarding;
 mod identity_provider;
 mod jwt_validation;
 mod rate_limit;
+mod revoked_grant;
 mod server;
 mod tool_pattern;
 mod virtual_server;
@@ -28,6 +29,7 @@ pub use jwt_validation::{
     INTROSPECTION_SECRET_PATH, Introspection, JWT_ALGORITHMS, JwtValidation, claim_matches,
 };
 pub use rate_limit::{LimitScope, RateLimit};
+pub use revoked_grant::RevokedGrant;
 pub use server::{
     ClientAuthMethod, OAuthMetadata, RequestLogging, SecretSet, ServerConfig, ToolFilter,
     ToolOverride, UpstreamAuth,

@@ -98,7 +98,7 @@ pub enum EntityKind {
     /// A client of the gateway's OAuth authorization server (never sent to data planes).
     #[serde(rename = "oauth_client")]
     OAuthClient,
-    /// An OAuth grant (never sent to data planes).
+    /// An OAuth grant (sent to data planes only when revoked).
     #[serde(rename = "oauth_grant")]
     OAuthGrant,
     /// An access-token signing key (never sent to data planes).

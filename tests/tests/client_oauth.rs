@@ -654,6 +654,39 @@ async fn a_token_without_the_call_scope_lists_tools_but_calling_one_asks_for_mor
         .unwrap();
     assert_eq!(revoked.status(), StatusCode::OK);
     assert_eq!(introspect(refresh).await["active"], false);
+    assert_eq!(introspect(access.to_owned()).await["active"], false);
+
+    // The pod refuses the revoked grant's access token at once, not when it expires.
+    let revoked_at = std::time::Instant::now();
+    let refused = loop {
+        let answer = client
+            .post_stateless(
+                json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": {}}),
+            )
+            .await;
+        if answer.status != StatusCode::OK {
+            break answer;
+        }
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(5),
+            "the revoked grant's token is still served"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    println!(
+        "a revoked grant's access token was refused {:?} after the revocation answered",
+        revoked_at.elapsed()
+    );
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
+    assert_eq!(refused.body["error"]["data"]["reason"], "invalid_token");
+    assert!(
+        refused.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("its grant was revoked"),
+        "{}",
+        refused.body
+    );
 
     // The admin API lists the user's grants, revoked included.
     let (status, grants) = s

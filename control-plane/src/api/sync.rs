@@ -83,9 +83,9 @@ fn entity_message(entity: SyncEntity) -> EntityState {
         wire::EntityKind::Server => EntityKind::Server,
         wire::EntityKind::ApiKey => EntityKind::ApiKey,
         wire::EntityKind::Connection => EntityKind::Connection,
+        wire::EntityKind::OAuthGrant => EntityKind::OauthGrant,
         wire::EntityKind::DataPlane
         | wire::EntityKind::OAuthClient
-        | wire::EntityKind::OAuthGrant
         | wire::EntityKind::SigningKey => EntityKind::Unspecified,
     };
     let state = match entity.state {
@@ -94,6 +94,7 @@ fn entity_message(entity: SyncEntity) -> EntityState {
         SyncState::Server(server) => entity_state::State::Server((&*server).into()),
         SyncState::ApiKey(key) => entity_state::State::ApiKey((&key).into()),
         SyncState::Connection(connection) => entity_state::State::Connection((&connection).into()),
+        SyncState::RevokedGrant(grant) => entity_state::State::RevokedGrant((&grant).into()),
     };
     EntityState {
         kind: kind.into(),
@@ -124,6 +125,7 @@ impl ConfigSync for SyncService {
                 servers: snapshot.servers.iter().map(Into::into).collect(),
                 api_keys: snapshot.api_keys.iter().map(Into::into).collect(),
                 connections: snapshot.connections.iter().map(Into::into).collect(),
+                revoked_grants: snapshot.revoked_grants.iter().map(Into::into).collect(),
                 control_plane_version: VERSION.to_owned(),
                 data_plane_id: data_plane.id.to_string(),
             }))

@@ -4,9 +4,10 @@
 
 use std::ops::DerefMut;
 
+use chrono::{DateTime, Utc};
 use mcpgw_shared::model::{
     ApiKeyRecord, ConnectionRecord, Grants, IdentityProvider, JwtValidation, RateLimit,
-    ServerConfig, ToolFilter,
+    RevokedGrant, ServerConfig, ToolFilter,
 };
 use mcpgw_shared::{Redacted, SecretCipher, StreamId, WorkspaceId};
 use sqlx::AnyConnection;
@@ -14,11 +15,15 @@ use sqlx::AnyConnection;
 use super::connections::connection_record;
 use super::workspaces::workspace_secret_context;
 use super::{Service, ServiceError, secret_context};
-use crate::store::read_models::{Reader, Scope};
+use crate::store::read_models::{OAuthGrantRow, Reader, Scope};
 use crate::store::{ApiKeyRow, DataPlaneRow, ServerRow, WorkspaceRow};
 
 /// A data plane more than this many events behind takes a new snapshot instead of changes.
 pub const MAX_CHANGES: i64 = 10_000;
+
+/// How long past its access tokens' lifetime a revoked grant stays on data planes: their
+/// verification leeway and the clocks' skew.
+const REVOKED_GRANT_MARGIN: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
 /// Every entity a data plane serves, current at `seq`.
 #[derive(Debug, Clone)]
@@ -35,6 +40,8 @@ pub struct SyncSnapshot {
     pub api_keys: Vec<ApiKeyRecord>,
     /// Users' connections to them (tokens sealed for data planes).
     pub connections: Vec<ConnectionRecord>,
+    /// Their users' revoked grants whose access tokens may be unexpired.
+    pub revoked_grants: Vec<RevokedGrant>,
 }
 
 /// The current state of one entity as a data plane may see it.
@@ -62,6 +69,8 @@ pub enum SyncState {
     ApiKey(ApiKeyRecord),
     /// A user's connection.
     Connection(ConnectionRecord),
+    /// A revoked grant whose access tokens may be unexpired.
+    RevokedGrant(RevokedGrant),
 }
 
 /// A workspace as a data plane holds it: its identity provider's client secret opened.
@@ -92,7 +101,7 @@ impl Service {
         let scope = data_plane.scope();
         let mut reader = self.db.snapshot_reader().await?;
         let seq = reader.head().await?;
-        let resolver = Resolver::new(&self.cipher, scope);
+        let resolver = self.resolver(scope);
         let workspaces = reader
             .workspaces(scope)
             .await?
@@ -119,6 +128,13 @@ impl Service {
             .into_iter()
             .map(connection_record)
             .collect::<Result<_, _>>()?;
+        let now = Utc::now();
+        let revoked_grants = reader
+            .oauth_grants_revoked_since(scope, now - resolver.revoked_grant_window)
+            .await?
+            .into_iter()
+            .filter_map(|row| resolver.revoked_grant(&row, now))
+            .collect();
         Ok(SyncSnapshot {
             seq,
             all_workspaces: scope.is_none(),
@@ -126,6 +142,7 @@ impl Service {
             servers,
             api_keys,
             connections,
+            revoked_grants,
         })
     }
 
@@ -143,15 +160,24 @@ impl Service {
         if after > head || after < 0 || head - after > MAX_CHANGES {
             return Err(ServiceError::SnapshotNeeded { after, head });
         }
-        let resolver = Resolver::new(&self.cipher, scope);
+        let resolver = self.resolver(scope);
         let changed = reader.changed_entities(after, head, scope).await?;
         let mut entities = Vec::with_capacity(changed.len());
         for (stream, seq) in changed {
-            // Data planes hold no registrations, their own included, and nothing of the
-            // authorization server (they ask for it through its own API).
-            if synced(&stream) {
-                entities.push(resolver.resolve(&mut reader, stream, seq).await?);
+            // Data planes hold no registrations, their own included, and of the authorization
+            // server only revoked grants (they ask for the rest through its own API).
+            if !synced(&stream) {
+                continue;
             }
+            let entity = resolver.resolve(&mut reader, stream, seq).await?;
+            // A grant that is not (or no longer needs to be) refused is nothing to a data
+            // plane: no removal is sent for it.
+            if matches!(entity.stream, StreamId::OAuthGrant(_))
+                && matches!(entity.state, SyncState::Removed)
+            {
+                continue;
+            }
+            entities.push(entity);
         }
         Ok((head, entities))
     }
@@ -165,9 +191,19 @@ impl Service {
         let scope = data_plane.scope();
         let mut reader = self.db.snapshot_reader().await?;
         let head = reader.head().await?;
-        Resolver::new(&self.cipher, scope)
+        self.resolver(scope)
             .resolve(&mut reader, stream, head)
             .await
+    }
+
+    fn resolver<'a>(&'a self, scope: Scope<'a>) -> Resolver<'a> {
+        let ttl = chrono::TimeDelta::from_std(self.authorization.access_token_ttl)
+            .unwrap_or(chrono::TimeDelta::MAX);
+        Resolver {
+            cipher: &self.cipher,
+            scope,
+            revoked_grant_window: ttl.checked_add(&REVOKED_GRANT_MARGIN).unwrap_or(ttl),
+        }
     }
 }
 
@@ -180,7 +216,7 @@ impl Service {
         id: &mcpgw_shared::ServerId,
     ) -> Result<ServerConfig, ServiceError> {
         let row = self.server(caller, id).await?;
-        Resolver::new(&self.cipher, None).server(row)
+        self.resolver(None).server(row)
     }
 }
 
@@ -188,13 +224,11 @@ impl Service {
 struct Resolver<'a> {
     cipher: &'a SecretCipher,
     scope: Scope<'a>,
+    /// How long after its revocation a grant's access tokens may be unexpired.
+    revoked_grant_window: chrono::TimeDelta,
 }
 
-impl<'a> Resolver<'a> {
-    fn new(cipher: &'a SecretCipher, scope: Scope<'a>) -> Self {
-        Self { cipher, scope }
-    }
-
+impl Resolver<'_> {
     fn in_scope(&self, workspace: &WorkspaceId) -> bool {
         self.scope.is_none_or(|s| s.contains(workspace))
     }
@@ -312,6 +346,18 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// A grant as data planes hold it: only when revoked, and while access tokens issued
+    /// before the revocation may be unexpired at `now`.
+    fn revoked_grant(&self, row: &OAuthGrantRow, now: DateTime<Utc>) -> Option<RevokedGrant> {
+        let grant = RevokedGrant {
+            id: row.id,
+            workspace_id: row.workspace_id,
+            live_until: row.updated_at + self.revoked_grant_window,
+        };
+        (row.state == "revoked" && self.in_scope(&row.workspace_id) && grant.matters_at(now))
+            .then_some(grant)
+    }
+
     /// The current state of the entity in `stream` as this data plane may see it.
     async fn resolve<C: DerefMut<Target = AnyConnection>>(
         &self,
@@ -349,10 +395,12 @@ impl<'a> Resolver<'a> {
                 },
                 None => None,
             },
-            StreamId::DataPlane(_)
-            | StreamId::OAuthClient(_)
-            | StreamId::OAuthGrant(_)
-            | StreamId::SigningKey(_) => None,
+            StreamId::OAuthGrant(id) => reader
+                .oauth_grant(id)
+                .await?
+                .and_then(|row| self.revoked_grant(&row, Utc::now()))
+                .map(SyncState::RevokedGrant),
+            StreamId::DataPlane(_) | StreamId::OAuthClient(_) | StreamId::SigningKey(_) => None,
         };
         Ok(SyncEntity {
             stream,
@@ -370,5 +418,6 @@ fn synced(stream: &StreamId) -> bool {
             | StreamId::Server(_)
             | StreamId::ApiKey(_)
             | StreamId::Connection(_)
+            | StreamId::OAuthGrant(_)
     )
 }

@@ -7,6 +7,7 @@ pub mod pkce;
 mod refusal;
 
 use chrono::{DateTime, Utc};
+use mcpgw_shared::wire::Audience;
 use mcpgw_shared::{OAuthGrantId, ServerId, StreamId, WorkspaceId};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -213,21 +214,23 @@ impl Aggregate for OAuthGrant {
         id: &OAuthGrantId,
         command: OAuthGrantCommand,
     ) -> Result<Decision<OAuthGrantEvent>, DomainError> {
-        let events = match command {
-            OAuthGrantCommand::Issue(issued) => self.issue(id, issued)?,
-            OAuthGrantCommand::Redeem(redemption) => self.redeem(redemption)?,
-            OAuthGrantCommand::Refresh(refresh) => self.refresh(refresh)?,
+        let (events, audience) = match command {
+            OAuthGrantCommand::Issue(issued) => (self.issue(id, issued)?, vec![]),
+            OAuthGrantCommand::Redeem(redemption) => (self.redeem(redemption)?, vec![]),
+            OAuthGrantCommand::Refresh(refresh) => (self.refresh(refresh)?, vec![]),
             OAuthGrantCommand::Revoke { reason } => match (&self.issued, &self.revoked) {
                 (None, _) => return Err(DomainError::not_found("oauth grant", id)),
-                (Some(_), Some(_)) => vec![],
-                (Some(_), None) => vec![OAuthGrantEvent::Revoked { reason }],
+                (Some(_), Some(_)) => (vec![], vec![]),
+                // The workspace's data planes refuse the grant's unexpired access tokens.
+                (Some(issued), None) => (
+                    vec![OAuthGrantEvent::Revoked { reason }],
+                    vec![Audience::Workspace(issued.workspace_id)],
+                ),
             },
         };
-        // Grants are the authorization server's business: no data plane is sent them.
-        Ok(Decision {
-            events,
-            audience: vec![],
-        })
+        // Issuing and refreshing are the authorization server's business: data planes verify
+        // the tokens by signature, and hear of a grant only when it is revoked.
+        Ok(Decision { events, audience })
     }
 }
 

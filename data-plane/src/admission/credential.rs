@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use http::HeaderMap;
 use mcpgw_shared::bearer::bearer_token;
 use mcpgw_shared::model::KeyType;
-use mcpgw_shared::{ApiKeyId, Credential, CredentialKind};
+use mcpgw_shared::{ApiKeyId, Credential, CredentialKind, OAuthGrantId};
 
 use super::scope::Scopes;
 use crate::access::{self, Denial};
@@ -35,6 +35,8 @@ pub struct Principal {
     pub client_id: Option<Arc<str>>,
     /// That token's scopes as granted, space-separated (for identity forwarding).
     pub scope: Option<Arc<str>>,
+    /// That token's grant: revoking it closes the caller's streams.
+    pub grant: Option<OAuthGrantId>,
 }
 
 impl Principal {
@@ -126,6 +128,7 @@ pub fn identify(config: &Config, headers: &HeaderMap) -> Result<Principal, Crede
         scopes: None,
         client_id: None,
         scope: None,
+        grant: None,
     })
 }
 

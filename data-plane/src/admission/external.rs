@@ -131,6 +131,16 @@ impl ExternalTokens {
         let issuer = jwt.as_ref().map(|(_, issuer)| issuer.as_str());
         if let Some(gateway) = self.gateway.as_ref().filter(|g| issuer == Some(g.issuer())) {
             let claims = gateway.verify(token, &self.server_url(slug, host)).await?;
+            let grant = claims
+                .mcpgw_grant
+                .parse()
+                .map_err(|_| refused("its grant (`mcpgw_grant`) is not a grant id".into()))?;
+            if config.grant_revoked(&grant, Utc::now()) {
+                return Err(refused(
+                    "its grant was revoked (signed out, or by an administrator): sign in again"
+                        .into(),
+                ));
+            }
             let workspace = config.workspace(&claims.mcpgw_workspace).ok_or_else(|| {
                 refused("its workspace is not one this gateway serves now".into())
             })?;
@@ -138,6 +148,7 @@ impl ExternalTokens {
             principal.scopes = Some(claims.scopes());
             principal.client_id = Some(Arc::from(claims.client_id.as_str()));
             principal.scope = Some(Arc::from(claims.scope.as_str()));
+            principal.grant = Some(grant);
             return Ok(principal);
         }
         if !self.external_auth {
@@ -419,6 +430,7 @@ pub(crate) fn principal(
         scopes: None,
         client_id: None,
         scope: None,
+        grant: None,
     }
 }
 

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use mcpgw_shared::{ApiKeyId, ServerId};
+use mcpgw_shared::{ApiKeyId, OAuthGrantId, ServerId};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -26,6 +26,8 @@ pub struct OpenStream {
     pub connection_version: i64,
     /// The caller's record when an external JWT named them (the configuration holds no key).
     pub external: Option<KeyRecord>,
+    /// The grant of the gateway's access token that opened it: revoking it closes the stream.
+    pub grant: Option<OAuthGrantId>,
     close: CancellationToken,
     inject: Option<mpsc::Sender<Bytes>>,
 }
@@ -74,15 +76,17 @@ impl StreamRegistry {
         connection_version: i64,
         listen: bool,
     ) -> StreamGuard {
-        self.register_for(key, None, server, connection_version, listen)
+        self.register_for(key, None, None, server, connection_version, listen)
     }
 
     /// [`StreamRegistry::register`] for a caller an external JWT named: `record` stands in for
-    /// the key the configuration does not hold.
+    /// the key the configuration does not hold, and `grant` is the grant of the gateway's own
+    /// access token.
     pub fn register_for(
         &self,
         key: &ApiKeyId,
         record: Option<KeyRecord>,
+        grant: Option<OAuthGrantId>,
         server: &ServerId,
         connection_version: i64,
         listen: bool,
@@ -105,6 +109,7 @@ impl StreamRegistry {
                 server: *server,
                 connection_version,
                 external: record,
+                grant,
                 close: close.clone(),
                 inject,
             },

@@ -62,7 +62,7 @@ fn a_key_may_hold_only_so_many_streams() {
 }
 
 #[tokio::test]
-async fn a_stream_of_a_caller_named_by_an_external_jwt_lasts_while_its_token_does() {
+async fn a_stream_of_a_caller_named_by_an_external_jwt_lasts_while_its_token_and_grant_do() {
     use chrono::{Duration as Span, Utc};
     use mcpgw_shared::model::{KeyType, Permission};
 
@@ -79,29 +79,44 @@ async fn a_stream_of_a_caller_named_by_an_external_jwt_lasts_while_its_token_doe
         key_type: KeyType::User,
         revoked: false,
     };
-    let open = |record| {
+    let open = |record, grant| {
         registry.register_for(
             &ApiKeyId::generate(),
             record,
+            grant,
             &server.id,
             server.connection_version,
             true,
         )
     };
-    let live = open(Some(record(Utc::now() + Span::hours(1))));
-    let expired = open(Some(record(Utc::now() - Span::seconds(1))));
-    let unknown = open(None);
+    let live = open(Some(record(Utc::now() + Span::hours(1))), None);
+    let expired = open(Some(record(Utc::now() - Span::seconds(1))), None);
+    let unknown = open(None, None);
+    // The gateway's own access tokens: the stream of a revoked grant closes.
+    let revoked = mcpgw_shared::OAuthGrantId::new();
+    let signed_out = open(Some(record(Utc::now() + Span::hours(1))), Some(revoked));
+    let signed_in = open(
+        Some(record(Utc::now() + Span::hours(1))),
+        Some(mcpgw_shared::OAuthGrantId::new()),
+    );
+    gw.revoke_grant(revoked);
     sweep_withdrawn(&gw.store.load(), &registry);
-    for (closed, what) in [(expired.closed(), "expired"), (unknown.closed(), "unknown")] {
+    for (closed, what) in [
+        (expired.closed(), "expired"),
+        (unknown.closed(), "unknown"),
+        (signed_out.closed(), "revoked grant's"),
+    ] {
         tokio::time::timeout(Duration::from_secs(1), closed)
             .await
             .unwrap_or_else(|_| panic!("the {what} caller's stream closed"));
     }
-    assert!(
-        tokio::time::timeout(Duration::from_millis(50), live.closed())
-            .await
-            .is_err(),
-        "the live token's stream stays"
-    );
+    for (stream, what) in [(live, "live token's"), (signed_in, "unrevoked grant's")] {
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), stream.closed())
+                .await
+                .is_err(),
+            "the {what} stream stays"
+        );
+    }
     gw.stop().await;
 }

@@ -193,6 +193,7 @@ async fn forward(
         kind: StreamKind::Listen,
         key: &principal.key_id,
         external: principal.external.then_some(&principal.key),
+        grant: principal.grant,
         request_id: &rid,
         rpc_id: None,
     };

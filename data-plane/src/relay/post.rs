@@ -329,6 +329,7 @@ pub async fn handle(
         kind: StreamKind::Response,
         key: &principal.key_id,
         external: principal.external.then_some(&principal.key),
+        grant: principal.grant,
         request_id: &rid,
         rpc_id: request_id_of(&shape),
     };

@@ -11,8 +11,8 @@ use axum::response::Response;
 use bytes::Bytes;
 use futures::StreamExt;
 use http::{HeaderMap, StatusCode, header};
-use mcpgw_shared::ApiKeyId;
 use mcpgw_shared::request_id::RequestId;
+use mcpgw_shared::{ApiKeyId, OAuthGrantId};
 use serde::de::IgnoredAny;
 
 use super::stream::{Owed, Rewrite, SseRelay};
@@ -74,6 +74,8 @@ pub struct Exchange<'a> {
     pub key: &'a ApiKeyId,
     /// The caller's record when an external JWT named them.
     pub external: Option<&'a KeyRecord>,
+    /// The grant of the gateway's access token the caller presented.
+    pub grant: Option<OAuthGrantId>,
     /// The gateway's id of the HTTP request.
     pub request_id: &'a RequestId,
     /// The JSON-RPC id of the request a POST answers (none for notifications and GET streams):
@@ -88,6 +90,7 @@ impl Exchange<'_> {
         self.state.streams.register_for(
             self.key,
             self.external.cloned(),
+            self.grant,
             &self.route.id(),
             self.route.connection_version(),
             self.kind == StreamKind::Listen,

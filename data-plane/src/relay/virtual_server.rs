@@ -292,6 +292,7 @@ pub(super) fn listen(
     let guard = state.streams.register_for(
         &principal.key_id,
         principal.external.then(|| principal.key.clone()),
+        principal.grant,
         &route.id(),
         route.connection_version(),
         true,

@@ -3,10 +3,13 @@
 
 use std::sync::Arc;
 
+use chrono::Utc;
 use mcpgw_shared::model::InvalidMessage;
-use mcpgw_shared::model::{ConnectionRecord, IdentityProvider, JwtValidation, ServerConfig};
+use mcpgw_shared::model::{
+    ConnectionRecord, IdentityProvider, JwtValidation, RevokedGrant, ServerConfig,
+};
 use mcpgw_shared::proto::{self, entity_state::State};
-use mcpgw_shared::{ApiKeyId, ConnectionId, ServerId, WorkspaceId};
+use mcpgw_shared::{ApiKeyId, ConnectionId, OAuthGrantId, ServerId, WorkspaceId};
 
 use super::change::Change;
 use super::grant::Grant;
@@ -143,6 +146,10 @@ pub(crate) fn from_snapshot(snapshot: proto::Snapshot) -> Result<Config, ApplyEr
             .connections
             .insert(connection.id, entry(seq, Arc::new(connection)));
     }
+    for grant in snapshot.revoked_grants {
+        let grant = RevokedGrant::try_from(grant)?;
+        config.revoked_grants.insert(grant.id, entry(seq, grant));
+    }
     Ok(config)
 }
 
@@ -208,6 +215,9 @@ pub(crate) fn apply_entity(
         proto::EntityKind::Connection => parse_id::<ConnectionId>(&state.id, "connection.id")
             .ok()
             .and_then(|id| config.connections.get(&id).map(|e| e.seq)),
+        proto::EntityKind::OauthGrant => parse_id::<OAuthGrantId>(&state.id, "revoked_grant.id")
+            .ok()
+            .and_then(|id| config.revoked_grants.get(&id).map(|e| e.seq)),
         proto::EntityKind::Unspecified => None,
     }
     .or_else(|| config.removed.get(&tombstone_key).copied());
@@ -285,6 +295,23 @@ pub(crate) fn apply_entity(
                 .insert(id, entry(seq, Arc::new(connection)));
             Change::Connection { id, removed: false }
         }
+        (proto::EntityKind::OauthGrant, Some(State::Removed(_))) => {
+            let id = parse_id::<OAuthGrantId>(&state.id, "revoked_grant.id")?;
+            config.revoked_grants.remove(&id);
+            Change::OAuthGrant { id, revoked: false }
+        }
+        (proto::EntityKind::OauthGrant, Some(State::RevokedGrant(grant))) => {
+            let grant = RevokedGrant::try_from(grant)?;
+            if grant.id.to_string() != state.id {
+                return Err(mismatched());
+            }
+            forget_expired_grants(config);
+            config.revoked_grants.insert(grant.id, entry(seq, grant));
+            Change::OAuthGrant {
+                id: grant.id,
+                revoked: true,
+            }
+        }
         _ => return Err(mismatched()),
     };
     if matches!(state.state, Some(State::Removed(_))) {
@@ -293,6 +320,21 @@ pub(crate) fn apply_entity(
         config.removed.remove(&tombstone_key);
     }
     Ok(Some(change))
+}
+
+/// Drops the revoked grants whose access tokens have all expired (a snapshot leaves them out
+/// too), so the set stays as small as the tokens' lifetime allows.
+fn forget_expired_grants(config: &mut Config) {
+    let now = Utc::now();
+    let expired: Vec<OAuthGrantId> = config
+        .revoked_grants
+        .iter()
+        .filter(|(_, e)| !e.value.matters_at(now))
+        .map(|(id, _)| *id)
+        .collect();
+    for id in expired {
+        config.revoked_grants.remove(&id);
+    }
 }
 
 fn parse_id<T: std::str::FromStr>(text: &str, field: &'static str) -> Result<T, ApplyError>
@@ -332,6 +374,15 @@ pub(crate) fn diff(old: &Config, new: &Config) -> Vec<Change> {
         |id, _, after| Change::Connection {
             id,
             removed: after.is_none(),
+        },
+    );
+    diff_map(
+        &old.revoked_grants,
+        &new.revoked_grants,
+        &mut changes,
+        |id, _, after| Change::OAuthGrant {
+            id,
+            revoked: after.is_some(),
         },
     );
     changes

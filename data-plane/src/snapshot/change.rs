@@ -4,7 +4,7 @@
 //! configuration there.
 
 use mcpgw_shared::model::ToolFilter;
-use mcpgw_shared::{ApiKeyId, ConnectionId, ServerId, WorkspaceId};
+use mcpgw_shared::{ApiKeyId, ConnectionId, OAuthGrantId, ServerId, WorkspaceId};
 
 use super::key::KeyRecord;
 use super::route::Route;
@@ -43,6 +43,15 @@ pub enum Change {
         id: ConnectionId,
         /// Whether it is gone (the user must sign in again).
         removed: bool,
+    },
+    /// A grant of the gateway's authorization server was revoked: the access tokens issued
+    /// under it are refused (or, not `revoked`, its tokens have all expired and it was
+    /// forgotten).
+    OAuthGrant {
+        /// Its id.
+        id: OAuthGrantId,
+        /// Whether it is refused now.
+        revoked: bool,
     },
 }
 

@@ -9,11 +9,12 @@ use super::route::Route;
 use super::sharded::ShardedMap as HashMap;
 use super::tool_policy::ToolPolicy;
 use crate::limits::ServerLimits;
+use chrono::{DateTime, Utc};
 use mcpgw_shared::model::{
-    ConnectionRecord, IdentityProvider, JwtValidation, key_subject, user_subject,
+    ConnectionRecord, IdentityProvider, JwtValidation, RevokedGrant, key_subject, user_subject,
 };
 use mcpgw_shared::proto;
-use mcpgw_shared::{ApiKeyId, ConnectionId, ServerId, WorkspaceId};
+use mcpgw_shared::{ApiKeyId, ConnectionId, OAuthGrantId, ServerId, WorkspaceId};
 
 /// A workspace as the data plane knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +75,9 @@ pub struct Config {
     pub(crate) keys: HashMap<ApiKeyId, Entry<KeyRecord>>,
     /// Users' connections to per-user OAuth servers (tokens sealed with `MCPGW_TOKEN_KEY`).
     pub(crate) connections: HashMap<ConnectionId, Entry<Arc<ConnectionRecord>>>,
+    /// Revoked grants of the gateway's authorization server whose access tokens may be
+    /// unexpired: those tokens are refused.
+    pub(crate) revoked_grants: HashMap<OAuthGrantId, Entry<RevokedGrant>>,
     /// Sequences of removals, so a late upsert older than its removal is not resurrected.
     pub(crate) removed: HashMap<(u8, String), i64>,
 }
@@ -128,6 +132,13 @@ impl Config {
         self.removed
             .get(&(proto::EntityKind::Connection as u8, id.to_string()))
             .copied()
+    }
+
+    /// Whether grant `id` was revoked: access tokens issued under it are refused at `now`.
+    pub fn grant_revoked(&self, id: &OAuthGrantId, now: DateTime<Utc>) -> bool {
+        self.revoked_grants
+            .get(id)
+            .is_some_and(|e| e.value.matters_at(now))
     }
 
     /// The workspace with `id`.
@@ -190,6 +201,11 @@ impl Config {
                 .connections
                 .values()
                 .map(|e| proto::UpstreamConnection::from(&*e.value))
+                .collect(),
+            revoked_grants: self
+                .revoked_grants
+                .values()
+                .map(|e| proto::RevokedGrant::from(&e.value))
                 .collect(),
             control_plane_version: String::new(),
             data_plane_id: String::new(),

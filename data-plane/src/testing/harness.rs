@@ -162,6 +162,19 @@ impl Harness {
             .expect("a test key applies");
     }
 
+    /// Revokes grant `id` of the harness workspace, its tokens live for ten more minutes.
+    pub fn revoke_grant(&mut self, id: mcpgw_shared::OAuthGrantId) {
+        let seq = self.next_seq();
+        let grant = mcpgw_shared::model::RevokedGrant {
+            id,
+            workspace_id: self.workspace,
+            live_until: chrono::Utc::now() + chrono::TimeDelta::minutes(10),
+        };
+        self.updater
+            .apply([super::revoked_grant_state(seq, &grant)], seq)
+            .expect("a test grant applies");
+    }
+
     /// Adds a server at `slug` relaying to `url` in the harness workspace, and returns it.
     pub fn add_server(&mut self, slug: &str, url: &str) -> ServerConfig {
         let server = super::server(slug, self.workspace, url);

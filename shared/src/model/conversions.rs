@@ -6,7 +6,7 @@ use chrono::DateTime;
 use super::{
     ApiKeyRecord, ClientAuthMethod, ConnectionRecord, FailureMode, Grants, IdentityForwarding,
     JwtValidation, KeyType, Member, OAuthMetadata, PrefixMode, RateLimit, RequestLogging,
-    ServerConfig, ToolFilter, ToolOverride, UpstreamAuth, VirtualServer,
+    RevokedGrant, ServerConfig, ToolFilter, ToolOverride, UpstreamAuth, VirtualServer,
 };
 use crate::proto;
 use crate::secret::Redacted;
@@ -454,6 +454,35 @@ impl From<&ConnectionRecord> for proto::UpstreamConnection {
             version: connection.version,
             sealed: connection.sealed.clone(),
         }
+    }
+}
+
+impl From<&RevokedGrant> for proto::RevokedGrant {
+    fn from(grant: &RevokedGrant) -> Self {
+        Self {
+            id: grant.id.to_string(),
+            workspace_id: grant.workspace_id.to_string(),
+            live_until_ms: grant.live_until.timestamp_millis(),
+        }
+    }
+}
+
+impl TryFrom<proto::RevokedGrant> for RevokedGrant {
+    type Error = InvalidMessage;
+
+    fn try_from(grant: proto::RevokedGrant) -> Result<Self, Self::Error> {
+        Ok(Self {
+            id: grant
+                .id
+                .parse()
+                .map_err(|e| invalid("revoked_grant.id", e))?,
+            workspace_id: grant
+                .workspace_id
+                .parse()
+                .map_err(|e| invalid("revoked_grant.workspace_id", e))?,
+            live_until: DateTime::from_timestamp_millis(grant.live_until_ms)
+                .ok_or_else(|| invalid("revoked_grant.live_until_ms", "out of range"))?,
+        })
     }
 }
 

@@ -9,7 +9,7 @@ use mcpgw_shared::{ServerId, WorkspaceId};
 use super::signing::AccessClaims;
 use super::*;
 use crate::application::tests::{admin_of, data_plane, server_input, service, workspace};
-use crate::application::{Caller, RevokeGrantsInput};
+use crate::application::{Caller, RegisterDataPlaneInput, RevokeGrantsInput, SyncState};
 use crate::domain::oauth_grant::{TokenError, TokenRefusal};
 use crate::store::read_models::GrantFilter;
 
@@ -660,4 +660,66 @@ async fn a_workspace_admin_sees_and_revokes_only_its_workspaces_grants() {
             .await
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn a_revoked_grant_reaches_the_data_planes_of_its_workspace_and_no_other_grant_does() {
+    let f = fixture().await;
+    let elsewhere = workspace(&f.service, "elsewhere").await;
+    let registered = f
+        .service
+        .register_data_plane(
+            &Caller::System,
+            RegisterDataPlaneInput {
+                name: "elsewhere".into(),
+                workspaces: Some(vec![elsewhere.to_string()]),
+            },
+        )
+        .await
+        .unwrap();
+    let stranger = f
+        .service
+        .authenticate_data_plane(&registered.token.token)
+        .await
+        .unwrap();
+    let start = f.service.sync_snapshot(&f.data_plane).await.unwrap().seq;
+
+    // Issuing, redeeming and refreshing send data planes nothing.
+    let (code, tokens) = f.tokens().await;
+    f.exchange(f.refresh(&tokens.refresh_token)).await.unwrap();
+    let (head, entities) = f.service.sync_changes(&f.data_plane, start).await.unwrap();
+    assert!(head > start);
+    assert!(entities.is_empty(), "{entities:?}");
+
+    // A revocation reaches the data planes of the grant's workspace, in changes and snapshots,
+    // for as long as the access tokens issued before it may live.
+    let before = chrono::Utc::now();
+    f.service
+        .revoke_oauth_grant(&Caller::System, &code.grant_id)
+        .await
+        .unwrap();
+    let (_, entities) = f.service.sync_changes(&f.data_plane, head).await.unwrap();
+    let [entity] = &entities[..] else {
+        panic!("one change: {entities:?}")
+    };
+    let SyncState::RevokedGrant(revoked) = &entity.state else {
+        panic!("a revoked grant: {entity:?}")
+    };
+    assert_eq!(revoked.id, code.grant_id);
+    assert_eq!(revoked.workspace_id, f.workspace);
+    let ttl =
+        chrono::TimeDelta::from_std(AuthorizationSettings::default().access_token_ttl).unwrap();
+    assert!(revoked.live_until >= before + ttl, "{revoked:?}");
+    assert!(
+        revoked.live_until <= chrono::Utc::now() + ttl + chrono::TimeDelta::seconds(60),
+        "{revoked:?}"
+    );
+    let snapshot = f.service.sync_snapshot(&f.data_plane).await.unwrap();
+    assert_eq!(snapshot.revoked_grants, vec![*revoked]);
+
+    // A data plane of another workspace hears nothing of it.
+    let (_, entities) = f.service.sync_changes(&stranger, start).await.unwrap();
+    assert!(entities.is_empty(), "{entities:?}");
+    let snapshot = f.service.sync_snapshot(&stranger).await.unwrap();
+    assert!(snapshot.revoked_grants.is_empty());
 }

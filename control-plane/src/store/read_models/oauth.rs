@@ -9,8 +9,8 @@ use mcpgw_shared::{
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{Reader, parse_text, parse_time};
-use crate::store::StoreError;
+use super::{Reader, Scope, parse_text, parse_time, placeholders};
+use crate::store::{StoreError, format_time};
 
 /// A registered client, without its secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,6 +166,45 @@ impl<C: DerefMut<Target = AnyConnection>> Reader<C> {
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for value in values {
             query = query.bind(value);
+        }
+        let rows = query.fetch_all(&mut *self.conn).await?;
+        rows.iter().map(decode_grant).collect()
+    }
+
+    /// One grant, revoked or not.
+    pub async fn oauth_grant(
+        &mut self,
+        id: &OAuthGrantId,
+    ) -> Result<Option<OAuthGrantRow>, StoreError> {
+        let sql = format!("SELECT {GRANT_COLUMNS} WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_optional(&mut *self.conn)
+            .await?;
+        row.as_ref().map(decode_grant).transpose()
+    }
+
+    /// The grants of the workspaces of `scope` revoked at `since` or later, oldest first.
+    pub async fn oauth_grants_revoked_since(
+        &mut self,
+        scope: Scope<'_>,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<OAuthGrantRow>, StoreError> {
+        // Times are stored as fixed-width RFC 3339 text in UTC, so text order is time order.
+        let mut sql =
+            format!("SELECT {GRANT_COLUMNS} WHERE state = 'revoked' AND updated_at >= $1");
+        let workspaces = scope.unwrap_or_default();
+        match scope {
+            Some([]) => return Ok(vec![]),
+            Some(scope) => {
+                sql += &format!(" AND workspace_id IN ({})", placeholders(2, scope.len()))
+            }
+            None => {}
+        }
+        sql += " ORDER BY updated_at, id";
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(format_time(since));
+        for workspace in workspaces {
+            query = query.bind(workspace.to_string());
         }
         let rows = query.fetch_all(&mut *self.conn).await?;
         rows.iter().map(decode_grant).collect()

@@ -265,3 +265,56 @@ fn an_unreadable_identity_provider_is_refused_naming_the_field() {
     );
     assert_eq!(store.applied_seq(), 1);
 }
+
+fn revoked_grant(
+    seq: i64,
+    workspace: WorkspaceId,
+    live_until: chrono::DateTime<chrono::Utc>,
+) -> (mcpgw_shared::OAuthGrantId, proto::EntityState) {
+    let grant = mcpgw_shared::model::RevokedGrant {
+        id: mcpgw_shared::OAuthGrantId::new(),
+        workspace_id: workspace,
+        live_until,
+    };
+    (grant.id, crate::testing::revoked_grant_state(seq, &grant))
+}
+
+#[test]
+fn a_revoked_grant_is_refused_until_its_tokens_expire_and_then_forgotten() {
+    let (store, mut updater) = ConfigStore::new();
+    let ws = WorkspaceId::new();
+    updater.replace(snapshot(1, &[ws], &[], &[])).unwrap();
+    let now = chrono::Utc::now();
+    let (live, live_state) = revoked_grant(2, ws, now + chrono::TimeDelta::minutes(10));
+    let (spent, spent_state) = revoked_grant(3, ws, now - chrono::TimeDelta::seconds(1));
+    let set = updater.apply([live_state, spent_state], 3).unwrap();
+    assert!(set.changes.contains(&Change::OAuthGrant {
+        id: live,
+        revoked: true
+    }));
+    let config = store.load();
+    assert!(config.grant_revoked(&live, now));
+    assert!(
+        !config.grant_revoked(&spent, now),
+        "its tokens have all expired"
+    );
+    assert!(!config.grant_revoked(&mcpgw_shared::OAuthGrantId::new(), now));
+
+    // The next revocation forgets grants whose tokens have all expired; the live one stays,
+    // and a pod saving its configuration keeps it.
+    let (_, next) = revoked_grant(4, ws, now + chrono::TimeDelta::minutes(10));
+    updater.apply([next], 4).unwrap();
+    let config = store.load();
+    assert!(config.grant_revoked(&live, now));
+    let saved = config.to_snapshot();
+    assert_eq!(saved.revoked_grants.len(), 2, "{saved:?}");
+    assert!(
+        saved
+            .revoked_grants
+            .iter()
+            .all(|g| g.id != spent.to_string())
+    );
+    let (reloaded, mut updater) = ConfigStore::new();
+    updater.replace(saved).unwrap();
+    assert!(reloaded.load().grant_revoked(&live, now));
+}

@@ -20,6 +20,7 @@ fn snapshot(seq: i64) -> proto::Snapshot {
         servers: vec![],
         api_keys: vec![],
         connections: vec![],
+        revoked_grants: vec![],
         control_plane_version: String::new(),
         data_plane_id: String::new(),
     }
@@ -29,12 +30,21 @@ fn snapshot(seq: i64) -> proto::Snapshot {
 fn a_saved_configuration_loads_back_with_the_same_token_only() {
     let dir = tempfile::tempdir().unwrap();
     let (_, mut updater) = ConfigStore::new();
-    updater.replace(snapshot(7)).unwrap();
+    let mut saved = snapshot(7);
+    let revoked = proto::RevokedGrant {
+        id: mcpgw_shared::OAuthGrantId::new().to_string(),
+        workspace_id: saved.workspaces[0].id.clone(),
+        live_until_ms: chrono::Utc::now().timestamp_millis() + 600_000,
+    };
+    saved.revoked_grants.push(revoked.clone());
+    updater.replace(saved).unwrap();
     let file = LastKnownGood::new(dir.path(), "mcpgwdp_abcdefgh_token");
     file.save(&updater.store().load()).unwrap();
     let loaded = file.load().unwrap().unwrap();
     assert_eq!(loaded.seq, 7);
     assert_eq!(loaded.workspaces.len(), 1);
+    // A pod restarted from the file still refuses the tokens of a revoked grant.
+    assert_eq!(loaded.revoked_grants, vec![revoked]);
     let other = LastKnownGood::new(dir.path(), "mcpgwdp_abcdefgh_other");
     assert!(matches!(
         other.load(),
