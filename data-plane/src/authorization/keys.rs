@@ -139,17 +139,7 @@ impl GatewayTokens {
     /// The claims of `token` if the gateway signed it for `audience` and it has not expired.
     pub async fn verify(&self, token: &str, audience: &str) -> Result<AccessClaims, GatewayError> {
         let refused = |why: String| GatewayError::InvalidToken(why);
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|_| refused("its header is not a JWT header".into()))?;
-        if header.alg != Algorithm::ES256 {
-            return Err(refused(format!(
-                "the gateway signs with ES256, not {:?}",
-                header.alg
-            )));
-        }
-        let kid = header
-            .kid
-            .ok_or_else(|| refused("it names no key (`kid`)".into()))?;
+        let kid = access_token_key_id(token)?;
         let (set, _) = self.keys(Some(&kid)).await?;
         let jwk = set.find(&kid).ok_or_else(|| {
             refused(format!(
@@ -178,5 +168,64 @@ impl GatewayTokens {
                     _ => format!("it does not verify ({e})"),
                 })
             })
+    }
+}
+
+/// The key id in the header of `token` if the header is one of the gateway's access tokens:
+/// ES256, typed `at+jwt` (RFC 9068 §4: so no other JWT the gateway signs, such as an identity
+/// assertion for an upstream, passes for one), naming its key.
+fn access_token_key_id(token: &str) -> Result<String, GatewayError> {
+    let refused = |why: String| GatewayError::InvalidToken(why);
+    let header = jsonwebtoken::decode_header(token)
+        .map_err(|_| refused("its header is not a JWT header".into()))?;
+    if header.alg != Algorithm::ES256 {
+        return Err(refused(format!(
+            "the gateway signs with ES256, not {:?}",
+            header.alg
+        )));
+    }
+    if !matches!(header.typ.as_deref(), Some("at+jwt" | "application/at+jwt")) {
+        return Err(refused(
+            "its type (`typ`) is not `at+jwt`: it is not an access token".into(),
+        ));
+    }
+    header
+        .kid
+        .ok_or_else(|| refused("it names no key (`kid`)".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    use super::*;
+
+    fn token_with(header: &str) -> String {
+        format!(
+            "{}.{}.c2ln",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(r#"{"sub":"alice"}"#)
+        )
+    }
+
+    fn refusal(header: &str) -> String {
+        match access_token_key_id(&token_with(header)) {
+            Err(GatewayError::InvalidToken(why)) => why,
+            other => panic!("a refusal, not {other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_an_es256_access_token_naming_its_key_is_looked_up() {
+        for typ in ["at+jwt", "application/at+jwt"] {
+            let header = format!(r#"{{"alg":"ES256","typ":"{typ}","kid":"k1"}}"#);
+            assert_eq!(access_token_key_id(&token_with(&header)).unwrap(), "k1");
+        }
+        assert!(refusal(r#"{"alg":"ES256","typ":"JWT","kid":"k1"}"#).contains("`at+jwt`"));
+        assert!(refusal(r#"{"alg":"ES256","kid":"k1"}"#).contains("`at+jwt`"));
+        assert!(refusal(r#"{"alg":"RS256","typ":"at+jwt","kid":"k1"}"#).contains("ES256"));
+        assert!(refusal(r#"{"alg":"ES256","typ":"at+jwt"}"#).contains("`kid`"));
+        assert!(refusal("not json").contains("not a JWT header"));
     }
 }
