@@ -136,8 +136,35 @@ pub fn open_fds(pid: u32) -> Option<usize> {
     Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
 }
 
-/// A free TCP port on loopback (bound, then released).
+/// How many ports below the kernel's ephemeral range [`free_port`] draws from.
+const PORT_POOL: u16 = 12_000;
+
+/// A free TCP port on loopback for a server a test starts (bound, then released).
+///
+/// It is drawn below the kernel's ephemeral range, so no outgoing connection can take it
+/// while it is unbound: not between this check and the server's bind, and not while a test
+/// restarts the server on it (a client retrying a loopback port of the ephemeral range can
+/// even connect to itself, and the restarted server then cannot bind). No port is handed out
+/// twice in one test binary.
 pub fn free_port() -> u16 {
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    let pool_start = ephemeral_start.saturating_sub(PORT_POOL).max(1_024);
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    if pool_start < ephemeral_start {
+        for _ in 0..1_000 {
+            let offset = uuid::Uuid::new_v4().as_u128() % u128::from(ephemeral_start - pool_start);
+            let port = pool_start + u16::try_from(offset).expect("below the pool's size");
+            if !given.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                given.push(port);
+                return port;
+            }
+        }
+    }
+    // No room below the ephemeral range: any port the kernel gives.
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
