@@ -32,6 +32,9 @@ pub const INVALID_PARAMS: i64 = -32602;
 pub const SERVER_ERROR: i64 = -32000;
 /// Session not found (the code the reference SDKs use).
 pub const SESSION_NOT_FOUND: i64 = -32001;
+
+/// When a client should retry a request whose bearer token could not be checked.
+pub const TOKEN_CHECK_RETRY_AFTER: Duration = Duration::from_secs(5);
 /// URL elicitation required (2025-11-25 only): the user must open a URL, then retry.
 pub const URL_ELICITATION_REQUIRED: i64 = -32042;
 
@@ -47,6 +50,11 @@ pub enum GatewayError {
     /// A bearer JWT that the workspace's rules refuse (or that no workspace accepts).
     #[error("the bearer token was refused: {0}")]
     InvalidToken(String),
+    /// What a bearer token must be checked against (the issuer's keys or introspection
+    /// endpoint, or the control plane for the gateway's own tokens) did not answer: the token
+    /// was not refused.
+    #[error("the gateway could not check the bearer token now: {0}")]
+    TokenCheckUnavailable(String),
     /// The key was revoked.
     #[error("the API key was revoked")]
     Revoked,
@@ -303,7 +311,7 @@ impl GatewayError {
             | UpstreamAuth { .. } => StatusCode::BAD_GATEWAY,
             UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             MemberFailed { .. } => StatusCode::BAD_GATEWAY,
-            NotReady | NoTokenKey(_) => StatusCode::SERVICE_UNAVAILABLE,
+            NotReady | NoTokenKey(_) | TokenCheckUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             SignInRequired { .. } => StatusCode::OK,
         }
     }
@@ -315,6 +323,7 @@ impl GatewayError {
             MissingCredential => "missing_credential",
             InvalidCredential => "invalid_credential",
             InvalidToken(_) => "invalid_token",
+            TokenCheckUnavailable(_) => "token_check_unavailable",
             Revoked => "key_revoked",
             Expired => "key_expired",
             HostNotAllowed(_) => "host_not_allowed",
@@ -363,6 +372,7 @@ impl GatewayError {
             MissingCredential => "send your API key as `Authorization: Bearer mcpgw_<id>_<secret>` (or in `x-mcpgw-api-key`); query strings are not accepted".into(),
             InvalidCredential => "check that the whole key `mcpgw_<id>_<secret>` was copied; ask an admin for a new key if it was lost".into(),
             InvalidToken(_) => "get a new token from your identity provider for this server's URL (`<gateway>/<slug>/mcp`), or use an API key; an admin sets what tokens a workspace accepts in its `jwt_validation`".into(),
+            TokenCheckUnavailable(_) => format!("retry in {}s (Retry-After) with the same token: it was not refused; if this lasts, an admin checks that the data plane reaches what the workspace's `jwt_validation` names, and its control plane", TOKEN_CHECK_RETRY_AFTER.as_secs()),
             Revoked => "this key was revoked: ask an admin for a new one".into(),
             Expired => "this key has expired: ask an admin for a new one".into(),
             HostNotAllowed(_) => "connect through the gateway's public URL, or have the operator add this host to MCPGW_ALLOWED_HOSTS".into(),
@@ -560,6 +570,12 @@ impl IntoResponse for Failure {
                 );
                 response
             }
+            GatewayError::TokenCheckUnavailable(_) => (
+                status,
+                [(header::RETRY_AFTER, TOKEN_CHECK_RETRY_AFTER.as_secs())],
+                axum::Json(body),
+            )
+                .into_response(),
             _ => (status, axum::Json(body)).into_response(),
         };
         response

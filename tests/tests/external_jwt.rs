@@ -2,7 +2,8 @@
 //! issues JWT access tokens (client credentials, with the resource indicator naming the
 //! gateway's server URL), a workspace's `jwt_validation` names it, and a data-plane process
 //! accepts its tokens beside API keys. Tokens for another audience, from a foreign issuer,
-//! unsigned (`alg: none`), lacking a required claim, or expired are refused with 401. Opaque
+//! unsigned (`alg: none`), lacking a required claim, or expired are refused with 401; one
+//! whose issuer's keys cannot be fetched gets 503 with Retry-After (it was not refused). Opaque
 //! tokens (issued without a resource indicator) are introspected at the provider's RFC 7662
 //! endpoint: active ones call tools, revoked or unknown ones get 401, claims grant permissions,
 //! and a server's own rules accept another provider's tokens.
@@ -223,6 +224,45 @@ async fn a_workspaces_identity_provider_tokens_are_accepted_beside_api_keys() {
         "{}",
         answer.body
     );
+
+    // The issuer's keys cannot be fetched (nothing listens at the JWKS URI): the token is not
+    // refused but could not be checked, 503 with Retry-After, and the client keeps it.
+    let unreachable = format!("http://127.0.0.1:{}/jwks", mcpgw_e2e::process::free_port());
+    let (status, body) = fleet
+        .admin(
+            Method::PATCH,
+            &path,
+            Some(
+                json!({"jwt_validation": {"issuer": auth_server.issuer, "jwks_uri": unreachable,
+                "algorithms": ["RS256"], "clock_tolerance_seconds": 0}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    pod.wait_applied(fleet.head().await, SOON).await;
+    let fresh = token(&auth_server, &server_url, "mcp:tools").await;
+    let answer = client
+        .with_key(&fresh)
+        .post_stateless(json!({"jsonrpc": "2.0", "id": 9, "method": "tools/list", "params": {}}))
+        .await;
+    assert_eq!(
+        answer.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        answer.body
+    );
+    assert_eq!(
+        answer.body["error"]["data"]["reason"], "token_check_unavailable",
+        "{}",
+        answer.body
+    );
+    assert_eq!(answer.headers["retry-after"], "5");
+    assert!(answer.headers.get("www-authenticate").is_none());
+    let (status, body) = fleet
+        .admin(Method::PATCH, &path, Some(json!({"jwt_validation": rules})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    pod.wait_applied(fleet.head().await, SOON).await;
 
     // Expired: the provider's tokens live a few seconds.
     tokio::time::sleep(TOKEN_TTL + Duration::from_secs(1)).await;

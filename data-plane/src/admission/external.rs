@@ -282,7 +282,7 @@ impl ExternalTokens {
             .await
             .map_err(|e| {
                 tracing::warn!(jwks_uri = %uri, error = ?e, "cannot fetch an issuer's keys");
-                GatewayError::InvalidToken(format!(
+                GatewayError::TokenCheckUnavailable(format!(
                     "the issuer's keys could not be fetched from {uri}"
                 ))
             })?;

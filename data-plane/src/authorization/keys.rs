@@ -126,8 +126,8 @@ impl GatewayTokens {
                 }
                 Err(error) => {
                     tracing::warn!(%error, "cannot fetch the gateway's signing keys");
-                    return Err(GatewayError::InvalidToken(
-                        "the gateway cannot fetch its signing keys from the control plane now; retry shortly".into(),
+                    return Err(GatewayError::TokenCheckUnavailable(
+                        "the gateway cannot fetch its signing keys from the control plane".into(),
                     ));
                 }
             }

@@ -93,6 +93,11 @@ async fn statuses_and_codes_follow_the_error_table() {
             StatusCode::SERVICE_UNAVAILABLE,
             SERVER_ERROR,
         ),
+        (
+            GatewayError::TokenCheckUnavailable("the issuer's keys could not be fetched".into()),
+            StatusCode::SERVICE_UNAVAILABLE,
+            SERVER_ERROR,
+        ),
     ];
     for (error, status, code) in cases {
         let (got, headers, json) = render(error, None).await;
@@ -150,5 +155,28 @@ async fn upstream_errors_name_the_slug_never_the_url() {
     assert!(
         message.contains("`github`") && !message.contains("http"),
         "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_token_that_could_not_be_checked_is_retried_not_refused() {
+    let (status, headers, json) = render(
+        GatewayError::TokenCheckUnavailable("the issuer's keys could not be fetched".into()),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(headers[header::RETRY_AFTER], "5");
+    assert!(
+        !headers.contains_key(header::WWW_AUTHENTICATE),
+        "no challenge: the client keeps its token"
+    );
+    assert_eq!(json["error"]["data"]["reason"], "token_check_unavailable");
+    assert!(
+        json["error"]["data"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("same token"),
+        "{json}"
     );
 }

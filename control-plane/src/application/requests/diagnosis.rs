@@ -329,6 +329,22 @@ fn explain(reason: &str, facts: &Facts<'_>) -> (String, String) {
                 "have the client get a token for the server's URL from the workspace's identity provider, or fix the workspace's `jwt_validation` with `PATCH /v1/workspaces/{id}`",
             ),
         ),
+        "token_check_unavailable" => (
+            s(
+                "the data plane could not check the client's bearer token: the issuer's keys or introspection endpoint (the workspace's or server's `jwt_validation`) did not answer, or, for the gateway's own tokens, the control plane did not; the token itself was not refused",
+            ),
+            s(
+                "check that the data plane reaches the endpoints `jwt_validation` names (and MCPGW_EGRESS_ALLOW lets it), and its link to the control plane; the client retries with the same token",
+            ),
+        ),
+        "identity_forwarding_failed" => (
+            format!(
+                "the data plane could not tell the upstream of `{slug}` who calls (its `identity_forwarding` needs a user JWT signed by the control plane, or a caller with a user), so the request was not forwarded"
+            ),
+            format!(
+                "check the data plane's link to the control plane, call with a user's key or token, or change `identity_forwarding` with `PATCH {server}`"
+            ),
+        ),
         "not_granted" => (
             format!("the grants of key {key_id} (or of its user) do not list `{slug}`"),
             s(
@@ -385,6 +401,19 @@ mod tests {
         let sign_in = diagnose(200, Some("sign_in_required"), &facts());
         assert_eq!(sign_in.outcome, "refused");
         assert!(sign_in.fix.contains("connections"), "{}", sign_in.fix);
+        let unchecked = diagnose(503, Some("token_check_unavailable"), &facts());
+        assert_eq!(unchecked.outcome, "failed");
+        assert!(
+            unchecked.cause.contains("not refused"),
+            "{}",
+            unchecked.cause
+        );
+        let unforwarded = diagnose(502, Some("identity_forwarding_failed"), &facts());
+        assert!(
+            unforwarded.cause.contains("weather")
+                && unforwarded.fix.contains("identity_forwarding"),
+            "{unforwarded:?}"
+        );
     }
 
     #[test]

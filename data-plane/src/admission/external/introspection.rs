@@ -102,7 +102,7 @@ async fn ask(
 ) -> Result<Value, GatewayError> {
     let unavailable = |why: String| {
         tracing::warn!(endpoint = %endpoint.endpoint, error = %why, "token introspection failed");
-        GatewayError::InvalidToken(format!(
+        GatewayError::TokenCheckUnavailable(format!(
             "the identity provider's introspection endpoint could not be asked about it ({why})"
         ))
     };

@@ -156,7 +156,7 @@ async fn the_egress_policy_applies_to_the_endpoint() {
         )
         .await;
     assert!(
-        matches!(refused, Err(GatewayError::InvalidToken(why)) if why.contains("could not be asked")),
+        matches!(refused, Err(GatewayError::TokenCheckUnavailable(why)) if why.contains("could not be asked")),
     );
     assert_eq!(calls.load(Ordering::SeqCst), 0);
 }
