@@ -130,7 +130,11 @@ impl Service {
             .collect::<Result<_, _>>()?;
         let now = Utc::now();
         let revoked_grants = reader
-            .oauth_grants_revoked_since(scope, now - resolver.revoked_grant_window)
+            .oauth_grants_revoked_since(
+                scope,
+                now.checked_sub_signed(resolver.revoked_grant_window)
+                    .unwrap_or(DateTime::<Utc>::MIN_UTC),
+            )
             .await?
             .into_iter()
             .filter_map(|row| resolver.revoked_grant(&row, now))
@@ -352,7 +356,10 @@ impl Resolver<'_> {
         let grant = RevokedGrant {
             id: row.id,
             workspace_id: row.workspace_id,
-            live_until: row.updated_at + self.revoked_grant_window,
+            live_until: row
+                .updated_at
+                .checked_add_signed(self.revoked_grant_window)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
         };
         (row.state == "revoked" && self.in_scope(&row.workspace_id) && grant.matters_at(now))
             .then_some(grant)
