@@ -154,6 +154,20 @@ fn claims(token: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON")
 }
 
+/// The message of the 401 `invalid_token` that a `tools/list` with `token` gets at `url`.
+async fn refusal(url: &str, token: &str) -> String {
+    let answer = McpClient::new(url.to_owned(), token)
+        .post_stateless(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}))
+        .await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+    assert_eq!(
+        answer.body["error"]["data"]["reason"], "invalid_token",
+        "{}",
+        answer.body
+    );
+    answer.body["error"]["message"].as_str().unwrap().to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mcp_clients_sign_in_through_the_gateway_in_both_protocol_eras() {
     let s = Setup::start(&[]).await;
@@ -218,28 +232,11 @@ async fn mcp_clients_sign_in_through_the_gateway_in_both_protocol_eras() {
         assert_eq!(said["iss"], issuer.as_str(), "{said}");
 
         // An access token works only at its own server.
-        let other = McpClient::new(s.pod.mcp_url("other"), token)
-            .post_stateless(
-                json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}),
-            )
-            .await;
-        assert_eq!(other.status, StatusCode::UNAUTHORIZED, "{}", other.body);
-        assert_eq!(other.body["error"]["data"]["reason"], "invalid_token");
+        let why = refusal(&s.pod.mcp_url("other"), token).await;
+        assert!(why.contains("issued for another server"), "{why}");
         // And not after it expired (the client was refreshed past it).
-        let expired = McpClient::new(server_url.clone(), token)
-            .post_stateless(
-                json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}),
-            )
-            .await;
-        assert_eq!(expired.status, StatusCode::UNAUTHORIZED, "{}", expired.body);
-        assert!(
-            expired.body["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("expired"),
-            "{}",
-            expired.body
-        );
+        let why = refusal(&server_url, token).await;
+        assert!(why.contains("expired"), "{why}");
 
         // A refresh token used twice: the second use revokes the whole family.
         let client_id = run["client_id"].as_str().unwrap();
@@ -288,10 +285,7 @@ async fn mcp_clients_sign_in_through_the_gateway_in_both_protocol_eras() {
                 .to_string()
         )
     );
-    let answer = McpClient::new(server_url.clone(), &unsigned)
-        .post_stateless(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}))
-        .await;
-    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+    refusal(&server_url, &unsigned).await;
 
     // Tokens signed with another key: one naming the gateway's issuer and its published key
     // id, and one of a foreign issuer (no workspace here trusts another issuer).
@@ -330,20 +324,8 @@ async fn mcp_clients_sign_in_through_the_gateway_in_both_protocol_eras() {
             &attacker,
         )
         .unwrap();
-        let answer = McpClient::new(server_url.clone(), &forged)
-            .post_stateless(
-                json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}),
-            )
-            .await;
-        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
-        assert!(
-            answer.body["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains(why),
-            "{}",
-            answer.body
-        );
+        let refused = refusal(&server_url, &forged).await;
+        assert!(refused.contains(why), "{refused}");
     }
 
     // API keys keep working beside OAuth.
