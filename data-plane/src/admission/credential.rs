@@ -141,6 +141,21 @@ impl Principal {
             Err(_) => Err(CredentialError::Expired),
         }
     }
+
+    /// The refusal of this caller for `error`. A bearer token past its expiry (its
+    /// verification's clock tolerance let it through) is an expired token, told so as the
+    /// token check tells it, not an expired API key.
+    pub fn refusal(&self, error: CredentialError) -> GatewayError {
+        match error {
+            CredentialError::Expired if self.grant.is_some() => GatewayError::InvalidToken(
+                "it has expired: refresh it at the token endpoint".into(),
+            ),
+            CredentialError::Expired if self.external => GatewayError::InvalidToken(
+                "it has expired: get a new one from the identity provider".into(),
+            ),
+            error => error.into(),
+        }
+    }
 }
 
 #[cfg(test)]

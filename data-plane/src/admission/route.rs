@@ -157,7 +157,9 @@ where
             }
         };
         observation.principal(&principal);
-        principal.usable_at(now).map_err(|e| fail(e.into()))?;
+        principal
+            .usable_at(now)
+            .map_err(|e| fail(principal.refusal(e)))?;
         // Every request needs some MCP scope (a GET stream, a DELETE, any POST).
         if let Some(scope) = principal.scopes.and_then(|s| s.lacks("")) {
             return Err(fail(GatewayError::InsufficientScope(scope)));

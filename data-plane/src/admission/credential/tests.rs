@@ -105,3 +105,30 @@ fn a_known_key_without_invoke_authenticates_and_sessions_name_workspace_and_key(
         "a service key's sessions are bound to its workspace and id"
     );
 }
+
+#[test]
+fn an_expired_bearer_token_is_refused_as_a_token_and_an_expired_key_as_a_key() {
+    let ws = WorkspaceId::new();
+    let (cred, record) = invoke_key(ws);
+    let (store, mut up) = ConfigStore::new();
+    up.replace(snapshot(1, &[ws], &[], &[&record])).unwrap();
+    let mut principal = authenticate(&store.load(), &bearer(&cred.expose())).unwrap();
+    assert!(matches!(
+        principal.refusal(CredentialError::Expired),
+        GatewayError::Expired
+    ));
+    principal.external = true;
+    let GatewayError::InvalidToken(why) = principal.refusal(CredentialError::Expired) else {
+        panic!("an external token is an invalid token")
+    };
+    assert!(why.contains("identity provider"), "{why}");
+    principal.grant = Some(mcpgw_shared::OAuthGrantId::new());
+    let GatewayError::InvalidToken(why) = principal.refusal(CredentialError::Expired) else {
+        panic!("the gateway's token is an invalid token")
+    };
+    assert!(why.contains("refresh it"), "{why}");
+    assert!(matches!(
+        principal.refusal(CredentialError::Revoked),
+        GatewayError::Revoked
+    ));
+}
