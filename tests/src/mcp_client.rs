@@ -90,6 +90,26 @@ impl McpClient {
         self.send(request).await
     }
 
+    /// The message of the 401 `invalid_token` that a `tools/list` with this client's bearer
+    /// token gets (asserting that it gets one).
+    pub async fn token_refusal(&self) -> String {
+        let answer = self
+            .post_stateless(
+                json!({"jsonrpc": "2.0", "id": 9, "method": "tools/list", "params": {}}),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+        assert_eq!(
+            answer.body["error"]["data"]["reason"], "invalid_token",
+            "{}",
+            answer.body
+        );
+        answer.body["error"]["message"]
+            .as_str()
+            .expect("an error message")
+            .to_owned()
+    }
+
     fn request(&self, message: &Value, version: &str) -> reqwest::RequestBuilder {
         self.http
             .post(&self.url)

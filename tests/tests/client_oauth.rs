@@ -154,20 +154,6 @@ fn claims(token: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON")
 }
 
-/// The message of the 401 `invalid_token` that a `tools/list` with `token` gets at `url`.
-async fn refusal(url: &str, token: &str) -> String {
-    let answer = McpClient::new(url.to_owned(), token)
-        .post_stateless(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}))
-        .await;
-    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
-    assert_eq!(
-        answer.body["error"]["data"]["reason"], "invalid_token",
-        "{}",
-        answer.body
-    );
-    answer.body["error"]["message"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mcp_clients_sign_in_through_the_gateway_in_both_protocol_eras() {
     let s = Setup::start(&[]).await;
@@ -232,10 +218,14 @@ async fn mcp_clients_sign_in_through_the_gateway_in_both_protocol_eras() {
         assert_eq!(said["iss"], issuer.as_str(), "{said}");
 
         // An access token works only at its own server.
-        let why = refusal(&s.pod.mcp_url("other"), token).await;
+        let why = McpClient::new(s.pod.mcp_url("other"), token)
+            .token_refusal()
+            .await;
         assert!(why.contains("issued for another server"), "{why}");
         // And not after it expired (the client was refreshed past it).
-        let why = refusal(&server_url, token).await;
+        let why = McpClient::new(server_url.clone(), token)
+            .token_refusal()
+            .await;
         assert!(why.contains("expired"), "{why}");
 
         // A refresh token used twice: the second use revokes the whole family.
@@ -285,7 +275,9 @@ async fn mcp_clients_sign_in_through_the_gateway_in_both_protocol_eras() {
                 .to_string()
         )
     );
-    refusal(&server_url, &unsigned).await;
+    McpClient::new(server_url.clone(), &unsigned)
+        .token_refusal()
+        .await;
 
     // Tokens signed with another key: one naming the gateway's issuer and its published key
     // id, and one of a foreign issuer (no workspace here trusts another issuer).
@@ -324,7 +316,9 @@ async fn mcp_clients_sign_in_through_the_gateway_in_both_protocol_eras() {
             &attacker,
         )
         .unwrap();
-        let refused = refusal(&server_url, &forged).await;
+        let refused = McpClient::new(server_url.clone(), &forged)
+            .token_refusal()
+            .await;
         assert!(refused.contains(why), "{refused}");
     }
 

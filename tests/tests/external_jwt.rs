@@ -56,20 +56,6 @@ async fn token(auth_server: &AuthorizationServer, resource: &str, scope: &str) -
         .to_owned()
 }
 
-/// The 401 of `client` for a `tools/list`, and its reason and message.
-async fn refused(client: &McpClient) -> String {
-    let answer = client
-        .post_stateless(json!({"jsonrpc": "2.0", "id": 9, "method": "tools/list", "params": {}}))
-        .await;
-    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
-    assert_eq!(
-        answer.body["error"]["data"]["reason"], "invalid_token",
-        "{}",
-        answer.body
-    );
-    answer.body["error"]["message"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_workspaces_identity_provider_tokens_are_accepted_beside_api_keys() {
     let nats = PrivateNats::start().await;
@@ -157,13 +143,13 @@ async fn a_workspaces_identity_provider_tokens_are_accepted_beside_api_keys() {
 
     // Another audience, a foreign issuer, no signature, a missing claim: 401, saying why.
     let elsewhere = token(&auth_server, "https://other.example/mcp", "mcp:tools").await;
-    let why = refused(&client.with_key(&elsewhere)).await;
+    let why = client.with_key(&elsewhere).token_refusal().await;
     assert!(
         why.contains(&format!("its audience is not {server_url}")),
         "{why}"
     );
     let stranger = token(&foreign, &server_url, "mcp:tools").await;
-    let why = refused(&client.with_key(&stranger)).await;
+    let why = client.with_key(&stranger).token_refusal().await;
     assert!(
         why.contains("no workspace accepts tokens of issuer"),
         "{why}"
@@ -177,7 +163,7 @@ async fn a_workspaces_identity_provider_tokens_are_accepted_beside_api_keys() {
         "{}.{claims}.",
         URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#)
     );
-    let why = refused(&client.with_key(&unsigned)).await;
+    let why = client.with_key(&unsigned).token_refusal().await;
     assert!(why.contains("never `none`"), "{why}");
     let (status, body) = fleet
         .admin(
@@ -192,7 +178,7 @@ async fn a_workspaces_identity_provider_tokens_are_accepted_beside_api_keys() {
     pod.wait_applied(fleet.head().await, SOON).await;
     // A fresh token: only the claim is at fault.
     let fresh = token(&auth_server, &server_url, "mcp:tools").await;
-    let why = refused(&client.with_key(&fresh)).await;
+    let why = client.with_key(&fresh).token_refusal().await;
     assert!(why.contains("its `scope` claim"), "{why}");
     let (status, body) = fleet
         .admin(Method::PATCH, &path, Some(json!({"jwt_validation": rules})))
@@ -266,7 +252,7 @@ async fn a_workspaces_identity_provider_tokens_are_accepted_beside_api_keys() {
 
     // Expired: the provider's tokens live a few seconds.
     tokio::time::sleep(TOKEN_TTL + Duration::from_secs(1)).await;
-    let why = refused(&client.with_key(&good)).await;
+    let why = client.with_key(&good).token_refusal().await;
     assert!(why.contains("it has expired"), "{why}");
 
     // Removing the rules leaves API keys only.
@@ -406,9 +392,12 @@ async fn opaque_tokens_are_introspected_and_their_claims_grant_permissions() {
     // Revoked, or unknown to the provider: 401.
     let revoked = opaque_token(&auth_server, "mcp:tools").await;
     revoke(&auth_server, &revoked).await;
-    let why = refused(&client.with_key(&revoked)).await;
+    let why = client.with_key(&revoked).token_refusal().await;
     assert!(why.contains("not active"), "{why}");
-    let why = refused(&client.with_key("no-such-token-0123456789")).await;
+    let why = client
+        .with_key("no-such-token-0123456789")
+        .token_refusal()
+        .await;
     assert!(why.contains("not active"), "{why}");
 
     // Permissions by claims: a rule the token does not meet leaves it without mcp.invoke.
@@ -481,7 +470,7 @@ async fn opaque_tokens_are_introspected_and_their_claims_grant_permissions() {
         "{}",
         called.body
     );
-    let why = refused(&client.with_key(&theirs)).await;
+    let why = client.with_key(&theirs).token_refusal().await;
     assert!(why.contains("not active"), "{why}");
     // The workspace's tokens still work on it.
     assert_eq!(
@@ -500,6 +489,6 @@ async fn opaque_tokens_are_introspected_and_their_claims_grant_permissions() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.get("jwt_validation").is_none(), "{body}");
     pod.wait_applied(fleet.head().await, SOON).await;
-    let why = refused(&own).await;
+    let why = own.token_refusal().await;
     assert!(why.contains("not active"), "{why}");
 }
