@@ -11,7 +11,7 @@ use mcpgw_shared::{SealedSecret, SecretCipher, ServerId, WorkspaceId};
 pub use history::{BadPoint, ServerAt, ServerChange, ServerVersion};
 pub use inputs::{RegisterServerInput, UpdateServerInput};
 
-use super::workspaces::seal_jwt_validation;
+use super::workspaces::{seal_jwt_validation, seal_jwt_validation_change};
 use super::{Caller, Outcome, Service, ServiceError};
 use crate::domain::DomainError;
 use crate::domain::server::{
@@ -182,14 +182,8 @@ impl Service {
             self.check_members(&home, members).await?;
         }
         let changes_provisioning = provisioned.is_some();
-        let jwt_validation = input
-            .jwt_validation
-            .map(|rules| {
-                rules
-                    .map(|rules| seal_jwt_validation(&self.cipher, &id.stream(), rules))
-                    .transpose()
-            })
-            .transpose()?;
+        let jwt_validation =
+            seal_jwt_validation_change(&self.cipher, &id.stream(), input.jwt_validation)?;
         let command = ServerCommand::Update(UpdateServer {
             name: input.name,
             description: input.description,

@@ -68,14 +68,8 @@ impl Service {
                     .transpose()
             })
             .transpose()?;
-        let jwt_validation = changes
-            .jwt_validation
-            .map(|rules| {
-                rules
-                    .map(|rules| seal_jwt_validation(&self.cipher, &id.stream(), rules))
-                    .transpose()
-            })
-            .transpose()?;
+        let jwt_validation =
+            seal_jwt_validation_change(&self.cipher, &id.stream(), changes.jwt_validation)?;
         let mut expected_version = expected_version;
         let commands = [
             changes.name.map(|name| WorkspaceCommand::Rename { name }),
@@ -219,6 +213,21 @@ pub(super) fn seal_jwt_validation(
             Ok::<_, std::convert::Infallible>(cipher.seal(&plain, &format!("{owner}/{path}")))
         })
         .unwrap_or_else(|never| match never {}))
+}
+
+/// A change of `jwt_validation` (absent: unchanged; `null`: removed) with its secret sealed.
+pub(super) fn seal_jwt_validation_change(
+    cipher: &SecretCipher,
+    owner: &StreamId,
+    change: Option<Option<JwtValidation<String>>>,
+) -> Result<Option<Option<JwtValidation<SealedSecret>>>, ServiceError> {
+    change
+        .map(|rules| {
+            rules
+                .map(|rules| seal_jwt_validation(cipher, owner, rules))
+                .transpose()
+        })
+        .transpose()
 }
 
 /// The associated data a workspace's secret is sealed with: its stream and field path (as
